@@ -1,0 +1,47 @@
+//! cadet-core: the pure detection core of cadet, a detector for MITRE ATT&CK T1651 Cloud
+//! Administration Command.
+//!
+//! The pipeline is `normalize → score → (observe) → publish`; this crate holds the first two and
+//! the finding formats, and does no I/O at all: no files, no network, no clock, no environment.
+//! Adapters (the CLI, the AWS Lambda, the Azure Function) feed it JSON text and hand its
+//! [`Finding`]s to sinks. Keeping I/O out is enforced by the dependency list, and makes every
+//! verdict reproducible from the event, the baseline and the policy alone.
+//!
+//! - [`normalize`] turns any supported record shape into a provider-neutral [`CommandEvent`],
+//!   or `None` for events that are not cloud administration commands.
+//! - [`signals`] declares every explainable factor with its default weight.
+//! - [`score`] sums the signals into a [`Verdict`] with a severity band.
+//! - [`policy`] loads and validates the TOML policy (weights, allow-lists, windows, trust).
+//! - [`finding`] renders the stable finding JSON and OCSF.
+//!
+//! ```
+//! let record = r#"{"eventVersion":"1.09","eventSource":"ssm.amazonaws.com","eventName":"SendCommand",
+//!   "eventTime":"2026-10-03T02:13:07Z","eventID":"e-1","awsRegion":"eu-west-1",
+//!   "recipientAccountId":"111122223333","sourceIPAddress":"203.0.113.9",
+//!   "userAgent":"stratus-red-team_0a1b","userIdentity":{"type":"IAMUser",
+//!   "arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333",
+//!   "accessKeyId":"AKIAEXAMPLE","userName":"alice"},
+//!   "requestParameters":{"documentName":"AWS-RunShellScript","instanceIds":["i-0123456789abcdef0"]}}"#;
+//! let event = cadet_core::normalize(record).unwrap().unwrap();
+//! let verdict = cadet_core::score(&event, &cadet_core::Policy::default());
+//! assert!(verdict.severity >= cadet_core::Severity::High);
+//! ```
+#![deny(missing_docs)]
+
+pub mod finding;
+pub mod model;
+pub mod normalize;
+pub mod operations;
+pub mod policy;
+pub mod score;
+pub mod signals;
+
+pub use finding::Finding;
+pub use model::{Action, CommandEvent, Provider};
+pub use normalize::{normalize, normalize_raw, records, NormalizeError, Position};
+pub use policy::{Policy, PolicyError};
+pub use score::{score, Severity, Verdict};
+pub use signals::{Signal, SignalId};
+
+/// The commented default policy shipped with cadet (identical in effect to an empty file).
+pub const DEFAULT_POLICY: &str = include_str!("../../../policy/default.toml");

@@ -1,0 +1,534 @@
+//! CloudTrail record → `CommandEvent`.
+//!
+//! Only records whose `eventSource`/`eventName` pair is in the operation table are parsed past
+//! the top level. CloudTrail omits fields freely (`responseElements: null`, no `userAgent`,
+//! `targets` instead of `instanceIds`), so everything but the identity of the event is optional;
+//! a field that is present with the wrong JSON type is an error.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{Envelope, NormalizeError, Str};
+use crate::model::{
+    Action, CommandEvent, Document, KeyKind, Outcome, Principal, PrincipalKind, Provider, Source,
+    Targets,
+};
+use crate::operations::{aws_operation, aws_service_prefix};
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct UserIdentity<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow)]
+    principal_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    arn: Option<Str<'a>>,
+    #[serde(borrow)]
+    account_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    access_key_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    user_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    invoked_by: Option<Str<'a>>,
+    #[serde(borrow)]
+    session_context: Option<SessionContext<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SessionContext<'a> {
+    #[serde(borrow)]
+    session_issuer: Option<SessionIssuer<'a>>,
+    #[serde(borrow)]
+    attributes: Option<SessionAttributes<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SessionIssuer<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow)]
+    arn: Option<Str<'a>>,
+    #[serde(borrow)]
+    user_name: Option<Str<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SessionAttributes<'a> {
+    /// CloudTrail writes "true"/"false" as strings; some exporters turn them into booleans.
+    #[serde(borrow)]
+    mfa_authenticated: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Request {
+    document_name: Option<String>,
+    /// Document name in CreateAssociation, CreateDocument, ModifyDocumentPermission …
+    name: Option<String>,
+    document_type: Option<String>,
+    instance_ids: Option<Vec<String>>,
+    instance_id: Option<String>,
+    targets: Option<Vec<TargetSpec>>,
+    max_errors: Option<String>,
+    /// StartSession target.
+    target: Option<String>,
+    session_id: Option<String>,
+    // ECS ExecuteCommand
+    cluster: Option<String>,
+    task: Option<String>,
+    container: Option<String>,
+    command: Option<String>,
+    // ModifyDocumentPermission
+    account_ids_to_add: Option<Vec<String>>,
+    // IAM / EC2 context
+    role_name: Option<String>,
+    instance_profile_name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TargetSpec {
+    #[serde(alias = "Key")]
+    key: Option<String>,
+    #[serde(alias = "Values")]
+    values: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Response {
+    command: Option<ResponseCommand>,
+    session_id: Option<String>,
+    document_description: Option<DocumentDescription>,
+    automation_execution_id: Option<String>,
+    association_description: Option<AssociationDescription>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ResponseCommand {
+    command_id: Option<String>,
+    target_count: Option<u64>,
+    instance_ids: Option<Vec<String>>,
+    document_name: Option<String>,
+    max_errors: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct DocumentDescription {
+    name: Option<String>,
+    document_type: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct AssociationDescription {
+    name: Option<String>,
+    association_id: Option<String>,
+}
+
+fn parse_opt<'a, T: Deserialize<'a> + Default>(
+    raw: Option<&'a RawValue>,
+    field: &'static str,
+) -> Result<T, NormalizeError> {
+    match raw {
+        None => Ok(T::default()),
+        Some(raw) => {
+            let text = raw.get();
+            // `requestParameters` is sometimes a string (HIDDEN_DUE_TO_SECURITY_REASONS) in
+            // exports; treat a non-object as "nothing to read", not as malformed.
+            if !text.trim_start().starts_with('{') {
+                return Ok(T::default());
+            }
+            serde_json::from_str(text).map_err(|e| NormalizeError::json(field, e))
+        }
+    }
+}
+
+pub(super) fn normalize(
+    rec: &Envelope<'_>,
+    envelope_account: Option<&str>,
+) -> Result<Option<CommandEvent>, NormalizeError> {
+    let event_name = rec.event_name();
+    let (Some(source), Some(name)) = (rec.event_source.as_deref(), event_name.as_deref()) else {
+        return Ok(None);
+    };
+    let Some(op) = aws_operation(source, name) else {
+        return Ok(None);
+    };
+
+    let event_id = rec
+        .event_id
+        .as_deref()
+        .ok_or(NormalizeError::Missing("eventID"))?;
+    let time_text = rec
+        .event_time
+        .as_deref()
+        .ok_or(NormalizeError::Missing("eventTime"))?;
+    let event_time = super::azure::parse_time(time_text, "eventTime")?;
+    let identity: UserIdentity<'_> = match rec.user_identity {
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|e| NormalizeError::json("userIdentity", e))?
+        }
+        None => return Err(NormalizeError::Missing("userIdentity")),
+    };
+    let account = rec
+        .recipient_account_id
+        .as_deref()
+        .or(envelope_account)
+        .or(identity.account_id.as_deref())
+        .ok_or(NormalizeError::Missing("recipientAccountId"))?
+        .to_string();
+
+    let req: Request = parse_opt(rec.request_parameters, "requestParameters")?;
+    let resp: Response = parse_opt(rec.response_elements, "responseElements")?;
+
+    let principal = principal(&identity);
+    let targets = targets(op.action, &req, &resp);
+    let document = document(op.action, name, &req, &resp);
+    let command_id = resp
+        .command
+        .as_ref()
+        .and_then(|c| c.command_id.clone())
+        .or_else(|| resp.session_id.clone())
+        .or_else(|| req.session_id.clone())
+        .or_else(|| resp.automation_execution_id.clone())
+        .or_else(|| {
+            resp.association_description
+                .as_ref()
+                .and_then(|a| a.association_id.clone())
+        });
+    let max_errors = req
+        .max_errors
+        .clone()
+        .or_else(|| resp.command.as_ref().and_then(|c| c.max_errors.clone()));
+    let error_code = rec.error_code.as_deref().map(str::to_string);
+    let outcome = if error_code.is_some() {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    };
+    // ECS Exec records its command in the clear; SSM hides SendCommand's.
+    let command_text = if name == "ExecuteCommand" {
+        req.command.clone()
+    } else {
+        None
+    };
+
+    Ok(Some(CommandEvent {
+        provider: Provider::Aws,
+        event_id: event_id.to_string(),
+        correlation_id: None,
+        event_time,
+        account,
+        tenant: None,
+        region: rec.aws_region.as_deref().map(str::to_string),
+        operation: format!("{}:{}", aws_service_prefix(source), name),
+        action: op.action,
+        principal,
+        source: Source {
+            ip: rec.source_ip_address.as_deref().map(str::to_string),
+            user_agent: rec.user_agent.as_deref().map(str::to_string),
+            client_app_id: None,
+            api_version: None,
+        },
+        targets,
+        document,
+        outcome,
+        error_code,
+        max_errors,
+        phase: None,
+        command_id,
+        shared_with: req.account_ids_to_add.unwrap_or_default(),
+        command_text,
+    }))
+}
+
+fn principal(id: &UserIdentity<'_>) -> Principal {
+    let kind_text = id.kind.as_deref().unwrap_or("");
+    let arn = id.arn.as_deref();
+    let issuer = id
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref());
+    let mfa = id
+        .session_context
+        .as_ref()
+        .and_then(|c| c.attributes.as_ref())
+        .and_then(|a| a.mfa_authenticated)
+        .and_then(|raw| match raw.get().trim_matches('"') {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        });
+    let key_kind = id.access_key_id.as_deref().and_then(|k| {
+        if k.starts_with("AKIA") {
+            Some(KeyKind::LongTerm)
+        } else if k.starts_with("ASIA") {
+            Some(KeyKind::Temporary)
+        } else {
+            None
+        }
+    });
+
+    let mut p = Principal {
+        access_key_id: id.access_key_id.as_deref().map(str::to_string),
+        key_kind,
+        mfa,
+        invoked_by: id.invoked_by.as_deref().map(str::to_string),
+        tenant: id.account_id.as_deref().map(str::to_string),
+        ..Principal::default()
+    };
+    match kind_text {
+        "IAMUser" => {
+            p.kind = Some(PrincipalKind::IamUser);
+            p.id = arn
+                .or(id.principal_id.as_deref())
+                .unwrap_or_default()
+                .to_string();
+            p.name = id
+                .user_name
+                .as_deref()
+                .map(str::to_string)
+                .or_else(|| arn.and_then(|a| a.rsplit('/').next()).map(str::to_string));
+        }
+        "Root" => {
+            p.kind = Some(PrincipalKind::Root);
+            p.id = arn.unwrap_or_default().to_string();
+            p.name = Some("root".to_string());
+        }
+        "AssumedRole" => {
+            let role_name = issuer
+                .and_then(|i| i.user_name.as_deref())
+                .map(str::to_string)
+                .or_else(|| arn.and_then(|a| a.split('/').nth(1)).map(str::to_string));
+            let is_sso = role_name
+                .as_deref()
+                .is_some_and(|r| r.starts_with("AWSReservedSSO_"));
+            p.kind = Some(if is_sso {
+                PrincipalKind::IdentityCenterUser
+            } else {
+                PrincipalKind::AssumedRole
+            });
+            p.session_name = arn
+                .filter(|a| a.contains(":assumed-role/"))
+                .and_then(|a| a.rsplit('/').next())
+                .map(str::to_string);
+            p.id = issuer
+                .and_then(|i| i.arn.as_deref())
+                .map(str::to_string)
+                .or_else(|| arn.map(role_arn_from_session))
+                .unwrap_or_default();
+            p.name = role_name;
+        }
+        "FederatedUser" | "WebIdentityUser" | "SAMLUser" => {
+            p.kind = Some(PrincipalKind::FederatedUser);
+            p.id = arn
+                .or(id.principal_id.as_deref())
+                .or(issuer.and_then(|i| i.arn.as_deref()))
+                .unwrap_or_default()
+                .to_string();
+            p.name = id
+                .user_name
+                .as_deref()
+                .or(arn.and_then(|a| a.rsplit('/').next()))
+                .map(str::to_string);
+        }
+        "IdentityCenterUser" => {
+            p.kind = Some(PrincipalKind::IdentityCenterUser);
+            p.id = id
+                .principal_id
+                .as_deref()
+                .or(arn)
+                .or(id.user_name.as_deref())
+                .unwrap_or_default()
+                .to_string();
+            p.name = id.user_name.as_deref().map(str::to_string);
+        }
+        "AWSService" => {
+            p.kind = Some(PrincipalKind::AwsService);
+            p.id = id
+                .invoked_by
+                .as_deref()
+                .unwrap_or("aws-service")
+                .to_string();
+            p.name = p.invoked_by.clone();
+        }
+        "AWSAccount" => {
+            p.kind = Some(PrincipalKind::AwsAccount);
+            p.id = id
+                .principal_id
+                .as_deref()
+                .or(id.account_id.as_deref())
+                .unwrap_or_default()
+                .to_string();
+            p.name = id.account_id.as_deref().map(str::to_string);
+        }
+        _ => {
+            p.kind = Some(PrincipalKind::Unknown);
+            p.id = arn
+                .or(id.principal_id.as_deref())
+                .or(id.invoked_by.as_deref())
+                .unwrap_or_default()
+                .to_string();
+            p.name = id.user_name.as_deref().map(str::to_string);
+        }
+    }
+    if issuer.and_then(|i| i.kind.as_deref()) == Some("Root")
+        && p.kind == Some(PrincipalKind::Unknown)
+    {
+        p.kind = Some(PrincipalKind::Root);
+    }
+    if p.id.is_empty() {
+        p.id = "unknown".to_string();
+    }
+    p
+}
+
+/// `arn:aws:sts::123:assumed-role/Role/session` → `arn:aws:iam::123:role/Role`.
+fn role_arn_from_session(arn: &str) -> String {
+    let mut parts = arn.splitn(6, ':');
+    let (Some(_), Some(partition), Some(_), Some(_), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return arn.to_string();
+    };
+    match resource
+        .strip_prefix("assumed-role/")
+        .and_then(|r| r.split('/').next())
+    {
+        Some(role) => format!("arn:{partition}:iam::{account}:role/{role}"),
+        None => arn.to_string(),
+    }
+}
+
+fn targets(action: Action, req: &Request, resp: &Response) -> Targets {
+    let mut t = Targets::default();
+    match action {
+        Action::Session => {
+            if let Some(target) = &req.target {
+                t.ids.push(target.clone());
+            } else if let Some(task) = &req.task {
+                let id = match &req.cluster {
+                    Some(cluster) if !task.starts_with("arn:") => format!("{cluster}/{task}"),
+                    _ => task.clone(),
+                };
+                t.ids.push(id);
+            }
+        }
+        Action::CommandDocument | Action::Context => {}
+        _ => {
+            let mut ids: Vec<String> = req
+                .instance_ids
+                .clone()
+                .or_else(|| resp.command.as_ref().and_then(|c| c.instance_ids.clone()))
+                .unwrap_or_default();
+            if let Some(one) = &req.instance_id {
+                ids.push(one.clone());
+            }
+            let mut selectors = Vec::new();
+            for spec in req.targets.iter().flatten() {
+                let key = spec.key.as_deref().unwrap_or("");
+                if key.eq_ignore_ascii_case("InstanceIds") {
+                    for v in &spec.values {
+                        if v == "*" {
+                            selectors.push("*".to_string());
+                        } else {
+                            ids.push(v.clone());
+                        }
+                    }
+                } else if let Some(tag) = key.strip_prefix("tag:") {
+                    selectors.push(format!("tag:{tag}={}", spec.values.join(",")));
+                } else if key.eq_ignore_ascii_case("tag-key") {
+                    selectors.push(format!("tag-key:{}", spec.values.join(",")));
+                } else if key.eq_ignore_ascii_case("resource-groups:Name") {
+                    selectors.push(format!("resource-group:{}", spec.values.join(",")));
+                } else if !key.is_empty() {
+                    selectors.push(format!("{key}={}", spec.values.join(",")));
+                }
+            }
+            if ids.iter().any(|i| i == "*") {
+                ids.retain(|i| i != "*");
+                selectors.insert(0, "*".to_string());
+            }
+            selectors.dedup();
+            t.selector = if selectors.is_empty() {
+                None
+            } else {
+                Some(selectors.join(" "))
+            };
+            t.ids = ids;
+        }
+    }
+    let response_count = resp
+        .command
+        .as_ref()
+        .and_then(|c| c.target_count)
+        .filter(|&n| n > 0);
+    t.count = response_count
+        .or_else(|| (t.selector.is_none() && !t.ids.is_empty()).then_some(t.ids.len() as u64));
+    t
+}
+
+fn document(action: Action, event_name: &str, req: &Request, resp: &Response) -> Option<Document> {
+    let name = match action {
+        Action::Session => req
+            .document_name
+            .clone()
+            .or_else(|| req.container.clone().map(|c| format!("ecs-exec:{c}")))?,
+        Action::Context => req
+            .instance_profile_name
+            .clone()
+            .or_else(|| req.role_name.clone())?,
+        _ => req
+            .document_name
+            .clone()
+            .or_else(|| req.name.clone())
+            .or_else(|| resp.command.as_ref().and_then(|c| c.document_name.clone()))
+            .or_else(|| {
+                resp.document_description
+                    .as_ref()
+                    .and_then(|d| d.name.clone())
+            })
+            .or_else(|| {
+                resp.association_description
+                    .as_ref()
+                    .and_then(|a| a.name.clone())
+            })?,
+    };
+    let kind = req
+        .document_type
+        .clone()
+        .or_else(|| {
+            resp.document_description
+                .as_ref()
+                .and_then(|d| d.document_type.clone())
+        })
+        .or_else(|| (event_name == "StartAutomationExecution").then(|| "Automation".to_string()));
+    Some(Document { name, kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arn_is_derived_from_the_session_arn() {
+        assert_eq!(
+            role_arn_from_session("arn:aws:sts::111122223333:assumed-role/Admin/alice"),
+            "arn:aws:iam::111122223333:role/Admin"
+        );
+        assert_eq!(role_arn_from_session("garbage"), "garbage");
+    }
+}

@@ -1,0 +1,813 @@
+//! Signals: the individual, explainable factors a verdict adds up.
+//!
+//! Every signal has a stable snake_case id, a weight from the policy (`[weights]`, negative
+//! weights lower the score) and a reason written for the responder. The table below is the one
+//! place a signal is declared; the policy's `[weights]` keys, [`SignalId`] and the defaults all
+//! come from it, so a typo in a policy file is an error rather than a silently ignored key.
+//!
+//! This module holds the stateless signals, which read only the event and the policy. Signals
+//! that need history (novelty, velocity, sequences) take a [`crate::profile`] view as well.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Action, CommandEvent, KeyKind, Outcome, PrincipalKind, Provider};
+use crate::policy::Policy;
+
+macro_rules! signals {
+    ($( $(#[doc = $doc:literal])+ $variant:ident => $field:ident = $default:expr; )*) => {
+        /// Stable signal identifiers.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum SignalId {
+            $( $(#[doc = $doc])+ $variant, )*
+        }
+
+        impl SignalId {
+            /// Every signal, in declaration order.
+            pub const ALL: &'static [SignalId] = &[$(SignalId::$variant),*];
+
+            /// The stable snake_case id.
+            pub fn as_str(self) -> &'static str {
+                match self { $(SignalId::$variant => stringify!($field),)* }
+            }
+        }
+
+        /// Points per signal (`[weights]` in the policy). Every key is optional.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Weights {
+            $( $(#[doc = $doc])+ pub $field: i32, )*
+        }
+
+        impl Default for Weights {
+            fn default() -> Self {
+                Self { $($field: $default,)* }
+            }
+        }
+
+        impl Weights {
+            /// The weight of a signal.
+            pub fn get(&self, id: SignalId) -> i32 {
+                match id { $(SignalId::$variant => self.$field,)* }
+            }
+        }
+    };
+}
+
+signals! {
+    /// The base points of the action itself (from `[base]`, not `[weights]`; listed here so the
+    /// id is stable). Its weight here is unused.
+    Action => action = 0;
+    /// A document, run command or extension that runs caller-supplied scripts
+    /// (AWS-RunShellScript, AWS-RunPowerShellScript, Azure Run Command, CustomScript).
+    ScriptDocument => script_document = 20;
+    /// A customer-owned SSM document (not AWS-owned) executed, associated or automated.
+    CustomDocument => custom_document = 10;
+    /// A routine maintenance document or agent extension (patching, inventory, monitoring).
+    RoutineDocument => routine_document = -25;
+    /// A new or changed command document or runbook (code that can later run on machines).
+    CommandDocumentChanged => command_document_changed = 10;
+    /// A document shared with every AWS account (`accountIdsToAdd: ["All"]`).
+    DocumentSharedPublic => document_shared_public = 40;
+    /// A document shared with specific other AWS accounts.
+    DocumentSharedExternal => document_shared_external = 20;
+    /// Explicit targets at or above `thresholds.many_targets`.
+    ManyTargets => many_targets = 15;
+    /// Targets chosen by tag or resource group (fan-out whose size the event does not show).
+    TagTarget => tag_target = 10;
+    /// Every managed instance (`*`) or a whole scale set.
+    WildcardTarget => wildcard_target = 20;
+    /// `maxErrors` at or above `thresholds.max_errors_percent` (keep going whatever fails).
+    MaxErrorsUnbounded => max_errors_unbounded = 10;
+    /// An IAM user's long-term access key (`AKIA…`) rather than temporary credentials.
+    LongTermKey => long_term_key = 15;
+    /// The AWS account root user.
+    RootPrincipal => root_principal = 30;
+    /// A human identity whose session was not MFA-authenticated.
+    NoMfa => no_mfa = 10;
+    /// Credentials of a machine (EC2 instance role session `i-…`, VM managed identity) running
+    /// commands on machines: lateral movement through the control plane.
+    InstanceRoleCaller => instance_role_caller = 25;
+    /// A principal from another AWS account (not in `trusted.accounts`).
+    CrossAccountCaller => cross_account_caller = 25;
+    /// A caller authenticated by another Entra tenant (guest, partner, foreign identity
+    /// provider) and not in `trusted.tenants`.
+    ForeignTenantCaller => foreign_tenant_caller = 35;
+    /// Access through delegated administration (`authorization.evidence.principalType =
+    /// ForeignGroup`): the Admin-on-Behalf-of path APT29/Nobelium used.
+    DelegatedAdmin => delegated_admin = 30;
+    /// A user agent of an offensive tool (Stratus Red Team, Pacu).
+    OffensiveTool => offensive_tool = 45;
+    /// An AWS CLI 1.x / botocore 1.1x user agent years out of date, as Pacu substitutes.
+    StaleSdk => stale_sdk = 25;
+    /// A user agent naming a penetration-testing distribution (Kali, Parrot).
+    AttackDistro => attack_distro = 20;
+    /// The Office first-party client id calling ARM run command (AADInternals
+    /// `Invoke-AzureVMScript`).
+    OfficeClientRunCommand => office_client_run_command = 35;
+    /// `api-version=2018-04-01` on run command, as AADInternals sends.
+    LegacyApiVersion => legacy_api_version = 15;
+    /// Outside the policy's business hours.
+    OffHours => off_hours = 10;
+    /// Invoked by an AWS service on the principal's behalf (State Manager applying an
+    /// association): scheduled, not interactive.
+    ServiceInvoked => service_invoked = -35;
+    /// The principal is allow-listed (inside its change window, if any).
+    AllowlistedPrincipal => allowlisted_principal = -40;
+    /// The document, runbook or extension is allow-listed.
+    AllowlistedDocument => allowlisted_document = -25;
+    /// The source address is in an allow-listed network.
+    AllowlistedSource => allowlisted_source = -20;
+    /// The call was denied: an attempt, not an execution.
+    AccessDenied => access_denied = -25;
+    /// The call failed for another reason (validation, throttling, not found).
+    CallFailed => call_failed = -10;
+    /// A runbook or document name that looks machine-generated (MicroBurst uses 15 random
+    /// letters).
+    RandomName => random_name = 15;
+    /// A runbook webhook: an unauthenticated URL that starts code on demand.
+    RunbookWebhook => runbook_webhook = 10;
+}
+
+/// One factor that moved the score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Stable id.
+    pub id: SignalId,
+    /// Points added (negative: subtracted).
+    pub points: i32,
+    /// Why, for a responder.
+    pub reason: String,
+}
+
+/// Collects signals, skipping zero weights (a weight of 0 disables a signal).
+#[derive(Debug, Default)]
+pub struct Signals {
+    items: Vec<Signal>,
+}
+
+impl Signals {
+    /// Adds a signal with its policy weight.
+    pub fn push(&mut self, policy: &Policy, id: SignalId, reason: impl Into<String>) {
+        let points = policy.weights.get(id);
+        self.push_points(id, points, reason);
+    }
+
+    /// Adds a signal with explicit points (base action points, scaled novelty).
+    pub fn push_points(&mut self, id: SignalId, points: i32, reason: impl Into<String>) {
+        if points != 0 {
+            self.items.push(Signal {
+                id,
+                points,
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Whether a signal fired.
+    pub fn has(&self, id: SignalId) -> bool {
+        self.items.iter().any(|s| s.id == id)
+    }
+
+    /// The collected signals.
+    pub fn into_vec(self) -> Vec<Signal> {
+        self.items
+    }
+
+    /// The collected signals.
+    pub fn as_slice(&self) -> &[Signal] {
+        &self.items
+    }
+}
+
+/// Office first-party client (AADInternals uses its tokens).
+pub const OFFICE_CLIENT_ID: &str = "d3590ed6-52b3-4102-aeff-aad2292ab01c";
+
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "Client.UnauthorizedOperation",
+    "AuthorizationFailed",
+    "Forbidden",
+    "Unauthorized",
+    "LinkedAuthorizationFailed",
+];
+
+/// Whether an error code means "not allowed" (an attempt rather than a broken call).
+pub fn is_denied(code: &str) -> bool {
+    DENIED_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
+        || code.to_ascii_lowercase().contains("accessdenied")
+        || code.to_ascii_lowercase().contains("authorizationfailed")
+}
+
+fn action_reason(event: &CommandEvent) -> &'static str {
+    match (event.provider, event.action) {
+        (Provider::Aws, Action::RunCommand) => {
+            "SSM Run Command sends commands to managed instances"
+        }
+        (Provider::Azure, Action::RunCommand) => {
+            "Azure Run Command runs a script inside the machine"
+        }
+        (_, Action::ManagedRunCommand) => {
+            "a managed run command resource runs a script on the machine"
+        }
+        (Provider::Aws, Action::Session) => {
+            "an interactive shell on the target through the control plane"
+        }
+        (Provider::Azure, Action::Session) => "a serial console session gives a shell on the VM",
+        (_, Action::Association) => {
+            "a State Manager association applies a document to instances on a schedule"
+        }
+        (Provider::Aws, Action::AutomationExecution) => {
+            "an SSM Automation execution runs steps against resources"
+        }
+        (Provider::Azure, Action::AutomationExecution) => {
+            "an Automation runbook job runs code with the account's identity"
+        }
+        (Provider::Aws, Action::CommandDocument) => {
+            "an SSM document defines commands that can run on instances"
+        }
+        (Provider::Azure, Action::CommandDocument) => {
+            "an Automation runbook defines code that can run with the account's identity"
+        }
+        (_, Action::VmExtension) => {
+            "a VM extension runs installer code as SYSTEM/root on the machine"
+        }
+        (_, Action::AutomationTrigger) => "a runbook trigger starts code later or on demand",
+        (_, Action::Context) => "context",
+    }
+}
+
+fn is_aws_owned(name: &str, policy: &Policy) -> bool {
+    // Documents shared from another account are referenced by ARN.
+    if name.starts_with("arn:") {
+        return false;
+    }
+    policy
+        .aws_owned_prefixes
+        .iter()
+        .any(|p| name.starts_with(p.as_str()))
+}
+
+/// A name that looks generated: 12+ letters only, mixed case, with frequent case changes and
+/// few vowels — MicroBurst's 15 random letters, not `PatchWindowsServers`.
+pub fn looks_random(name: &str) -> bool {
+    let letters = name.len() >= 12 && name.chars().all(|c| c.is_ascii_alphabetic());
+    if !letters {
+        return false;
+    }
+    let bytes = name.as_bytes();
+    let switches = bytes
+        .windows(2)
+        .filter(|w| w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase())
+        .count();
+    let vowels = name.chars().filter(|c| "aeiouAEIOU".contains(*c)).count();
+    switches * 3 >= name.len() && vowels * 4 <= name.len()
+}
+
+fn is_instance_session(name: &str) -> bool {
+    let Some(hex) = name.strip_prefix("i-") else {
+        return false;
+    };
+    (hex.len() == 8 || hex.len() == 17) && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn percent(max_errors: &str) -> Option<u32> {
+    max_errors.trim().strip_suffix('%')?.trim().parse().ok()
+}
+
+/// Evaluates every stateless signal for an event.
+pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
+    let p = &event.principal;
+    let base = policy.base.get(event.action);
+    out.push_points(SignalId::Action, base, action_reason(event));
+
+    // What runs.
+    document_signals(event, policy, out);
+
+    // Fan-out.
+    let t = &event.targets;
+    if let Some(sel) = t.selector.as_deref() {
+        if sel == "*" || sel.starts_with("* ") || sel.starts_with("scale-set:") {
+            out.push(
+                policy,
+                SignalId::WildcardTarget,
+                format!("targets every matching machine ({sel})"),
+            );
+        } else {
+            out.push(
+                policy,
+                SignalId::TagTarget,
+                format!(
+                    "targets chosen by selector {sel}: the fan-out is not visible in the event"
+                ),
+            );
+        }
+    }
+    if let Some(n) = t.count {
+        if n >= policy.thresholds.many_targets {
+            out.push(
+                policy,
+                SignalId::ManyTargets,
+                format!("{n} targets (threshold {})", policy.thresholds.many_targets),
+            );
+        }
+    }
+    if let Some(pct) = event.max_errors.as_deref().and_then(percent) {
+        if pct >= policy.thresholds.max_errors_percent {
+            out.push(
+                policy,
+                SignalId::MaxErrorsUnbounded,
+                format!("maxErrors {pct}%: keeps running however many targets fail"),
+            );
+        }
+    }
+
+    // Who.
+    let kind = p.kind.unwrap_or(PrincipalKind::Unknown);
+    if kind == PrincipalKind::Root {
+        out.push(
+            policy,
+            SignalId::RootPrincipal,
+            "the account root user ran it",
+        );
+    }
+    if p.key_kind == Some(KeyKind::LongTerm) {
+        out.push(
+            policy,
+            SignalId::LongTermKey,
+            format!(
+                "long-term access key {} (not temporary credentials)",
+                p.access_key_id.as_deref().unwrap_or("AKIA…")
+            ),
+        );
+    }
+    if kind.is_human() && p.mfa == Some(false) {
+        out.push(policy, SignalId::NoMfa, "interactive identity without MFA");
+    }
+    if let Some(session) = p.session_name.as_deref().filter(|s| is_instance_session(s)) {
+        if event.action != Action::Context {
+            out.push(
+                policy,
+                SignalId::InstanceRoleCaller,
+                format!(
+                    "credentials of instance {session} (role {}) used to run commands",
+                    p.name.as_deref().unwrap_or("?")
+                ),
+            );
+        }
+    }
+    if let Some(mirid) = p.managed_identity_resource.as_deref() {
+        if mirid.to_ascii_lowercase().contains("/virtualmachines/")
+            && event.action != Action::Context
+        {
+            out.push(
+                policy,
+                SignalId::InstanceRoleCaller,
+                format!(
+                    "managed identity of VM {} used to run commands",
+                    mirid.rsplit('/').next().unwrap_or(mirid)
+                ),
+            );
+        }
+    }
+    if event.provider == Provider::Aws {
+        if let Some(home) = p.tenant.as_deref() {
+            if home != event.account && kind != PrincipalKind::AwsService {
+                if policy.trusted.accounts.iter().any(|a| a == home) {
+                    // Trusted: expected, no points.
+                } else {
+                    out.push(
+                        policy,
+                        SignalId::CrossAccountCaller,
+                        format!("caller from account {home} acting in {}", event.account),
+                    );
+                }
+            }
+        }
+    }
+    if event.provider == Provider::Azure {
+        azure_identity_signals(event, policy, out);
+    }
+
+    // With what.
+    if let Some(ua) = event.source.user_agent.as_deref() {
+        user_agent_signals(ua, policy, out);
+    }
+
+    // When.
+    if !policy
+        .business_hours
+        .contains(event.event_time, &policy.timezone)
+    {
+        let local = event.event_time.to_zoned(policy.timezone.clone());
+        out.push(
+            policy,
+            SignalId::OffHours,
+            format!(
+                "{} {} outside business hours",
+                local.strftime("%a %H:%M"),
+                policy.timezone_name
+            ),
+        );
+    }
+
+    // Mitigating context.
+    if let Some(by) = p.invoked_by.as_deref() {
+        if by.ends_with(".amazonaws.com") {
+            out.push(
+                policy,
+                SignalId::ServiceInvoked,
+                format!("invoked by {by} on the principal's behalf (scheduled, not interactive)"),
+            );
+        }
+    }
+    allow_signals(event, policy, out);
+    if event.outcome == Outcome::Failure {
+        let code = event.error_code.as_deref().unwrap_or("Failed");
+        if is_denied(code) {
+            out.push(
+                policy,
+                SignalId::AccessDenied,
+                format!("denied ({code}): an attempt, not an execution"),
+            );
+        } else {
+            out.push(
+                policy,
+                SignalId::CallFailed,
+                format!("the call failed ({code})"),
+            );
+        }
+    }
+}
+
+fn document_signals(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
+    let doc = event.document.as_ref();
+    let name = doc.map(|d| d.name.as_str()).unwrap_or("");
+    let kind = doc.and_then(|d| d.kind.as_deref()).unwrap_or("");
+    let matches = |list: &[crate::policy::Pattern]| list.iter().any(|p| p.matches(name));
+    match (event.provider, event.action) {
+        (Provider::Aws, Action::RunCommand | Action::Association | Action::AutomationExecution) => {
+            if name.is_empty() {
+                return;
+            }
+            if matches(&policy.routine_documents) {
+                out.push(
+                    policy,
+                    SignalId::RoutineDocument,
+                    format!("{name} is routine maintenance"),
+                );
+            } else if matches(&policy.script_documents) {
+                out.push(
+                    policy,
+                    SignalId::ScriptDocument,
+                    format!("{name} runs caller-supplied commands (hidden in CloudTrail)"),
+                );
+            } else if !is_aws_owned(name, policy) {
+                out.push(
+                    policy,
+                    SignalId::CustomDocument,
+                    format!("custom document {name} (not AWS-owned)"),
+                );
+            }
+        }
+        (Provider::Aws, Action::Session) => {
+            if let Some(cmd) = event.command_text.as_deref() {
+                out.push(
+                    policy,
+                    SignalId::ScriptDocument,
+                    format!("ECS Exec runs {cmd:?} in a container"),
+                );
+            }
+        }
+        (Provider::Aws, Action::CommandDocument) => {
+            if event.operation == "ssm:ModifyDocumentPermission" {
+                if event
+                    .shared_with
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case("all"))
+                {
+                    out.push(
+                        policy,
+                        SignalId::DocumentSharedPublic,
+                        format!("document {name} shared with every AWS account"),
+                    );
+                } else if !event.shared_with.is_empty() {
+                    let others: Vec<&str> = event
+                        .shared_with
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|a| !policy.trusted.accounts.iter().any(|t| t == a))
+                        .collect();
+                    if !others.is_empty() {
+                        out.push(
+                            policy,
+                            SignalId::DocumentSharedExternal,
+                            format!("document {name} shared with {}", others.join(", ")),
+                        );
+                    }
+                }
+            } else if kind.is_empty()
+                || kind.eq_ignore_ascii_case("Command")
+                || kind.eq_ignore_ascii_case("Automation")
+            {
+                out.push(
+                    policy,
+                    SignalId::CommandDocumentChanged,
+                    format!(
+                        "{} document {name} created or changed",
+                        if kind.is_empty() { "command" } else { kind }
+                    ),
+                );
+            }
+            if looks_random(name) {
+                out.push(
+                    policy,
+                    SignalId::RandomName,
+                    format!("document name {name:?} looks machine-generated"),
+                );
+            }
+        }
+        (Provider::Azure, Action::RunCommand | Action::ManagedRunCommand) => {
+            out.push(
+                policy,
+                SignalId::ScriptDocument,
+                "runs an arbitrary script (the script itself is not in the event)",
+            );
+        }
+        (Provider::Azure, Action::Session) => {
+            out.push(
+                policy,
+                SignalId::ScriptDocument,
+                "serial console gives an interactive root/SYSTEM shell",
+            );
+        }
+        (Provider::Azure, Action::VmExtension) => {
+            if matches(&policy.routine_extensions) {
+                out.push(
+                    policy,
+                    SignalId::RoutineDocument,
+                    format!("extension {name} is a routine agent"),
+                );
+            } else if matches!(kind, "CustomScript" | "RunCommand" | "DSC" | "VMAccess") {
+                out.push(
+                    policy,
+                    SignalId::ScriptDocument,
+                    format!("{kind} extension {name} runs caller-supplied code or changes access"),
+                );
+            }
+        }
+        (Provider::Azure, Action::CommandDocument | Action::AutomationExecution) => {
+            if event.action == Action::CommandDocument {
+                out.push(
+                    policy,
+                    SignalId::CommandDocumentChanged,
+                    format!(
+                        "runbook {} created, edited or published",
+                        if name.is_empty() { "?" } else { name }
+                    ),
+                );
+            }
+            if looks_random(name) {
+                out.push(policy, SignalId::RandomName, format!("runbook name {name:?} looks machine-generated (MicroBurst uses 15 random letters)"));
+            }
+        }
+        (Provider::Azure, Action::AutomationTrigger) => {
+            if kind == "webhook" {
+                out.push(
+                    policy,
+                    SignalId::RunbookWebhook,
+                    format!("webhook {name} lets anyone with its URL start the runbook"),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn azure_identity_signals(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
+    let p = &event.principal;
+    let trusted = |t: &str| {
+        policy
+            .trusted
+            .tenants
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(t))
+    };
+    if let (Some(idp), Some(dir)) = (p.identity_provider.as_deref(), event.tenant.as_deref()) {
+        if !idp.eq_ignore_ascii_case(dir) && !trusted(idp) {
+            out.push(
+                policy,
+                SignalId::ForeignTenantCaller,
+                format!(
+                    "caller authenticated by tenant {idp}, not this subscription's tenant {dir}"
+                ),
+            );
+        }
+    }
+    if p.evidence_principal_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("ForeignGroup"))
+        && !p.identity_provider.as_deref().is_some_and(trusted)
+    {
+        out.push(
+            policy,
+            SignalId::DelegatedAdmin,
+            format!(
+                "access granted through a foreign group (delegated admin / Admin-on-Behalf-of){}",
+                p.evidence_role
+                    .as_deref()
+                    .map(|r| format!(" with role {r}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    let run_command = matches!(event.action, Action::RunCommand | Action::ManagedRunCommand);
+    if run_command
+        && event
+            .source
+            .client_app_id
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(OFFICE_CLIENT_ID))
+    {
+        out.push(
+            policy,
+            SignalId::OfficeClientRunCommand,
+            "Office client id d3590ed6-… calling ARM run command (AADInternals Invoke-AzureVMScript)",
+        );
+    }
+    if run_command && event.source.api_version.as_deref() == Some("2018-04-01") {
+        out.push(
+            policy,
+            SignalId::LegacyApiVersion,
+            "api-version 2018-04-01 on run command (AADInternals' default)",
+        );
+    }
+}
+
+fn user_agent_signals(ua: &str, policy: &Policy, out: &mut Signals) {
+    let lower = ua.to_ascii_lowercase();
+    if lower.contains("stratus-red-team") {
+        out.push(
+            policy,
+            SignalId::OffensiveTool,
+            "user agent of Stratus Red Team (attack simulation)",
+        );
+    } else if lower.contains("pacu-session") || lower.contains("pacu/") {
+        out.push(
+            policy,
+            SignalId::OffensiveTool,
+            "user agent of Pacu (AWS exploitation framework)",
+        );
+    }
+    if let Some(v) = stale_botocore(&lower) {
+        out.push(
+            policy,
+            SignalId::StaleSdk,
+            format!("aws-cli 1.x with botocore {v}: years out of date, as Pacu substitutes"),
+        );
+    }
+    if lower.contains("kali") || lower.contains("parrot") {
+        out.push(
+            policy,
+            SignalId::AttackDistro,
+            "user agent names a penetration-testing distribution",
+        );
+    }
+}
+
+/// `aws-cli/1.x … botocore/1.1x.y` → the botocore version, when it is older than 1.20.
+fn stale_botocore(ua: &str) -> Option<&str> {
+    if !ua.contains("aws-cli/1.") {
+        return None;
+    }
+    let start = ua.find("botocore/")? + "botocore/".len();
+    let version = ua[start..].split(|c: char| c.is_whitespace()).next()?;
+    let mut parts = version.split('.');
+    let (major, minor): (u32, u32) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    (major == 1 && minor < 20).then_some(version)
+}
+
+fn allow_signals(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
+    let t = event.event_time;
+    let tz = &policy.timezone;
+    let in_window =
+        |w: &[crate::policy::Window]| w.is_empty() || w.iter().any(|w| w.contains(t, tz));
+    let p = &event.principal;
+    let candidates = [
+        Some(p.id.as_str()),
+        p.name.as_deref(),
+        p.session_name.as_deref(),
+        event.source.client_app_id.as_deref(),
+    ];
+    if let Some(rule) = policy.allow_principals.iter().find(|r| {
+        candidates.iter().flatten().any(|c| r.pattern.matches(c)) && in_window(&r.windows)
+    }) {
+        out.push(
+            policy,
+            SignalId::AllowlistedPrincipal,
+            format!(
+                "principal allow-listed by {:?}{}",
+                rule.pattern.as_str(),
+                reason_suffix(&rule.reason)
+            ),
+        );
+    }
+    if let Some(doc) = event.document.as_ref() {
+        if let Some(rule) = policy
+            .allow_documents
+            .iter()
+            .find(|r| r.pattern.matches(&doc.name) && in_window(&r.windows))
+        {
+            out.push(
+                policy,
+                SignalId::AllowlistedDocument,
+                format!(
+                    "{} allow-listed by {:?}{}",
+                    doc.name,
+                    rule.pattern.as_str(),
+                    reason_suffix(&rule.reason)
+                ),
+            );
+        }
+    }
+    if let Some(ip) = event
+        .source
+        .ip
+        .as_deref()
+        .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+    {
+        if let Some(rule) = policy
+            .allow_sources
+            .iter()
+            .find(|r| r.net.contains(&ip) && in_window(&r.windows))
+        {
+            out.push(
+                policy,
+                SignalId::AllowlistedSource,
+                format!(
+                    "source {ip} in allow-listed {}{}",
+                    rule.net,
+                    reason_suffix(&rule.reason)
+                ),
+            );
+        }
+    }
+}
+
+fn reason_suffix(reason: &Option<String>) -> String {
+    reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_names_are_told_from_real_ones() {
+        assert!(looks_random("qWxZbTrKpLmNvCd"));
+        assert!(!looks_random("PatchWindowsServers"));
+        assert!(!looks_random("rotate-certificates"));
+        assert!(!looks_random("short"));
+    }
+
+    #[test]
+    fn stale_botocore_is_detected() {
+        let pacu = "aws-cli/1.16.190 python/3.7.0 linux/4.19.0-kali1-amd64 botocore/1.12.180";
+        assert_eq!(stale_botocore(pacu), Some("1.12.180"));
+        assert_eq!(
+            stale_botocore("aws-cli/1.32.0 python/3.11 botocore/1.34.0"),
+            None
+        );
+        assert_eq!(stale_botocore("aws-cli/2.15.0 python/3.11.6"), None);
+    }
+
+    #[test]
+    fn instance_sessions_are_recognised() {
+        assert!(is_instance_session("i-0a1b2c3d4e5f67890"));
+        assert!(is_instance_session("i-0a1b2c3d"));
+        assert!(!is_instance_session("i-am-alice"));
+        assert!(!is_instance_session("alice"));
+    }
+
+    #[test]
+    fn signal_ids_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for id in SignalId::ALL {
+            let s = id.as_str();
+            assert!(seen.insert(s), "duplicate {s}");
+            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
+        }
+    }
+
+    #[test]
+    fn denied_codes() {
+        assert!(is_denied("AccessDenied"));
+        assert!(is_denied("AuthorizationFailed"));
+        assert!(!is_denied("ThrottlingException"));
+    }
+}

@@ -1,0 +1,171 @@
+//! Output formats: a readable table, finding JSON lines, OCSF JSON lines.
+
+use std::io::Write;
+
+use cadet_core::finding::short_id;
+use cadet_core::{Finding, Severity};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned table for a terminal (colour on a TTY).
+    Text,
+    /// One finding JSON object per line (the finding contract).
+    Json,
+    /// One OCSF 1.3 Detection Finding (class 2004) per line.
+    Ocsf,
+}
+
+/// Writes findings as they come (JSON) or collects them for a table (text).
+#[derive(Debug)]
+pub struct Printer {
+    format: Format,
+    colour: bool,
+    rows: Vec<Finding>,
+}
+
+impl Printer {
+    /// A printer for a format; `colour` only affects text.
+    pub fn new(format: Format, colour: bool) -> Self {
+        Printer {
+            format,
+            colour,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Emits one finding.
+    pub fn emit(&mut self, out: &mut impl Write, finding: Finding) -> std::io::Result<()> {
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut *out, &finding)?;
+                out.write_all(b"\n")
+            }
+            Format::Ocsf => {
+                serde_json::to_writer(&mut *out, &finding.to_ocsf())?;
+                out.write_all(b"\n")
+            }
+            Format::Text => {
+                self.rows.push(finding);
+                Ok(())
+            }
+        }
+    }
+
+    /// Flushes the table (text format).
+    pub fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        if self.format != Format::Text {
+            return Ok(());
+        }
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let header = [
+            "SEVERITY",
+            "SCORE",
+            "TIME (UTC)",
+            "CLOUD",
+            "OPERATION",
+            "PRINCIPAL",
+            "TARGETS",
+            "TOP SIGNALS",
+        ];
+        let rows: Vec<[String; 8]> = self.rows.iter().map(row).collect();
+        let mut widths = header.map(str::len);
+        for r in &rows {
+            for (w, cell) in widths.iter_mut().zip(r.iter()) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String; 8], sev: Option<Severity>| -> String {
+            let mut s = String::new();
+            for (i, cell) in cells.iter().enumerate() {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                let text = if i == 0 && self.colour {
+                    paint(cell, sev)
+                } else {
+                    cell.clone()
+                };
+                s.push_str(&text);
+                if i + 1 < cells.len() {
+                    s.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            s.trim_end().to_string()
+        };
+        let head: [String; 8] = header.map(str::to_string);
+        writeln!(out, "{}", line(&head, None))?;
+        for (r, f) in rows.iter().zip(&self.rows) {
+            writeln!(out, "{}", line(r, Some(f.severity)))?;
+        }
+        Ok(())
+    }
+}
+
+fn paint(text: &str, sev: Option<Severity>) -> String {
+    let code = match sev {
+        Some(Severity::Critical) => "1;31",
+        Some(Severity::High) => "31",
+        Some(Severity::Medium) => "33",
+        Some(Severity::Low) => "36",
+        Some(Severity::Info) => "2",
+        None => return text.to_string(),
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn row(f: &Finding) -> [String; 8] {
+    let principal = f
+        .principal
+        .name
+        .clone()
+        .unwrap_or_else(|| f.principal.id.clone());
+    let principal = match &f.principal.session_name {
+        Some(s) if !principal.contains(s.as_str()) => format!("{principal}/{s}"),
+        _ => principal,
+    };
+    let targets = match (&f.targets.selector, f.targets.count, f.targets.ids.len()) {
+        (Some(sel), Some(n), _) => format!("{sel} ({n})"),
+        (Some(sel), None, _) => sel.clone(),
+        (None, _, 0) => "-".to_string(),
+        (None, _, 1) => short_id(&f.targets.ids[0]).to_string(),
+        (None, _, n) => format!("{} +{}", short_id(&f.targets.ids[0]), n - 1),
+    };
+    let mut sigs: Vec<_> = f.signals.iter().filter(|s| s.id != "action").collect();
+    sigs.sort_by(|a, b| b.points.abs().cmp(&a.points.abs()));
+    let signals = sigs
+        .iter()
+        .take(4)
+        .map(|s| format!("{}{:+}", s.id, s.points))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let op = f
+        .operation
+        .strip_prefix("Microsoft.")
+        .unwrap_or(&f.operation);
+    let time = f
+        .event_time
+        .get(..19)
+        .unwrap_or(&f.event_time)
+        .replace('T', " ");
+    [
+        f.severity.to_string(),
+        f.risk_score.to_string(),
+        time,
+        f.provider.to_string(),
+        truncate(op, 44),
+        truncate(&principal, 34),
+        truncate(&targets, 28),
+        signals,
+    ]
+}
