@@ -145,7 +145,7 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
             if opts.all {
                 ""
             } else {
-                &" (alert severity and above; --all for every verdict)" as &str
+                " (alert severity and above; --all for every verdict)"
             },
             if tally.duplicates > 0 {
                 format!(", {} duplicates suppressed", tally.duplicates)

@@ -142,7 +142,7 @@ fn row(f: &Finding) -> [String; 8] {
         (None, _, n) => format!("{} +{}", short_id(&f.targets.ids[0]), n - 1),
     };
     let mut sigs: Vec<_> = f.signals.iter().filter(|s| s.id != "action").collect();
-    sigs.sort_by(|a, b| b.points.abs().cmp(&a.points.abs()));
+    sigs.sort_by_key(|s| std::cmp::Reverse(s.points.abs()));
     let signals = sigs
         .iter()
         .take(4)

@@ -397,7 +397,7 @@ pub fn summary(v: &Verdict) -> String {
         .iter()
         .filter(|s| s.points > 0 && s.id != crate::signals::SignalId::Action)
         .collect();
-    top.sort_by(|a, b| b.points.cmp(&a.points));
+    top.sort_by_key(|s| std::cmp::Reverse(s.points));
     let why = if top.is_empty() {
         String::new()
     } else {

@@ -477,10 +477,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         // The defaults are constants that validate; fall back to a minimal policy defensively.
-        match Policy::from_file(PolicyFile::default(), "") {
-            Ok(p) => p,
-            Err(_) => unreachable_default(),
-        }
+        Policy::from_file(PolicyFile::default(), "").unwrap_or_else(|_| unreachable_default())
     }
 }
 

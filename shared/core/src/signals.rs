@@ -573,14 +573,12 @@ fn document_signals(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
                 out.push(policy, SignalId::RandomName, format!("runbook name {name:?} looks machine-generated (MicroBurst uses 15 random letters)"));
             }
         }
-        (Provider::Azure, Action::AutomationTrigger) => {
-            if kind == "webhook" {
-                out.push(
-                    policy,
-                    SignalId::RunbookWebhook,
-                    format!("webhook {name} lets anyone with its URL start the runbook"),
-                );
-            }
+        (Provider::Azure, Action::AutomationTrigger) if kind == "webhook" => {
+            out.push(
+                policy,
+                SignalId::RunbookWebhook,
+                format!("webhook {name} lets anyone with its URL start the runbook"),
+            );
         }
         _ => {}
     }

@@ -280,11 +280,10 @@ pub(super) fn event_grid(
     let rec: AzureRecord =
         serde_json::from_str(data.get()).map_err(|e| NormalizeError::json("data", e))?;
     let failed = kind.ends_with("Failure") || kind.ends_with("Cancel");
-    let id_field = if cloud_events { "id" } else { "id" };
     let Some(event) = build(&rec, failed)? else {
         return Ok(None);
     };
-    let event_id = id.ok_or(NormalizeError::Missing(id_field))?.to_string();
+    let event_id = id.ok_or(NormalizeError::Missing("id"))?.to_string();
     let time_field = if cloud_events { "time" } else { "eventTime" };
     let event_time = parse_time(time.ok_or(NormalizeError::Missing(time_field))?, time_field)?;
     Ok(Some(finish(event, event_id, event_time)))
@@ -583,24 +582,18 @@ fn target_and_document(action: Action, resource: &str) -> (Targets, Option<Docum
             targets.ids.push(resource[..end].to_string());
             targets.count = Some(1);
         }
-        let doc = if let Some(rb) = child_name(resource, "runbooks") {
-            Some(Document {
-                name: rb,
-                kind: Some("runbook".to_string()),
+        let doc = [
+            ("runbooks", "runbook"),
+            ("webhooks", "webhook"),
+            ("schedules", "schedule"),
+        ]
+        .iter()
+        .find_map(|(segment, kind)| {
+            child_name(resource, segment).map(|name| Document {
+                name,
+                kind: Some((*kind).to_string()),
             })
-        } else if let Some(wh) = child_name(resource, "webhooks") {
-            Some(Document {
-                name: wh,
-                kind: Some("webhook".to_string()),
-            })
-        } else if let Some(s) = child_name(resource, "schedules") {
-            Some(Document {
-                name: s,
-                kind: Some("schedule".to_string()),
-            })
-        } else {
-            None
-        };
+        });
         return (targets, doc);
     }
     // Machines: VMSS instance, VM, Arc machine, AKS cluster.

@@ -1,0 +1,442 @@
+//! End-to-end tests of `cadet detect` and `cadet policy` against the real binary: every input
+//! shape of the CLI contract, output formats, error lines and exit codes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+fn cadet() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cadet"));
+    c.env_remove("NO_COLOR");
+    c
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cadet-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn sample(rel: &str) -> Value {
+    let text = std::fs::read_to_string(root().join("events").join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+    p
+}
+
+fn run_json(args: &[&str], stdin: Option<&str>) -> (Vec<Value>, String, i32) {
+    let mut cmd = cadet();
+    cmd.args(["detect", "--format", "json", "--all", "--state", "memory"])
+        .args(args);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{e}"));
+    if let Some(input) = stdin {
+        let mut s = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+        s.write_all(input.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out: Output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let findings = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    (
+        findings,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// Every key of the finding contract, with its JSON type.
+fn assert_contract(f: &Value) {
+    let s = |k: &str| assert!(f[k].is_string(), "{k} not a string in {f}");
+    for k in [
+        "finding_id",
+        "event_id",
+        "event_time",
+        "provider",
+        "account",
+        "operation",
+        "action",
+        "outcome",
+        "severity",
+        "technique",
+        "summary",
+    ] {
+        s(k);
+    }
+    assert!(f["region"].is_string() || f["region"].is_null());
+    assert!(f["risk_score"].as_u64().is_some_and(|n| n <= 100));
+    assert_eq!(f["technique"], "T1651");
+    for k in ["id", "type"] {
+        assert!(f["principal"][k].is_string(), "principal.{k}: {f}");
+    }
+    for k in ["name", "tenant"] {
+        assert!(
+            f["principal"].get(k).is_some(),
+            "principal.{k} missing: {f}"
+        );
+    }
+    assert!(f["source"].get("ip").is_some());
+    assert!(f["targets"]["ids"].is_array());
+    assert!(f["targets"].get("selector").is_some() && f["targets"].get("count").is_some());
+    assert!(f["signals"].as_array().is_some_and(|a| a
+        .iter()
+        .all(|s| s["id"].is_string() && s["points"].is_i64() && s["reason"].is_string())));
+    let t = f["event_time"].as_str().unwrap_or("");
+    assert!(t.ends_with('Z') && t.len() >= 20, "event_time {t}");
+    let sev = f["severity"].as_str().unwrap_or("");
+    let score = f["risk_score"].as_u64().unwrap_or(0);
+    let band = match score {
+        0..=19 => "info",
+        20..=39 => "low",
+        40..=59 => "medium",
+        60..=79 => "high",
+        _ => "critical",
+    };
+    assert_eq!(sev, band, "severity band of {score}");
+    let sum: i64 = f["signals"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["points"].as_i64()).sum())
+        .unwrap_or(0);
+    assert_eq!(
+        sum.clamp(0, 100) as u64,
+        score,
+        "score is the sum of signal points: {f}"
+    );
+}
+
+#[test]
+fn every_input_shape_gives_the_same_finding() {
+    let dir = tmp("shapes");
+    let eb = sample("aws/sendcommand-stratus-red-team.json");
+    let record = eb["detail"].clone();
+    let eg = sample("azure/vm-runcommand-aobo-partner.json");
+    let eg_text = eg.to_string();
+    let sqs_body = json!({"messageId": "m-1", "receiptHandle": "r", "body": eb.to_string(), "eventSource": "aws:sqs", "awsRegion": "eu-west-1"});
+    let cloud_event = json!({"specversion": "1.0", "type": eg["eventType"], "source": eg["topic"], "id": eg["id"], "time": eg["eventTime"], "subject": eg["subject"], "data": eg["data"]});
+    let host_obj = json!({"Data": {"eventGridEvent": eg}, "Metadata": {}});
+    let host_str = json!({"Data": {"eventGridEvent": eg_text}, "Metadata": {}});
+    let mut rest = eg["data"].clone();
+    rest["operationName"] = json!({"value": eg["data"]["operationName"], "localizedValue": "Run Command on Virtual Machine"});
+    rest["eventTimestamp"] = eg["eventTime"].clone();
+    rest["eventDataId"] = eg["id"].clone();
+    rest["status"] = json!({"value": "Succeeded", "localizedValue": "Succeeded"});
+    rest["caller"] = json!("admin@partner-csp.onmicrosoft.com");
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("eventbridge.json", eb.to_string(), "aws"),
+        ("cloudtrail-record.json", record.to_string(), "aws"),
+        (
+            "cloudtrail-log.json",
+            json!({"Records": [record.clone()]}).to_string(),
+            "aws",
+        ),
+        ("sqs-message.json", sqs_body.to_string(), "aws"),
+        (
+            "sqs-batch.json",
+            json!({"Records": [sqs_body]}).to_string(),
+            "aws",
+        ),
+        ("event-grid.json", eg_text.clone(), "azure"),
+        (
+            "event-grid-array.json",
+            json!([eg.clone()]).to_string(),
+            "azure",
+        ),
+        ("cloudevent.json", cloud_event.to_string(), "azure"),
+        ("host-object.json", host_obj.to_string(), "azure"),
+        ("host-string.json", host_str.to_string(), "azure"),
+        ("activity-rest.json", rest.to_string(), "azure"),
+        ("ndjson.jsonl", format!("{}\n{}\n", record, eg_text), "both"),
+    ];
+    let mut aws_ids = Vec::new();
+    let mut azure_ids = Vec::new();
+    for (name, text, provider) in &cases {
+        let path = write(&dir, name, text);
+        let (findings, stderr, code) = run_json(&[path.to_str().unwrap_or_default()], None);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let want = if *provider == "both" { 2 } else { 1 };
+        assert_eq!(findings.len(), want, "{name}: {findings:?} {stderr}");
+        for f in &findings {
+            assert_contract(f);
+            match f["provider"].as_str() {
+                Some("aws") => aws_ids.push(f["finding_id"].clone()),
+                _ => azure_ids.push(f["finding_id"].clone()),
+            }
+        }
+    }
+    aws_ids.dedup();
+    azure_ids.dedup();
+    assert_eq!(
+        aws_ids.len(),
+        1,
+        "same event, same finding_id whatever the envelope"
+    );
+    assert_eq!(
+        azure_ids.len(),
+        1,
+        "same event, same finding_id whatever the envelope"
+    );
+}
+
+#[test]
+fn activity_log_export_phases_give_one_verdict() {
+    let (findings, stderr, code) = run_json(
+        &[root()
+            .join("events/azure/activity-log-export-runcommand.json")
+            .to_str()
+            .unwrap_or_default()],
+        None,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(
+        findings[0]["operation"],
+        "Microsoft.Compute/virtualMachines/runCommand/action"
+    );
+}
+
+#[test]
+fn gzip_stdin_and_directories() {
+    let dir = tmp("gz");
+    let eb = sample("aws/sendcommand-root.json").to_string();
+    let gz = dir.join("trail.json.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(eb.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&gz, enc.finish().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Gzip detected by magic bytes, also without a .gz name.
+    std::fs::copy(&gz, dir.join("renamed.json")).unwrap_or_else(|e| panic!("{e}"));
+    write(
+        &dir,
+        "README.md",
+        "not an event: skipped by the directory walk",
+    );
+    let (findings, stderr, code) = run_json(&[dir.to_str().unwrap_or_default()], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        findings.len(),
+        1,
+        "same event twice is one verdict: {findings:?}"
+    );
+
+    let (findings, _, code) = run_json(&["-"], Some(&eb));
+    assert_eq!((findings.len(), code), (1, 0));
+    let (findings, _, code) = run_json(&[], Some(&eb));
+    assert_eq!((findings.len(), code), (1, 0));
+}
+
+#[test]
+fn malformed_records_are_reported_and_the_rest_processed() {
+    let dir = tmp("bad");
+    let good = sample("aws/sendcommand-root.json").to_string();
+    let good2 = sample("azure/vm-runcommand-aadinternals.json").to_string();
+    let mut broken = sample("aws/sendcommand-stratus-red-team.json");
+    broken["detail"]["userIdentity"] = json!("not an object");
+    let text = format!("{good}\n{{\"detail-type\": oops}}\n{broken}\n42\n{good2}\n");
+    let path = write(&dir, "mixed.jsonl", &text);
+    let (findings, stderr, code) = run_json(&[path.to_str().unwrap_or_default()], None);
+    assert_eq!(code, 2, "exit 2 when a record was rejected");
+    assert_eq!(findings.len(), 2, "the good records still produce findings");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 3, "{stderr}");
+    let name = path.display().to_string();
+    assert!(
+        errors[0].contains(&name)
+            && errors[0].contains("record 2 (line 2)")
+            && errors[0].contains("invalid JSON"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("record 3 (line 3)") && errors[1].contains("userIdentity"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].contains("record 4 (line 4)") && errors[2].contains("expected a JSON object"),
+        "{}",
+        errors[2]
+    );
+}
+
+#[test]
+fn unreadable_input_exits_1_but_reads_the_others() {
+    let good = root().join("events/aws/sendcommand-root.json");
+    let (findings, stderr, code) = run_json(
+        &[
+            "/nonexistent/cadet/file.json",
+            good.to_str().unwrap_or_default(),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(findings.len(), 1);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("error: /nonexistent/cadet/file.json")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unrelated_events_give_nothing_and_exit_0() {
+    let (findings, stderr, code) = run_json(
+        &[
+            root()
+                .join("events/azure/storage-write-unrelated.json")
+                .to_str()
+                .unwrap_or_default(),
+            root()
+                .join("events/aws/describe-instance-information-recon.json")
+                .to_str()
+                .unwrap_or_default(),
+        ],
+        None,
+    );
+    assert_eq!((findings.len(), code), (0, 0), "{stderr}");
+    assert!(!stderr.contains("error:"));
+}
+
+#[test]
+fn without_all_only_alerts_are_printed() {
+    let events = root().join("events");
+    let out = cadet()
+        .args(["detect", "--format", "json", "--state", "memory"])
+        .arg(&events)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sevs: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|f| f["severity"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(!sevs.is_empty());
+    assert!(
+        sevs.iter()
+            .all(|s| matches!(s.as_str(), "medium" | "high" | "critical")),
+        "{sevs:?}"
+    );
+    let (all, _, _) = run_json(&[events.to_str().unwrap_or_default()], None);
+    assert!(all.len() > sevs.len());
+}
+
+#[test]
+fn ocsf_format_is_a_detection_finding() {
+    let path = root().join("events/azure/vm-runcommand-aobo-partner.json");
+    let out = cadet()
+        .args(["detect", "--format", "ocsf", "--state", "memory"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v["class_uid"], 2004);
+    assert_eq!(v["type_uid"], 200401);
+    assert_eq!(v["finding_info"]["attacks"][0]["technique"]["uid"], "T1651");
+    assert_eq!(v["cloud"]["provider"], "Azure");
+    assert_eq!(v["severity_id"], 5);
+    assert!(v["evidences"][0]["api"]["operation"].is_string());
+}
+
+#[test]
+fn text_format_is_a_table_without_colour_off_tty() {
+    let out = cadet()
+        .args(["detect", "--state", "memory"])
+        .arg(root().join("events"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("SEVERITY")
+            && first.contains("PRINCIPAL")
+            && first.contains("TOP SIGNALS"),
+        "{first}"
+    );
+    assert!(
+        !text.contains('\x1b'),
+        "no ANSI colour when stdout is not a terminal"
+    );
+    assert!(text.lines().any(|l| l.starts_with("critical")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cloud admin commands"), "{err}");
+}
+
+#[test]
+fn policy_changes_the_verdict_and_bad_policies_are_refused() {
+    let dir = tmp("policy");
+    let event = root().join("events/aws/sendcommand-stratus-red-team.json");
+    let (base, _, _) = run_json(&[event.to_str().unwrap_or_default()], None);
+    let policy = write(&dir, "p.toml", "[weights]\noffensive_tool = 0\n\n[[allow.principals]]\nmatch = \"red-team-*\"\nreason = \"purple team exercise\"\n");
+    let (tuned, stderr, code) = run_json(
+        &[
+            "--policy",
+            policy.to_str().unwrap_or_default(),
+            event.to_str().unwrap_or_default(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let ids = |f: &Value| {
+        f["signals"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| s["id"].as_str().unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert!(ids(&base[0]).contains(&"offensive_tool".to_string()));
+    assert!(!ids(&tuned[0]).contains(&"offensive_tool".to_string()));
+    assert!(ids(&tuned[0]).contains(&"allowlisted_principal".to_string()));
+    assert!(tuned[0]["risk_score"].as_u64() < base[0]["risk_score"].as_u64());
+
+    let bad = write(&dir, "bad.toml", "alert_severity = \"hgh\"\n");
+    let out = cadet()
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1") && err.contains("hgh"), "{err}");
+    let out = cadet()
+        .args(["policy", "check"])
+        .arg(root().join("policy/default.toml"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0));
+    let out = cadet()
+        .args(["detect", "--policy"])
+        .arg(&bad)
+        .arg(&event)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad policy stops detect before any input is read"
+    );
+}
