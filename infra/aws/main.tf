@@ -1,0 +1,135 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+
+  # Single source of truth shared with the Rust core (a test compares this file with the core's
+  # operation table): EventBridge source -> CloudTrail eventName list.
+  all_operations = jsondecode(file("${path.module}/operations.json"))
+
+  # IAM/EC2 calls are "context" operations: they never raise a verdict alone but feed sequence
+  # signals (e.g. Pacu creates an instance profile, attaches it, then runs SendCommand).
+  context_sources = ["aws.iam", "aws.ec2"]
+
+  operations = {
+    for source, names in local.all_operations : source => names
+    if var.include_context_operations || !contains(local.context_sources, source)
+  }
+
+  # One rule per source and bus. "default" receives the CloudTrail events of this account and
+  # region; "ingest" receives events forwarded from other regions/accounts by ./forwarder.
+  buses = {
+    default = "default"
+    ingest  = aws_cloudwatch_event_bus.ingest.name
+  }
+
+  rules = merge([
+    for bus_key, bus_name in local.buses : {
+      for source, names in local.operations : "${bus_key}/${source}" => {
+        bus_key  = bus_key
+        bus_name = bus_name
+        source   = source
+        names    = names
+      }
+    }
+  ]...)
+
+  function_name  = "${var.name_prefix}-detector"
+  log_group_name = "/aws/lambda/${local.function_name}"
+  table_name     = "${var.name_prefix}-baseline"
+
+  package_path = coalesce(var.package_path, "${path.module}/../../dist/aws/${var.architecture}/bootstrap.zip")
+
+  webhook_secret_parameter_arn = var.webhook_secret_ssm_parameter == null ? null : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(coalesce(var.webhook_secret_ssm_parameter, "/x"), "/")}"
+
+  # Environment contract of the function (DESIGN.md "Configuration"). AWS_LAMBDA_LOG_FORMAT=JSON
+  # is set by Lambda itself from logging_config.
+  lambda_environment = merge(
+    {
+      CADET_STATE      = "dynamodb:${local.table_name}"
+      CADET_SINKS      = join(",", var.sinks)
+      CADET_ENRICH_SSM = var.enrich_ssm ? "true" : "false"
+    },
+    contains(var.sinks, "sns") ? { CADET_SNS_TOPIC_ARN = aws_sns_topic.findings.arn } : {},
+    var.policy == null ? {} : { CADET_POLICY = var.policy },
+    var.webhook_url == null ? {} : {
+      CADET_WEBHOOK_URL    = var.webhook_url
+      CADET_WEBHOOK_FORMAT = var.webhook_format
+    },
+    var.webhook_secret_ssm_parameter == null ? {} : {
+      CADET_WEBHOOK_SECRET = "ssm:${var.webhook_secret_ssm_parameter}"
+    },
+  )
+}
+
+# ---------------------------------------------------------------------------
+# Customer managed key: DynamoDB table, SNS topics, function environment, log group.
+# (The SQS queues use SSE-SQS so that EventBridge can write to them without a key grant.)
+# ---------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:Key policy: "*" is the key itself; the account root statement delegates key administration to IAM as AWS recommends.
+  #checkov:skip=CKV_AWS_111:Key policy: "*" is the key itself; write actions are limited to this account's IAM principals and the named service principals.
+  #checkov:skip=CKV_AWS_356:Key policy: in a key policy the resource "*" always means this key only.
+  statement {
+    sid       = "AccountAdministration"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid = "CloudWatchLogsForTheFunctionLogGroup"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:Describe*",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishToOpsTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "${var.name_prefix}: baseline table, SNS topics, function environment and logs"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms.json
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name_prefix}"
+  target_key_id = aws_kms_key.this.key_id
+}

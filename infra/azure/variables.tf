@@ -1,0 +1,309 @@
+# ---------------------------------------------------------------------------
+# Placement and naming
+# ---------------------------------------------------------------------------
+
+variable "resource_group_name" {
+  description = "Existing resource group that receives every cadet resource (the Event Grid system topic included)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[-\\w._()]{1,90}$", var.resource_group_name))
+    error_message = "resource_group_name must be a valid resource group name (1-90 characters)."
+  }
+}
+
+variable "location" {
+  description = "Azure region of the function, storage, Key Vault and monitoring resources (the subscription system topic is always \"Global\")."
+  type        = string
+}
+
+variable "name_prefix" {
+  description = "Prefix of resource names. Lower-case letters and digits (hyphens allowed, dropped for the storage account); a random suffix keeps globally unique names unique."
+  type        = string
+  default     = "cadet"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,10}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-12 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen."
+  }
+}
+
+variable "function_app_name" {
+  description = "Name of the Function App (globally unique, becomes <name>.azurewebsites.net). null = <name_prefix>-func-<random>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.function_app_name == null || can(regex("^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$", coalesce(var.function_app_name, "x")))
+    error_message = "function_app_name must be 2-32 characters of lower-case letters, digits and hyphens."
+  }
+}
+
+variable "storage_account_name" {
+  description = "Name of the storage account (globally unique, 3-24 lower-case letters and digits). null = derived from name_prefix plus a random suffix."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.storage_account_name == null || can(regex("^[a-z0-9]{3,24}$", coalesce(var.storage_account_name, "x")))
+    error_message = "storage_account_name must be 3-24 lower-case letters and digits."
+  }
+}
+
+variable "key_vault_name" {
+  description = "Name of the Key Vault (globally unique, 3-24 characters). null = <name_prefix>-kv-<random>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.key_vault_name == null || can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$", coalesce(var.key_vault_name, "x")))
+    error_message = "key_vault_name must be 3-24 letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource that supports them."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------
+# Function package and hosting
+# ---------------------------------------------------------------------------
+
+variable "package_path" {
+  description = "Path to the function package built by `make package-azure` (host.json, detect/function.json and the cadet-azure binary). null = dist/azure/cadet-azure.zip at the repository root."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.package_path == null || can(regex("\\.zip$", coalesce(var.package_path, "x.zip")))
+    error_message = "package_path must point to a .zip file."
+  }
+}
+
+variable "service_plan_sku" {
+  description = "App Service plan SKU: Y1 (Linux Consumption, pay per execution), EP1-EP3 (Elastic Premium), or a dedicated SKU (B1, S1, P1v3...)."
+  type        = string
+  default     = "Y1"
+
+  validation {
+    condition     = contains(["Y1", "EP1", "EP2", "EP3", "B1", "B2", "B3", "S1", "S2", "S3", "P0v3", "P1v3", "P2v3", "P3v3"], var.service_plan_sku)
+    error_message = "service_plan_sku must be one of Y1, EP1-EP3, B1-B3, S1-S3, P0v3-P3v3."
+  }
+}
+
+variable "app_scale_limit" {
+  description = "Maximum number of instances the function app scales out to (Consumption/Premium)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.app_scale_limit >= 1 && var.app_scale_limit <= 200
+    error_message = "app_scale_limit must be between 1 and 200."
+  }
+}
+
+variable "storage_replication_type" {
+  description = "Replication of the storage account holding the package, the baseline table and the dead letters."
+  type        = string
+  default     = "GRS"
+
+  validation {
+    condition     = contains(["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"], var.storage_replication_type)
+    error_message = "storage_replication_type must be LRS, ZRS, GRS, RAGRS, GZRS or RAGZRS."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Log Analytics workspace behind Application Insights."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.log_retention_days >= 30 && var.log_retention_days <= 730
+    error_message = "log_retention_days must be between 30 and 730."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Detector configuration (app settings)
+# ---------------------------------------------------------------------------
+
+variable "policy" {
+  description = "Inline cadet policy TOML passed as CADET_POLICY. null = the built-in default policy."
+  type        = string
+  default     = null
+}
+
+variable "sinks" {
+  description = "Where findings go (CADET_SINKS): any of webhook, stdout (stdout = Application Insights traces)."
+  type        = list(string)
+  default     = ["webhook"]
+
+  validation {
+    condition     = length(var.sinks) > 0 && alltrue([for s in var.sinks : contains(["webhook", "stdout"], s)])
+    error_message = "sinks must be a non-empty list of webhook, stdout."
+  }
+}
+
+variable "webhook_url" {
+  description = "HTTPS endpoint receiving findings (CADET_WEBHOOK_URL). Stored in Key Vault because Slack/Teams webhook URLs are credentials. Required when sinks contains webhook."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.webhook_url == null || can(regex("^https://", coalesce(var.webhook_url, "x")))
+    error_message = "webhook_url must start with https://."
+  }
+}
+
+variable "webhook_format" {
+  description = "CADET_WEBHOOK_FORMAT: standard (Standard Webhooks, signed with the secret), slack or teams."
+  type        = string
+  default     = "standard"
+
+  validation {
+    condition     = contains(["standard", "slack", "teams"], var.webhook_format)
+    error_message = "webhook_format must be standard, slack or teams."
+  }
+}
+
+variable "webhook_secret" {
+  description = "Standard Webhooks signing secret (whsec_<base64>). null = generate one. Either way it is stored in Key Vault and read by the function through a Key Vault reference; fetch it for the receiver with the command in the webhook_secret_id output's description."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.webhook_secret == null || length(coalesce(var.webhook_secret, "x")) >= 24
+    error_message = "webhook_secret must be at least 24 characters."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Event Grid delivery
+# ---------------------------------------------------------------------------
+
+variable "included_event_types" {
+  description = "Event Grid event types of the subscription system topic delivered to the function."
+  type        = list(string)
+  default = [
+    "Microsoft.Resources.ResourceActionSuccess",
+    "Microsoft.Resources.ResourceActionFailure",
+    "Microsoft.Resources.ResourceWriteSuccess",
+    "Microsoft.Resources.ResourceDeleteSuccess",
+  ]
+
+  validation {
+    condition = length(var.included_event_types) > 0 && alltrue([for t in var.included_event_types : contains([
+      "Microsoft.Resources.ResourceActionSuccess",
+      "Microsoft.Resources.ResourceActionFailure",
+      "Microsoft.Resources.ResourceActionCancel",
+      "Microsoft.Resources.ResourceWriteSuccess",
+      "Microsoft.Resources.ResourceWriteFailure",
+      "Microsoft.Resources.ResourceWriteCancel",
+      "Microsoft.Resources.ResourceDeleteSuccess",
+      "Microsoft.Resources.ResourceDeleteFailure",
+      "Microsoft.Resources.ResourceDeleteCancel",
+    ], t)])
+    error_message = "included_event_types must be Microsoft.Resources.Resource{Action,Write,Delete}{Success,Failure,Cancel} event types."
+  }
+}
+
+variable "existing_system_topic" {
+  description = "Azure allows one Event Grid system topic per source: if the subscription already has a Microsoft.Resources.Subscriptions system topic, give its name and resource group and cadet subscribes to it instead of creating one (dead-lettering then uses the storage account key instead of the topic's managed identity)."
+  type = object({
+    name                = string
+    resource_group_name = string
+  })
+  default = null
+}
+
+variable "max_delivery_attempts" {
+  description = "Event Grid delivery attempts per event before dead-lettering."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.max_delivery_attempts >= 1 && var.max_delivery_attempts <= 30
+    error_message = "max_delivery_attempts must be between 1 and 30."
+  }
+}
+
+variable "event_time_to_live_minutes" {
+  description = "How long Event Grid keeps retrying an event before dead-lettering it (minutes)."
+  type        = number
+  default     = 1440
+
+  validation {
+    condition     = var.event_time_to_live_minutes >= 1 && var.event_time_to_live_minutes <= 1440
+    error_message = "event_time_to_live_minutes must be between 1 and 1440."
+  }
+}
+
+variable "max_events_per_batch" {
+  description = "Events per delivery to the function."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.max_events_per_batch >= 1 && var.max_events_per_batch <= 5000
+    error_message = "max_events_per_batch must be between 1 and 5000."
+  }
+}
+
+variable "function_index_wait" {
+  description = "Wait between creating the function app and subscribing Event Grid to its `detect` function (the host must have loaded the package), e.g. \"90s\"."
+  type        = string
+  default     = "90s"
+
+  validation {
+    condition     = can(regex("^[0-9]+[sm]$", var.function_index_wait))
+    error_message = "function_index_wait must be a duration like 90s or 2m."
+  }
+}
+
+variable "rbac_propagation_wait" {
+  description = "Wait after role assignments before the resources that depend on them start (Azure RBAC propagation), e.g. \"60s\"."
+  type        = string
+  default     = "60s"
+
+  validation {
+    condition     = can(regex("^[0-9]+[sm]$", var.rbac_propagation_wait))
+    error_message = "rbac_propagation_wait must be a duration like 60s or 2m."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Network exposure and alerting
+# ---------------------------------------------------------------------------
+
+variable "key_vault_allowed_ip_ranges" {
+  description = "When key_vault_network_default_action = \"Deny\": public IPs/CIDRs allowed to reach the vault (the machine running Terraform needs access to write the secrets)."
+  type        = list(string)
+  default     = []
+}
+
+variable "key_vault_network_default_action" {
+  description = "Key Vault firewall default action. \"Allow\" by default because Key Vault references of a Consumption-plan function resolve over the public endpoint; use \"Deny\" with a Premium/dedicated plan integrated in a VNet (plus key_vault_allowed_ip_ranges / subnet rules)."
+  type        = string
+  default     = "Allow"
+
+  validation {
+    condition     = contains(["Allow", "Deny"], var.key_vault_network_default_action)
+    error_message = "key_vault_network_default_action must be Allow or Deny."
+  }
+}
+
+variable "alert_email" {
+  description = "E-mail address of an action group notified when Event Grid fails to deliver events to the function or dead-letters them. null = alerts without notification."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+$", coalesce(var.alert_email, "x")))
+    error_message = "alert_email must be an e-mail address."
+  }
+}

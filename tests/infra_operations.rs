@@ -1,0 +1,69 @@
+//! The Terraform modules keep their own copy of the operation list (Terraform cannot read
+//! Rust): the EventBridge patterns come from `infra/aws/operations.json`, the Event Grid
+//! advanced filter from `infra/azure/operations.json`. This test fails when they drift from the
+//! core's tables, in either direction.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use cadet_core::operations::{AWS_OPERATIONS, AZURE_OPERATIONS};
+use serde_json::Value;
+
+fn read(rel: &str) -> Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn eventbridge_pattern_matches_the_core_table() {
+    let file = read("infra/aws/operations.json");
+    let mut infra = BTreeSet::new();
+    for (source, names) in file
+        .as_object()
+        .unwrap_or_else(|| panic!("object expected"))
+    {
+        let service = source
+            .strip_prefix("aws.")
+            .unwrap_or_else(|| panic!("source {source}"));
+        for n in names.as_array().unwrap_or_else(|| panic!("array expected")) {
+            infra.insert(format!(
+                "{service}.amazonaws.com:{}",
+                n.as_str().unwrap_or_default()
+            ));
+        }
+    }
+    let core: BTreeSet<String> = AWS_OPERATIONS
+        .iter()
+        .map(|o| format!("{}:{}", o.event_source, o.event_name))
+        .collect();
+    assert_eq!(
+        infra, core,
+        "infra/aws/operations.json and cadet_core::operations::AWS_OPERATIONS differ"
+    );
+}
+
+#[test]
+fn event_grid_filter_matches_the_core_table() {
+    let file = read("infra/azure/operations.json");
+    let infra: BTreeSet<String> = file
+        .as_array()
+        .unwrap_or_else(|| panic!("array expected"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect();
+    let core: BTreeSet<String> = AZURE_OPERATIONS
+        .iter()
+        .map(|o| o.name.to_string())
+        .collect();
+    assert_eq!(
+        infra, core,
+        "infra/azure/operations.json and cadet_core::operations::AZURE_OPERATIONS differ"
+    );
+    // Event Grid allows 25 values in one string filter.
+    assert!(
+        infra.len() <= 25,
+        "{} values exceed Event Grid's 25-value advanced filter limit",
+        infra.len()
+    );
+}
