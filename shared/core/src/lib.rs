@@ -12,6 +12,8 @@
 //! - [`signals`] declares every explainable factor with its default weight.
 //! - [`score`] sums the signals into a [`Verdict`] with a severity band.
 //! - [`policy`] loads and validates the TOML policy (weights, allow-lists, windows, trust).
+//! - [`profile`] and [`baseline`]: the per-principal history, the stateful signals, and the
+//!   pure store trait with the read → score → conditional-write step.
 //! - [`finding`] renders the stable finding JSON and OCSF.
 //!
 //! ```
@@ -28,14 +30,17 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod baseline;
 pub mod finding;
 pub mod model;
 pub mod normalize;
 pub mod operations;
 pub mod policy;
+pub mod profile;
 pub mod score;
 pub mod signals;
 
+pub use baseline::{process, BaselineStore, Processed};
 pub use finding::Finding;
 pub use model::{Action, CommandEvent, Provider};
 pub use normalize::{normalize, normalize_raw, records, NormalizeError, Position};

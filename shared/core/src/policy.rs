@@ -130,6 +130,20 @@ pub struct Thresholds {
     /// `maxErrors` percentage at or above which `max_errors_unbounded` fires (a command that
     /// keeps going however many instances fail, as Pacu sets it).
     pub max_errors_percent: u32,
+    /// Distinct targets per principal within an hour at which `velocity` fires.
+    pub velocity_targets: u64,
+    /// Days of inactivity after which a principal counts as dormant.
+    pub dormant_days: u32,
+    /// Denied attempts within `denied_window_minutes` at which `denied_burst` fires.
+    pub denied_burst: u32,
+    /// Window for `denied_burst`, minutes.
+    pub denied_window_minutes: u32,
+    /// Window in which steps by one principal form a sequence, minutes.
+    pub sequence_window_minutes: u32,
+    /// Days of history before activity can count as `established_routine`.
+    pub routine_min_days: u32,
+    /// Earlier events of the same action before activity can count as `established_routine`.
+    pub routine_min_events: u64,
 }
 
 impl Default for Thresholds {
@@ -137,6 +151,13 @@ impl Default for Thresholds {
         Self {
             many_targets: 5,
             max_errors_percent: 50,
+            velocity_targets: 10,
+            dormant_days: 30,
+            denied_burst: 3,
+            denied_window_minutes: 10,
+            sequence_window_minutes: 30,
+            routine_min_days: 14,
+            routine_min_events: 10,
         }
     }
 }

@@ -127,6 +127,31 @@ signals! {
     RandomName => random_name = 15;
     /// A runbook webhook: an unauthenticated URL that starts code on demand.
     RunbookWebhook => runbook_webhook = 10;
+    /// Baseline: the first time this principal performs this action in this account.
+    FirstAction => first_action = 15;
+    /// Baseline: a source network (IPv4 /24, IPv6 /48) this principal has not used.
+    NewSourceNetwork => new_source_network = 10;
+    /// Baseline: a client (user-agent family, Azure app id) this principal has not used.
+    NewClient => new_client = 10;
+    /// Baseline: a document, runbook or extension this principal has not used.
+    NewDocument => new_document = 10;
+    /// Baseline: more targets than twice this principal's largest fan-out.
+    FanOutAboveHistory => fan_out_above_history = 15;
+    /// Baseline: many distinct targets by one principal within an hour, across events.
+    Velocity => velocity = 15;
+    /// Baseline: a principal idle for `thresholds.dormant_days` waking up.
+    DormantPrincipal => dormant_principal = 15;
+    /// Baseline: a burst of denied attempts (`thresholds.denied_burst` within
+    /// `thresholds.denied_window_minutes`).
+    DeniedBurst => denied_burst = 20;
+    /// Sequence: IAM role / instance-profile creation or swap shortly before commands (Pacu).
+    SequenceInstanceProfile => sequence_instance_profile = 30;
+    /// Sequence: runbook written/published then a job started within minutes (MicroBurst).
+    SequenceRunbook => sequence_runbook = 25;
+    /// Sequence: a run command or runbook deleted minutes after use (covering tracks).
+    SequenceCleanup => sequence_cleanup = 30;
+    /// Baseline: the same action from known networks and clients for weeks (lowers the score).
+    EstablishedRoutine => established_routine = -25;
 }
 
 /// One factor that moved the score.

@@ -1,0 +1,189 @@
+//! The baseline store interface and the `score → observe` step that uses it.
+//!
+//! [`BaselineStore`] is a pure trait: it names no I/O types, so this crate stays free of I/O
+//! while the implementations (in-memory, redb, DynamoDB, Azure Table Storage) live in
+//! `cadet-state`. Updates are optimistic: [`BaselineStore::put`] succeeds only if the stored
+//! version is still the one that was read, so parallel writers (several Lambda or Function
+//! instances) never lose each other's updates — the loser re-reads and retries.
+
+use jiff::Timestamp;
+
+use crate::model::{Action, CommandEvent};
+use crate::policy::Policy;
+use crate::profile::{self, account_key, dedup_key, profile_key, History, Profile};
+use crate::score::Verdict;
+use crate::signals::{self, Signals};
+
+/// An opaque version tag (a counter, an ETag…) used for optimistic concurrency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Version(pub String);
+
+/// A profile as stored, with its version.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The profile.
+    pub profile: Profile,
+    /// Its version.
+    pub version: Version,
+}
+
+/// Result of a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Put {
+    /// Written; the new version.
+    Written(Version),
+    /// Someone else wrote first (or the record appeared/disappeared): re-read and retry.
+    Conflict,
+}
+
+/// Where profiles live. Keys are produced by [`profile_key`] and [`account_key`].
+pub trait BaselineStore {
+    /// The store's error type.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Reads a profile.
+    fn get(&self, key: &str) -> Result<Option<Stored>, Self::Error>;
+
+    /// Writes a profile if the stored version is still `expected` (`None`: only if absent).
+    fn put(
+        &self,
+        key: &str,
+        profile: &Profile,
+        expected: Option<&Version>,
+    ) -> Result<Put, Self::Error>;
+}
+
+/// What processing one event produced.
+#[derive(Debug, Clone)]
+pub enum Processed {
+    /// A scored verdict (the baseline has been updated).
+    Verdict(Box<Verdict>),
+    /// Observed, but no verdict: a context event that completed no sequence.
+    Observed,
+    /// Already processed (same event id or Azure operation): nothing changed.
+    Duplicate,
+}
+
+/// Failure of the store during processing.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError<E: std::error::Error + 'static> {
+    /// The store failed.
+    #[error("baseline store: {0}")]
+    Store(#[source] E),
+    /// Every retry of the conditional write lost a race.
+    #[error("baseline store: gave up after {0} conflicting concurrent updates of {1}")]
+    Contention(usize, String),
+}
+
+const MAX_ATTEMPTS: usize = 8;
+
+/// Scores an event against its principal's baseline, then records it (read → score →
+/// conditional write, retried on conflict). Context events update the baseline and yield a
+/// verdict only when they complete a sequence (e.g. a run command deleted after use).
+pub fn process<S: BaselineStore>(
+    store: &S,
+    event: &CommandEvent,
+    policy: &Policy,
+) -> Result<Processed, ProcessError<S::Error>> {
+    let key = profile_key(event.provider, &event.account, &event.principal.id);
+    let dedup = dedup_key(event);
+    let account_first_seen = account_first_seen(store, event).map_err(ProcessError::Store)?;
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(&key).map_err(ProcessError::Store)?;
+        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+            return Ok(Processed::Duplicate);
+        }
+        let history = History {
+            principal: stored.as_ref().map(|s| &s.profile),
+            account_first_seen,
+        };
+        let verdict = evaluate(event, history, policy);
+        let mut profile = stored
+            .as_ref()
+            .map(|s| s.profile.clone())
+            .unwrap_or_else(|| Profile::new(event.event_time));
+        profile.observe(event);
+        match store
+            .put(&key, &profile, stored.as_ref().map(|s| &s.version))
+            .map_err(ProcessError::Store)?
+        {
+            Put::Written(_) => return Ok(verdict),
+            Put::Conflict => continue,
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key))
+}
+
+/// Records an event in the baseline without scoring it (seeding from history).
+/// Returns `false` for a duplicate.
+pub fn observe_only<S: BaselineStore>(
+    store: &S,
+    event: &CommandEvent,
+) -> Result<bool, ProcessError<S::Error>> {
+    let key = profile_key(event.provider, &event.account, &event.principal.id);
+    let dedup = dedup_key(event);
+    account_first_seen(store, event).map_err(ProcessError::Store)?;
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(&key).map_err(ProcessError::Store)?;
+        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+            return Ok(false);
+        }
+        let mut profile = stored
+            .as_ref()
+            .map(|s| s.profile.clone())
+            .unwrap_or_else(|| Profile::new(event.event_time));
+        profile.observe(event);
+        if let Put::Written(_) = store
+            .put(&key, &profile, stored.as_ref().map(|s| &s.version))
+            .map_err(ProcessError::Store)?
+        {
+            return Ok(true);
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key))
+}
+
+/// Scores with the stateless and stateful signals; context events only when they complete a
+/// sequence.
+pub fn evaluate(event: &CommandEvent, history: History<'_>, policy: &Policy) -> Processed {
+    let mut out = Signals::default();
+    if event.action == Action::Context {
+        profile::stateful(event, history, policy, &mut out);
+        if out.as_slice().is_empty() {
+            return Processed::Observed;
+        }
+        signals::stateless(event, policy, &mut out);
+        return Processed::Verdict(Box::new(Verdict::from_signals(event.clone(), out)));
+    }
+    signals::stateless(event, policy, &mut out);
+    profile::stateful(event, history, policy, &mut out);
+    Processed::Verdict(Box::new(Verdict::from_signals(event.clone(), out)))
+}
+
+/// Reads (and on first sight records) when the account was first seen; moves it earlier when
+/// older history arrives (seeding).
+fn account_first_seen<S: BaselineStore>(
+    store: &S,
+    event: &CommandEvent,
+) -> Result<Option<Timestamp>, S::Error> {
+    let key = account_key(event.provider, &event.account);
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(&key)?;
+        let first = stored.as_ref().map(|s| s.profile.first_seen);
+        if first.is_some_and(|f| f <= event.event_time) {
+            return Ok(first);
+        }
+        let mut p = stored
+            .as_ref()
+            .map(|s| s.profile.clone())
+            .unwrap_or_else(|| Profile::new(event.event_time));
+        p.first_seen = event.event_time;
+        p.events = p.events.max(1);
+        match store.put(&key, &p, stored.as_ref().map(|s| &s.version))? {
+            // The account's history starts with this event: it is in its learning period.
+            Put::Written(_) => return Ok(Some(event.event_time)),
+            Put::Conflict => continue,
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,146 @@
+//! cadet-state: baseline stores implementing [`cadet_core::BaselineStore`].
+//!
+//! - [`MemoryStore`]: a mutex-guarded map, for tests, `--state memory` and short-lived runs.
+//! - [`RedbStore`] (feature `redb`, default): the embedded default, one file in the user's data
+//!   directory. The file records its schema version; an incompatible or corrupt file is an error
+//!   naming the file and what to do, and is never silently reset.
+//!
+//! Every store keeps a version per key and refuses a write whose expected version is stale, so
+//! the read → score → write step in `cadet_core::baseline` is safe with concurrent writers.
+//! Profiles are stored as JSON: readable when debugging, and the same lines that
+//! `cadet baseline export` prints.
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use cadet_core::baseline::{BaselineStore, Put, Stored, Version};
+use cadet_core::profile::Profile;
+
+#[cfg(feature = "redb")]
+mod redb_store;
+#[cfg(feature = "redb")]
+pub use redb_store::{RedbStore, SCHEMA_VERSION};
+
+/// Errors of the stores in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state file could not be opened (missing directory, permissions, locked by another
+    /// process, corrupt).
+    #[error("state file {path}: {reason}")]
+    Open {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The state file was written by an incompatible cadet version.
+    #[error(
+        "state file {path} has schema version {found}, this cadet needs {expected}; \
+         move it aside (or export it with the cadet that wrote it and import it here)"
+    )]
+    Schema {
+        /// The file.
+        path: String,
+        /// Version found.
+        found: u32,
+        /// Version required.
+        expected: u32,
+    },
+    /// A read, write or commit failed.
+    #[error("state store: {0}")]
+    Io(String),
+    /// A stored profile could not be decoded.
+    #[error("state store: profile {key} is unreadable: {reason}")]
+    Corrupt {
+        /// Key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// In-memory store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    map: Mutex<HashMap<String, (Profile, u64)>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every (key, profile), sorted by key (for export).
+    pub fn entries(&self) -> Vec<(String, Profile)> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<_> = map
+            .iter()
+            .map(|(k, (p, _))| (k.clone(), p.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+impl BaselineStore for MemoryStore {
+    type Error = StateError;
+
+    fn get(&self, key: &str) -> Result<Option<Stored>, StateError> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(map.get(key).map(|(p, v)| Stored {
+            profile: p.clone(),
+            version: Version(v.to_string()),
+        }))
+    }
+
+    fn put(
+        &self,
+        key: &str,
+        profile: &Profile,
+        expected: Option<&Version>,
+    ) -> Result<Put, StateError> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let current = map.get(key).map(|(_, v)| *v);
+        let matches = match (current, expected) {
+            (None, None) => true,
+            (Some(cur), Some(exp)) => exp.0 == cur.to_string(),
+            _ => false,
+        };
+        if !matches {
+            return Ok(Put::Conflict);
+        }
+        let next = current.unwrap_or(0) + 1;
+        map.insert(key.to_string(), (profile.clone(), next));
+        Ok(Put::Written(Version(next.to_string())))
+    }
+}
+
+/// One line of `cadet baseline export` / `import`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ExportLine {
+    /// Store key (`provider|account|principal`).
+    pub key: String,
+    /// The profile.
+    pub profile: Profile,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_refuses_stale_writes() {
+        let s = MemoryStore::new();
+        let p = Profile::new(jiff::Timestamp::UNIX_EPOCH);
+        assert!(matches!(s.put("k", &p, None), Ok(Put::Written(_))));
+        assert!(matches!(s.put("k", &p, None), Ok(Put::Conflict)));
+        let v = s.get("k").ok().flatten().map(|s| s.version);
+        assert!(matches!(s.put("k", &p, v.as_ref()), Ok(Put::Written(_))));
+        assert!(
+            matches!(s.put("k", &p, v.as_ref()), Ok(Put::Conflict)),
+            "old version is stale now"
+        );
+    }
+}
