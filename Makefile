@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 EVENTS ?= events
-RUN_STATE ?= target/cadet-run-state
+RUN_STATE ?= target/cadet-run-state.redb
 
 .PHONY: help
 help: ## Show this help
@@ -14,9 +14,9 @@ build: ## Build the cadet CLI (release)
 	$(CARGO) build --release --bin cadet
 
 .PHONY: run
-run: build ## Detect over the sample events in events/ with a fresh state and print the table
-	@rm -rf $(RUN_STATE)
-	./target/release/cadet detect --state memory $(EVENTS)
+run: build ## Detect over the sample events in events/ with a fresh embedded (redb) state; print the table
+	@rm -f $(RUN_STATE)
+	./target/release/cadet detect --state $(RUN_STATE) $(EVENTS)
 
 .PHONY: test
 test: ## Run every test (unit, golden, corpus, CLI end-to-end, infra lint)
@@ -35,6 +35,7 @@ lint-infra: ## terraform fmt -check and checkov (installed into .venv)
 .PHONY: bench
 bench: ## Criterion benchmarks (normalize+score); ratios against a baseline in the same run
 	$(CARGO) bench -p cadet-core --bench normalize_score
+	$(CARGO) bench -p cadet-state --bench process
 
 .PHONY: doc
 doc: ## Build the crate docs

@@ -1,12 +1,11 @@
 //! `cadet detect`: read → split → normalize → score → print, in input order.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cadet_core::{Action, Finding, Policy, Severity};
+use cadet_core::{BaselineStore, Finding, Policy, Processed, Severity};
 
 use crate::input;
 use crate::output::{Format, Printer};
@@ -17,7 +16,7 @@ pub struct Options {
     pub paths: Vec<String>,
     pub format: Format,
     pub all: bool,
-    pub state: String,
+    pub state: Option<String>,
     pub policy: Option<PathBuf>,
     pub colour: bool,
 }
@@ -47,19 +46,17 @@ pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
 
 pub fn run(opts: &Options) -> Result<ExitCode> {
     let policy = load_policy(opts.policy.as_ref())?;
-    if opts.state != "memory" {
-        anyhow::bail!(
-            "--state {}: persistent state files are not supported yet; use --state memory",
-            opts.state
-        );
-    }
+    let store = crate::state::open(opts.state.as_deref())?;
+    let code = crate::with_store!(&store, s => run_with(s, &policy, opts))?;
+    store.flush()?;
+    Ok(code)
+}
+
+fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printer = Printer::new(opts.format, opts.colour);
     let mut tally = Tally::default();
-    // One verdict per operation: Event Grid redeliveries share an id, Activity Log phases
-    // (Start/Accept/Success) share a correlation id.
-    let mut seen: HashSet<String> = HashSet::new();
 
     for source in input::expand(&opts.paths) {
         let source = match source {
@@ -90,26 +87,20 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
                     continue;
                 }
             };
-            if event.action == Action::Context {
-                continue;
-            }
-            tally.recognized += 1;
-            let key = match &event.correlation_id {
-                Some(c) => format!(
-                    "{}|{}|{}",
-                    event.provider.as_str(),
-                    c.to_ascii_lowercase(),
-                    event.operation
-                ),
-                None => format!("{}|{}", event.provider.as_str(), event.event_id),
+            // One verdict per operation: the store deduplicates Event Grid redeliveries (same
+            // id) and Activity Log phases (same correlation id).
+            let verdict = match cadet_core::process(store, &event, policy) {
+                Ok(Processed::Verdict(v)) => v,
+                Ok(Processed::Observed) => continue,
+                Ok(Processed::Duplicate) => {
+                    tally.duplicates += 1;
+                    continue;
+                }
+                Err(e) => anyhow::bail!("{name}: {pos}: {e}"),
             };
-            if !seen.insert(key) {
-                tally.duplicates += 1;
-                continue;
-            }
-            let verdict = cadet_core::score(&event, &policy);
+            tally.recognized += 1;
             tally.by_severity[verdict.severity as usize] += 1;
-            if opts.all || verdict.is_alert(&policy) {
+            if opts.all || verdict.is_alert(policy) {
                 tally.printed += 1;
                 printer.emit(&mut out, Finding::from_verdict(&verdict))?;
             }

@@ -3,9 +3,11 @@
 //! This binary only wires: it parses arguments, reads inputs and hands records to
 //! `cadet-core`. See `cadet --help` and the README for the contract.
 
+mod baseline;
 mod detect;
 mod input;
 mod output;
+mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +34,37 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// The behavioural baseline: seed it from history, inspect, move it between stores.
+    Baseline {
+        /// Baseline store: `memory` or a state file path (default: the user's data directory,
+        /// `$XDG_DATA_HOME/cadet/state.redb`).
+        #[arg(long, global = true)]
+        state: Option<String>,
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BaselineCommand {
+    /// Learn from historical files (same inputs as `detect`) without scoring or alerting.
+    Seed {
+        /// Files or directories; `-` reads stdin.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Print the profiles of a principal (ARN, object id, or any part of the key) as JSON.
+    Show {
+        /// Principal id or a substring of `provider|account|principal`.
+        principal: String,
+    },
+    /// Print every profile as JSON lines (for `import` into another store).
+    Export,
+    /// Load JSON lines written by `export` (a file or `-`), replacing profiles with the same key.
+    Import {
+        /// File or `-`.
+        file: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,9 +79,11 @@ struct DetectArgs {
     /// alert severity.
     #[arg(long)]
     all: bool,
-    /// Baseline store: `memory` or a path to a state file.
-    #[arg(long, default_value = "memory")]
-    state: String,
+    /// Baseline store: `memory` (forgotten at exit) or a state file path. Default: a redb file
+    /// in the user's data directory (`$XDG_DATA_HOME/cadet/state.redb`), so history builds up
+    /// across runs.
+    #[arg(long)]
+    state: Option<String>,
     /// Policy file (TOML); default: the built-in policy.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -121,6 +156,13 @@ fn main() -> ExitCode {
                 }
             },
         },
+        Command::Baseline { state, command } => match run_baseline(state.as_deref(), command) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Policy {
             command: PolicyCommand::Default,
         } => {
@@ -128,4 +170,41 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn run_baseline(state: Option<&str>, command: BaselineCommand) -> anyhow::Result<ExitCode> {
+    let store = state::open(state)?;
+    let code = match command {
+        BaselineCommand::Seed { paths } => {
+            let (learned, duplicates, rejected) = baseline::seed(&store, &paths)?;
+            eprintln!(
+                "seeded {learned} events ({duplicates} duplicates skipped, {rejected} rejected)"
+            );
+            if rejected > 0 {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        BaselineCommand::Show { principal } => {
+            if baseline::show(&store, &principal)? == 0 {
+                eprintln!("no profile matches {principal:?}");
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        BaselineCommand::Export => {
+            let n = baseline::export(&store)?;
+            eprintln!("exported {n} profiles");
+            ExitCode::SUCCESS
+        }
+        BaselineCommand::Import { file } => {
+            let n = baseline::import(&store, &file)?;
+            eprintln!("imported {n} profiles");
+            ExitCode::SUCCESS
+        }
+    };
+    store.flush()?;
+    Ok(code)
 }

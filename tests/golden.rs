@@ -1,8 +1,8 @@
 //! Golden tests: every sample in `events/` normalizes, and scores (stateless, default policy)
-//! to the severity and signal ids checked in at `events/expected.json`.
+//! to the severity and signal ids checked in at `tests/expected-verdicts.json`.
 //!
 //! After an intended change, regenerate with `CADET_BLESS=1 cargo test --test golden` and review
-//! the diff of `events/expected.json` (and update `events/README.md`).
+//! the diff of `tests/expected-verdicts.json` (and update `events/README.md`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -83,7 +83,7 @@ fn verdicts(path: &Path) -> Value {
 
 #[test]
 fn samples_match_expected_verdicts() {
-    let expected_path = root().join("events/expected.json");
+    let expected_path = root().join("tests/expected-verdicts.json");
     let actual: BTreeMap<String, Value> = sample_files()
         .iter()
         .map(|p| (key(p), verdicts(p)))
@@ -99,7 +99,7 @@ fn samples_match_expected_verdicts() {
         return;
     }
     let text = std::fs::read_to_string(&expected_path)
-        .unwrap_or_else(|e| panic!("events/expected.json: {e}"));
+        .unwrap_or_else(|e| panic!("tests/expected-verdicts.json: {e}"));
     let expected: BTreeMap<String, Value> =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
     let mut diffs = Vec::new();

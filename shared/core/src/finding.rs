@@ -367,11 +367,18 @@ fn describe_targets(e: &CommandEvent) -> String {
 
 /// The last path segment of an Azure resource id; instance ids unchanged.
 pub fn short_id(id: &str) -> &str {
-    if id.starts_with('/') {
-        id.trim_end_matches('/').rsplit('/').next().unwrap_or(id)
-    } else {
-        id
+    if !id.starts_with('/') {
+        return id;
     }
+    let trimmed = id.trim_end_matches('/');
+    // A scale-set instance reads better as `scaleset/virtualMachines/3` than as `3`.
+    if let Some(i) = trimmed
+        .to_ascii_lowercase()
+        .find("/virtualmachinescalesets/")
+    {
+        return &trimmed[i + "/virtualMachineScaleSets/".len()..];
+    }
+    trimmed.rsplit('/').next().unwrap_or(id)
 }
 
 /// One sentence a responder can act on.

@@ -342,7 +342,7 @@ impl Default for PolicyFile {
             timezone: Spanned::new(0..0, "UTC".to_string()),
             business_hours: WindowSpec::default(),
             learning_period_days: 14,
-            learning_weight: 0.5,
+            learning_weight: 0.2,
             weights: Weights::default(),
             base: BaseWeights::default(),
             thresholds: Thresholds::default(),

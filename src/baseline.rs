@@ -1,0 +1,116 @@
+//! `cadet baseline seed|show|export|import`.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use cadet_core::baseline::{observe_only, BaselineStore, Put};
+use cadet_state::ExportLine;
+
+use crate::input;
+use crate::state::Store;
+
+/// `seed`: learn from historical files without scoring or alerting.
+pub fn seed(store: &Store, paths: &[String]) -> Result<(usize, usize, usize)> {
+    crate::with_store!(store, s => seed_with(s, paths))
+}
+
+fn seed_with<S: BaselineStore>(store: &S, paths: &[String]) -> Result<(usize, usize, usize)> {
+    let (mut learned, mut duplicates, mut rejected) = (0, 0, 0);
+    for source in input::expand(paths) {
+        let source = source.map_err(|(p, e)| anyhow::anyhow!("{p}: cannot read: {e}"))?;
+        let name = source.display();
+        let text = input::read(&source).with_context(|| format!("{name}: cannot read"))?;
+        for (pos, raw) in cadet_core::records(&text) {
+            match raw.and_then(cadet_core::normalize_raw) {
+                Ok(Some(ev)) => {
+                    if observe_only(store, &ev)
+                        .map_err(|e| anyhow::anyhow!("{name}: {pos}: {e}"))?
+                    {
+                        learned += 1;
+                    } else {
+                        duplicates += 1;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {name}: {pos}: {e}");
+                    rejected += 1;
+                }
+            }
+        }
+    }
+    Ok((learned, duplicates, rejected))
+}
+
+/// `show`: profiles whose principal matches (exact id, or a case-insensitive substring of the
+/// key), as pretty JSON.
+pub fn show(store: &Store, principal: &str) -> Result<usize> {
+    let needle = principal.to_ascii_lowercase();
+    let mut shown = 0;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (key, profile) in store.entries()? {
+        let principal_part = key.splitn(3, '|').nth(2).unwrap_or("");
+        if principal_part == "*" {
+            continue;
+        }
+        if principal_part == principal || key.to_ascii_lowercase().contains(&needle) {
+            let line = ExportLine { key, profile };
+            serde_json::to_writer_pretty(&mut out, &line)?;
+            writeln!(out)?;
+            shown += 1;
+        }
+    }
+    Ok(shown)
+}
+
+/// `export`: every profile as JSON lines.
+pub fn export(store: &Store) -> Result<usize> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let entries = store.entries()?;
+    let n = entries.len();
+    for (key, profile) in entries {
+        serde_json::to_writer(&mut out, &ExportLine { key, profile })?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(n)
+}
+
+/// `import`: JSON lines from `export` (file or `-`), replacing profiles with the same key.
+pub fn import(store: &Store, file: &str) -> Result<usize> {
+    crate::with_store!(store, s => import_with(s, file))
+}
+
+fn import_with<S: BaselineStore>(store: &S, file: &str) -> Result<usize> {
+    let reader: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(PathBuf::from(file)).with_context(|| format!("opening {file}"))?,
+        ))
+    };
+    let mut n = 0;
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("{file}: line {}", i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: ExportLine = serde_json::from_str(&line)
+            .with_context(|| format!("{file}: line {}: not an export line", i + 1))?;
+        loop {
+            let current = store.get(&rec.key).map_err(|e| anyhow::anyhow!("{e}"))?;
+            match store
+                .put(&rec.key, &rec.profile, current.as_ref().map(|c| &c.version))
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                Put::Written(_) => break,
+                Put::Conflict => continue,
+            }
+        }
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,539 @@
+//! Behavioural baseline scenarios: weeks of routine, then deviations; sequences; dedup;
+//! persistence across CLI processes; corrupt state; concurrent updates.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use cadet_core::baseline::{observe_only, process, Processed};
+use cadet_core::{normalize, CommandEvent, Policy, Severity, SignalId};
+use cadet_state::{MemoryStore, RedbStore};
+use serde_json::{json, Value};
+
+fn at(day: i64, hour: i64, minute: i64) -> String {
+    // Day 0 = Monday 2026-09-07.
+    let t: jiff::Timestamp = "2026-09-07T00:00:00Z"
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = t + jiff::SignedDuration::from_mins(day * 1440 + hour * 60 + minute);
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A SendCommand by the routine automation role: custom document, two instances, known
+/// network and SDK.
+fn routine(id: &str, time: &str) -> Value {
+    json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ssm", "account": "111122223333", "detail": {
+        "eventSource": "ssm.amazonaws.com", "eventName": "SendCommand", "eventTime": time, "eventID": id,
+        "awsRegion": "eu-west-1", "recipientAccountId": "111122223333", "sourceIPAddress": "198.51.100.20",
+        "userAgent": "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 api/ssm#1.52.2",
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/DeployBot/run",
+            "accountId": "111122223333", "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/DeployBot", "userName": "DeployBot"}}},
+        "requestParameters": {"documentName": "Company-Deploy", "instanceIds": ["i-0000000000000000a", "i-0000000000000000b"]},
+        "responseElements": {"command": {"commandId": format!("c-{id}"), "targetCount": 2}}}})
+}
+
+/// The first SendCommand of a long-term key that never ran commands, from a new network,
+/// fanning out by tag, at night.
+fn intruder(id: &str, time: &str) -> Value {
+    json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ssm", "account": "111122223333", "detail": {
+        "eventSource": "ssm.amazonaws.com", "eventName": "SendCommand", "eventTime": time, "eventID": id,
+        "awsRegion": "eu-west-1", "recipientAccountId": "111122223333", "sourceIPAddress": "203.0.113.66",
+        "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/build-user", "accountId": "111122223333",
+            "accessKeyId": "AKIAEXAMPLEBUILD0001", "userName": "build-user"},
+        "requestParameters": {"documentName": "AWS-RunShellScript", "targets": [{"key": "tag:Env", "values": ["prod"]}]},
+        "responseElements": {"command": {"commandId": "c-x", "targetCount": 0}}}})
+}
+
+fn ev(v: &Value) -> CommandEvent {
+    normalize(&v.to_string())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no event"))
+}
+
+fn verdict<S: cadet_core::BaselineStore>(
+    store: &S,
+    v: &Value,
+    policy: &Policy,
+) -> cadet_core::Verdict
+where
+    S::Error: std::fmt::Debug,
+{
+    match process(store, &ev(v), policy) {
+        Ok(Processed::Verdict(v)) => *v,
+        other => panic!("expected a verdict, got {other:?}"),
+    }
+}
+
+fn ids(v: &cadet_core::Verdict) -> Vec<SignalId> {
+    v.signals.iter().map(|s| s.id).collect()
+}
+
+/// Four weeks of weekday routine, twice a day.
+fn weeks_of_routine<S: cadet_core::BaselineStore>(store: &S, policy: &Policy)
+where
+    S::Error: std::fmt::Debug,
+{
+    let mut n = 0;
+    for day in 0..28 {
+        if day % 7 >= 5 {
+            continue;
+        }
+        for hour in [10, 15] {
+            n += 1;
+            let v = routine(&format!("r-{n}"), &at(day, hour, 5));
+            match process(store, &ev(&v), policy) {
+                Ok(Processed::Verdict(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn routine_scores_low_and_the_intruder_scores_high() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    weeks_of_routine(&store, &policy);
+    let r = verdict(&store, &routine("r-next", &at(30, 11, 0)), &policy);
+    assert!(
+        r.severity <= Severity::Low,
+        "routine after weeks: {} {:?}",
+        r.risk_score,
+        ids(&r)
+    );
+    assert!(
+        ids(&r).contains(&SignalId::EstablishedRoutine),
+        "{:?}",
+        ids(&r)
+    );
+    assert!(!ids(&r).contains(&SignalId::FirstAction));
+
+    let x = verdict(&store, &intruder("x-1", &at(30, 2, 30)), &policy);
+    assert!(
+        x.severity >= Severity::High,
+        "intruder: {} {:?}",
+        x.risk_score,
+        ids(&x)
+    );
+    for id in [
+        SignalId::FirstAction,
+        SignalId::LongTermKey,
+        SignalId::OffHours,
+        SignalId::TagTarget,
+        SignalId::ScriptDocument,
+    ] {
+        assert!(ids(&x).contains(&id), "{id:?} missing from {:?}", ids(&x));
+    }
+    // Past the learning period, novelty has its full weight.
+    let first = x
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::FirstAction)
+        .map(|s| s.points);
+    assert_eq!(first, Some(15));
+}
+
+#[test]
+fn routine_principal_deviating_gets_novelty_signals() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    weeks_of_routine(&store, &policy);
+    let mut odd = routine("odd-1", &at(30, 3, 0));
+    odd["detail"]["sourceIPAddress"] = json!("192.0.2.77");
+    odd["detail"]["userAgent"] = json!("aws-cli/2.15.30 Python/3.11.8");
+    odd["detail"]["requestParameters"]["documentName"] = json!("AWS-RunShellScript");
+    odd["detail"]["requestParameters"]["instanceIds"] =
+        json!((0..12).map(|i| format!("i-{i:017x}")).collect::<Vec<_>>());
+    odd["detail"]["responseElements"]["command"]["targetCount"] = json!(12);
+    let v = verdict(&store, &odd, &policy);
+    for id in [
+        SignalId::NewSourceNetwork,
+        SignalId::NewClient,
+        SignalId::NewDocument,
+        SignalId::FanOutAboveHistory,
+        SignalId::Velocity,
+        SignalId::OffHours,
+    ] {
+        assert!(ids(&v).contains(&id), "{id:?} missing from {:?}", ids(&v));
+    }
+    assert!(!ids(&v).contains(&SignalId::EstablishedRoutine));
+    assert!(
+        v.severity >= Severity::High,
+        "{} {:?}",
+        v.risk_score,
+        ids(&v)
+    );
+}
+
+#[test]
+fn learning_period_halves_nothing_after_it_ends_and_weakens_novelty_during_it() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    let v = verdict(&store, &intruder("x-early", &at(0, 2, 0)), &policy);
+    let first = v.signals.iter().find(|s| s.id == SignalId::FirstAction);
+    assert_eq!(first.map(|s| s.points), Some(3), "15 × learning_weight 0.2");
+    assert!(first.is_some_and(|s| s.reason.contains("learning period")));
+}
+
+#[test]
+fn dormant_principal_and_denied_burst() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    weeks_of_routine(&store, &policy);
+    let v = verdict(&store, &routine("late", &at(80, 11, 0)), &policy);
+    assert!(
+        ids(&v).contains(&SignalId::DormantPrincipal),
+        "{:?}",
+        ids(&v)
+    );
+
+    let mut last = None;
+    for i in 0..3 {
+        let mut d = intruder(&format!("d-{i}"), &at(40, 2, i * 2));
+        d["detail"]["errorCode"] = json!("AccessDenied");
+        d["detail"]["responseElements"] = Value::Null;
+        last = Some(verdict(&store, &d, &policy));
+    }
+    let last = last.unwrap_or_else(|| panic!("no verdict"));
+    assert!(
+        ids(&last).contains(&SignalId::DeniedBurst),
+        "{:?}",
+        ids(&last)
+    );
+    assert!(ids(&last).contains(&SignalId::AccessDenied));
+}
+
+fn file_event(rel: &str) -> Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(rel);
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn pacu_and_microburst_sequences() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    for f in [
+        "aws/create-instance-profile-pacu.json",
+        "aws/replace-iam-instance-profile-association.json",
+    ] {
+        assert!(
+            matches!(
+                process(&store, &ev(&file_event(f)), &policy),
+                Ok(Processed::Observed)
+            ),
+            "{f}: context only"
+        );
+    }
+    let v = verdict(
+        &store,
+        &file_event("aws/sendcommand-pacu-stale-cli.json"),
+        &policy,
+    );
+    assert!(
+        ids(&v).contains(&SignalId::SequenceInstanceProfile),
+        "{:?}",
+        ids(&v)
+    );
+
+    for f in [
+        "azure/automation-runbook-write.json",
+        "azure/automation-runbook-publish.json",
+    ] {
+        verdict(&store, &file_event(f), &policy);
+    }
+    let v = verdict(
+        &store,
+        &file_event("azure/automation-job-write.json"),
+        &policy,
+    );
+    assert!(
+        ids(&v).contains(&SignalId::SequenceRunbook),
+        "{:?}",
+        ids(&v)
+    );
+}
+
+#[test]
+fn managed_run_command_written_then_deleted_is_flagged() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    let write = file_event("azure/vm-managed-runcommand-write.json");
+    verdict(&store, &write, &policy);
+    let mut delete = write.clone();
+    delete["id"] = json!("delete-1");
+    delete["eventType"] = json!("Microsoft.Resources.ResourceDeleteSuccess");
+    delete["data"]["operationName"] = json!("Microsoft.Compute/virtualMachines/runCommands/delete");
+    delete["data"]["correlationId"] = json!("corr-delete-1");
+    let t: jiff::Timestamp = write["eventTime"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    delete["eventTime"] = json!((t + jiff::SignedDuration::from_mins(4)).to_string());
+    let v = verdict(&store, &delete, &policy);
+    assert!(
+        ids(&v).contains(&SignalId::SequenceCleanup),
+        "{:?}",
+        ids(&v)
+    );
+    // A delete with no recent use stays a quiet context event.
+    let fresh = MemoryStore::new();
+    assert!(matches!(
+        process(&fresh, &ev(&delete), &policy),
+        Ok(Processed::Observed)
+    ));
+}
+
+#[test]
+fn redeliveries_and_activity_log_phases_are_deduplicated() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    let e = file_event("azure/vm-runcommand-aobo-partner.json");
+    verdict(&store, &e, &policy);
+    assert!(matches!(
+        process(&store, &ev(&e), &policy),
+        Ok(Processed::Duplicate)
+    ));
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("events/azure/activity-log-export-runcommand.json"),
+    )
+    .unwrap_or_default();
+    let outcomes: Vec<&str> = cadet_core::records(&text)
+        .into_iter()
+        .map(|(_, raw)| {
+            let event = raw
+                .and_then(cadet_core::normalize_raw)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| panic!("event"));
+            match process(&store, &event, &policy) {
+                Ok(Processed::Verdict(_)) => "verdict",
+                Ok(Processed::Duplicate) => "duplicate",
+                _ => "other",
+            }
+        })
+        .collect();
+    assert_eq!(outcomes, vec!["verdict", "duplicate", "duplicate"]);
+}
+
+#[test]
+fn concurrent_updates_of_one_principal_all_land() {
+    let dir = std::env::temp_dir().join(format!("cadet-conc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let redb = Arc::new(RedbStore::open(&dir.join("s.redb")).unwrap_or_else(|e| panic!("{e}")));
+    let mem = Arc::new(MemoryStore::new());
+    let policy = Arc::new(Policy::default());
+    let mut handles = Vec::new();
+    for t in 0..4 {
+        let (redb, mem, policy) = (redb.clone(), mem.clone(), policy.clone());
+        handles.push(std::thread::spawn(move || {
+            for i in 0..25 {
+                let v = routine(&format!("t{t}-{i}"), &at(1, 10, i));
+                let e = ev(&v);
+                assert!(matches!(
+                    process(&*redb, &e, &policy),
+                    Ok(Processed::Verdict(_))
+                ));
+                assert!(matches!(
+                    process(&*mem, &e, &policy),
+                    Ok(Processed::Verdict(_))
+                ));
+            }
+        }));
+    }
+    for h in handles {
+        h.join().unwrap_or_else(|_| panic!("thread"));
+    }
+    let key = cadet_core::profile::profile_key(
+        cadet_core::Provider::Aws,
+        "111122223333",
+        "arn:aws:iam::111122223333:role/DeployBot",
+    );
+    use cadet_core::BaselineStore;
+    for (name, events) in [
+        (
+            "redb",
+            redb.get(&key).ok().flatten().map(|s| s.profile.events),
+        ),
+        (
+            "memory",
+            mem.get(&key).ok().flatten().map(|s| s.profile.events),
+        ),
+    ] {
+        assert_eq!(events, Some(100), "{name}: every concurrent update landed");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn cadet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cadet"))
+}
+
+#[test]
+fn cli_state_persists_across_runs_and_seed_show_export_import() {
+    let dir = std::env::temp_dir().join(format!("cadet-cli-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.join("state.redb");
+    let history = dir.join("history.jsonl");
+    let mut lines = String::new();
+    let mut n = 0;
+    for day in 0..28 {
+        for hour in [10, 15] {
+            if day % 7 < 5 {
+                n += 1;
+                lines.push_str(&routine(&format!("h-{n}"), &at(day, hour, 0)).to_string());
+                lines.push('\n');
+            }
+        }
+    }
+    std::fs::write(&history, &lines).unwrap_or_else(|e| panic!("{e}"));
+    let out = cadet()
+        .args(["baseline", "seed", "--state"])
+        .arg(&state)
+        .arg(&history)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("seeded 40 events"));
+
+    // Second process, same file: routine is low, the intruder high, in one run.
+    let today = dir.join("today.jsonl");
+    std::fs::write(
+        &today,
+        format!(
+            "{}\n{}\n",
+            routine("today-1", &at(30, 11, 0)),
+            intruder("today-2", &at(30, 2, 0))
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = cadet()
+        .args(["detect", "--format", "json", "--all", "--state"])
+        .arg(&state)
+        .arg(&today)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(findings.len(), 2);
+    let sev = |f: &Value| f["severity"].as_str().unwrap_or("").to_string();
+    assert!(
+        ["info", "low"].contains(&sev(&findings[0]).as_str()),
+        "{}",
+        findings[0]
+    );
+    assert!(
+        ["high", "critical"].contains(&sev(&findings[1]).as_str()),
+        "{}",
+        findings[1]
+    );
+
+    // Third process: the same events again are duplicates, nothing printed.
+    let out = cadet()
+        .args(["detect", "--format", "json", "--all", "--state"])
+        .arg(&state)
+        .arg(&today)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let out = cadet()
+        .args(["baseline", "show", "DeployBot", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success());
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("company-deploy") && shown.contains("198.51.100.0/24"),
+        "{shown}"
+    );
+
+    let out = cadet()
+        .args(["baseline", "export", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let export = dir.join("export.jsonl");
+    std::fs::write(&export, &out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let copy = dir.join("copy.redb");
+    let out = cadet()
+        .args(["baseline", "import", "--state"])
+        .arg(&copy)
+        .arg(&export)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = cadet()
+        .args(["baseline", "export", "--state"])
+        .arg(&copy)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        again.stdout,
+        std::fs::read(&export).unwrap_or_default(),
+        "export → import → export round-trips"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cli_refuses_a_corrupt_state_file() {
+    let dir = std::env::temp_dir().join(format!("cadet-corrupt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.join("state.redb");
+    std::fs::write(&state, b"garbage that is not redb").unwrap_or_else(|e| panic!("{e}"));
+    let ev = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events/aws/sendcommand-root.json");
+    let out = cadet()
+        .args(["detect", "--state"])
+        .arg(&state)
+        .arg(&ev)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&state.display().to_string()) && err.contains("never reset"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap_or_default(),
+        b"garbage that is not redb"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn seeding_does_not_alert_and_skips_duplicates() {
+    let store = MemoryStore::new();
+    let e = ev(&routine("s-1", &at(0, 10, 0)));
+    assert!(matches!(observe_only(&store, &e), Ok(true)));
+    assert!(matches!(observe_only(&store, &e), Ok(false)));
+}
