@@ -187,3 +187,88 @@ fn account_first_seen<S: BaselineStore>(
     }
     Ok(None)
 }
+
+/// The asynchronous twin of [`BaselineStore`], for stores reached over the network (DynamoDB,
+/// Azure Table Storage). Still a pure trait: no runtime or I/O type appears in it.
+pub trait AsyncBaselineStore {
+    /// The store's error type.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Reads a profile.
+    fn get(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<Stored>, Self::Error>> + Send;
+
+    /// Writes a profile if the stored version is still `expected` (`None`: only if absent).
+    fn put(
+        &self,
+        key: &str,
+        profile: &Profile,
+        expected: Option<&Version>,
+    ) -> impl std::future::Future<Output = Result<Put, Self::Error>> + Send;
+}
+
+/// [`process`] for an [`AsyncBaselineStore`]: read → score → conditional write, retried on
+/// conflict, with the same deduplication and context-event rules.
+pub async fn process_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    event: &CommandEvent,
+    policy: &Policy,
+) -> Result<Processed, ProcessError<S::Error>> {
+    let key = profile_key(event.provider, &event.account, &event.principal.id);
+    let dedup = dedup_key(event);
+    let account_first_seen = account_first_seen_async(store, event)
+        .await
+        .map_err(ProcessError::Store)?;
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(&key).await.map_err(ProcessError::Store)?;
+        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+            return Ok(Processed::Duplicate);
+        }
+        let history = History {
+            principal: stored.as_ref().map(|s| &s.profile),
+            account_first_seen,
+        };
+        let verdict = evaluate(event, history, policy);
+        let (mut profile, version) = match stored {
+            Some(s) => (s.profile, Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
+        profile.observe(event);
+        match store
+            .put(&key, &profile, version.as_ref())
+            .await
+            .map_err(ProcessError::Store)?
+        {
+            Put::Written(_) => return Ok(verdict),
+            Put::Conflict => continue,
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key))
+}
+
+async fn account_first_seen_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    event: &CommandEvent,
+) -> Result<Option<Timestamp>, S::Error> {
+    let key = account_key(event.provider, &event.account);
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(&key).await?;
+        let first = stored.as_ref().map(|s| s.profile.first_seen);
+        if first.is_some_and(|f| f <= event.event_time) {
+            return Ok(first);
+        }
+        let (mut p, version) = match stored {
+            Some(s) => (s.profile, Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
+        p.first_seen = event.event_time;
+        p.events = p.events.max(1);
+        match store.put(&key, &p, version.as_ref()).await? {
+            Put::Written(_) => return Ok(Some(event.event_time)),
+            Put::Conflict => continue,
+        }
+    }
+    Ok(None)
+}

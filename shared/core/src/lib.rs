@@ -40,7 +40,7 @@ pub mod profile;
 pub mod score;
 pub mod signals;
 
-pub use baseline::{process, BaselineStore, Processed};
+pub use baseline::{process, process_async, AsyncBaselineStore, BaselineStore, Processed};
 pub use finding::Finding;
 pub use model::{Action, CommandEvent, Provider};
 pub use normalize::{normalize, normalize_raw, records, NormalizeError, Position};

@@ -144,3 +144,65 @@ mod tests {
         );
     }
 }
+
+/// The in-memory store also serves the asynchronous interface (the functions use it with
+/// `CADET_STATE=memory`).
+impl cadet_core::AsyncBaselineStore for MemoryStore {
+    type Error = StateError;
+
+    async fn get(&self, key: &str) -> Result<Option<Stored>, StateError> {
+        BaselineStore::get(self, key)
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        profile: &Profile,
+        expected: Option<&Version>,
+    ) -> Result<Put, StateError> {
+        BaselineStore::put(self, key, profile, expected)
+    }
+}
+
+#[cfg(test)]
+mod async_tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// Polls a future that never waits (the memory store's are always ready).
+    fn ready<F: Future>(f: F) -> F::Output {
+        let mut f = pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn async_process_matches_sync_process() {
+        let text = r#"{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand","eventTime":"2026-10-03T02:13:07Z",
+            "eventID":"e-1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"},
+            "requestParameters":{"documentName":"AWS-RunShellScript"}}"#;
+        let ev = cadet_core::normalize(text)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("event"));
+        let policy = cadet_core::Policy::default();
+        let (a, b) = (MemoryStore::new(), MemoryStore::new());
+        let sync = cadet_core::process(&a, &ev, &policy).ok();
+        let asyn = ready(cadet_core::process_async(&b, &ev, &policy)).ok();
+        let score = |p: Option<cadet_core::Processed>| match p {
+            Some(cadet_core::Processed::Verdict(v)) => Some(v.risk_score),
+            _ => None,
+        };
+        assert_eq!(score(sync), score(asyn));
+        assert!(matches!(
+            ready(cadet_core::process_async(&b, &ev, &policy)),
+            Ok(cadet_core::Processed::Duplicate)
+        ));
+    }
+}
