@@ -4,6 +4,8 @@
 //! `cadet-core`. See `cadet --help` and the README for the contract.
 
 mod baseline;
+#[cfg(feature = "cloudtrail")]
+mod cloudtrail;
 mod detect;
 mod input;
 mod output;
@@ -47,11 +49,28 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BaselineCommand {
-    /// Learn from historical files (same inputs as `detect`) without scoring or alerting.
+    /// Learn from history without scoring or alerting: files (same inputs as `detect`) and/or
+    /// CloudTrail event history (`--cloudtrail`).
     Seed {
         /// Files or directories; `-` reads stdin.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "cloudtrail")]
         paths: Vec<String>,
+        /// Also read CloudTrail event history with LookupEvents (credentials from the usual AWS
+        /// chain: environment, profile, SSO, instance role).
+        #[arg(long)]
+        cloudtrail: bool,
+        /// Days of CloudTrail history to read (CloudTrail keeps 90).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=90))]
+        days: u32,
+        /// AWS region whose history is read (CloudTrail history is per region).
+        #[arg(long, env = "AWS_REGION", required_if_eq("cloudtrail", "true"))]
+        region: Option<String>,
+        /// CloudTrail endpoint override (a VPC endpoint).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        /// Pause between LookupEvents pages in milliseconds (the API allows ~2 requests/s).
+        #[arg(long, default_value_t = 550, hide = true)]
+        page_interval_ms: u64,
     },
     /// Print the profiles of a principal (ARN, object id, or any part of the key) as JSON.
     Show {
@@ -175,8 +194,26 @@ fn main() -> ExitCode {
 fn run_baseline(state: Option<&str>, command: BaselineCommand) -> anyhow::Result<ExitCode> {
     let store = state::open(state)?;
     let code = match command {
-        BaselineCommand::Seed { paths } => {
-            let (learned, duplicates, rejected) = baseline::seed(&store, &paths)?;
+        BaselineCommand::Seed {
+            paths,
+            cloudtrail,
+            days,
+            region,
+            endpoint_url,
+            page_interval_ms,
+        } => {
+            let (mut learned, mut duplicates, mut rejected) = if paths.is_empty() {
+                (0, 0, 0)
+            } else {
+                baseline::seed(&store, &paths)?
+            };
+            if cloudtrail {
+                let (l, d, r) =
+                    seed_cloudtrail(&store, days, region, endpoint_url, page_interval_ms)?;
+                learned += l;
+                duplicates += d;
+                rejected += r;
+            }
             eprintln!(
                 "seeded {learned} events ({duplicates} duplicates skipped, {rejected} rejected)"
             );
@@ -207,4 +244,33 @@ fn run_baseline(state: Option<&str>, command: BaselineCommand) -> anyhow::Result
     };
     store.flush()?;
     Ok(code)
+}
+
+#[cfg(feature = "cloudtrail")]
+fn seed_cloudtrail(
+    store: &state::Store,
+    days: u32,
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    page_interval_ms: u64,
+) -> anyhow::Result<(usize, usize, usize)> {
+    let opts = cloudtrail::Options {
+        days,
+        region: region
+            .ok_or_else(|| anyhow::anyhow!("--cloudtrail needs --region (or AWS_REGION)"))?,
+        endpoint_url,
+        interval: std::time::Duration::from_millis(page_interval_ms),
+    };
+    with_store!(store, s => cloudtrail::seed(s, &opts))
+}
+
+#[cfg(not(feature = "cloudtrail"))]
+fn seed_cloudtrail(
+    _: &state::Store,
+    _: u32,
+    _: Option<String>,
+    _: Option<String>,
+    _: u64,
+) -> anyhow::Result<(usize, usize, usize)> {
+    anyhow::bail!("this cadet was built without the `cloudtrail` feature")
 }

@@ -277,4 +277,8 @@ pub struct CommandEvent {
     /// Command text when an enrichment step fetched it (CloudTrail hides SendCommand
     /// parameters); `None` when not fetched.
     pub command_text: Option<String>,
+    /// Why enrichment could not fetch the command text (AccessDenied, throttling, timeout…),
+    /// when it was attempted and failed.
+    #[serde(default)]
+    pub enrichment_error: Option<String>,
 }

@@ -13,6 +13,8 @@ pub struct AwsOperation {
     pub event_source: &'static str,
     /// CloudTrail `eventName` (`SendCommand`).
     pub event_name: &'static str,
+    /// The finding's `operation` (`ssm:SendCommand`).
+    pub operation: &'static str,
     /// Normalized action.
     pub action: Action,
 }
@@ -26,10 +28,16 @@ pub struct AzureOperation {
     pub action: Action,
 }
 
-const fn aws(event_source: &'static str, event_name: &'static str, action: Action) -> AwsOperation {
+const fn aws(
+    event_source: &'static str,
+    event_name: &'static str,
+    operation: &'static str,
+    action: Action,
+) -> AwsOperation {
     AwsOperation {
         event_source,
         event_name,
+        operation,
         action,
     }
 }
@@ -40,65 +48,101 @@ const fn az(name: &'static str, action: Action) -> AzureOperation {
 
 /// Every AWS operation cadet normalizes.
 pub const AWS_OPERATIONS: &[AwsOperation] = &[
-    aws("ssm.amazonaws.com", "SendCommand", Action::RunCommand),
-    aws("ssm.amazonaws.com", "StartSession", Action::Session),
-    aws("ssm.amazonaws.com", "ResumeSession", Action::Session),
-    aws("ecs.amazonaws.com", "ExecuteCommand", Action::Session),
+    aws(
+        "ssm.amazonaws.com",
+        "SendCommand",
+        "ssm:SendCommand",
+        Action::RunCommand,
+    ),
+    aws(
+        "ssm.amazonaws.com",
+        "StartSession",
+        "ssm:StartSession",
+        Action::Session,
+    ),
+    aws(
+        "ssm.amazonaws.com",
+        "ResumeSession",
+        "ssm:ResumeSession",
+        Action::Session,
+    ),
+    aws(
+        "ecs.amazonaws.com",
+        "ExecuteCommand",
+        "ecs:ExecuteCommand",
+        Action::Session,
+    ),
     aws(
         "ssm.amazonaws.com",
         "CreateAssociation",
+        "ssm:CreateAssociation",
         Action::Association,
     ),
     aws(
         "ssm.amazonaws.com",
         "UpdateAssociation",
+        "ssm:UpdateAssociation",
         Action::Association,
     ),
     aws(
         "ssm.amazonaws.com",
         "StartAutomationExecution",
+        "ssm:StartAutomationExecution",
         Action::AutomationExecution,
     ),
     aws(
         "ssm.amazonaws.com",
         "CreateDocument",
+        "ssm:CreateDocument",
         Action::CommandDocument,
     ),
     aws(
         "ssm.amazonaws.com",
         "UpdateDocument",
+        "ssm:UpdateDocument",
         Action::CommandDocument,
     ),
     aws(
         "ssm.amazonaws.com",
         "UpdateDocumentDefaultVersion",
+        "ssm:UpdateDocumentDefaultVersion",
         Action::CommandDocument,
     ),
     aws(
         "ssm.amazonaws.com",
         "ModifyDocumentPermission",
+        "ssm:ModifyDocumentPermission",
         Action::CommandDocument,
     ),
     // Context for sequence signals (Pacu's instance-profile path).
-    aws("iam.amazonaws.com", "CreateRole", Action::Context),
+    aws(
+        "iam.amazonaws.com",
+        "CreateRole",
+        "iam:CreateRole",
+        Action::Context,
+    ),
     aws(
         "iam.amazonaws.com",
         "CreateInstanceProfile",
+        "iam:CreateInstanceProfile",
         Action::Context,
     ),
     aws(
         "iam.amazonaws.com",
         "AddRoleToInstanceProfile",
+        "iam:AddRoleToInstanceProfile",
         Action::Context,
     ),
     aws(
         "ec2.amazonaws.com",
         "AssociateIamInstanceProfile",
+        "ec2:AssociateIamInstanceProfile",
         Action::Context,
     ),
     aws(
         "ec2.amazonaws.com",
         "ReplaceIamInstanceProfileAssociation",
+        "ec2:ReplaceIamInstanceProfileAssociation",
         Action::Context,
     ),
 ];
@@ -209,6 +253,31 @@ pub fn azure_operation(name: &str) -> Option<&'static AzureOperation> {
         .find(|op| op.name.len() == name.len() && op.name.eq_ignore_ascii_case(name))
 }
 
+/// A compact code for an operation name (an index into the AWS then the Azure table), used
+/// to keep recent-event lists in profiles small.
+pub fn code_of(operation: &str) -> Option<u16> {
+    AWS_OPERATIONS
+        .iter()
+        .position(|o| o.operation == operation)
+        .or_else(|| {
+            AZURE_OPERATIONS
+                .iter()
+                .position(|o| o.name.eq_ignore_ascii_case(operation))
+                .map(|i| i + AWS_OPERATIONS.len())
+        })
+        .and_then(|i| u16::try_from(i).ok())
+}
+
+/// The operation name for a code from [`code_of`].
+pub fn operation_of(code: u16) -> Option<&'static str> {
+    let i = usize::from(code);
+    AWS_OPERATIONS.get(i).map(|o| o.operation).or_else(|| {
+        AZURE_OPERATIONS
+            .get(i.checked_sub(AWS_OPERATIONS.len())?)
+            .map(|o| o.name)
+    })
+}
+
 /// The short service prefix used in `operation` for AWS (`ssm`, `ecs`, `iam`, `ec2`).
 pub fn aws_service_prefix(event_source: &str) -> &str {
     event_source.split('.').next().unwrap_or(event_source)
@@ -239,6 +308,25 @@ mod tests {
         assert!(aws_operation("ssm.amazonaws.com", "SendCommand").is_some());
         assert!(aws_operation("ec2.amazonaws.com", "SendCommand").is_none());
         assert_eq!(aws_service_prefix("ssm.amazonaws.com"), "ssm");
+    }
+
+    #[test]
+    fn operation_codes_round_trip() {
+        for op in AWS_OPERATIONS {
+            assert_eq!(
+                code_of(op.operation).and_then(operation_of),
+                Some(op.operation)
+            );
+            assert_eq!(
+                op.operation,
+                format!("{}:{}", aws_service_prefix(op.event_source), op.event_name)
+            );
+        }
+        for op in AZURE_OPERATIONS {
+            assert_eq!(code_of(op.name).and_then(operation_of), Some(op.name));
+        }
+        assert_eq!(code_of("nope"), None);
+        assert_eq!(operation_of(9999), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@ const CAP_CLIENTS: usize = 32;
 const CAP_DOCUMENTS: usize = 64;
 const CAP_TARGETS: usize = 256;
 const CAP_RECENT: usize = 128;
+const CAP_RECENT_TARGETS: usize = 512;
 const CAP_SEEN_IDS: usize = 512;
 /// Recent events older than this are dropped (sequence and velocity windows are shorter).
 const RECENT_HOURS: i64 = 24;
@@ -38,34 +39,88 @@ pub fn account_key(provider: Provider, account: &str) -> String {
     format!("{}|{}|*", provider.as_str(), account)
 }
 
+/// Timestamps inside profile lists are stored as whole epoch seconds: compact in every
+/// encoding and cheap to decode (a profile holds hundreds of them).
+mod secs {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(t.as_second())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let n = i64::deserialize(d)?;
+        Timestamp::from_second(n).map_err(serde::de::Error::custom)
+    }
+}
+
+/// FNV-1a, 64 bit: a stable hash for dedup keys and target ids kept only for comparison.
+pub fn hash64(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// One remembered value with when it was first and last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
     /// The value (network, client family, document name, target id).
     pub value: String,
     /// First seen.
+    #[serde(with = "secs")]
     pub first: Timestamp,
     /// Last seen.
+    #[serde(with = "secs")]
     pub last: Timestamp,
     /// Times seen.
     pub count: u64,
 }
 
 /// One recent event, for velocity, bursts, sequences and deduplication.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recent {
     /// When.
+    #[serde(with = "secs")]
     pub time: Timestamp,
-    /// Operation (`ssm:SendCommand`, Azure operation name).
-    pub operation: String,
+    /// Operation code ([`crate::operations::code_of`]).
+    pub op: u16,
     /// Action.
     pub action: Action,
-    /// Target ids (lower-cased, at most 32 kept).
-    pub targets: Vec<String>,
-    /// Document, runbook or run command name (lower-cased).
-    pub document: Option<String>,
+    /// [`hash64`] of the document, runbook or run command name.
+    pub document: Option<u64>,
     /// Whether the call was denied.
     pub denied: bool,
+}
+
+impl Recent {
+    /// The operation name.
+    pub fn operation(&self) -> &'static str {
+        crate::operations::operation_of(self.op).unwrap_or("unknown")
+    }
+}
+
+/// A target reached recently (for velocity across events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentTarget {
+    /// [`hash64`] of the target id.
+    pub target: u64,
+    /// When.
+    #[serde(with = "secs")]
+    pub time: Timestamp,
+}
+
+/// A delivery already processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenId {
+    /// [`hash64`] of the [`dedup_key`].
+    pub key: u64,
+    /// When the event happened.
+    #[serde(with = "secs")]
+    pub time: Timestamp,
 }
 
 /// A principal's (or, under the `*` principal, an account's) history.
@@ -93,8 +148,10 @@ pub struct Profile {
     pub hours: Vec<u32>,
     /// Recent events (last 24 h, bounded).
     pub recent: VecDeque<Recent>,
-    /// Dedup keys of recent events (event ids, correlation ids), with their time.
-    pub seen_ids: VecDeque<(String, Timestamp)>,
+    /// Targets of recent successful events (last 24 h, bounded).
+    pub recent_targets: VecDeque<RecentTarget>,
+    /// Dedup keys of recent deliveries (hashes of event ids / correlation ids).
+    pub seen_ids: VecDeque<SeenId>,
 }
 
 impl Profile {
@@ -112,6 +169,7 @@ impl Profile {
             max_fan_out: 0,
             hours: vec![0; 168],
             recent: VecDeque::new(),
+            recent_targets: VecDeque::new(),
             seen_ids: VecDeque::new(),
         }
     }
@@ -119,7 +177,8 @@ impl Profile {
     /// Whether this delivery (same event id, or the same Azure operation's correlation id) was
     /// already observed.
     pub fn has_seen(&self, key: &str) -> bool {
-        self.seen_ids.iter().any(|(k, _)| k == key)
+        let h = hash64(key);
+        self.seen_ids.iter().any(|s| s.key == h)
     }
 
     /// Records an event. Call after scoring.
@@ -161,21 +220,27 @@ impl Profile {
             let h = hour_of_week(t);
             self.hours[h] = self.hours[h].saturating_add(1);
         }
-        self.recent.push_back(Recent {
+        if let Some(op) = crate::operations::code_of(&e.operation) {
+            self.recent.push_back(Recent {
+                time: t,
+                op,
+                action: e.action,
+                document: e.document.as_ref().map(|d| hash64(&d.name)),
+                denied,
+            });
+        }
+        if !denied {
+            for id in e.targets.ids.iter().take(64) {
+                self.recent_targets.push_back(RecentTarget {
+                    target: hash64(id),
+                    time: t,
+                });
+            }
+        }
+        self.seen_ids.push_back(SeenId {
+            key: hash64(&dedup_key(e)),
             time: t,
-            operation: e.operation.clone(),
-            action: e.action,
-            targets: e
-                .targets
-                .ids
-                .iter()
-                .take(32)
-                .map(|s| s.to_ascii_lowercase())
-                .collect(),
-            document: e.document.as_ref().map(|d| d.name.to_ascii_lowercase()),
-            denied,
         });
-        self.seen_ids.push_back((dedup_key(e), t));
         self.expire(t);
     }
 
@@ -196,7 +261,15 @@ impl Profile {
         {
             self.recent.pop_front();
         }
-        while self.seen_ids.front().is_some_and(|(_, t)| *t < recent_cut)
+        while self
+            .recent_targets
+            .front()
+            .is_some_and(|r| r.time < recent_cut)
+            || self.recent_targets.len() > CAP_RECENT_TARGETS
+        {
+            self.recent_targets.pop_front();
+        }
+        while self.seen_ids.front().is_some_and(|s| s.time < recent_cut)
             || self.seen_ids.len() > CAP_SEEN_IDS
         {
             self.seen_ids.pop_front();
@@ -422,19 +495,13 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
 
     // Velocity: distinct targets in the last hour, this event included.
     let hour_ago = e.event_time - SignedDuration::from_hours(1);
-    let mut distinct: Vec<String> = e
-        .targets
-        .ids
-        .iter()
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
-    for r in p
-        .recent
-        .iter()
-        .filter(|r| r.time >= hour_ago && r.time <= e.event_time && !r.denied)
-    {
-        distinct.extend(r.targets.iter().cloned());
-    }
+    let mut distinct: Vec<u64> = e.targets.ids.iter().map(|s| hash64(s)).collect();
+    distinct.extend(
+        p.recent_targets
+            .iter()
+            .filter(|r| r.time >= hour_ago && r.time <= e.event_time)
+            .map(|r| r.target),
+    );
     distinct.sort_unstable();
     distinct.dedup();
     if e.action != Action::Context && distinct.len() as u64 >= th.velocity_targets {
@@ -521,7 +588,7 @@ fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) 
             let prep: Vec<&str> = recent()
                 .filter(|r| {
                     matches!(
-                        r.operation.as_str(),
+                        r.operation(),
                         "iam:CreateRole"
                             | "iam:CreateInstanceProfile"
                             | "iam:AddRoleToInstanceProfile"
@@ -529,7 +596,7 @@ fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) 
                             | "ec2:ReplaceIamInstanceProfileAssociation"
                     )
                 })
-                .map(|r| r.operation.as_str())
+                .map(|r| r.operation())
                 .collect();
             if !prep.is_empty() {
                 out.push(
@@ -547,9 +614,9 @@ fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) 
             let prep: Vec<&str> = recent()
                 .filter(|r| {
                     r.action == Action::CommandDocument
-                        && r.operation.to_ascii_lowercase().contains("/runbooks/")
+                        && r.operation().to_ascii_lowercase().contains("/runbooks/")
                 })
-                .map(|r| short_op(&r.operation))
+                .map(|r| short_op(r.operation()))
                 .collect();
             if !prep.is_empty() {
                 out.push(
@@ -566,7 +633,7 @@ fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) 
         Action::Context
             if op.ends_with("/runcommands/delete") || op.ends_with("/runbooks/delete") =>
         {
-            let doc = e.document.as_ref().map(|d| d.name.to_ascii_lowercase());
+            let doc = e.document.as_ref().map(|d| hash64(&d.name));
             let used = recent().any(|r| {
                 matches!(
                     r.action,

