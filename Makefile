@@ -19,9 +19,50 @@ run: build ## Detect over the sample events in events/ with a fresh embedded (re
 	./target/release/cadet detect --state $(RUN_STATE) $(EVENTS)
 
 .PHONY: test
-test: ## Run every test (unit, golden, corpus, CLI end-to-end, infra lint)
+test: node_modules/.bin/azurite-table .venv/bin/moto_server ## Run every test (unit, golden, corpus, CLI end-to-end, Azure handler + Azurite, infra lint)
 	$(CARGO) test --workspace --locked
 	$(MAKE) lint-infra
+
+# Azurite (Azure Table Storage emulator) for the Azure Table store tests, from package-lock.json.
+node_modules/.bin/azurite-table: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: invoke-azure
+invoke-azure: ## Run the Azure handler on one event as the Functions host would: make invoke-azure EVENT=events/azure/<file>.json
+	@test -n "$(EVENT)" || { echo "usage: make invoke-azure EVENT=events/azure/<file>.json" >&2; exit 2; }
+	$(CARGO) build --locked -p cadet-azure-function --bin cadet-azure
+	@bash scripts/invoke-azure.sh target/debug/cadet-azure "$(EVENT)"
+
+.PHONY: package-azure
+package-azure: ## Zip the Azure Function app (host.json, detect/function.json, release cadet-azure) into dist/azure/cadet-azure.zip
+	bash scripts/package-azure.sh
+
+# Python tools (moto server for the Lambda tests, checkov for lint-infra) in the project's venv.
+.venv/bin/moto_server: scripts/requirements-test.txt
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q -r scripts/requirements-test.txt
+	@touch $@
+
+.PHONY: venv
+venv: .venv/bin/moto_server ## Create .venv with moto[server] and checkov
+
+.PHONY: invoke-aws
+invoke-aws: ## Run the Lambda bootstrap on one event through a local Runtime API: make invoke-aws EVENT=events/aws/<file>.json
+	@test -n "$(EVENT)" || { echo "usage: make invoke-aws EVENT=events/aws/<file>.json" >&2; exit 2; }
+	$(CARGO) build --locked -p cadet-aws-lambda --bin bootstrap
+	@python3 scripts/lambda-local.py target/debug/bootstrap "$(EVENT)"
+
+.PHONY: package-aws
+package-aws: ## Build dist/aws/{x86_64,arm64}/bootstrap.zip with cargo-lambda (arm64 needs the aarch64 Rust target)
+	bash scripts/package-aws.sh
+
+.PHONY: package
+package: package-aws package-azure ## Build every package the Terraform modules deploy
+
+.PHONY: bench-aws
+bench-aws: ## Lambda init time, peak RSS and per-event handler time (release build)
+	bash scripts/bench-aws.sh
 
 .PHONY: lint
 lint: ## rustfmt --check and clippy -D warnings

@@ -272,3 +272,61 @@ async fn account_first_seen_async<S: AsyncBaselineStore + Sync>(
     }
     Ok(None)
 }
+
+/// Read-only half of [`process_async`]: deduplicates and scores against the stored baseline
+/// without recording the event. Adapters that publish findings call this, publish, and only then
+/// [`record_async`], so a failed delivery leaves no trace in the baseline and the platform's
+/// redelivery is scored — and published — again instead of being taken for a duplicate. (Two
+/// concurrent deliveries of one event may both publish; findings carry a deterministic
+/// `finding_id` for downstream deduplication.)
+pub async fn assess_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    event: &CommandEvent,
+    policy: &Policy,
+) -> Result<Processed, ProcessError<S::Error>> {
+    let key = profile_key(event.provider, &event.account, &event.principal.id);
+    let account_first_seen = account_first_seen_async(store, event)
+        .await
+        .map_err(ProcessError::Store)?;
+    let stored = store.get(&key).await.map_err(ProcessError::Store)?;
+    if stored
+        .as_ref()
+        .is_some_and(|s| s.profile.has_seen(&dedup_key(event)))
+    {
+        return Ok(Processed::Duplicate);
+    }
+    let history = History {
+        principal: stored.as_ref().map(|s| &s.profile),
+        account_first_seen,
+    };
+    Ok(evaluate(event, history, policy))
+}
+
+/// Write half: records an event in the baseline (conditional write, retried on conflict).
+/// Returns `false` when the event was already recorded (a concurrent delivery won).
+pub async fn record_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    event: &CommandEvent,
+) -> Result<bool, ProcessError<S::Error>> {
+    let key = profile_key(event.provider, &event.account, &event.principal.id);
+    let dedup = dedup_key(event);
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(&key).await.map_err(ProcessError::Store)?;
+        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+            return Ok(false);
+        }
+        let (mut profile, version) = match stored {
+            Some(s) => (s.profile, Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
+        profile.observe(event);
+        if let Put::Written(_) = store
+            .put(&key, &profile, version.as_ref())
+            .await
+            .map_err(ProcessError::Store)?
+        {
+            return Ok(true);
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key))
+}

@@ -17,10 +17,14 @@ use std::sync::Mutex;
 use cadet_core::baseline::{BaselineStore, Put, Stored, Version};
 use cadet_core::profile::Profile;
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 #[cfg(feature = "redb")]
 mod redb_store;
 #[cfg(feature = "redb")]
 pub use redb_store::{RedbStore, SCHEMA_VERSION};
+#[cfg(feature = "azure-table")]
+pub mod azure_table;
 
 /// Errors of the stores in this crate.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,315 @@
+//! Configuration read once at cold start from the environment (DESIGN.md "Configuration"),
+//! validated into [`Config`]. A bad value fails init with a message naming the variable; secret
+//! values are never printed.
+
+use cadet_core::Policy;
+
+/// Where the baseline lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateSpec {
+    /// In memory (lost when the execution environment is recycled; for local runs).
+    Memory,
+    /// DynamoDB table name.
+    DynamoDb(String),
+}
+
+/// A configured destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    /// `sns`: CADET_SNS_TOPIC_ARN.
+    Sns,
+    /// `webhook`: CADET_WEBHOOK_URL + CADET_WEBHOOK_SECRET.
+    Webhook,
+    /// `stdout`: one JSON line per finding (CloudWatch Logs).
+    Stdout,
+}
+
+/// Where the webhook secret comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The value itself (`whsec_…`).
+    Inline(String),
+    /// An SSM Parameter Store name (`ssm:/cadet/webhook-secret`), read with decryption at init.
+    Ssm(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline(<redacted>)"),
+            SecretSource::Ssm(name) => write!(f, "Ssm({name:?})"),
+        }
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Scoring policy.
+    pub policy: Policy,
+    /// Where the policy came from (for the init log line).
+    pub policy_source: String,
+    /// Baseline store.
+    pub state: StateSpec,
+    /// Destinations, in order.
+    pub sinks: Vec<SinkKind>,
+    /// SNS topic ARN (with `sns`).
+    pub sns_topic_arn: Option<String>,
+    /// Webhook URL (with `webhook`).
+    pub webhook_url: Option<String>,
+    /// Webhook secret (with `webhook`).
+    pub webhook_secret: Option<SecretSource>,
+    /// Webhook format: `standard`, `slack`, `teams`.
+    pub webhook_format: String,
+    /// Fetch SendCommand text with SSM ListCommands.
+    pub enrich_ssm: bool,
+}
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub var: &'static str,
+    /// What is wrong (never the secret value).
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads configuration through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let (policy, policy_source) = match get("CADET_POLICY") {
+            None => (Policy::default(), "built-in default".to_string()),
+            Some(v) if v.contains('=') || v.contains('[') || v.contains('\n') => (
+                Policy::from_toml(&v)
+                    .map_err(|e| err("CADET_POLICY", format!("inline policy: {e}")))?,
+                "inline".to_string(),
+            ),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| err("CADET_POLICY", format!("{path}: {e}")))?;
+                (
+                    Policy::from_toml(&text)
+                        .map_err(|e| err("CADET_POLICY", format!("{path}: {e}")))?,
+                    path,
+                )
+            }
+        };
+        let state =
+            match get("CADET_STATE").as_deref().map(str::trim) {
+                None | Some("memory") => StateSpec::Memory,
+                Some(s) => match s.strip_prefix("dynamodb:") {
+                    Some(table) if valid_table(table) => StateSpec::DynamoDb(table.to_string()),
+                    Some(table) => return Err(err(
+                        "CADET_STATE",
+                        format!(
+                            "{table:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)"
+                        ),
+                    )),
+                    None => {
+                        return Err(err(
+                            "CADET_STATE",
+                            format!("{s:?}: expected `memory` or `dynamodb:TABLE`"),
+                        ))
+                    }
+                },
+            };
+        let sinks = match get("CADET_SINKS") {
+            None => vec![SinkKind::Sns],
+            Some(list) => {
+                let mut out = Vec::new();
+                for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let kind = match item {
+                        "sns" => SinkKind::Sns,
+                        "webhook" => SinkKind::Webhook,
+                        "stdout" => SinkKind::Stdout,
+                        other => {
+                            return Err(err(
+                                "CADET_SINKS",
+                                format!("unknown sink {other:?} (sns, webhook, stdout)"),
+                            ))
+                        }
+                    };
+                    if !out.contains(&kind) {
+                        out.push(kind);
+                    }
+                }
+                if out.is_empty() {
+                    return Err(err(
+                        "CADET_SINKS",
+                        "no sink configured: findings would go nowhere",
+                    ));
+                }
+                out
+            }
+        };
+        let sns_topic_arn = get("CADET_SNS_TOPIC_ARN");
+        if sinks.contains(&SinkKind::Sns) {
+            match &sns_topic_arn {
+                None => {
+                    return Err(err(
+                        "CADET_SNS_TOPIC_ARN",
+                        "is required when CADET_SINKS includes sns",
+                    ))
+                }
+                Some(arn) if !arn.starts_with("arn:") || !arn.contains(":sns:") => {
+                    return Err(err(
+                        "CADET_SNS_TOPIC_ARN",
+                        format!("{arn:?} is not an SNS topic ARN"),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        let webhook_url = get("CADET_WEBHOOK_URL");
+        let webhook_secret = get("CADET_WEBHOOK_SECRET").map(|s| match s.strip_prefix("ssm:") {
+            Some(name) => SecretSource::Ssm(name.to_string()),
+            None => SecretSource::Inline(s),
+        });
+        let webhook_format = get("CADET_WEBHOOK_FORMAT").unwrap_or_else(|| "standard".to_string());
+        if !matches!(webhook_format.as_str(), "standard" | "slack" | "teams") {
+            return Err(err(
+                "CADET_WEBHOOK_FORMAT",
+                format!("{webhook_format:?}: expected standard, slack or teams"),
+            ));
+        }
+        if sinks.contains(&SinkKind::Webhook) {
+            let url = webhook_url.as_deref().ok_or_else(|| {
+                err(
+                    "CADET_WEBHOOK_URL",
+                    "is required when CADET_SINKS includes webhook",
+                )
+            })?;
+            if !(url.starts_with("https://")
+                || url.starts_with("http://127.")
+                || url.starts_with("http://localhost"))
+            {
+                return Err(err(
+                    "CADET_WEBHOOK_URL",
+                    "must be https:// (plain http only to loopback for tests)",
+                ));
+            }
+            if webhook_secret.is_none() && webhook_format == "standard" {
+                return Err(err(
+                    "CADET_WEBHOOK_SECRET",
+                    "is required for signed standard webhooks (whsec_… or ssm:/parameter)",
+                ));
+            }
+        }
+        let enrich_ssm = match get("CADET_ENRICH_SSM")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("false") | Some("0") | Some("no") => false,
+            Some("true") | Some("1") | Some("yes") => true,
+            Some(other) => {
+                return Err(err(
+                    "CADET_ENRICH_SSM",
+                    format!("{other:?}: expected true or false"),
+                ))
+            }
+        };
+        Ok(Config {
+            policy,
+            policy_source,
+            state,
+            sinks,
+            sns_topic_arn,
+            webhook_url,
+            webhook_secret,
+            webhook_format,
+            enrich_ssm,
+        })
+    }
+}
+
+fn valid_table(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_a_topic() {
+        assert_eq!(cfg(&[]).err().map(|e| e.var), Some("CADET_SNS_TOPIC_ARN"));
+        let c = cfg(&[(
+            "CADET_SNS_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:111122223333:cadet",
+        )]);
+        assert!(c.is_ok_and(|c| c.state == StateSpec::Memory
+            && c.sinks == vec![SinkKind::Sns]
+            && !c.enrich_ssm));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let base = [("CADET_SINKS", "stdout")];
+        for (pairs, var) in [
+            (vec![("CADET_STATE", "redis:x")], "CADET_STATE"),
+            (vec![("CADET_STATE", "dynamodb:a/b")], "CADET_STATE"),
+            (vec![("CADET_SINKS", "sns,carrier-pigeon")], "CADET_SINKS"),
+            (vec![("CADET_ENRICH_SSM", "maybe")], "CADET_ENRICH_SSM"),
+            (
+                vec![("CADET_POLICY", "[weights]\nnope = 1")],
+                "CADET_POLICY",
+            ),
+            (
+                vec![
+                    ("CADET_SINKS", "webhook"),
+                    ("CADET_WEBHOOK_URL", "http://example.invalid/x"),
+                ],
+                "CADET_WEBHOOK_URL",
+            ),
+            (
+                vec![
+                    ("CADET_SINKS", "webhook"),
+                    ("CADET_WEBHOOK_URL", "https://hooks.example.invalid/x"),
+                ],
+                "CADET_WEBHOOK_SECRET",
+            ),
+        ] {
+            let mut all: Vec<(&str, &str)> = base.to_vec();
+            all.extend(pairs);
+            let e = cfg(&all).err();
+            assert_eq!(e.as_ref().map(|e| e.var), Some(var), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = cfg(&[
+            ("CADET_SINKS", "webhook"),
+            ("CADET_WEBHOOK_URL", "https://hooks.example.invalid/x"),
+            ("CADET_WEBHOOK_SECRET", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0"),
+        ]);
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("whsec_c2Vj"), "{dbg}");
+    }
+}

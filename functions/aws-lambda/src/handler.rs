@@ -1,0 +1,173 @@
+//! The Lambda handler: one invocation = one EventBridge event (direct) or an SQS batch.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::streams::{SqsBatchItemFailure, SqsEventResponse};
+use cadet_core::baseline::{assess_async, record_async, AsyncBaselineStore, ProcessError};
+use cadet_core::{Finding, Policy, Processed};
+use cadet_sinks::{Sink, SinkError};
+use lambda_runtime::LambdaEvent;
+use serde_json::{json, Value};
+use tracing::{error, info, warn};
+
+use crate::enrich::CommandSource;
+
+/// Everything a handler needs, built once at init.
+#[derive(Debug)]
+pub struct App<S> {
+    /// Scoring policy.
+    pub policy: Policy,
+    /// Baseline store.
+    pub store: S,
+    /// Destinations of findings at or above the alert severity.
+    pub sinks: Vec<Arc<dyn Sink>>,
+    /// SendCommand enrichment, when `CADET_ENRICH_SSM=true`.
+    pub enricher: Option<Arc<dyn CommandSource>>,
+}
+
+/// Why one record failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The record is not a usable event (not retryable: it will fail the same way).
+    #[error("malformed record: {0}")]
+    Malformed(String),
+    /// The baseline store failed (retryable).
+    #[error("{0}")]
+    Store(String),
+    /// A sink failed; nothing was recorded, so a redelivery publishes again.
+    #[error("{0}")]
+    Sink(#[from] SinkError),
+}
+
+impl RecordError {
+    /// Whether a redelivery may succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            RecordError::Malformed(_) => false,
+            RecordError::Store(_) => true,
+            RecordError::Sink(e) => e.retryable(),
+        }
+    }
+}
+
+/// What one record produced.
+#[derive(Debug, Default)]
+pub struct RecordOutcome {
+    /// Findings published (alerts) and below-threshold verdicts, in that order of interest.
+    pub findings: Vec<Finding>,
+    /// Whether the record was a duplicate delivery.
+    pub duplicate: bool,
+    /// Whether any finding met the alert severity (and was published).
+    pub alerted: usize,
+}
+
+/// Normalizes, enriches, scores, publishes, then records one record given as JSON text.
+pub async fn process_record<S: AsyncBaselineStore + Sync>(
+    app: &App<S>,
+    text: &str,
+) -> Result<RecordOutcome, RecordError> {
+    let mut event = match cadet_core::normalize(text) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Ok(RecordOutcome::default()),
+        Err(e) => return Err(RecordError::Malformed(e.to_string())),
+    };
+    if let (Some(enricher), Some(id)) = (&app.enricher, event.command_id.clone()) {
+        if event.operation == "ssm:SendCommand" {
+            match enricher.command_text(&id).await {
+                Ok(text) => event.command_text = text,
+                Err(reason) => {
+                    warn!(command_id = %id, %reason, "enrichment failed; scoring without the command text");
+                    event.enrichment_error = Some(reason);
+                }
+            }
+        }
+    }
+    let store_err = |e: ProcessError<S::Error>| RecordError::Store(e.to_string());
+    let verdict = match assess_async(&app.store, &event, &app.policy)
+        .await
+        .map_err(store_err)?
+    {
+        Processed::Duplicate => {
+            return Ok(RecordOutcome {
+                duplicate: true,
+                ..RecordOutcome::default()
+            })
+        }
+        Processed::Observed => None,
+        Processed::Verdict(v) => Some(v),
+    };
+    let mut outcome = RecordOutcome::default();
+    if let Some(v) = verdict {
+        let finding = Finding::from_verdict(&v);
+        if v.is_alert(&app.policy) {
+            for sink in &app.sinks {
+                sink.publish(&finding).await?;
+            }
+            outcome.alerted = 1;
+        }
+        info!(finding_id = %finding.finding_id, severity = %finding.severity, risk_score = finding.risk_score,
+              operation = %finding.operation, alerted = outcome.alerted == 1, "verdict");
+        outcome.findings.push(finding);
+    }
+    // Only now: a failed publish above left the baseline untouched for the redelivery.
+    record_async(&app.store, &event).await.map_err(store_err)?;
+    Ok(outcome)
+}
+
+/// The invocation handler: SQS batches get partial batch failures; a direct EventBridge
+/// event returns its findings, or an error so Lambda retries it.
+pub async fn handle<S: AsyncBaselineStore + Sync>(
+    app: &App<S>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
+    let (payload, ctx) = event.into_parts();
+    let is_sqs = payload
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|r| r.first())
+        .and_then(|r| r.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some("aws:sqs");
+    if is_sqs {
+        let batch: SqsEvent =
+            serde_json::from_value(payload).map_err(|e| format!("SQS event: {e}"))?;
+        let mut response = SqsEventResponse::default();
+        let (mut findings, mut duplicates) = (Vec::new(), 0);
+        for message in &batch.records {
+            let id = message.message_id.clone().unwrap_or_default();
+            let result = match message.body.as_deref() {
+                Some(body) => process_record(app, body).await,
+                None => Err(RecordError::Malformed("SQS message without a body".into())),
+            };
+            match result {
+                Ok(o) => {
+                    duplicates += usize::from(o.duplicate);
+                    findings.extend(o.findings);
+                }
+                Err(e) => {
+                    error!(request_id = %ctx.request_id, message_id = %id, retryable = e.retryable(), error = %e, "record failed");
+                    let mut failure = SqsBatchItemFailure::default();
+                    failure.item_identifier = Some(id);
+                    response.batch_item_failures.push(failure);
+                }
+            }
+        }
+        info!(
+            records = batch.records.len(),
+            failures = response.batch_item_failures.len(),
+            duplicates,
+            verdicts = findings.len(),
+            "batch done"
+        );
+        return Ok(serde_json::to_value(response)?);
+    }
+    let text = payload.to_string();
+    match process_record(app, &text).await {
+        Ok(o) => Ok(json!({"findings": o.findings, "alerts": o.alerted, "duplicate": o.duplicate})),
+        Err(e) => {
+            error!(request_id = %ctx.request_id, retryable = e.retryable(), error = %e, "event failed");
+            Err(e.to_string().into())
+        }
+    }
+}

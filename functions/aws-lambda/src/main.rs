@@ -1,0 +1,106 @@
+//! `bootstrap`: wires configuration, clients and the handler, then runs the Lambda runtime.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cadet_aws_lambda::config::{Config, SecretSource, SinkKind, StateSpec};
+use cadet_aws_lambda::enrich::{CommandSource, SsmCommands};
+use cadet_aws_lambda::handler::{handle, App};
+use cadet_sinks::{
+    Sink, SnsSink, StdoutSink, WebhookConfig, WebhookFormat, WebhookSecret, WebhookSink,
+};
+use cadet_state::dynamodb::DynamoStore;
+use cadet_state::MemoryStore;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().map_err(|e| format!("cadet init: {e}"))?;
+    let aws = aws_config::load_from_env().await;
+    let sinks = build_sinks(&config, &aws).await?;
+    let enricher: Option<Arc<dyn CommandSource>> = config.enrich_ssm.then(|| {
+        Arc::new(SsmCommands::new(
+            aws_sdk_ssm::Client::new(&aws),
+            Duration::from_secs(3),
+        )) as Arc<dyn CommandSource>
+    });
+    tracing::info!(policy = %config.policy_source, state = ?config.state, sinks = ?config.sinks, enrich_ssm = config.enrich_ssm, "cadet init");
+    match &config.state {
+        StateSpec::Memory => {
+            let app = App {
+                policy: config.policy,
+                store: MemoryStore::new(),
+                sinks,
+                enricher,
+            };
+            lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
+        }
+        StateSpec::DynamoDb(table) => {
+            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table.clone());
+            let app = App {
+                policy: config.policy,
+                store,
+                sinks,
+                enricher,
+            };
+            lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
+        }
+    }
+}
+
+async fn build_sinks(
+    config: &Config,
+    aws: &aws_config::SdkConfig,
+) -> Result<Vec<Arc<dyn Sink>>, Error> {
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+    for kind in &config.sinks {
+        match kind {
+            SinkKind::Stdout => sinks.push(Arc::new(StdoutSink::default())),
+            SinkKind::Sns => {
+                let arn = config.sns_topic_arn.clone().unwrap_or_default();
+                sinks.push(Arc::new(
+                    SnsSink::new(aws_sdk_sns::Client::new(aws), arn)
+                        .map_err(|e| format!("cadet init: CADET_SNS_TOPIC_ARN: {e}"))?,
+                ));
+            }
+            SinkKind::Webhook => {
+                let url = config.webhook_url.as_deref().unwrap_or_default();
+                let url = reqwest::Url::parse(url)
+                    .map_err(|e| format!("cadet init: CADET_WEBHOOK_URL: {e}"))?;
+                let secret_text = match &config.webhook_secret {
+                    None => None,
+                    Some(SecretSource::Inline(s)) => Some(s.clone()),
+                    Some(SecretSource::Ssm(name)) => Some(
+                        aws_sdk_ssm::Client::new(aws)
+                            .get_parameter()
+                            .name(name)
+                            .with_decryption(true)
+                            .send()
+                            .await
+                            .map_err(|e| format!("cadet init: CADET_WEBHOOK_SECRET: reading SSM parameter {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(&e)))?
+                            .parameter()
+                            .and_then(|p| p.value())
+                            .map(str::to_string)
+                            .ok_or_else(|| format!("cadet init: CADET_WEBHOOK_SECRET: SSM parameter {name} has no value"))?,
+                    ),
+                };
+                let secrets = match secret_text {
+                    None => Vec::new(),
+                    Some(t) => WebhookSecret::parse_list(&t)
+                        .map_err(|e| format!("cadet init: CADET_WEBHOOK_SECRET: {e}"))?,
+                };
+                let format = match config.webhook_format.as_str() {
+                    "slack" => WebhookFormat::Slack,
+                    "teams" => WebhookFormat::Teams,
+                    _ => WebhookFormat::Standard,
+                };
+                let sink = WebhookSink::new(WebhookConfig::new(url, format, secrets))
+                    .map_err(|e| format!("cadet init: CADET_WEBHOOK_URL: {e}"))?;
+                sinks.push(Arc::new(sink));
+            }
+        }
+    }
+    Ok(sinks)
+}

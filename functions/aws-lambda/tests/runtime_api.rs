@@ -1,0 +1,184 @@
+//! The real `bootstrap` binary fed through a local Lambda Runtime API (the HTTP protocol the
+//! Lambda service speaks to a custom runtime): one direct EventBridge invocation and one SQS
+//! batch, then the responses are checked.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use common::sample;
+use serde_json::{json, Value};
+
+#[derive(Default)]
+struct Runtime {
+    pending: Mutex<VecDeque<(String, String)>>,
+    responses: Mutex<Vec<(String, String, Value)>>,
+    done: Condvar,
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some((method, path, body))
+}
+
+fn serve(conn: TcpStream, rt: Arc<Runtime>) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap_or_else(|e| panic!("{e}")));
+    let mut conn = conn;
+    while let Some((method, path, body)) = read_request(&mut reader) {
+        let reply = if method == "GET" && path.ends_with("/invocation/next") {
+            let next = loop {
+                if let Some(n) = rt
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .pop_front()
+                {
+                    break Some(n);
+                }
+                // Long poll: nothing more to run; hold the connection until the test ends.
+                std::thread::sleep(Duration::from_millis(50));
+                if rt.responses.lock().unwrap_or_else(|p| p.into_inner()).len() >= 2 {
+                    std::thread::sleep(Duration::from_secs(30));
+                    break None;
+                }
+            };
+            let Some((id, event)) = next else { return };
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
+                 Lambda-Runtime-Deadline-Ms: 9999999999999\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:cadet\r\n\
+                 Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nContent-Length: {}\r\n\r\n{event}",
+                event.len()
+            )
+        } else if method == "POST" && (path.ends_with("/response") || path.ends_with("/error")) {
+            let id = path.split('/').nth(4).unwrap_or_default().to_string();
+            let kind = if path.ends_with("/response") {
+                "response"
+            } else {
+                "error"
+            };
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            rt.responses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((id, kind.to_string(), v));
+            rt.done.notify_all();
+            "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_string()
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
+        };
+        if conn.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn bootstrap_serves_eventbridge_and_sqs_invocations() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let rt = Arc::new(Runtime::default());
+    let eb = sample("aws/sendcommand-stratus-red-team.json");
+    let sqs = json!({"Records": [
+        {"messageId": "m-1", "receiptHandle": "r", "body": sample("aws/sendcommand-root.json").to_string(), "eventSource": "aws:sqs",
+         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}},
+        {"messageId": "m-2", "receiptHandle": "r", "body": "not json", "eventSource": "aws:sqs",
+         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1", "attributes": {}, "messageAttributes": {}}
+    ]});
+    {
+        let mut p = rt.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.push_back(("req-eventbridge".into(), eb.to_string()));
+        p.push_back(("req-sqs".into(), sqs.to_string()));
+    }
+    let server_rt = rt.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let r = server_rt.clone();
+            std::thread::spawn(move || serve(conn, r));
+        }
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cadet")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cadet")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("CADET_STATE", "memory")
+        .env("CADET_SINKS", "stdout")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    {
+        let guard = rt.responses.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, timeout) = rt
+            .done
+            .wait_timeout_while(guard, Duration::from_secs(30), |r| r.len() < 2)
+            .unwrap_or_else(|p| p.into_inner());
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let logs = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !timeout.timed_out(),
+            "bootstrap answered {} of 2 invocations; logs:\n{logs}",
+            guard.len()
+        );
+        let by_id = |id: &str| {
+            guard
+                .iter()
+                .find(|(i, _, _)| i == id)
+                .cloned()
+                .unwrap_or_else(|| panic!("no response for {id}: {logs}"))
+        };
+        let (_, kind, direct) = by_id("req-eventbridge");
+        assert_eq!(kind, "response", "{direct}");
+        assert_eq!(direct["alerts"], 1, "{direct}");
+        assert_eq!(direct["findings"][0]["provider"], "aws");
+        assert!(direct["findings"][0]["signals"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x["id"] == "offensive_tool")));
+        let (_, kind, batch) = by_id("req-sqs");
+        assert_eq!(kind, "response", "{batch}");
+        assert_eq!(
+            batch,
+            json!({"batchItemFailures": [{"itemIdentifier": "m-2"}]})
+        );
+        // The stdout sink printed the alert as a JSON line.
+        assert!(
+            logs.lines().any(|l| l.contains("\"technique\":\"T1651\"")),
+            "{logs}"
+        );
+    }
+}

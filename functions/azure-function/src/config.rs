@@ -1,0 +1,533 @@
+//! The handler's configuration: read once from the environment at start-up, validated into
+//! [`Config`]. A bad value stops the process with a message naming the variable; secret values
+//! are never printed.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use cadet_core::Policy;
+use cadet_sinks::{WebhookConfig, WebhookFormat, WebhookSecret};
+use cadet_state::azure_table::{validate_table_name, ConnectionString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// App Service leaves a Key Vault reference it could not resolve as this literal.
+const KEY_VAULT_LITERAL: &str = "@Microsoft.KeyVault(";
+
+/// A configuration error: the variable and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub var: &'static str,
+    /// What is wrong (never the secret value).
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+/// Where baseline profiles live.
+#[derive(Debug, Clone)]
+pub enum StateConfig {
+    /// In process memory: lost when the instance stops (tests, local runs).
+    Memory,
+    /// An Azure Table (created at start if missing).
+    AzureTable {
+        /// Table name.
+        table: String,
+        /// Parsed `CADET_TABLE_CONNECTION_STRING` (its `Debug` hides the key).
+        connection: ConnectionString,
+    },
+}
+
+impl StateConfig {
+    /// `memory` or `azure-table`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StateConfig::Memory => "memory",
+            StateConfig::AzureTable { .. } => "azure-table",
+        }
+    }
+}
+
+/// A configured sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    /// JSON lines on stdout.
+    Stdout,
+    /// The signed webhook.
+    Webhook,
+}
+
+/// The shared key of the direct Event Grid route, kept only as a SHA-256 digest and compared
+/// in constant time. `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct AuthKey {
+    digest: [u8; 32],
+}
+
+impl std::fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthKey(<redacted>)")
+    }
+}
+
+impl AuthKey {
+    /// Wraps a key.
+    pub fn new(key: &str) -> Self {
+        AuthKey {
+            digest: Sha256::digest(key.as_bytes()).into(),
+        }
+    }
+
+    /// Whether `candidate` is the key. Digests of equal length are compared in constant time,
+    /// so neither the content nor the length of the key leaks through timing.
+    pub fn matches(&self, candidate: &str) -> bool {
+        let d: [u8; 32] = Sha256::digest(candidate.as_bytes()).into();
+        d.ct_eq(&self.digest).into()
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `CADET_POLICY`: a file path or inline TOML; unset = the built-in default policy.
+    pub policy: Policy,
+    /// Where the policy came from (`built-in default`, `file …`, `inline TOML`), for the start
+    /// log line.
+    pub policy_source: String,
+    /// `CADET_STATE`: `memory` (default) or `azure-table:TABLE` with
+    /// `CADET_TABLE_CONNECTION_STRING`.
+    pub state: StateConfig,
+    /// `CADET_SINKS`: comma list of `webhook`, `stdout`. Default: `webhook` when
+    /// `CADET_WEBHOOK_URL` is set, else `stdout`.
+    pub sinks: Vec<SinkKind>,
+    /// `CADET_WEBHOOK_URL`, `CADET_WEBHOOK_SECRET` (one or more `whsec_…`, space or comma
+    /// separated), `CADET_WEBHOOK_FORMAT` (`standard|slack|teams`); present when `webhook` is a
+    /// sink.
+    pub webhook: Option<WebhookConfig>,
+    /// `CADET_AUTH_KEY`: shared key of `POST /eventgrid`; unset = direct mode disabled (401).
+    pub auth_key: Option<AuthKey>,
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT` (set by the Functions host; default 8080; 0 = any free
+    /// port).
+    pub port: u16,
+    /// `CADET_BIND`: listen address (default `127.0.0.1`, where the Functions host connects;
+    /// `0.0.0.0` for direct Event Grid delivery from outside).
+    pub bind: IpAddr,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        // Empty values count as unset (App Service shows removed settings as empty).
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        for var in [
+            "CADET_POLICY",
+            "CADET_STATE",
+            "CADET_TABLE_CONNECTION_STRING",
+            "CADET_SINKS",
+            "CADET_WEBHOOK_URL",
+            "CADET_WEBHOOK_SECRET",
+            "CADET_WEBHOOK_FORMAT",
+            "CADET_AUTH_KEY",
+        ] {
+            if get(var).is_some_and(|v| v.trim_start().starts_with(KEY_VAULT_LITERAL)) {
+                return Err(err(
+                    static_name(var),
+                    "is an unresolved Key Vault reference (@Microsoft.KeyVault(...)): App Service \
+                     could not read the secret. Check that the function's identity has \"Key Vault \
+                     Secrets User\" on the vault, that key_vault_reference_identity_id names it, \
+                     and that the secret exists",
+                ));
+            }
+        }
+
+        let (policy, policy_source) = policy(get("CADET_POLICY"))?;
+
+        let state = match get("CADET_STATE").as_deref().map(str::trim) {
+            None | Some("memory") => StateConfig::Memory,
+            Some(spec) => match spec.split_once(':') {
+                Some(("azure-table", table)) => {
+                    let table = table.trim().to_string();
+                    validate_table_name(&table).map_err(|m| err("CADET_STATE", m))?;
+                    let cs = get("CADET_TABLE_CONNECTION_STRING").ok_or_else(|| {
+                        err(
+                            "CADET_TABLE_CONNECTION_STRING",
+                            "is required with CADET_STATE=azure-table:TABLE",
+                        )
+                    })?;
+                    let connection = ConnectionString::parse(&cs)
+                        .map_err(|e| err("CADET_TABLE_CONNECTION_STRING", e.to_string()))?;
+                    StateConfig::AzureTable { table, connection }
+                }
+                Some(("dynamodb", _)) => {
+                    return Err(err(
+                        "CADET_STATE",
+                        "dynamodb is the AWS store; the Azure handler supports memory and \
+                         azure-table:TABLE",
+                    ))
+                }
+                _ => {
+                    return Err(err(
+                        "CADET_STATE",
+                        format!("{spec:?} is not memory or azure-table:TABLE"),
+                    ))
+                }
+            },
+        };
+
+        let sinks = match get("CADET_SINKS") {
+            None if get("CADET_WEBHOOK_URL").is_some() => vec![SinkKind::Webhook],
+            None => vec![SinkKind::Stdout],
+            Some(list) => {
+                let mut out = Vec::new();
+                for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let kind = match name.to_ascii_lowercase().as_str() {
+                        "stdout" => SinkKind::Stdout,
+                        "webhook" => SinkKind::Webhook,
+                        "sns" => return Err(err(
+                            "CADET_SINKS",
+                            "sns is the AWS sink; the Azure handler supports webhook and stdout",
+                        )),
+                        other => {
+                            return Err(err(
+                                "CADET_SINKS",
+                                format!("unknown sink {other:?} (expected webhook, stdout)"),
+                            ))
+                        }
+                    };
+                    if !out.contains(&kind) {
+                        out.push(kind);
+                    }
+                }
+                if out.is_empty() {
+                    return Err(err("CADET_SINKS", "names no sink"));
+                }
+                out
+            }
+        };
+
+        let webhook = if sinks.contains(&SinkKind::Webhook) {
+            Some(webhook(&get)?)
+        } else {
+            None
+        };
+
+        let auth_key = match get("CADET_AUTH_KEY") {
+            None => None,
+            Some(k) if k.trim().len() < 16 => {
+                return Err(err(
+                    "CADET_AUTH_KEY",
+                    "is shorter than 16 characters; use a long random value",
+                ))
+            }
+            Some(k) => Some(AuthKey::new(k.trim())),
+        };
+
+        let port = match get("FUNCTIONS_CUSTOMHANDLER_PORT") {
+            None => 8080,
+            Some(p) => p.trim().parse::<u16>().map_err(|_| {
+                err(
+                    "FUNCTIONS_CUSTOMHANDLER_PORT",
+                    format!("{p:?} is not a port number"),
+                )
+            })?,
+        };
+        let bind = match get("CADET_BIND") {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(b) => b
+                .trim()
+                .parse()
+                .map_err(|_| err("CADET_BIND", format!("{b:?} is not an IP address")))?,
+        };
+
+        Ok(Config {
+            policy,
+            policy_source,
+            state,
+            sinks,
+            webhook,
+            auth_key,
+            port,
+            bind,
+        })
+    }
+}
+
+fn static_name(var: &str) -> &'static str {
+    match var {
+        "CADET_POLICY" => "CADET_POLICY",
+        "CADET_STATE" => "CADET_STATE",
+        "CADET_TABLE_CONNECTION_STRING" => "CADET_TABLE_CONNECTION_STRING",
+        "CADET_SINKS" => "CADET_SINKS",
+        "CADET_WEBHOOK_URL" => "CADET_WEBHOOK_URL",
+        "CADET_WEBHOOK_SECRET" => "CADET_WEBHOOK_SECRET",
+        "CADET_WEBHOOK_FORMAT" => "CADET_WEBHOOK_FORMAT",
+        _ => "CADET_AUTH_KEY",
+    }
+}
+
+/// `CADET_POLICY`: unset → default; an existing file → read it; otherwise inline TOML.
+fn policy(value: Option<String>) -> Result<(Policy, String), ConfigError> {
+    let Some(value) = value else {
+        return Ok((Policy::default(), "built-in default".to_string()));
+    };
+    let looks_inline = value.contains('\n') || value.contains('=') || value.contains('[');
+    if !looks_inline || Path::new(value.trim()).is_file() {
+        let path = value.trim();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            err(
+                "CADET_POLICY",
+                format!("cannot read policy file {path}: {e} (inline TOML is accepted too)"),
+            )
+        })?;
+        let policy = Policy::from_toml(&text)
+            .map_err(|e| err("CADET_POLICY", format!("policy file {path}: {e}")))?;
+        return Ok((policy, format!("file {path}")));
+    }
+    let policy =
+        Policy::from_toml(&value).map_err(|e| err("CADET_POLICY", format!("inline TOML: {e}")))?;
+    Ok((policy, "inline TOML".to_string()))
+}
+
+fn webhook(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookConfig, ConfigError> {
+    let url = get("CADET_WEBHOOK_URL").ok_or_else(|| {
+        err(
+            "CADET_WEBHOOK_URL",
+            "is required when CADET_SINKS has webhook",
+        )
+    })?;
+    // Do not echo the URL: Slack and Teams webhook URLs are credentials.
+    let url: reqwest::Url = url
+        .trim()
+        .parse()
+        .map_err(|_| err("CADET_WEBHOOK_URL", "is not a valid absolute URL"))?;
+    let format: WebhookFormat = get("CADET_WEBHOOK_FORMAT")
+        .unwrap_or_default()
+        .parse()
+        .map_err(|m: String| err("CADET_WEBHOOK_FORMAT", m))?;
+    let secrets = match get("CADET_WEBHOOK_SECRET") {
+        Some(s) => WebhookSecret::parse_list(&s).map_err(|m| err("CADET_WEBHOOK_SECRET", m))?,
+        None => Vec::new(),
+    };
+    if secrets.is_empty() && format == WebhookFormat::Standard {
+        return Err(err(
+            "CADET_WEBHOOK_SECRET",
+            "is required for CADET_WEBHOOK_FORMAT=standard (findings are signed per Standard \
+             Webhooks; generate one with: echo whsec_$(openssl rand -base64 32))",
+        ));
+    }
+    let mut cfg = WebhookConfig::new(url, format, secrets);
+    // Event Grid and the Functions host wait 30 s: stay well inside.
+    cfg.deadline = Duration::from_secs(20);
+    cfg.validate().map_err(|m| err("CADET_WEBHOOK_URL", m))?;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn fails(pairs: &[(&str, &str)], var: &str) -> String {
+        match cfg(pairs) {
+            Ok(c) => panic!("accepted {pairs:?}: {c:?}"),
+            Err(e) => {
+                assert_eq!(e.var, var, "{e}");
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_are_local_and_safe() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(c.state, StateConfig::Memory));
+        assert_eq!(c.sinks, vec![SinkKind::Stdout]);
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.bind.to_string(), "127.0.0.1");
+        assert!(c.auth_key.is_none());
+        assert_eq!(c.policy_source, "built-in default");
+    }
+
+    #[test]
+    fn full_azure_configuration() {
+        let c = cfg(&[
+            ("CADET_STATE", "azure-table:cadetbaseline"),
+            (
+                "CADET_TABLE_CONNECTION_STRING",
+                "DefaultEndpointsProtocol=https;AccountName=st;AccountKey=c2VjcmV0a2V5c2VjcmV0a2V5;EndpointSuffix=core.windows.net",
+            ),
+            ("CADET_SINKS", "webhook, stdout"),
+            ("CADET_WEBHOOK_URL", "https://hooks.example.com/cadet"),
+            ("CADET_WEBHOOK_SECRET", SECRET),
+            ("CADET_WEBHOOK_FORMAT", "standard"),
+            ("CADET_AUTH_KEY", "0123456789abcdef0123"),
+            ("CADET_POLICY", "alert_severity = \"high\""),
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "40123"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.sinks, vec![SinkKind::Webhook, SinkKind::Stdout]);
+        assert_eq!(c.port, 40123);
+        assert_eq!(c.policy.alert_severity, cadet_core::Severity::High);
+        assert!(c
+            .auth_key
+            .as_ref()
+            .is_some_and(|k| k.matches("0123456789abcdef0123")));
+        assert!(!c
+            .auth_key
+            .as_ref()
+            .is_some_and(|k| k.matches("0123456789abcdef012")));
+        let debug = format!("{c:?}");
+        for secret in [
+            "c2VjcmV0a2V5c2VjcmV0a2V5",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "0123456789abcdef0123",
+        ] {
+            assert!(!debug.contains(secret), "Debug leaks {secret}: {debug}");
+        }
+    }
+
+    #[test]
+    fn unresolved_key_vault_references_are_refused() {
+        let msg = fails(
+            &[
+                ("CADET_SINKS", "webhook"),
+                ("CADET_WEBHOOK_URL", "https://hooks.example.com/x"),
+                (
+                    "CADET_WEBHOOK_SECRET",
+                    "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/cadet-webhook-secret/)",
+                ),
+            ],
+            "CADET_WEBHOOK_SECRET",
+        );
+        assert!(msg.contains("Key Vault"), "{msg}");
+        assert!(!msg.contains("kv.vault.azure.net"), "{msg}");
+        fails(
+            &[
+                ("CADET_STATE", "azure-table:t1abc"),
+                (
+                    "CADET_TABLE_CONNECTION_STRING",
+                    "@Microsoft.KeyVault(VaultName=kv;SecretName=x)",
+                ),
+            ],
+            "CADET_TABLE_CONNECTION_STRING",
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable_without_echoing_secrets() {
+        fails(&[("CADET_STATE", "redis:x")], "CADET_STATE");
+        fails(&[("CADET_STATE", "dynamodb:t")], "CADET_STATE");
+        fails(&[("CADET_STATE", "azure-table:bad-name")], "CADET_STATE");
+        fails(
+            &[("CADET_STATE", "azure-table:cadet")],
+            "CADET_TABLE_CONNECTION_STRING",
+        );
+        let m = fails(
+            &[
+                ("CADET_STATE", "azure-table:cadet"),
+                (
+                    "CADET_TABLE_CONNECTION_STRING",
+                    "AccountName=a;AccountKey=not*base64",
+                ),
+            ],
+            "CADET_TABLE_CONNECTION_STRING",
+        );
+        assert!(!m.contains("not*base64"), "{m}");
+        fails(&[("CADET_SINKS", "sns")], "CADET_SINKS");
+        fails(&[("CADET_SINKS", "pager")], "CADET_SINKS");
+        fails(&[("CADET_SINKS", " , ")], "CADET_SINKS");
+        fails(&[("CADET_SINKS", "webhook")], "CADET_WEBHOOK_URL");
+        fails(
+            &[
+                ("CADET_SINKS", "webhook"),
+                ("CADET_WEBHOOK_URL", "https://h.example.com/x"),
+            ],
+            "CADET_WEBHOOK_SECRET",
+        );
+        let m = fails(
+            &[
+                ("CADET_SINKS", "webhook"),
+                ("CADET_WEBHOOK_URL", "https://h.example.com/x"),
+                ("CADET_WEBHOOK_SECRET", "whsec_tooshort"),
+            ],
+            "CADET_WEBHOOK_SECRET",
+        );
+        assert!(!m.contains("tooshort"), "{m}");
+        let m = fails(
+            &[
+                ("CADET_SINKS", "webhook"),
+                (
+                    "CADET_WEBHOOK_URL",
+                    "http://hooks.example.com/T0/B0/SECRETPATH",
+                ),
+                ("CADET_WEBHOOK_SECRET", SECRET),
+            ],
+            "CADET_WEBHOOK_URL",
+        );
+        assert!(!m.contains("SECRETPATH"), "{m}");
+        fails(
+            &[
+                ("CADET_SINKS", "webhook"),
+                ("CADET_WEBHOOK_URL", "https://h.example.com/x"),
+                ("CADET_WEBHOOK_FORMAT", "discord"),
+            ],
+            "CADET_WEBHOOK_FORMAT",
+        );
+        fails(&[("CADET_AUTH_KEY", "short")], "CADET_AUTH_KEY");
+        fails(
+            &[("FUNCTIONS_CUSTOMHANDLER_PORT", "http")],
+            "FUNCTIONS_CUSTOMHANDLER_PORT",
+        );
+        fails(&[("CADET_BIND", "localhost:1")], "CADET_BIND");
+        fails(
+            &[("CADET_POLICY", "alert_severity = \"loud\"")],
+            "CADET_POLICY",
+        );
+        let m = fails(
+            &[("CADET_POLICY", "/nonexistent/policy.toml")],
+            "CADET_POLICY",
+        );
+        assert!(m.contains("cannot read"), "{m}");
+    }
+
+    #[test]
+    fn slack_and_teams_need_no_secret() {
+        let c = cfg(&[
+            (
+                "CADET_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T/B/X",
+            ),
+            ("CADET_WEBHOOK_FORMAT", "slack"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.sinks,
+            vec![SinkKind::Webhook],
+            "webhook is the default with a URL"
+        );
+        assert!(!format!("{c:?}").contains("services/T/B/X"));
+    }
+}

@@ -1,0 +1,119 @@
+//! cadet-azure-function: the Azure half of cadet, an Azure Functions custom handler.
+//!
+//! The Functions host runs the `cadet-azure` binary (see `host.json`) and forwards each Event
+//! Grid event of the subscription's Azure Resource Manager system topic to `POST /detect` (the
+//! function `detect`, `detect/function.json`). The same binary also takes Event Grid
+//! deliveries directly on `POST /eventgrid`, for deployments without the Functions host.
+//!
+//! - [`config`]: environment → validated [`config::Config`], read once at start.
+//! - [`handler`]: normalize → `cadet_core::process_async` (baseline read, score, conditional
+//!   write) → publish alerts to every sink; never drops a finding silently.
+//! - [`outbox`]: undelivered alerts, published when their event is redelivered (in memory, or
+//!   in the baseline's Azure Table so any instance can pick them up).
+//! - [`routes`]: the HTTP contract (payload shapes, handshakes, auth, limits, status codes).
+//! - [`store`]: the configured baseline store (memory or Azure Table).
+//! - [`telemetry`]: tracing setup.
+//!
+//! `main.rs` only wires these together.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod handler;
+pub mod outbox;
+pub mod routes;
+pub mod store;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use cadet_sinks::{Sink, StdoutSink, WebhookSink};
+
+use crate::config::{Config, SinkKind};
+
+/// Builds the configured sinks (once, at start-up).
+pub fn build_sinks(config: &Config) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+    for kind in &config.sinks {
+        match kind {
+            SinkKind::Stdout => sinks.push(Arc::new(StdoutSink::new())),
+            SinkKind::Webhook => {
+                let cfg = config
+                    .webhook
+                    .clone()
+                    .context("CADET_WEBHOOK_URL: the webhook sink is not configured")?;
+                sinks.push(Arc::new(WebhookSink::new(cfg)?));
+            }
+        }
+    }
+    Ok(sinks)
+}
+
+/// Opens the store, builds the sinks and the app.
+pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store::StateStore>>> {
+    let store = store::StateStore::open(&config.state)
+        .await
+        .with_context(|| format!("CADET_STATE: opening the {} store", config.state.kind()))?;
+    let sinks = build_sinks(config)?;
+    let outbox: Option<Arc<dyn outbox::Outbox>> = match &store {
+        store::StateStore::AzureTable(table) => {
+            Some(Arc::new(outbox::TableOutbox::new(table.clone())))
+        }
+        store::StateStore::Memory(_) => None,
+    };
+    let mut detector = handler::Detector::new(store, config.policy.clone(), sinks);
+    if let Some(outbox) = outbox {
+        detector = detector.with_outbox(outbox);
+    }
+    Ok(Arc::new(routes::App::new(
+        detector,
+        config.auth_key.clone(),
+        config.state.kind(),
+    )))
+}
+
+/// Binds `bind:port` and serves until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config, started: std::time::Instant) -> anyhow::Result<()> {
+    let app = build_app(&config).await?;
+    let addr = std::net::SocketAddr::new(config.bind, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("FUNCTIONS_CUSTOMHANDLER_PORT: cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        address = %local,
+        state = config.state.kind(),
+        sinks = ?app.detector.sink_names(),
+        policy = %config.policy_source,
+        direct_eventgrid = config.auth_key.is_some(),
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "cadet-azure listening"
+    );
+    axum::serve(listener, routes::router(app))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("cadet-azure stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,382 @@
+//! HTTP routes (DESIGN.md "Azure handler routes"):
+//!
+//! - `POST /detect`: the Functions host's invocation of the `detect` function (Event Grid
+//!   trigger). Body `{"Data":{"eventGridEvent":<event or JSON string>},"Metadata":{…}}`; answer
+//!   `{"Outputs":{},"Logs":[…],"ReturnValue":{…}}`, non-2xx on failure so the host retries.
+//! - `POST /eventgrid`: direct Event Grid webhook delivery (Event Grid schema array, or
+//!   CloudEvents 1.0 single or batch), with the `SubscriptionValidation` handshake; shared key
+//!   in `x-cadet-key` or `?code=`, compared in constant time; bodies over 1 MiB get 413.
+//! - `OPTIONS /eventgrid`: the CloudEvents abuse-protection handshake.
+//! - `GET /healthz`.
+//!
+//! Status codes follow Event Grid's retry rules: it does not retry 400, 401, 403 and 413, and
+//! retries everything else for up to 24 hours. So a bad key is 401 and an oversized or
+//! unparseable body is 413/400 (retrying cannot help), while a batch with a malformed event, a
+//! store failure or a sink failure is 500: the rest of the batch has been processed (and is
+//! idempotent by event id), and the redelivery gives a fixed deployment another chance.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cadet_core::AsyncBaselineStore;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use crate::config::AuthKey;
+use crate::handler::{Detector, Report};
+
+/// Largest direct Event Grid delivery accepted (Event Grid's own batch limit is 1 MiB).
+pub const EVENTGRID_BODY_LIMIT: usize = 1024 * 1024;
+/// Largest Functions host invocation accepted (one event, wrapped and possibly string-encoded).
+pub const DETECT_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Most events in one direct delivery (Event Grid's `maxEventsPerBatch` limit).
+pub const MAX_EVENTS_PER_BATCH: usize = 5000;
+
+const VALIDATION_EVENT: &str = "Microsoft.EventGrid.SubscriptionValidationEvent";
+
+/// Everything the routes need, built once at start-up.
+#[derive(Debug)]
+pub struct App<S> {
+    /// The pipeline.
+    pub detector: Detector<S>,
+    /// Shared key of `/eventgrid`; `None` disables direct delivery.
+    pub auth_key: Option<AuthKey>,
+    /// `memory` or `azure-table` (for `/healthz`).
+    pub state_kind: &'static str,
+    invocations: AtomicU64,
+}
+
+impl<S> App<S> {
+    /// Wraps a detector.
+    pub fn new(detector: Detector<S>, auth_key: Option<AuthKey>, state_kind: &'static str) -> Self {
+        App {
+            detector,
+            auth_key,
+            state_kind,
+            invocations: AtomicU64::new(0),
+        }
+    }
+
+    fn next_id(&self, prefix: &str) -> String {
+        format!(
+            "{prefix}-{}",
+            self.invocations.fetch_add(1, Ordering::Relaxed) + 1
+        )
+    }
+}
+
+/// The router.
+pub fn router<S>(app: Arc<App<S>>) -> Router
+where
+    S: AsyncBaselineStore + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/healthz", get(healthz::<S>))
+        .route(
+            "/detect",
+            post(detect::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
+        )
+        .route(
+            "/eventgrid",
+            post(eventgrid::<S>)
+                .options(eventgrid_options)
+                .layer(DefaultBodyLimit::max(EVENTGRID_BODY_LIMIT)),
+        )
+        .with_state(app)
+}
+
+async fn healthz<S>(State(app): State<Arc<App<S>>>) -> Json<Value>
+where
+    S: AsyncBaselineStore + Send + Sync + 'static,
+{
+    Json(json!({
+        "status": "ok",
+        "state": app.state_kind,
+        "sinks": app.detector.sink_names(),
+        "direct_eventgrid": app.auth_key.is_some(),
+    }))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `POST /detect`: one Functions host invocation.
+async fn detect<S>(State(app): State<Arc<App<S>>>, headers: HeaderMap, body: Bytes) -> Response
+where
+    S: AsyncBaselineStore + Send + Sync + 'static,
+{
+    let invocation_id = header_str(&headers, "x-azure-functions-invocationid")
+        .map(str::to_string)
+        .unwrap_or_else(|| app.next_id("detect"));
+    let span = tracing::info_span!("invocation", route = "/detect", invocation_id = %invocation_id);
+    async move {
+        let raw: &RawValue = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("the invocation payload is not JSON: {e}");
+                tracing::error!("{msg}");
+                return host_reply(StatusCode::BAD_REQUEST, vec![msg], Value::Null);
+            }
+        };
+        let report = app.detector.process(&[Ok(raw)]).await;
+        let status = if report.ok() {
+            StatusCode::OK
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        let mut logs = vec![report.summary()];
+        logs.extend(failure_lines(&report));
+        tracing::info!(summary = %logs[0], ok = report.ok(), "invocation done");
+        let ret = json!({
+            "findings": report.findings,
+            "below_threshold": report.below_threshold,
+            "outcomes": report.outcomes,
+        });
+        host_reply(status, logs, ret)
+    }
+    .instrument(span)
+    .await
+}
+
+fn host_reply(status: StatusCode, logs: Vec<String>, ret: Value) -> Response {
+    (
+        status,
+        Json(json!({"Outputs": {}, "Logs": logs, "ReturnValue": ret})),
+    )
+        .into_response()
+}
+
+fn failure_lines(report: &Report) -> Vec<String> {
+    use crate::handler::Outcome;
+    report
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            Outcome::Rejected { error } => Some(format!("record {}: rejected: {error}", i + 1)),
+            Outcome::StoreFailed { error } => Some(format!("record {}: {error}", i + 1)),
+            Outcome::SinkFailed { finding_id, errors } => Some(format!(
+                "record {}: finding {finding_id} not delivered: {}",
+                i + 1,
+                errors.join("; ")
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn error_reply(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// The `code` query parameter, percent-decoded (`+` is kept as is).
+fn query_code(query: Option<&str>) -> Option<String> {
+    let value = query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("code="))?;
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `Err(reason)` unless the request carries the shared key.
+fn authorize<S>(
+    app: &App<S>,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(), &'static str> {
+    let Some(key) = &app.auth_key else {
+        return Err("direct Event Grid delivery is disabled: CADET_AUTH_KEY is not set");
+    };
+    let header_ok = header_str(headers, "x-cadet-key").is_some_and(|c| key.matches(c));
+    // Evaluate both, so timing does not tell which one was tried.
+    let query_ok = query_code(query).is_some_and(|c| key.matches(&c));
+    if header_ok | query_ok {
+        Ok(())
+    } else {
+        Err("missing or wrong key (x-cadet-key header or ?code=)")
+    }
+}
+
+/// `OPTIONS /eventgrid`: CloudEvents 1.0 webhook abuse protection. Event Grid sends
+/// `WebHook-Request-Origin`; answering it in `WebHook-Allowed-Origin` accepts deliveries.
+async fn eventgrid_options(headers: HeaderMap) -> Response {
+    let Some(origin) = header_str(&headers, "webhook-request-origin") else {
+        return error_reply(
+            StatusCode::BAD_REQUEST,
+            "OPTIONS is the CloudEvents webhook validation handshake: WebHook-Request-Origin is missing",
+        );
+    };
+    let origin = HeaderValue::from_str(origin).unwrap_or(HeaderValue::from_static("*"));
+    tracing::info!(origin = ?origin, "CloudEvents validation handshake");
+    let mut resp = StatusCode::OK.into_response();
+    let h = resp.headers_mut();
+    h.insert("webhook-allowed-origin", origin);
+    h.insert("webhook-allowed-rate", HeaderValue::from_static("*"));
+    h.insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+    resp
+}
+
+/// `POST /eventgrid`: direct Event Grid delivery.
+async fn eventgrid<S>(State(app): State<Arc<App<S>>>, req: Request<Body>) -> Response
+where
+    S: AsyncBaselineStore + Send + Sync + 'static,
+{
+    let invocation_id = app.next_id("eventgrid");
+    let delivery = header_str(req.headers(), "aeg-delivery-count")
+        .unwrap_or("0")
+        .to_string();
+    let span = tracing::info_span!("invocation", route = "/eventgrid", invocation_id = %invocation_id, delivery_count = %delivery);
+    async move {
+        if let Err(reason) = authorize(&app, req.headers(), req.uri().query()) {
+            tracing::warn!(reason, "unauthorized delivery refused");
+            return error_reply(StatusCode::UNAUTHORIZED, reason);
+        }
+        let declared = header_str(req.headers(), "content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        if declared > EVENTGRID_BODY_LIMIT {
+            return error_reply(StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB");
+        }
+        let aeg_type = header_str(req.headers(), "aeg-event-type").map(str::to_string);
+        let body = match Bytes::from_request(req, &()).await {
+            Ok(b) => b,
+            Err(rejection) => {
+                let status = rejection.status();
+                return error_reply(status, &rejection.body_text());
+            }
+        };
+        if aeg_type.as_deref() == Some("SubscriptionDeletion") {
+            tracing::info!("subscription deleted");
+            return StatusCode::OK.into_response();
+        }
+        let raw: &RawValue = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error_reply(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}"))
+            }
+        };
+        let items: Vec<&RawValue> = if raw.get().trim_start().starts_with('[') {
+            match serde_json::from_str(raw.get()) {
+                Ok(v) => v,
+                Err(e) => return error_reply(StatusCode::BAD_REQUEST, &format!("body: {e}")),
+            }
+        } else {
+            vec![raw]
+        };
+        if items.len() > MAX_EVENTS_PER_BATCH {
+            return error_reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "{} events; at most {MAX_EVENTS_PER_BATCH} per delivery",
+                    items.len()
+                ),
+            );
+        }
+        if aeg_type.as_deref() == Some("SubscriptionValidation")
+            || items.first().is_some_and(|e| is_validation(e))
+        {
+            return validation(&items);
+        }
+        let records: Vec<Result<&RawValue, String>> = items.into_iter().map(Ok).collect();
+        let report = app.detector.process(&records).await;
+        let summary = report.summary();
+        tracing::info!(%summary, ok = report.ok(), "invocation done");
+        let ids: Vec<&str> = report
+            .findings
+            .iter()
+            .map(|f| f.finding_id.as_str())
+            .collect();
+        if report.ok() {
+            (
+                StatusCode::OK,
+                Json(json!({"summary": summary, "findings": ids})),
+            )
+                .into_response()
+        } else {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({
+                    "summary": summary,
+                    "findings": ids,
+                    "errors": failure_lines(&report),
+                })),
+            )
+                .into_response()
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn is_validation(event: &RawValue) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "eventType", borrow, default)]
+        event_type: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Head<'_>>(event.get())
+        .ok()
+        .and_then(|h| h.event_type)
+        .is_some_and(|t| t == VALIDATION_EVENT)
+}
+
+/// Answers the Event Grid subscription validation handshake.
+fn validation(items: &[&RawValue]) -> Response {
+    let code = items.iter().find_map(|e| {
+        let v: Value = serde_json::from_str(e.get()).ok()?;
+        if v["eventType"] != VALIDATION_EVENT {
+            return None;
+        }
+        v["data"]["validationCode"].as_str().map(str::to_string)
+    });
+    match code {
+        Some(code) => {
+            tracing::info!("Event Grid subscription validation handshake answered");
+            (StatusCode::OK, Json(json!({ "validationResponse": code }))).into_response()
+        }
+        None => error_reply(
+            StatusCode::BAD_REQUEST,
+            "SubscriptionValidation without a validation event carrying data.validationCode",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_is_percent_decoded() {
+        assert_eq!(
+            query_code(Some("code=abc%2Bdef%3D%3D")).as_deref(),
+            Some("abc+def==")
+        );
+        assert_eq!(query_code(Some("x=1&code=k+1")).as_deref(), Some("k+1"));
+        assert_eq!(query_code(Some("x=1")), None);
+        assert_eq!(query_code(None), None);
+        assert_eq!(query_code(Some("code=%")).as_deref(), Some("%"));
+        assert_eq!(query_code(Some("code=%4")).as_deref(), Some("%4"));
+    }
+}

@@ -1,0 +1,419 @@
+//! Over real TCP sockets on loopback: the router served by axum, and the real `cadet-azure`
+//! binary configured through its environment, delivering signed findings to a local receiver,
+//! and keeping its baseline in Azurite.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use common::*;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const AOBO: &str = "vm-runcommand-aobo-partner.json";
+
+async fn serve_router(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+    let mut req = client()
+        .post(url)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn router_over_tcp_both_encodings_key_in_query_and_chunked_oversize() {
+    let sink = Arc::new(RecordingSink::default());
+    let addr = serve_router(app(sink.clone())).await;
+    let base = format!("http://{addr}");
+    for (i, as_string) in [(1, false), (2, true)] {
+        let event = with_id(
+            sample(AOBO),
+            &format!("33333333-0000-4000-8000-00000000000{i}"),
+        );
+        let (status, body) = post_json(
+            &format!("{base}/detect"),
+            &[],
+            &host_payload(&event, as_string),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["ReturnValue"]["findings"][0]["severity"], "critical");
+    }
+    let event = with_id(
+        sample("vm-runcommand-aadinternals.json"),
+        "33333333-0000-4000-8000-000000000003",
+    );
+    let (status, body) = post_json(
+        &format!("{base}/eventgrid?code={}", KEY),
+        &[("aeg-event-type", "Notification")],
+        &json!([event]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sink.ids().len(), 3);
+
+    // A chunked upload (no Content-Length) over 1 MiB, written by hand.
+    let status = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let head = format!(
+            "POST /eventgrid HTTP/1.1\r\nHost: {addr}\r\nx-cadet-key: {KEY}\r\n\
+             content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        s.write_all(head.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let chunk = vec![b' '; 64 * 1024];
+        for _ in 0..20 {
+            let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+            if s.write_all(&framed).is_err() {
+                break; // the server may answer and close early
+            }
+        }
+        let _ = s.write_all(b"0\r\n\r\n");
+        let mut line = String::new();
+        let _ = BufReader::new(&mut s).read_line(&mut line);
+        line
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.starts_with("HTTP/1.1 413"), "{status:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary.
+
+#[derive(Default)]
+struct Receiver {
+    /// Statuses to answer, in order; afterwards 200.
+    script: Mutex<Vec<u16>>,
+    /// (verified, finding JSON) per request.
+    seen: Mutex<Vec<(bool, Value)>>,
+}
+
+fn verify(headers: &HeaderMap, body: &[u8]) -> bool {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let key = B64
+        .decode(SECRET.trim_start_matches("whsec_"))
+        .unwrap_or_default();
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key) else {
+        return false;
+    };
+    mac.update(format!("{}.{}.", h("webhook-id"), h("webhook-timestamp")).as_bytes());
+    mac.update(body);
+    let expected = format!("v1,{}", B64.encode(mac.finalize().into_bytes()));
+    h("webhook-signature").split(' ').any(|s| s == expected)
+}
+
+async fn receive(
+    State(r): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let finding: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    r.seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((verify(&headers, &body), finding));
+    let mut script = r.script.lock().unwrap_or_else(|p| p.into_inner());
+    let status = if script.is_empty() {
+        200
+    } else {
+        script.remove(0)
+    };
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+async fn start_receiver(r: Arc<Receiver>) -> String {
+    let addr = serve_router(
+        axum::Router::new()
+            .route("/hook", post(receive))
+            .with_state(r),
+    )
+    .await;
+    format!("http://{addr}/hook")
+}
+
+/// The running binary; killed on drop.
+struct Handler {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cadet-azure"));
+    for var in [
+        "CADET_POLICY",
+        "CADET_STATE",
+        "CADET_TABLE_CONNECTION_STRING",
+        "CADET_SINKS",
+        "CADET_WEBHOOK_URL",
+        "CADET_WEBHOOK_SECRET",
+        "CADET_WEBHOOK_FORMAT",
+        "CADET_AUTH_KEY",
+        "CADET_BIND",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("FUNCTIONS_CUSTOMHANDLER_PORT", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Starts the binary on a free port (port 0) and reads the address from its JSON start line.
+fn start_handler(env: &[(&str, &str)]) -> Handler {
+    let mut child = command(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
+    let mut lines = BufReader::new(stderr).lines();
+    let mut address = None;
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let Ok(line) = line else { break };
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["fields"]["message"] == "cadet-azure listening" {
+            address = v["fields"]["address"].as_str().map(str::to_string);
+            break;
+        }
+        seen.push(line);
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let Some(address) = address else {
+        let _ = child.kill();
+        panic!("cadet-azure did not start: {seen:?}");
+    };
+    Handler {
+        child,
+        base: format!("http://{address}"),
+    }
+}
+
+#[tokio::test]
+async fn binary_delivers_a_signed_finding_retrying_a_500_and_fails_when_retries_run_out() {
+    let receiver = Arc::new(Receiver::default());
+    receiver
+        .script
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(500);
+    let url = start_receiver(receiver.clone()).await;
+    let handler = start_handler(&[
+        ("CADET_STATE", "memory"),
+        ("CADET_SINKS", "webhook,stdout"),
+        ("CADET_WEBHOOK_URL", &url),
+        ("CADET_WEBHOOK_SECRET", SECRET),
+        ("CADET_AUTH_KEY", KEY),
+    ]);
+    let (status, body) = post_json(
+        &format!("{}/detect", handler.base),
+        &[("x-azure-functions-invocationid", "e2e-1")],
+        &host_payload(&sample(AOBO), true),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    {
+        let seen = receiver.seen.lock().unwrap_or_else(|p| p.into_inner());
+        assert_eq!(seen.len(), 2, "a 500, then the retry");
+        assert!(
+            seen.iter().all(|(ok, _)| *ok),
+            "every attempt is signed correctly"
+        );
+        let finding = &seen[1].1;
+        assert_eq!(finding["severity"], "critical");
+        assert_eq!(
+            finding["principal"]["tenant"],
+            "99999999-8888-7777-6666-555555555555"
+        );
+        assert!(finding["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+
+    // The receiver is down for good: the invocation fails (the host will retry).
+    receiver
+        .script
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend([503; 10]);
+    let event = with_id(
+        sample("vm-runcommand-aadinternals.json"),
+        "44444444-0000-4000-8000-000000000001",
+    );
+    let (status, body) = post_json(
+        &format!("{}/detect", handler.base),
+        &[],
+        &host_payload(&event, false),
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["Logs"]
+            .to_string()
+            .contains("gave up after 4 attempts"),
+        "{body}"
+    );
+    // Direct Event Grid mode on the same binary.
+    let (status, _) = post_json(&format!("{}/eventgrid", handler.base), &[], &json!([])).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn binary_refuses_an_unresolved_key_vault_reference() {
+    let out = command(&[
+        ("CADET_SINKS", "webhook"),
+        ("CADET_WEBHOOK_URL", "https://hooks.example.com/cadet"),
+        (
+            "CADET_WEBHOOK_SECRET",
+            "@Microsoft.KeyVault(SecretUri=https://kv-cadet.vault.azure.net/secrets/cadet-webhook-secret/)",
+        ),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .and_then(|c| c.wait_with_output())
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CADET_WEBHOOK_SECRET") && stderr.contains("Key Vault"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("kv-cadet.vault.azure.net"), "{stderr}");
+}
+
+#[tokio::test]
+async fn binary_keeps_its_baseline_in_azure_table_storage() {
+    let azurite = common::azurite::start();
+    let cs = azurite.connection_string();
+    let handler = start_handler(&[
+        ("CADET_STATE", "azure-table:cadetbaseline"),
+        ("CADET_TABLE_CONNECTION_STRING", &cs),
+        ("CADET_SINKS", "stdout"),
+    ]);
+    let payload = host_payload(&sample(AOBO), false);
+    let (status, body) = post_json(&format!("{}/detect", handler.base), &[], &payload).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ReturnValue"]["outcomes"][0]["status"], "alerted");
+    // Redelivery: the stored profile remembers the event id.
+    let (status, body) = post_json(&format!("{}/detect", handler.base), &[], &payload).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ReturnValue"]["outcomes"][0]["status"], "duplicate");
+    let mut health = String::new();
+    let _ = reqwest::get(format!("{}/healthz", handler.base))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .map(|t| health = t);
+    assert!(health.contains("azure-table"), "{health}");
+    drop(handler);
+    drop(azurite);
+}
+
+#[tokio::test]
+async fn an_undelivered_finding_is_published_by_another_instance_on_redelivery() {
+    // Instance A records the event in the table baseline but cannot deliver the finding; the
+    // host redelivers to instance B, for which the event is a baseline duplicate: the table
+    // outbox is what makes B publish it.
+    let azurite = common::azurite::start();
+    let cs = azurite.connection_string();
+    let receiver = Arc::new(Receiver::default());
+    receiver
+        .script
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend([503; 4]);
+    let url = start_receiver(receiver.clone()).await;
+    let env = [
+        ("CADET_STATE", "azure-table:cadetoutbox"),
+        ("CADET_TABLE_CONNECTION_STRING", cs.as_str()),
+        ("CADET_SINKS", "webhook"),
+        ("CADET_WEBHOOK_URL", url.as_str()),
+        ("CADET_WEBHOOK_SECRET", SECRET),
+    ];
+    let payload = host_payload(&sample(AOBO), false);
+    let a = start_handler(&env);
+    let (status, body) = post_json(&format!("{}/detect", a.base), &[], &payload).await;
+    assert_eq!(status, 500, "{body}");
+    drop(a);
+    let b = start_handler(&env);
+    let (status, body) = post_json(&format!("{}/detect", b.base), &[], &payload).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["ReturnValue"]["outcomes"][0]["status"], "alerted",
+        "{body}"
+    );
+    let seen = receiver
+        .seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    assert_eq!(seen.len(), 5, "4 failed attempts, then the redelivery");
+    assert!(seen[4].0, "signed");
+    assert_eq!(seen[4].1["severity"], "critical");
+    // Delivered: the outbox entry is gone, so a third delivery is a plain duplicate.
+    let (status, body) = post_json(&format!("{}/detect", b.base), &[], &payload).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["ReturnValue"]["outcomes"][0]["status"], "duplicate",
+        "{body}"
+    );
+}

@@ -1,0 +1,147 @@
+//! cadet-sinks: where findings go.
+//!
+//! Every destination is one file behind one trait, [`Sink`] (the vector / matano pattern): the
+//! adapters (the Azure Function, the Lambda, the CLI) build a list of sinks once at start-up and
+//! hand every finding at or above the policy's alert severity to each of them.
+//!
+//! - [`StdoutSink`]: one JSON line per finding on stdout (Application Insights / CloudWatch
+//!   pick it up as a log line).
+//! - `WebhookSink` (feature `webhook`): an HTTPS POST signed per
+//!   [Standard Webhooks](https://www.standardwebhooks.com/), in the `standard` (finding JSON),
+//!   `slack` (Block Kit) or `teams` (Adaptive Card for a Workflows webhook) format, with
+//!   timeouts and bounded retries.
+//!
+//! Design decisions:
+//!
+//! - **No silent drop.** `publish` either delivers or returns a [`SinkError`]; retries live
+//!   inside the sink (bounded, with backoff), and an exhausted sink is an error the caller must
+//!   surface, so the invocation fails and the platform redelivers.
+//! - **Object safe.** [`Sink::publish`] returns a boxed future, so a `Vec<Arc<dyn Sink>>` can mix
+//!   destinations chosen at run time from configuration.
+//! - **Secrets stay secret.** Sinks holding credentials implement `Debug` by hand and never put
+//!   a secret (or a credential-bearing URL path) into an error or a log line.
+//! - [`compliance`] holds the contract test every sink must pass.
+#![deny(missing_docs)]
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub mod compliance;
+#[cfg(feature = "sns")]
+pub mod sns;
+mod stdout;
+#[cfg(feature = "webhook")]
+pub mod webhook;
+
+#[cfg(feature = "sns")]
+pub use sns::SnsSink;
+pub use stdout::StdoutSink;
+#[cfg(feature = "webhook")]
+pub use webhook::{WebhookConfig, WebhookFormat, WebhookSecret, WebhookSink};
+
+/// A boxed, sendable future (what [`Sink::publish`] returns, so the trait stays object safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A destination for findings.
+pub trait Sink: Send + Sync + std::fmt::Debug {
+    /// Short name for logs and errors (`stdout`, `webhook`, `sns`).
+    fn name(&self) -> &'static str;
+
+    /// Delivers one finding. Resolves to `Ok` only once the destination has accepted it; any
+    /// retrying happens inside, so an `Err` is final for this attempt and must not be ignored.
+    fn publish<'a>(
+        &'a self,
+        finding: &'a cadet_core::Finding,
+    ) -> BoxFuture<'a, Result<(), SinkError>>;
+}
+
+/// Why a finding could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The sink's configuration is unusable (bad URL, bad secret). Not retryable.
+    #[error("{sink}: configuration: {message}")]
+    Config {
+        /// Sink name.
+        sink: &'static str,
+        /// What is wrong (never contains a secret).
+        message: String,
+    },
+    /// The finding could not be encoded for the destination. Not retryable.
+    #[error("{sink}: encoding the finding: {message}")]
+    Encode {
+        /// Sink name.
+        sink: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// Could not reach the destination (connect error, timeout, broken pipe). Retryable.
+    #[error("{sink}: transport: {message}")]
+    Transport {
+        /// Sink name.
+        sink: &'static str,
+        /// Why (never contains a secret or a credential-bearing URL).
+        message: String,
+    },
+    /// The destination answered with an error status.
+    #[error("{sink}: HTTP {status}{}", if .detail.is_empty() { String::new() } else { format!(": {}", .detail) })]
+    Status {
+        /// Sink name.
+        sink: &'static str,
+        /// HTTP status code.
+        status: u16,
+        /// Start of the response body, if any.
+        detail: String,
+    },
+    /// The destination's service rejected the request (SDK error), with its retry hint.
+    #[error("{sink}: {message}")]
+    Service {
+        /// Sink name.
+        sink: &'static str,
+        /// What the service said.
+        message: String,
+        /// Whether trying again later may succeed (throttling, 5xx).
+        retryable: bool,
+    },
+    /// Every attempt failed; `last` is the final failure.
+    #[error("{sink}: gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Sink name.
+        sink: &'static str,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: Box<SinkError>,
+    },
+}
+
+impl SinkError {
+    /// Whether delivering the same finding again later may succeed. The adapters fail the
+    /// invocation either way (so nothing is dropped); this decides e.g. 503 vs 500 and
+    /// whether a batch item is reported as a transient failure.
+    pub fn retryable(&self) -> bool {
+        match self {
+            SinkError::Config { .. } | SinkError::Encode { .. } => false,
+            SinkError::Transport { .. } => true,
+            SinkError::Status { status, .. } => status_retryable(*status),
+            SinkError::Service { retryable, .. } => *retryable,
+            SinkError::Exhausted { last, .. } => last.retryable(),
+        }
+    }
+
+    /// The sink that failed.
+    pub fn sink(&self) -> &'static str {
+        match self {
+            SinkError::Config { sink, .. }
+            | SinkError::Encode { sink, .. }
+            | SinkError::Transport { sink, .. }
+            | SinkError::Status { sink, .. }
+            | SinkError::Service { sink, .. }
+            | SinkError::Exhausted { sink, .. } => sink,
+        }
+    }
+}
+
+/// HTTP statuses worth retrying: request timeout, too early, throttling and server errors.
+pub fn status_retryable(status: u16) -> bool {
+    matches!(status, 408 | 425 | 429) || (500..=599).contains(&status)
+}
