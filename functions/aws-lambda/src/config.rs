@@ -107,25 +107,7 @@ impl Config {
                 )
             }
         };
-        let state =
-            match get("CADET_STATE").as_deref().map(str::trim) {
-                None | Some("memory") => StateSpec::Memory,
-                Some(s) => match s.strip_prefix("dynamodb:") {
-                    Some(table) if valid_table(table) => StateSpec::DynamoDb(table.to_string()),
-                    Some(table) => return Err(err(
-                        "CADET_STATE",
-                        format!(
-                            "{table:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)"
-                        ),
-                    )),
-                    None => {
-                        return Err(err(
-                            "CADET_STATE",
-                            format!("{s:?}: expected `memory` or `dynamodb:TABLE`"),
-                        ))
-                    }
-                },
-            };
+        let state = parse_state(get("CADET_STATE"))?;
         let sinks = match get("CADET_SINKS") {
             None => vec![SinkKind::Sns],
             Some(list) => {
@@ -234,6 +216,25 @@ impl Config {
             enrich_ssm,
         })
     }
+}
+
+fn parse_state(value: Option<String>) -> Result<StateSpec, ConfigError> {
+    let Some(value) = value else {
+        return Ok(StateSpec::Memory);
+    };
+    let value = value.trim();
+    if value == "memory" {
+        return Ok(StateSpec::Memory);
+    }
+    let Some(table) = value.strip_prefix("dynamodb:") else {
+        let msg = format!("{value:?}: expected `memory` or `dynamodb:TABLE`");
+        return Err(err("CADET_STATE", msg));
+    };
+    if !valid_table(table) {
+        let msg = format!("{table:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)");
+        return Err(err("CADET_STATE", msg));
+    }
+    Ok(StateSpec::DynamoDb(table.to_string()))
 }
 
 fn valid_table(name: &str) -> bool {
