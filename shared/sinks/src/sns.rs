@@ -73,14 +73,18 @@ pub fn message_body(finding: &cadet_core::Finding, limit: usize) -> Result<Strin
             message: e.to_string(),
         })
     };
+    // The finding as it is (contract field order) when it fits.
+    let mut text = serde_json::to_string(finding).map_err(|e| SinkError::Encode {
+        sink: "sns",
+        message: e.to_string(),
+    })?;
+    if text.len() <= limit {
+        return Ok(text);
+    }
     let mut v = serde_json::to_value(finding).map_err(|e| SinkError::Encode {
         sink: "sns",
         message: e.to_string(),
     })?;
-    let mut text = enc(&v)?;
-    if text.len() <= limit {
-        return Ok(text);
-    }
     if let Some(obj) = v.as_object_mut() {
         obj.insert("truncated".into(), Value::Bool(true));
         obj.remove("command_text");
@@ -217,5 +221,50 @@ impl Sink for SnsSink {
             }
             req.send().await.map(|_| ()).map_err(classify)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(command_text: usize, targets: usize) -> cadet_core::Finding {
+        let ids: Vec<String> = (0..targets).map(|i| format!("i-{i:017x}")).collect();
+        let text = serde_json::json!({"eventSource": "ssm.amazonaws.com", "eventName": "SendCommand",
+            "eventTime": "2026-10-03T02:13:07Z", "eventID": "e-1", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/a"},
+            "requestParameters": {"documentName": "AWS-RunShellScript", "instanceIds": ids}})
+        .to_string();
+        let mut ev = cadet_core::normalize(&text)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("event"));
+        ev.command_text = Some("x".repeat(command_text));
+        cadet_core::Finding::from_verdict(&cadet_core::score(&ev, &cadet_core::Policy::default()))
+    }
+
+    #[test]
+    fn small_messages_are_untouched() {
+        let f = finding(10, 2);
+        let body = message_body(&f, SNS_MAX_BYTES).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(body, serde_json::to_string(&f).unwrap_or_default());
+    }
+
+    #[test]
+    fn oversized_messages_are_trimmed_and_marked_never_rejected() {
+        for (text, targets) in [(300_000, 2), (10, 20_000), (300_000, 20_000)] {
+            let f = finding(text, targets);
+            let body =
+                message_body(&f, SNS_MAX_BYTES - ATTRIBUTE_ROOM).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                body.len() <= SNS_MAX_BYTES - ATTRIBUTE_ROOM,
+                "{}",
+                body.len()
+            );
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            assert_eq!(v["truncated"], true);
+            assert_eq!(v["finding_id"], f.finding_id.as_str());
+            assert_eq!(v["severity"], f.severity.as_str());
+        }
     }
 }
