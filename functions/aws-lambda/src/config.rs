@@ -90,23 +90,7 @@ impl Config {
 
     /// Reads configuration through `get` (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let (policy, policy_source) = match get("CADET_POLICY") {
-            None => (Policy::default(), "built-in default".to_string()),
-            Some(v) if v.contains('=') || v.contains('[') || v.contains('\n') => (
-                Policy::from_toml(&v)
-                    .map_err(|e| err("CADET_POLICY", format!("inline policy: {e}")))?,
-                "inline".to_string(),
-            ),
-            Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| err("CADET_POLICY", format!("{path}: {e}")))?;
-                (
-                    Policy::from_toml(&text)
-                        .map_err(|e| err("CADET_POLICY", format!("{path}: {e}")))?,
-                    path,
-                )
-            }
-        };
+        let (policy, policy_source) = parse_policy(get("CADET_POLICY"))?;
         let state = parse_state(get("CADET_STATE"))?;
         let sinks = match get("CADET_SINKS") {
             None => vec![SinkKind::Sns],
@@ -216,6 +200,27 @@ impl Config {
             enrich_ssm,
         })
     }
+}
+
+/// `CADET_POLICY`: an existing file path, else inline TOML (same rule as the Azure Function).
+fn parse_policy(value: Option<String>) -> Result<(Policy, String), ConfigError> {
+    let Some(value) = value else {
+        return Ok((Policy::default(), "built-in default".to_string()));
+    };
+    let looks_inline = value.contains('\n') || value.contains('=') || value.contains('[');
+    if !looks_inline || std::path::Path::new(value.trim()).is_file() {
+        let path = value.trim();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let msg = format!("cannot read policy file {path}: {e} (inline TOML is accepted too)");
+            err("CADET_POLICY", msg)
+        })?;
+        let policy = Policy::from_toml(&text)
+            .map_err(|e| err("CADET_POLICY", format!("policy file {path}: {e}")))?;
+        return Ok((policy, format!("file {path}")));
+    }
+    let policy =
+        Policy::from_toml(&value).map_err(|e| err("CADET_POLICY", format!("inline TOML: {e}")))?;
+    Ok((policy, "inline TOML".to_string()))
 }
 
 fn parse_state(value: Option<String>) -> Result<StateSpec, ConfigError> {
