@@ -1,14 +1,20 @@
-//! cadet-state: baseline stores implementing [`cadet_core::BaselineStore`].
+//! cadet-state: baseline stores implementing [`cadet_core::BaselineStore`] (sync) and
+//! [`cadet_core::AsyncBaselineStore`] (async).
 //!
-//! - [`MemoryStore`]: a mutex-guarded map, for tests, `--state memory` and short-lived runs.
+//! - [`MemoryStore`]: a mutex-guarded map, for tests, `--state memory` and short-lived runs
+//!   (both interfaces).
 //! - [`RedbStore`] (feature `redb`, default): the embedded default, one file in the user's data
-//!   directory. The file records its schema version; an incompatible or corrupt file is an error
-//!   naming the file and what to do, and is never silently reset.
+//!   directory, with a write-back cache (redb allows one process per file). The file records its
+//!   schema version; an incompatible or corrupt file is an error naming the file and what to do,
+//!   and is never silently reset.
+//! - `dynamodb::DynamoStore` (feature `dynamodb`): the AWS Lambda's store, conditional writes.
+//! - `azure_table::AzureTableStore` (feature `azure-table`): the Azure Function's store, Table
+//!   Storage REST with SharedKeyLite and ETags.
 //!
 //! Every store keeps a version per key and refuses a write whose expected version is stale, so
 //! the read → score → write step in `cadet_core::baseline` is safe with concurrent writers.
-//! Profiles are stored as JSON: readable when debugging, and the same lines that
-//! `cadet baseline export` prints.
+//! Persistent stores encode profiles with postcard (compact, fast); `cadet baseline export`
+//! prints them as JSON lines.
 #![deny(missing_docs)]
 
 use std::collections::HashMap;
