@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use cadet_core::{AsyncBaselineStore, Finding, Policy, Processed, Verdict};
-use cadet_sinks::{Sink, SinkError};
+use cadet_sinks::{join_all, Sink, SinkError};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -283,33 +283,4 @@ where
             .filter_map(Result::err)
             .collect()
     }
-}
-
-/// Polls futures concurrently on the current task.
-pub(crate) async fn join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futures.map(|f| Some(Box::pin(f))).collect();
-    let mut out: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for (slot, fut) in out.iter_mut().zip(pending.iter_mut()) {
-            if let Some(f) = fut {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *slot = Some(v);
-                        *fut = None;
-                    }
-                    std::task::Poll::Pending => done = false,
-                }
-            }
-        }
-        if done {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }

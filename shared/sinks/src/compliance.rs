@@ -100,7 +100,7 @@ pub async fn assert_sink_compliance(sink: &dyn Sink, secrets: &[&str]) -> usize 
     let others: Vec<_> = (0..4)
         .map(|i| sample_finding_with_id(&format!("c0ffee00-0000-4000-8000-00000000010{i}")))
         .collect();
-    let results = join_all(others.iter().map(|f| sink.publish(f))).await;
+    let results = crate::join_all(others.iter().map(|f| sink.publish(f))).await;
     for r in results {
         if let Err(e) = r {
             panic!("sink compliance: {name}: concurrent publish failed: {e}");
@@ -126,31 +126,4 @@ pub async fn assert_sink_reports_failure(sink: &dyn Sink, secrets: &[&str]) -> S
             e
         }
     }
-}
-
-/// Polls futures concurrently on the current task (no runtime needed here).
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futures.map(|f| Some(Box::pin(f))).collect();
-    let mut out: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all_done = true;
-        for (slot, fut) in out.iter_mut().zip(pending.iter_mut()) {
-            if let Some(f) = fut {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *slot = Some(v);
-                        *fut = None;
-                    }
-                    std::task::Poll::Pending => all_done = false,
-                }
-            }
-        }
-        if all_done {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
