@@ -75,6 +75,9 @@ fn every_sample_is_a_valid_ocsf_detection_finding() {
     );
 }
 
+/// A change that makes a valid event invalid.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn the_validator_rejects_what_the_schema_forbids() {
     // The test above is only worth something if the validator catches the mistakes that made
@@ -86,7 +89,7 @@ fn the_validator_rejects_what_the_schema_forbids() {
         .find(|l| !l.is_empty())
         .unwrap_or_default();
     let good: Value = serde_json::from_slice(first).unwrap_or_else(|e| panic!("{e}"));
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let mutations: Vec<(&str, Mutation)> = vec![
         (
             "null optional",
             Box::new(|v| v["cloud"]["region"] = Value::Null),
