@@ -73,6 +73,10 @@ lint: ## rustfmt --check and clippy -D warnings
 lint-infra: ## terraform fmt -check and checkov (installed into .venv)
 	bash scripts/lint-infra.sh
 
+.PHONY: scenario
+scenario: ## Detection quality over the synthetic organisation (precision, recall, false alerts per 1,000)
+	$(CARGO) run --release --locked -p cadet-scenario -- --seed 1651
+
 .PHONY: bench
 bench: ## Criterion benchmarks (normalize+score); ratios against a baseline in the same run
 	$(CARGO) bench -p cadet-core --bench normalize_score

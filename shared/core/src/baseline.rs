@@ -115,12 +115,13 @@ pub fn process<S: BaselineStore>(
         if let Some(k) = keys.peer_update(own, event) {
             record_peer(store, k, event)?;
         }
-        let mut profile = own
-            .cloned()
-            .unwrap_or_else(|| Profile::new(event.event_time));
+        let (mut profile, version) = match stored {
+            Some(s) => (s.profile, Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
         profile.observe(event);
         match store
-            .put(&keys.profile, &profile, stored.as_ref().map(|s| &s.version))
+            .put(&keys.profile, &profile, version.as_ref())
             .map_err(ProcessError::Store)?
         {
             Put::Written(_) => return Ok(verdict),

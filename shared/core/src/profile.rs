@@ -665,30 +665,37 @@ pub fn routine_key(e: &CommandEvent) -> Option<u64> {
     if e.action == Action::Context {
         return None;
     }
-    let doc = e
-        .document
-        .as_ref()
-        .map(|d| doc_value(&d.name))
-        .unwrap_or_default();
-    let targets = match &e.targets.selector {
-        Some(sel) => sel.to_ascii_lowercase(),
-        None => {
-            let mut ids: Vec<String> = e
-                .targets
-                .ids
-                .iter()
-                .map(|s| s.to_ascii_lowercase())
-                .collect();
-            ids.sort_unstable();
-            ids.join(",")
+    // FNV-1a over the parts (case-folded by `hash64`), each followed by a separator; the
+    // target ids as a sorted set of their hashes.
+    let mix = |h: u64, part: &str| {
+        let mut h = h;
+        for b in part.bytes().chain(std::iter::once(0x1f)) {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0100_0000_01b3);
         }
+        h
     };
-    let net = network_of(e.source.ip.as_deref()).unwrap_or_default();
-    let client = client_of(e).unwrap_or_default();
-    Some(hash64(&format!(
-        "{}|{doc}|{targets}|{net}|{client}",
-        e.action.as_str()
-    )))
+    let mut h = mix(0xcbf2_9ce4_8422_2325, e.action.as_str());
+    let doc = e.document.as_ref().map(|d| d.name.as_str()).unwrap_or("");
+    h = mix(h, doc.rsplit('/').next().unwrap_or(doc));
+    match &e.targets.selector {
+        Some(sel) => h = mix(h, sel),
+        None => {
+            let mut ids: Vec<u64> = e.targets.ids.iter().map(|s| hash64(s)).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                h = (h ^ id).wrapping_mul(0x0100_0000_01b3);
+            }
+            h = mix(h, "");
+        }
+    }
+    h = mix(
+        h,
+        network_of(e.source.ip.as_deref()).as_deref().unwrap_or(""),
+    );
+    h = mix(h, client_of(e).as_deref().unwrap_or(""));
+    Some(h)
 }
 
 /// `AWS-RunShellScript to tag:Role=web` / `run_command to vm-web-01 +2`.
@@ -1242,28 +1249,35 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
     let mut days_at = [0u32; 24];
     let mut active_days = 0u32;
     let mut last_active = i64::MIN;
-    let mut nearest = i64::MAX;
-    for &h in &p.active_hours {
+    // The list is sorted: start at the lookback's first hour, stop at today.
+    let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
+    let start = p.active_hours.partition_point(|&h| h < first_hour);
+    let tolerance = i64::from(th.habit_tolerance_hours);
+    for &h in &p.active_hours[start..] {
         let local = i64::from(h) + offset_h;
         let d = local.div_euclid(24);
-        if d < first_day || d >= now_day {
+        if d >= now_day {
+            break;
+        }
+        if d < first_day {
             continue;
         }
-        let dist = circ(local.rem_euclid(24), now_hod);
-        nearest = nearest.min(dist);
+        let hod = local.rem_euclid(24);
         if d != last_active {
             active_days += 1;
             last_active = d;
         }
-        days_at[local.rem_euclid(24) as usize] += 1;
-        if dist <= i64::from(th.habit_tolerance_hours)
-            && business(d) == today_business
-            && d != last_same
-        {
+        days_at[hod as usize] += 1;
+        if d != last_same && circ(hod, now_hod) <= tolerance && business(d) == today_business {
             same_time_days += 1;
             last_same = d;
         }
     }
+    let nearest = (0..24i64)
+        .filter(|&h| days_at[h as usize] > 0)
+        .map(|h| circ(h, now_hod))
+        .min()
+        .unwrap_or(i64::MAX);
     let kind = if today_business {
         "business days"
     } else {
