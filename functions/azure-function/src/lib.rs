@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod enrich;
 pub mod handler;
 pub mod outbox;
 pub mod routes;
