@@ -255,7 +255,7 @@ impl Config {
                 .map_err(|_| err("CADET_BIND", format!("{b:?} is not an IP address")))?,
         };
 
-        let server = crate::server::ServerLimits::from_lookup(&get)?;
+        let server = crate::server::ServerLimits::from_lookup(get)?;
 
         Ok(Config {
             server,

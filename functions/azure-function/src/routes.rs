@@ -141,7 +141,7 @@ where
         .unwrap_or_else(|| app.next_id("detect"));
     let span = tracing::info_span!("invocation", route = "/detect", invocation_id = %invocation_id);
     async move {
-        if let Err(resp) = check_json(req.headers()) {
+        if let Some(resp) = reject_non_json(req.headers()) {
             return resp;
         }
         let body = match read_body(req, app.body_timeout).await {
@@ -234,11 +234,11 @@ pub fn is_json_content_type(value: &str) -> bool {
 }
 
 /// `415` unless the request's `Content-Type` is JSON or absent.
-fn check_json(headers: &HeaderMap) -> Result<(), Response> {
+fn reject_non_json(headers: &HeaderMap) -> Option<Response> {
     match headers.get(header::CONTENT_TYPE) {
-        None => Ok(()),
-        Some(v) if v.to_str().is_ok_and(is_json_content_type) => Ok(()),
-        Some(v) => Err(error_reply(
+        None => None,
+        Some(v) if v.to_str().is_ok_and(is_json_content_type) => None,
+        Some(v) => Some(error_reply(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             &format!(
                 "content-type {:?} is not JSON (application/json or application/*+json)",
@@ -340,7 +340,7 @@ where
             tracing::warn!(reason, "unauthorized delivery refused");
             return error_reply(StatusCode::UNAUTHORIZED, reason);
         }
-        if let Err(resp) = check_json(req.headers()) {
+        if let Some(resp) = reject_non_json(req.headers()) {
             return resp;
         }
         let declared = header_str(req.headers(), "content-length")
