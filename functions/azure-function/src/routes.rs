@@ -9,8 +9,9 @@
 //! - `OPTIONS /eventgrid`: the CloudEvents abuse-protection handshake.
 //! - `GET /healthz`.
 //!
-//! Both POST routes share the server's bounds ([`crate::server`]): over `CADET_MAX_IN_FLIGHT`
-//! requests in progress is `503` with `Retry-After`; a body slower than
+//! Both POST routes share the server's bounds ([`crate::server`]): a request that finds
+//! `CADET_MAX_IN_FLIGHT` requests in progress waits up to `CADET_QUEUE_TIMEOUT_MS`, then gets
+//! `503` with `Retry-After`; a body slower than
 //! `CADET_BODY_TIMEOUT_SECS` is `408`; a `Content-Type` that is not JSON (`application/json` or
 //! `application/*+json`, as Event Grid and the Functions host send) is `415`. A request without
 //! a `Content-Type` is read as JSON.
@@ -60,6 +61,7 @@ pub struct App<S> {
     invocations: AtomicU64,
     in_flight: Arc<tokio::sync::Semaphore>,
     body_timeout: Duration,
+    queue_timeout: Duration,
 }
 
 impl<S> App<S> {
@@ -73,6 +75,7 @@ impl<S> App<S> {
             invocations: AtomicU64::new(0),
             in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
             body_timeout: limits.body_timeout,
+            queue_timeout: limits.queue_timeout,
         }
     }
 
@@ -80,7 +83,19 @@ impl<S> App<S> {
     pub fn with_limits(mut self, limits: crate::server::ServerLimits) -> Self {
         self.in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
         self.body_timeout = limits.body_timeout;
+        self.queue_timeout = limits.queue_timeout;
         self
+    }
+
+    /// An in-flight slot, waiting up to the queue timeout for one.
+    async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if let Ok(p) = self.in_flight.clone().try_acquire_owned() {
+            return Some(p);
+        }
+        tokio::time::timeout(self.queue_timeout, self.in_flight.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
     }
 
     fn next_id(&self, prefix: &str) -> String {
@@ -132,7 +147,7 @@ async fn detect<S>(State(app): State<Arc<App<S>>>, req: Request<Body>) -> Respon
 where
     S: AsyncBaselineStore + Send + Sync + 'static,
 {
-    let Ok(_permit) = app.in_flight.clone().try_acquire_owned() else {
+    let Some(_permit) = app.slot().await else {
         return overloaded();
     };
     let headers = req.headers();
@@ -332,7 +347,7 @@ where
         .unwrap_or("0")
         .to_string();
     let span = tracing::info_span!("invocation", route = "/eventgrid", invocation_id = %invocation_id, delivery_count = %delivery);
-    let Ok(_permit) = app.in_flight.clone().try_acquire_owned() else {
+    let Some(_permit) = app.slot().await else {
         return overloaded();
     };
     async move {

@@ -8,8 +8,11 @@
 //! - **Connection cap** (`CADET_MAX_CONNECTIONS`, default 512): a connection over the cap is
 //!   answered `503` with `Retry-After` and closed at once, so open sockets stay bounded.
 //! - **In-flight cap** (`CADET_MAX_IN_FLIGHT`, default 64): `POST /detect` and
-//!   `POST /eventgrid` beyond it get `503` with `Retry-After` (the Functions host and Event Grid
-//!   retry 503); `GET /healthz` is not counted, so health checks answer under load.
+//!   `POST /eventgrid` beyond it wait for a slot up to `CADET_QUEUE_TIMEOUT_MS` (default 2000;
+//!   0 = not at all), then get `503` with `Retry-After` (the Functions host and Event Grid
+//!   retry 503). A request takes its slot before its body is read, so buffered bodies stay
+//!   under `max_in_flight` × the route's body limit. `GET /healthz` is not counted, so health
+//!   checks answer under load.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +39,8 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// Requests being processed at most (health checks excepted).
     pub max_in_flight: usize,
+    /// How long a request waits for an in-flight slot before `503`.
+    pub queue_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -45,27 +50,29 @@ impl Default for ServerLimits {
             body_timeout: Duration::from_secs(30),
             max_connections: 512,
             max_in_flight: 64,
+            queue_timeout: Duration::from_millis(2000),
         }
     }
 }
 
 impl ServerLimits {
-    /// Reads `CADET_HEADER_TIMEOUT_SECS`, `CADET_BODY_TIMEOUT_SECS`, `CADET_MAX_CONNECTIONS`
-    /// and `CADET_MAX_IN_FLIGHT` (unset or empty = the default).
+    /// Reads `CADET_HEADER_TIMEOUT_SECS`, `CADET_BODY_TIMEOUT_SECS`, `CADET_MAX_CONNECTIONS`,
+    /// `CADET_MAX_IN_FLIGHT` and `CADET_QUEUE_TIMEOUT_MS` (unset or empty = the default).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = ServerLimits::default();
-        let num = |var: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
-            match get(var).filter(|v| !v.trim().is_empty()) {
-                None => Ok(default),
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if (1..=max).contains(&n) => Ok(n),
-                    _ => Err(ConfigError {
-                        var,
-                        message: format!("{v:?} is not a whole number from 1 to {max}"),
-                    }),
-                },
-            }
+        let range = |var: &'static str, default: u64, min: u64, max: u64| match get(var)
+            .filter(|v| !v.trim().is_empty())
+        {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ConfigError {
+                    var,
+                    message: format!("{v:?} is not a whole number from {min} to {max}"),
+                }),
+            },
         };
+        let num = |var, default, max| range(var, default, 1, max);
         Ok(ServerLimits {
             header_timeout: Duration::from_secs(num(
                 "CADET_HEADER_TIMEOUT_SECS",
@@ -80,6 +87,12 @@ impl ServerLimits {
             max_connections: num("CADET_MAX_CONNECTIONS", d.max_connections as u64, 1 << 20)?
                 as usize,
             max_in_flight: num("CADET_MAX_IN_FLIGHT", d.max_in_flight as u64, 1 << 20)? as usize,
+            queue_timeout: Duration::from_millis(range(
+                "CADET_QUEUE_TIMEOUT_MS",
+                d.queue_timeout.as_millis() as u64,
+                0,
+                60_000,
+            )?),
         })
     }
 }

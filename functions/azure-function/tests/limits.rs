@@ -166,6 +166,7 @@ async fn connections_over_the_cap_get_503_at_once() {
 async fn requests_over_the_in_flight_cap_get_503_and_health_checks_still_answer() {
     let addr = start(ServerLimits {
         max_in_flight: 1,
+        queue_timeout: Duration::from_millis(300),
         body_timeout: Duration::from_secs(20),
         ..ServerLimits::default()
     })
