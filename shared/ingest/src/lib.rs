@@ -22,6 +22,10 @@
 //!   command line or met in a directory walk): a read from them may never end. Stdin is read as
 //!   given. [`expand`] reports an unreadable directory entry and walks on.
 //!
+//! A top-level object whose first key is not `Records` but which holds a `Records` /
+//! `records` array further on is expanded once it is complete (it is bounded by the record
+//! size limit like any record).
+//!
 //! The crate does no normalization and does not depend on `cadet-core`: it hands out record
 //! text, and the pure core stays free of I/O. It lives apart from `cadet-state` and
 //! `cadet-sinks` so a reader of objects (the Lambda) or archives (the CLI) pulls in neither a

@@ -161,11 +161,11 @@ impl Splitter {
                 Step::Done => {
                     self.advance(b);
                     i += 1;
-                    out.push_back(self.emit());
+                    self.emit_into(out);
                     return i;
                 }
                 Step::DoneBefore => {
-                    out.push_back(self.emit());
+                    self.emit_into(out);
                     return i;
                 }
             }
@@ -176,7 +176,7 @@ impl Splitter {
     /// End of input: the record in progress (cut short) and an unterminated container.
     pub(crate) fn finish(&mut self, out: &mut VecDeque<Item>) {
         if matches!(self.mode, Mode::Junk | Mode::Rec | Mode::Scalar) {
-            out.push_back(self.emit());
+            self.emit_into(out);
         }
         if let Some(array) = self.array.take() {
             if self.mode != Mode::Tail {
@@ -229,6 +229,42 @@ impl Splitter {
         } else {
             self.buf.extend_from_slice(bytes);
         }
+    }
+
+    /// Emits the record in progress; a top-level object that holds a `Records` / `records`
+    /// array under another key than the first (which is streamed) is expanded here, from the
+    /// bounded text, with each element's own line and offset.
+    fn emit_into(&mut self, out: &mut VecDeque<Item>) {
+        let top_object = self.mode == Mode::Rec && self.array.is_none();
+        let index = self.index;
+        let item = self.emit();
+        if let (true, Item::Record(r)) = (top_object, &item) {
+            if let Some(elements) = embedded_records(&r.text) {
+                let base = r.position;
+                let mut line = base.line;
+                let mut scanned = 0usize;
+                let mut n = index;
+                for at in elements {
+                    line += r.text.as_bytes()[scanned..at.0]
+                        .iter()
+                        .filter(|&&c| c == b'\n')
+                        .count() as u64;
+                    scanned = at.0;
+                    n += 1;
+                    out.push_back(Item::Record(Record {
+                        position: Position {
+                            index: n,
+                            line,
+                            offset: base.offset + at.0 as u64,
+                        },
+                        text: at.1,
+                    }));
+                }
+                self.index = n;
+                return;
+            }
+        }
+        out.push_back(item);
     }
 
     fn emit(&mut self) -> Item {
@@ -469,4 +505,30 @@ impl Splitter {
         }
         Step::Next
     }
+}
+
+/// The elements of a `Records` / `records` array in an object, as (byte offset in `text`,
+/// text), when the object has one; `None` otherwise (or when it is not valid JSON: the
+/// normalizer reports that).
+fn embedded_records(text: &str) -> Option<Vec<(usize, String)>> {
+    use serde_json::value::RawValue;
+    if !(text.contains("\"Records\"") || text.contains("\"records\"")) {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Container<'a> {
+        #[serde(rename = "Records", borrow, default)]
+        upper: Option<Vec<&'a RawValue>>,
+        #[serde(rename = "records", borrow, default)]
+        lower: Option<Vec<&'a RawValue>>,
+    }
+    let c: Container<'_> = serde_json::from_str(text).ok()?;
+    let items = c.upper.or(c.lower)?;
+    let base = text.as_ptr() as usize;
+    Some(
+        items
+            .into_iter()
+            .map(|v| (v.get().as_ptr() as usize - base, v.get().to_string()))
+            .collect(),
+    )
 }

@@ -53,11 +53,30 @@ fn every_container_shape_is_split() {
         texts(&split(b"{\n  \"a\": {\n    \"b\": 1\n  }\n}\n")),
         ["{\n  \"a\": {\n    \"b\": 1\n  }\n}"]
     );
-    // `Records` that is not the first key, or not an array: the whole object is one record
-    // (the normalizer decides what it is).
+    // `Records` that is not the first key: expanded from the (bounded) object; not an array:
+    // the whole object is one record (the normalizer decides what it is).
+    let items = split(b"{\"x\":1,\n\"Records\":[{\"a\":1},\n {\"b\":2}]}\n{\"c\":3}");
+    assert_eq!(texts(&items), ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"]);
+    let pos: Vec<Position> = items.iter().map(Item::position).collect();
     assert_eq!(
-        texts(&split(b"{\"x\":1,\"Records\":[{\"a\":1}]}")),
-        ["{\"x\":1,\"Records\":[{\"a\":1}]}"]
+        pos,
+        [
+            Position {
+                index: 1,
+                line: 2,
+                offset: 19
+            },
+            Position {
+                index: 2,
+                line: 3,
+                offset: 29
+            },
+            Position {
+                index: 3,
+                line: 4,
+                offset: 39
+            },
+        ]
     );
     assert_eq!(texts(&split(b"{\"Records\":5}")), ["{\"Records\":5}"]);
     // Other keys after the array are skipped.

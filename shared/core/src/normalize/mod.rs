@@ -295,6 +295,9 @@ impl std::fmt::Display for Position {
 ///
 /// Each item is the record's raw JSON or the error that made it unreadable. A syntax error in
 /// newline-delimited input loses only its own line: reading resumes on the next line.
+///
+/// This works on text already in memory. Adapters reading files, stdin or objects use the
+/// streaming, bounded readers of `cadet-ingest` instead, which hand out one record at a time.
 pub fn records(input: &str) -> Vec<(Position, Result<&RawValue, NormalizeError>)> {
     let mut out = Vec::new();
     let mut offset = 0usize;
