@@ -87,7 +87,7 @@ bench-aws: ## Lambda init time, peak RSS and per-event handler time (release bui
 load-azure: ## Azure handler figures: 1,000 concurrent connections and a slow-client flood (loopback, release build)
 	$(CARGO) build --release --locked -p cadet-azure-function --bin cadet-azure
 	python3 scripts/load-azure.py target/release/cadet-azure
-	CADET_MAX_CONNECTIONS=4096 python3 scripts/load-azure.py target/release/cadet-azure --slow 0
+	CADET_MAX_CONNECTIONS=4096 python3 scripts/load-azure.py target/release/cadet-azure
 
 .PHONY: load-lambda
 load-lambda: ## Lambda figures: SQS batches of 10 messages of 256 KB through the local Runtime API (release build)
