@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use aws_lambda_events::event::streams::{SqsBatchItemFailure, SqsEventResponse};
 use cadet_core::baseline::{assess_async, record_async, AsyncBaselineStore, ProcessError};
 use cadet_core::{Finding, Policy, Processed};
@@ -115,30 +114,77 @@ pub async fn process_record<S: AsyncBaselineStore + Sync>(
     Ok(outcome)
 }
 
+/// Whether a payload is an SQS batch: a `Records` array in which some record says
+/// `"eventSource": "aws:sqs"` or carries a `messageId` and a `receiptHandle`. Looking at every
+/// record (not only the first) keeps one malformed record from turning the batch into a
+/// "direct event" that fails as a whole.
+fn sqs_records(payload: &Value) -> Option<&Vec<Value>> {
+    let records = payload.get("Records")?.as_array()?;
+    records
+        .iter()
+        .any(|r| {
+            r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")
+                || (r.get("messageId").is_some() && r.get("receiptHandle").is_some())
+        })
+        .then_some(records)
+}
+
+/// The body of one SQS message, or why it is unusable. Each message is checked on its own, so a
+/// wrong type in one fails only that message.
+fn sqs_body(message: &Value) -> Result<&str, RecordError> {
+    if !message.is_object() {
+        return Err(RecordError::Malformed(
+            "SQS record is not a JSON object".into(),
+        ));
+    }
+    match message.get("body") {
+        Some(Value::String(body)) => Ok(body),
+        None | Some(Value::Null) => {
+            Err(RecordError::Malformed("SQS message without a body".into()))
+        }
+        Some(other) => Err(RecordError::Malformed(format!(
+            "SQS message body is {}, not a string",
+            json_type(other)
+        ))),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// The invocation handler: SQS batches get partial batch failures; a direct EventBridge
 /// event returns its findings, or an error so Lambda retries it.
+///
+/// In a batch, every record is handled on its own: a record that is malformed (not an object,
+/// `body` missing or not a string, an unusable event) is reported in `batchItemFailures` and the
+/// others are processed. A record without a string `messageId` cannot be named, so it is
+/// reported with an empty `itemIdentifier`, which makes Lambda retry the whole batch (the
+/// records already processed are duplicates the baseline recognizes): never a silent drop.
 pub async fn handle<S: AsyncBaselineStore + Sync>(
     app: &App<S>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
     let (payload, ctx) = event.into_parts();
-    let is_sqs = payload
-        .get("Records")
-        .and_then(Value::as_array)
-        .and_then(|r| r.first())
-        .and_then(|r| r.get("eventSource"))
-        .and_then(Value::as_str)
-        == Some("aws:sqs");
-    if is_sqs {
-        let batch: SqsEvent =
-            serde_json::from_value(payload).map_err(|e| format!("SQS event: {e}"))?;
+    if let Some(records) = sqs_records(&payload) {
         let mut response = SqsEventResponse::default();
         let (mut findings, mut duplicates) = (Vec::new(), 0);
-        for message in &batch.records {
-            let id = message.message_id.clone().unwrap_or_default();
-            let result = match message.body.as_deref() {
-                Some(body) => process_record(app, body).await,
-                None => Err(RecordError::Malformed("SQS message without a body".into())),
+        for (i, message) in records.iter().enumerate() {
+            let id = message.get("messageId").and_then(Value::as_str);
+            let result = match (id, sqs_body(message)) {
+                (None, _) => Err(RecordError::Malformed(format!(
+                    "SQS record {} has no string messageId",
+                    i + 1
+                ))),
+                (Some(_), Err(e)) => Err(e),
+                (Some(_), Ok(body)) => process_record(app, body).await,
             };
             match result {
                 Ok(o) => {
@@ -146,15 +192,16 @@ pub async fn handle<S: AsyncBaselineStore + Sync>(
                     findings.extend(o.findings);
                 }
                 Err(e) => {
-                    error!(request_id = %ctx.request_id, message_id = %id, retryable = e.retryable(), error = %e, "record failed");
+                    error!(request_id = %ctx.request_id, record = i + 1, message_id = id.unwrap_or(""),
+                           retryable = e.retryable(), error = %e, "record failed");
                     let mut failure = SqsBatchItemFailure::default();
-                    failure.item_identifier = Some(id);
+                    failure.item_identifier = Some(id.unwrap_or("").to_string());
                     response.batch_item_failures.push(failure);
                 }
             }
         }
         info!(
-            records = batch.records.len(),
+            records = records.len(),
             failures = response.batch_item_failures.len(),
             duplicates,
             verdicts = findings.len(),

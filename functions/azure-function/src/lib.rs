@@ -11,6 +11,7 @@
 //! - [`outbox`]: undelivered alerts, published when their event is redelivered (in memory, or
 //!   in the baseline's Azure Table so any instance can pick them up).
 //! - [`routes`]: the HTTP contract (payload shapes, handshakes, auth, limits, status codes).
+//! - [`server`]: the accept loop: header/body timeouts, connection and in-flight caps.
 //! - [`store`]: the configured baseline store (memory or Azure Table).
 //! - [`telemetry`]: tracing setup.
 //!
@@ -22,6 +23,7 @@ pub mod enrich;
 pub mod handler;
 pub mod outbox;
 pub mod routes;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 
@@ -66,11 +68,10 @@ pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store:
     if let Some(outbox) = outbox {
         detector = detector.with_outbox(outbox);
     }
-    Ok(Arc::new(routes::App::new(
-        detector,
-        config.auth_key.clone(),
-        config.state.kind(),
-    )))
+    Ok(Arc::new(
+        routes::App::new(detector, config.auth_key.clone(), config.state.kind())
+            .with_limits(config.server),
+    ))
 }
 
 /// Binds `bind:port` and serves until SIGTERM or Ctrl-C.
@@ -90,10 +91,7 @@ pub async fn serve(config: Config, started: std::time::Instant) -> anyhow::Resul
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "cadet-azure listening"
     );
-    axum::serve(listener, routes::router(app))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving HTTP")?;
+    server::serve(listener, routes::router(app), config.server, shutdown()).await;
     tracing::info!("cadet-azure stopped");
     Ok(())
 }
