@@ -3,26 +3,34 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::streams::{SqsBatchItemFailure, SqsEventResponse};
-use cadet_core::baseline::{assess_async, record_async, AsyncBaselineStore, ProcessError};
-use cadet_core::{Finding, Policy, Processed};
-use cadet_sinks::{Sink, SinkError};
+use cadet_core::baseline::AsyncBaselineStore;
+use cadet_core::{Finding, Policy};
+use cadet_pipeline::{Enricher, Outcome, Pipeline, Raw};
+use cadet_sinks::Sink;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-use crate::enrich::CommandSource;
-
-/// Everything a handler needs, built once at init.
+/// Everything a handler needs, built once at init: the shared pipeline (store, policy, sinks,
+/// enrichers). The handler only translates Lambda's envelopes and failure protocol.
 #[derive(Debug)]
 pub struct App<S> {
-    /// Scoring policy.
-    pub policy: Policy,
-    /// Baseline store.
-    pub store: S,
-    /// Destinations of findings at or above the alert severity.
-    pub sinks: Vec<Arc<dyn Sink>>,
-    /// SendCommand enrichment, when `CADET_ENRICH_SSM=true`.
-    pub enricher: Option<Arc<dyn CommandSource>>,
+    /// The one detection pipeline.
+    pub pipeline: Pipeline<S>,
+}
+
+impl<S: AsyncBaselineStore + Sync> App<S> {
+    /// An app with its policy, store, sinks and enrichers (`CADET_ENRICH_SSM`).
+    pub fn new(
+        policy: Policy,
+        store: S,
+        sinks: Vec<Arc<dyn Sink>>,
+        enrichers: Vec<Arc<dyn Enricher>>,
+    ) -> Self {
+        App {
+            pipeline: Pipeline::new(store, policy, sinks).with_enrichers(enrichers),
+        }
+    }
 }
 
 /// Why one record failed.
@@ -35,8 +43,13 @@ pub enum RecordError {
     #[error("{0}")]
     Store(String),
     /// A sink failed; nothing was recorded, so a redelivery publishes again.
-    #[error("{0}")]
-    Sink(#[from] SinkError),
+    #[error("{message}")]
+    Sink {
+        /// What failed (one entry per sink, joined).
+        message: String,
+        /// Whether every failure may succeed on a retry.
+        retryable: bool,
+    },
 }
 
 impl RecordError {
@@ -45,7 +58,7 @@ impl RecordError {
         match self {
             RecordError::Malformed(_) => false,
             RecordError::Store(_) => true,
-            RecordError::Sink(e) => e.retryable(),
+            RecordError::Sink { retryable, .. } => *retryable,
         }
     }
 }
@@ -53,65 +66,43 @@ impl RecordError {
 /// What one record produced.
 #[derive(Debug, Default)]
 pub struct RecordOutcome {
-    /// Findings published (alerts) and below-threshold verdicts, in that order of interest.
+    /// The verdict's finding (published when it is an alert), if the record produced one.
     pub findings: Vec<Finding>,
     /// Whether the record was a duplicate delivery.
     pub duplicate: bool,
-    /// Whether any finding met the alert severity (and was published).
+    /// Whether the finding met the alert severity (and was published).
     pub alerted: usize,
 }
 
-/// Normalizes, enriches, scores, publishes, then records one record given as JSON text.
+/// One record (JSON text) through the shared pipeline; its outcome in Lambda's terms.
 pub async fn process_record<S: AsyncBaselineStore + Sync>(
     app: &App<S>,
     text: &str,
 ) -> Result<RecordOutcome, RecordError> {
-    let mut event = match cadet_core::normalize(text) {
-        Ok(Some(e)) => e,
-        Ok(None) => return Ok(RecordOutcome::default()),
-        Err(e) => return Err(RecordError::Malformed(e.to_string())),
-    };
-    if let (Some(enricher), Some(id)) = (&app.enricher, event.command_id.clone()) {
-        if event.operation == "ssm:SendCommand" {
-            match enricher.command_text(&id).await {
-                Ok(text) => event.command_text = text,
-                Err(reason) => {
-                    warn!(command_id = %id, %reason, "enrichment failed; scoring without the command text");
-                    event.enrichment_error = Some(reason);
-                }
-            }
-        }
+    match app.pipeline.process_one(Raw::Text(text)).await {
+        Outcome::Alerted { finding } => Ok(RecordOutcome {
+            findings: vec![*finding],
+            duplicate: false,
+            alerted: 1,
+        }),
+        Outcome::BelowThreshold { finding } => Ok(RecordOutcome {
+            findings: vec![*finding],
+            ..RecordOutcome::default()
+        }),
+        Outcome::Observed | Outcome::Ignored => Ok(RecordOutcome::default()),
+        Outcome::Duplicate => Ok(RecordOutcome {
+            duplicate: true,
+            ..RecordOutcome::default()
+        }),
+        Outcome::Rejected { error } => Err(RecordError::Malformed(error)),
+        Outcome::StoreFailed { error, .. } => Err(RecordError::Store(error)),
+        Outcome::SinkFailed {
+            errors, retryable, ..
+        } => Err(RecordError::Sink {
+            message: errors.join("; "),
+            retryable,
+        }),
     }
-    let store_err = |e: ProcessError<S::Error>| RecordError::Store(e.to_string());
-    let verdict = match assess_async(&app.store, &event, &app.policy)
-        .await
-        .map_err(store_err)?
-    {
-        Processed::Duplicate => {
-            return Ok(RecordOutcome {
-                duplicate: true,
-                ..RecordOutcome::default()
-            })
-        }
-        Processed::Observed => None,
-        Processed::Verdict(v) => Some(v),
-    };
-    let mut outcome = RecordOutcome::default();
-    if let Some(v) = verdict {
-        let finding = Finding::from_verdict(&v);
-        if v.is_alert(&app.policy) {
-            for sink in &app.sinks {
-                sink.publish(&finding).await?;
-            }
-            outcome.alerted = 1;
-        }
-        info!(finding_id = %finding.finding_id, severity = %finding.severity, risk_score = finding.risk_score,
-              operation = %finding.operation, alerted = outcome.alerted == 1, "verdict");
-        outcome.findings.push(finding);
-    }
-    // Only now: a failed publish above left the baseline untouched for the redelivery.
-    record_async(&app.store, &event).await.map_err(store_err)?;
-    Ok(outcome)
 }
 
 /// Whether a payload is an SQS batch: a `Records` array in which some record says
