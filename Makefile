@@ -19,9 +19,28 @@ run: build ## Detect over the sample events in events/ with a fresh embedded (re
 	./target/release/cadet detect --state $(RUN_STATE) $(EVENTS)
 
 .PHONY: test
-test: node_modules/.bin/azurite-table .venv/bin/moto_server ## Run every test (unit, golden, corpus, CLI end-to-end, Azure handler + Azurite, infra lint)
+test: node_modules/.bin/azurite-table .venv/bin/moto_server ## Run every test (unit, golden, corpus, CLI end-to-end, Azure handler + Azurite, fuzz smoke, infra lint)
 	$(CARGO) test --workspace --locked
+	$(MAKE) fuzz-smoke
 	$(MAKE) lint-infra
+
+# Fuzzing (cargo-fuzz, libFuzzer, nightly toolchain): fuzz/ is its own crate, outside the
+# workspace. Seeds come from events/ and policy/ (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 120
+FUZZ_SMOKE_SECONDS ?= 10
+
+.PHONY: fuzz-tools
+fuzz-tools:
+	@rustup toolchain list | grep -q '^nightly' || { echo "fuzzing needs the nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+	@command -v cargo-fuzz >/dev/null || $(CARGO) +stable install cargo-fuzz --locked
+
+.PHONY: fuzz
+fuzz: fuzz-tools ## Run every fuzz target for FUZZ_SECONDS (default 120) each; crashes land in fuzz/artifacts/
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+.PHONY: fuzz-smoke
+fuzz-smoke: fuzz-tools ## Build every fuzz target and run each for FUZZ_SMOKE_SECONDS (default 10), as make test does
+	bash scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 
 # Azurite (Azure Table Storage emulator) for the Azure Table store tests, from package-lock.json.
 node_modules/.bin/azurite-table: package.json package-lock.json
@@ -64,6 +83,20 @@ package: package-aws package-azure ## Build every package the Terraform modules 
 bench-aws: ## Lambda init time, peak RSS and per-event handler time (release build)
 	bash scripts/bench-aws.sh
 
+.PHONY: load-azure
+load-azure: ## Azure handler figures: 1,000 concurrent connections and a slow-client flood (loopback, release build)
+	$(CARGO) build --release --locked -p cadet-azure-function --bin cadet-azure
+	python3 scripts/load-azure.py target/release/cadet-azure
+	CADET_MAX_CONNECTIONS=4096 python3 scripts/load-azure.py target/release/cadet-azure
+
+.PHONY: load-lambda
+load-lambda: ## Lambda figures: SQS batches of 10 messages of 256 KB through the local Runtime API (release build)
+	bash scripts/load-lambda.sh
+
+.PHONY: bench-input
+bench-input: build ## Per-event cost of cadet detect at 1k/10k/100k records: NDJSON vs Records, one principal vs many
+	python3 scripts/bench-input.py target/release/cadet
+
 .PHONY: lint
 lint: ## rustfmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
@@ -72,6 +105,10 @@ lint: ## rustfmt --check and clippy -D warnings
 .PHONY: lint-infra
 lint-infra: ## terraform fmt -check and checkov (installed into .venv)
 	bash scripts/lint-infra.sh
+
+.PHONY: scenario
+scenario: ## Detection quality over the synthetic organisation (precision, recall, false alerts per 1,000)
+	$(CARGO) run --release --locked -p cadet-scenario -- --seed 1651
 
 .PHONY: bench
 bench: ## Criterion benchmarks (normalize+score); ratios against a baseline in the same run

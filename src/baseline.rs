@@ -7,22 +7,40 @@ use anyhow::{Context, Result};
 use cadet_core::baseline::{observe_only, BaselineStore, Put};
 use cadet_state::ExportLine;
 
-use crate::input;
 use crate::state::Store;
 
 /// `seed`: learn from historical files without scoring or alerting.
-pub fn seed(store: &Store, paths: &[String]) -> Result<(usize, usize, usize)> {
-    crate::with_store!(store, s => seed_with(s, paths))
+pub fn seed(
+    store: &Store,
+    paths: &[String],
+    limits: cadet_ingest::Limits,
+) -> Result<(usize, usize, usize)> {
+    crate::with_store!(store, s => seed_with(s, paths, limits))
 }
 
-fn seed_with<S: BaselineStore>(store: &S, paths: &[String]) -> Result<(usize, usize, usize)> {
+fn seed_with<S: BaselineStore>(
+    store: &S,
+    paths: &[String],
+    limits: cadet_ingest::Limits,
+) -> Result<(usize, usize, usize)> {
+    use cadet_ingest::Item;
     let (mut learned, mut duplicates, mut rejected) = (0, 0, 0);
-    for source in input::expand(paths) {
-        let source = source.map_err(|(p, e)| anyhow::anyhow!("{p}: cannot read: {e}"))?;
+    for source in cadet_ingest::expand(paths) {
+        let source = source.map_err(|w| anyhow::anyhow!("{}: cannot read: {}", w.path, w.error))?;
         let name = source.display();
-        let text = input::read(&source).with_context(|| format!("{name}: cannot read"))?;
-        for (pos, raw) in cadet_core::records(&text) {
-            match raw.and_then(cadet_core::normalize_raw) {
+        let records = cadet_ingest::open(&source, limits)
+            .map_err(|e| anyhow::anyhow!("{name}: cannot read: {e}"))?;
+        for item in records {
+            let item = item.map_err(|e| anyhow::anyhow!("{name}: cannot read: {e}"))?;
+            let (pos, normalized) = match item {
+                Item::Record(r) => (r.position, cadet_core::normalize(&r.text)),
+                Item::Rejected(r) => {
+                    eprintln!("error: {name}: {}: {}", r.position, r.reason);
+                    rejected += 1;
+                    continue;
+                }
+            };
+            match normalized {
                 Ok(Some(ev)) => {
                     if observe_only(store, &ev)
                         .map_err(|e| anyhow::anyhow!("{name}: {pos}: {e}"))?

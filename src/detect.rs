@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use cadet_core::{BaselineStore, Finding, Policy, Processed, Severity};
 
-use crate::input;
+use cadet_ingest::{Item, Limits};
+
 use crate::output::{Format, Printer};
 
 /// Options of one `detect` run.
@@ -19,6 +20,7 @@ pub struct Options {
     pub state: Option<String>,
     pub policy: Option<PathBuf>,
     pub colour: bool,
+    pub limits: Limits,
 }
 
 #[derive(Debug, Default)]
@@ -58,27 +60,43 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
     let mut printer = Printer::new(opts.format, opts.colour);
     let mut tally = Tally::default();
 
-    for source in input::expand(&opts.paths) {
+    for source in cadet_ingest::expand(&opts.paths) {
         let source = match source {
             Ok(s) => s,
-            Err((path, e)) => {
-                eprintln!("error: {path}: cannot read: {e}");
+            Err(w) => {
+                eprintln!("error: {}: cannot read: {}", w.path, w.error);
                 tally.unreadable += 1;
                 continue;
             }
         };
         let name = source.display();
-        let text = match input::read(&source) {
-            Ok(t) => t,
+        let records = match cadet_ingest::open(&source, opts.limits) {
+            Ok(r) => r,
             Err(e) => {
-                eprintln!("error: {name}: cannot read: {e:#}");
+                eprintln!("error: {name}: cannot read: {e}");
                 tally.unreadable += 1;
                 continue;
             }
         };
-        for (pos, raw) in cadet_core::records(&text) {
+        for item in records {
+            let record = match item {
+                Ok(Item::Record(r)) => r,
+                Ok(Item::Rejected(r)) => {
+                    tally.records += 1;
+                    tally.rejected += 1;
+                    eprintln!("error: {name}: {}: {}", r.position, r.reason);
+                    continue;
+                }
+                Err(e) => {
+                    // Every record before the damage has been processed.
+                    eprintln!("error: {name}: cannot read: {e}");
+                    tally.unreadable += 1;
+                    break;
+                }
+            };
+            let pos = record.position;
             tally.records += 1;
-            let event = match raw.and_then(cadet_core::normalize_raw) {
+            let event = match cadet_core::normalize(&record.text) {
                 Ok(Some(ev)) => ev,
                 Ok(None) => continue,
                 Err(e) => {
@@ -103,6 +121,10 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
             if opts.all || verdict.is_alert(policy) {
                 tally.printed += 1;
                 printer.emit(&mut out, Finding::from_verdict(&verdict))?;
+                if opts.format != Format::Text {
+                    // A killed or failing run keeps every line it printed.
+                    out.flush()?;
+                }
             }
         }
     }

@@ -7,7 +7,6 @@ mod baseline;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;
 mod detect;
-mod input;
 mod output;
 mod state;
 
@@ -71,6 +70,8 @@ enum BaselineCommand {
         /// Pause between LookupEvents pages in milliseconds (the API allows ~2 requests/s).
         #[arg(long, default_value_t = 550, hide = true)]
         page_interval_ms: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Print the profiles of a principal (ARN, object id, or any part of the key) as JSON.
     Show {
@@ -109,6 +110,71 @@ struct DetectArgs {
     /// Colour in the text table: auto (TTY only, honours NO_COLOR), always, never.
     #[arg(long, default_value = "auto")]
     color: ColorChoice,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Input bounds; each one, when hit, costs the record (or the rest of a gzip input) and an
+/// error line, and the run goes on.
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Largest record accepted, in bytes (suffixes K, M, G: powers of 1024).
+    #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_size)]
+    max_record_size: usize,
+    /// Most decompressed bytes per compressed byte of a gzip input (after the first MiB);
+    /// stops decompression bombs.
+    #[arg(long, value_name = "RATIO", default_value_t = cadet_ingest::DEFAULT_MAX_GZIP_RATIO,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_gzip_ratio: u64,
+    /// Deepest nesting of objects and arrays in one record.
+    #[arg(long, value_name = "LEVELS", default_value_t = cadet_ingest::DEFAULT_MAX_DEPTH,
+          value_parser = parse_depth)]
+    max_depth: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> cadet_ingest::Limits {
+        cadet_ingest::Limits {
+            max_record_bytes: self.max_record_size,
+            max_gzip_ratio: self.max_gzip_ratio,
+            max_depth: self.max_depth,
+        }
+    }
+}
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?}: expected a number of bytes such as 65536, 512K or 4M"
+            ))
+        }
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number of bytes such as 65536, 512K or 4M"))?;
+    n.checked_shl(shift)
+        .filter(|v| *v >> shift == n && *v > 0)
+        .ok_or_else(|| format!("{text:?}: must be between 1 byte and the address space"))
+}
+
+fn parse_depth(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        // serde_json refuses nesting beyond 128 levels anyway.
+        Ok(n) if (1..=128).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?}: expected a number of levels from 1 to 128"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -148,6 +214,7 @@ fn main() -> ExitCode {
                 state: args.state,
                 policy: args.policy,
                 colour,
+                limits: args.limits.limits(),
             };
             match detect::run(&opts) {
                 Ok(code) => code,
@@ -201,11 +268,12 @@ fn run_baseline(state: Option<&str>, command: BaselineCommand) -> anyhow::Result
             region,
             endpoint_url,
             page_interval_ms,
+            limits,
         } => {
             let (mut learned, mut duplicates, mut rejected) = if paths.is_empty() {
                 (0, 0, 0)
             } else {
-                baseline::seed(&store, &paths)?
+                baseline::seed(&store, &paths, limits.limits())?
             };
             if cloudtrail {
                 let (l, d, r) =

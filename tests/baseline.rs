@@ -104,7 +104,8 @@ fn routine_scores_low_and_the_intruder_scores_high() {
         ids(&r)
     );
     assert!(
-        ids(&r).contains(&SignalId::EstablishedRoutine),
+        ids(&r).contains(&SignalId::EstablishedRoutine)
+            || ids(&r).contains(&SignalId::RecurringRoutine),
         "{:?}",
         ids(&r)
     );
@@ -536,4 +537,273 @@ fn seeding_does_not_alert_and_skips_duplicates() {
     let e = ev(&routine("s-1", &at(0, 10, 0)));
     assert!(matches!(observe_only(&store, &e), Ok(true)));
     assert!(matches!(observe_only(&store, &e), Ok(false)));
+}
+
+/// An SSM call by an assumed role, for the baseline v2 scenarios.
+fn ssm_call(account: &str, role: &str, name: &str, id: &str, time: &str, request: Value) -> Value {
+    json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ssm", "account": account, "detail": {
+        "eventSource": "ssm.amazonaws.com", "eventName": name, "eventTime": time, "eventID": id,
+        "awsRegion": "eu-west-1", "recipientAccountId": account, "sourceIPAddress": "198.51.100.30",
+        "userAgent": "Boto3/1.34.160 md/Botocore#1.34.160 ua/2.0 os/linux lang/python#3.11.9",
+        "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::{account}:assumed-role/{role}/job"),
+            "accountId": account, "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{account}:role/{role}"), "userName": role}}},
+        "requestParameters": request,
+        "responseElements": {"command": {"commandId": format!("c-{id}"), "targetCount": 0}}}})
+}
+
+fn playbook(account: &str, id: &str, time: &str, tag: &str) -> Value {
+    ssm_call(
+        account,
+        "AnsibleRunner",
+        "SendCommand",
+        id,
+        time,
+        json!({"documentName": "AWS-ApplyAnsiblePlaybooks", "targets": [{"key": "tag:Role", "values": [tag]}]}),
+    )
+}
+
+fn reason(v: &cadet_core::Verdict, id: SignalId) -> Option<String> {
+    v.signals
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.reason.clone())
+}
+
+#[test]
+fn a_daily_pipeline_is_routine_by_day_six_and_a_changed_one_is_not() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    for day in 0..5 {
+        let v = verdict(
+            &store,
+            &playbook("111111111111", &format!("p-{day}"), &at(day, 6, day), "web"),
+            &policy,
+        );
+        assert!(
+            !ids(&v).contains(&SignalId::RecurringRoutine),
+            "day {day}: {:?}",
+            ids(&v)
+        );
+    }
+    // The next Monday, 06:02: off-hours by policy, but the principal's routine (a business-day
+    // pipeline: the weekend is a gap in the cadence, not a break).
+    let v = verdict(
+        &store,
+        &playbook("111111111111", "p-5", &at(7, 6, 2), "web"),
+        &policy,
+    );
+    let r = reason(&v, SignalId::RecurringRoutine).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        r.contains(
+            "AWS-ApplyAnsiblePlaybooks to tag:Role=web on 5 of the last 7 days at 06:02 UTC"
+        ),
+        "{r}"
+    );
+    assert!(ids(&v).contains(&SignalId::OffHours));
+    let u = reason(&v, SignalId::UsualHours).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(u.contains("usual time"), "{u}");
+    assert!(
+        v.severity <= Severity::Low,
+        "{} {:?}",
+        v.risk_score,
+        ids(&v)
+    );
+    // Same hour, different targets: the routine credit does not carry over.
+    let v = verdict(
+        &store,
+        &playbook("111111111111", "p-6", &at(8, 6, 1), "db"),
+        &policy,
+    );
+    assert!(
+        !ids(&v).contains(&SignalId::RecurringRoutine),
+        "{:?}",
+        ids(&v)
+    );
+}
+
+#[test]
+fn a_novelty_burst_scores_in_full_even_while_learning() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    for day in 0..9 {
+        verdict(
+            &store,
+            &playbook("111111111111", &format!("p-{day}"), &at(day, 6, 0), "web"),
+            &policy,
+        );
+    }
+    // Day 9: still in the account's 14-day learning period.
+    let steps = [
+        ssm_call(
+            "111111111111",
+            "AnsibleRunner",
+            "CreateDocument",
+            "b-1",
+            &at(9, 4, 0),
+            json!({"name": "ops-diag", "documentType": "Automation"}),
+        ),
+        ssm_call(
+            "111111111111",
+            "AnsibleRunner",
+            "StartAutomationExecution",
+            "b-2",
+            &at(9, 4, 3),
+            json!({"documentName": "AWS-StopEC2Instance"}),
+        ),
+        ssm_call(
+            "111111111111",
+            "AnsibleRunner",
+            "StartSession",
+            "b-3",
+            &at(9, 4, 7),
+            json!({"target": "i-0000000000000000c"}),
+        ),
+    ];
+    let first = verdict(&store, &steps[0], &policy);
+    let dampened = first
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::FirstAction)
+        .map(|s| s.points);
+    assert_eq!(
+        dampened,
+        Some(3),
+        "a lone novelty is dampened while learning"
+    );
+    verdict(&store, &steps[1], &policy);
+    let last = verdict(&store, &steps[2], &policy);
+    let burst =
+        reason(&last, SignalId::NoveltyBurst).unwrap_or_else(|| panic!("{:?}", last.signals));
+    assert!(
+        burst.contains("ssm:CreateDocument (first action") && burst.contains("ssm:StartSession"),
+        "{burst}"
+    );
+    let full = last
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::FirstAction)
+        .map(|s| s.points);
+    assert_eq!(full, Some(15), "{:?}", last.signals);
+    assert!(
+        last.severity >= Severity::Medium,
+        "{} {:?}",
+        last.risk_score,
+        ids(&last)
+    );
+}
+
+#[test]
+fn a_document_created_then_run_is_a_chain() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    verdict(
+        &store,
+        &ssm_call(
+            "111111111111",
+            "DeployBot",
+            "CreateDocument",
+            "d-1",
+            &at(3, 4, 10),
+            json!({"name": "SystemMaintenanceCheck", "documentType": "Command"}),
+        ),
+        &policy,
+    );
+    let v = verdict(
+        &store,
+        &ssm_call(
+            "111111111111",
+            "DeployBot",
+            "SendCommand",
+            "d-2",
+            &at(3, 4, 14),
+            json!({"documentName": "SystemMaintenanceCheck", "instanceIds": ["i-0000000000000000a"]}),
+        ),
+        &policy,
+    );
+    let r = reason(&v, SignalId::SequenceDocumentRun).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        r.contains("ssm:CreateDocument of SystemMaintenanceCheck then ssm:SendCommand"),
+        "{r}"
+    );
+    assert!(
+        !ids(&v).contains(&SignalId::HandsOnChain),
+        "a role is not a person"
+    );
+}
+
+#[test]
+fn a_name_that_says_ransom_is_a_signal_without_any_history() {
+    let v = cadet_core::score(
+        &ev(&ssm_call(
+            "111111111111",
+            "ops",
+            "SendCommand",
+            "n-1",
+            &at(2, 20, 30),
+            json!({"documentName": "EncryptFilesAndUploadRansomNote", "instanceIds": ["i-0000000000000000a"]}),
+        )),
+        &Policy::default(),
+    );
+    let r = reason(&v, SignalId::SuspiciousName).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(r.contains("\"ransom\""), "{r}");
+    assert!(
+        v.severity >= Severity::Medium,
+        "{} {:?}",
+        v.risk_score,
+        ids(&v)
+    );
+    // AWS-owned names describe remediation, not attacks.
+    let aws = cadet_core::score(
+        &ev(&ssm_call(
+            "111111111111",
+            "ops",
+            "StartAutomationExecution",
+            "n-2",
+            &at(2, 11, 0),
+            json!({"documentName": "AWSConfigRemediation-EncryptSNSTopic"}),
+        )),
+        &Policy::default(),
+    );
+    assert!(!ids(&aws).contains(&SignalId::SuspiciousName));
+}
+
+#[test]
+fn a_role_routine_in_another_account_is_not_a_stranger_in_a_new_one() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    for day in 0..12 {
+        verdict(
+            &store,
+            &playbook("111111111111", &format!("a-{day}"), &at(day, 6, 0), "web"),
+            &policy,
+        );
+    }
+    let v = verdict(
+        &store,
+        &playbook("222222222222", "b-0", &at(12, 6, 0), "web"),
+        &policy,
+    );
+    assert!(!ids(&v).contains(&SignalId::FirstAction), "{:?}", v.signals);
+    let r = reason(&v, SignalId::PeerHistory).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        r.contains("1 other accounts") && r.contains("12 events"),
+        "{r}"
+    );
+    // An IAM user of the same name elsewhere vouches for nothing: users are per account.
+    let user = |acct: &str, id: &str, t: &str| {
+        let mut v = playbook(acct, id, t, "web");
+        v["detail"]["userIdentity"] = json!({"type": "IAMUser", "arn": format!("arn:aws:iam::{acct}:user/ops"),
+            "accountId": acct, "accessKeyId": "ASIAEXAMPLE", "userName": "ops"});
+        v
+    };
+    for day in 0..12 {
+        verdict(
+            &store,
+            &user("333333333333", &format!("u-{day}"), &at(day, 7, 0)),
+            &policy,
+        );
+    }
+    let v = verdict(&store, &user("444444444444", "u-x", &at(12, 7, 0)), &policy);
+    assert!(ids(&v).contains(&SignalId::FirstAction), "{:?}", v.signals);
 }

@@ -24,12 +24,7 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let app = App {
-        policy: Policy::default(),
-        store: MemoryStore::new(),
-        sinks: vec![],
-        enricher: None,
-    };
+    let app = App::new(Policy::default(), MemoryStore::new(), vec![], vec![]);
     let policy = Policy::default();
     let mut g = c.benchmark_group("lambda_per_event");
     let base = event(0);

@@ -2,28 +2,35 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use aws_lambda_events::event::streams::{SqsBatchItemFailure, SqsEventResponse};
-use cadet_core::baseline::{assess_async, record_async, AsyncBaselineStore, ProcessError};
-use cadet_core::{Finding, Policy, Processed};
-use cadet_sinks::{Sink, SinkError};
+use cadet_core::baseline::AsyncBaselineStore;
+use cadet_core::{Finding, Policy};
+use cadet_pipeline::{Enricher, Outcome, Pipeline, Raw};
+use cadet_sinks::Sink;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-use crate::enrich::CommandSource;
-
-/// Everything a handler needs, built once at init.
+/// Everything a handler needs, built once at init: the shared pipeline (store, policy, sinks,
+/// enrichers). The handler only translates Lambda's envelopes and failure protocol.
 #[derive(Debug)]
 pub struct App<S> {
-    /// Scoring policy.
-    pub policy: Policy,
-    /// Baseline store.
-    pub store: S,
-    /// Destinations of findings at or above the alert severity.
-    pub sinks: Vec<Arc<dyn Sink>>,
-    /// SendCommand enrichment, when `CADET_ENRICH_SSM=true`.
-    pub enricher: Option<Arc<dyn CommandSource>>,
+    /// The one detection pipeline.
+    pub pipeline: Pipeline<S>,
+}
+
+impl<S: AsyncBaselineStore + Sync> App<S> {
+    /// An app with its policy, store, sinks and enrichers (`CADET_ENRICH_SSM`).
+    pub fn new(
+        policy: Policy,
+        store: S,
+        sinks: Vec<Arc<dyn Sink>>,
+        enrichers: Vec<Arc<dyn Enricher>>,
+    ) -> Self {
+        App {
+            pipeline: Pipeline::new(store, policy, sinks).with_enrichers(enrichers),
+        }
+    }
 }
 
 /// Why one record failed.
@@ -36,8 +43,13 @@ pub enum RecordError {
     #[error("{0}")]
     Store(String),
     /// A sink failed; nothing was recorded, so a redelivery publishes again.
-    #[error("{0}")]
-    Sink(#[from] SinkError),
+    #[error("{message}")]
+    Sink {
+        /// What failed (one entry per sink, joined).
+        message: String,
+        /// Whether every failure may succeed on a retry.
+        retryable: bool,
+    },
 }
 
 impl RecordError {
@@ -46,7 +58,7 @@ impl RecordError {
         match self {
             RecordError::Malformed(_) => false,
             RecordError::Store(_) => true,
-            RecordError::Sink(e) => e.retryable(),
+            RecordError::Sink { retryable, .. } => *retryable,
         }
     }
 }
@@ -54,91 +66,116 @@ impl RecordError {
 /// What one record produced.
 #[derive(Debug, Default)]
 pub struct RecordOutcome {
-    /// Findings published (alerts) and below-threshold verdicts, in that order of interest.
+    /// The verdict's finding (published when it is an alert), if the record produced one.
     pub findings: Vec<Finding>,
     /// Whether the record was a duplicate delivery.
     pub duplicate: bool,
-    /// Whether any finding met the alert severity (and was published).
+    /// Whether the finding met the alert severity (and was published).
     pub alerted: usize,
 }
 
-/// Normalizes, enriches, scores, publishes, then records one record given as JSON text.
+/// One record (JSON text) through the shared pipeline; its outcome in Lambda's terms.
 pub async fn process_record<S: AsyncBaselineStore + Sync>(
     app: &App<S>,
     text: &str,
 ) -> Result<RecordOutcome, RecordError> {
-    let mut event = match cadet_core::normalize(text) {
-        Ok(Some(e)) => e,
-        Ok(None) => return Ok(RecordOutcome::default()),
-        Err(e) => return Err(RecordError::Malformed(e.to_string())),
-    };
-    if let (Some(enricher), Some(id)) = (&app.enricher, event.command_id.clone()) {
-        if event.operation == "ssm:SendCommand" {
-            match enricher.command_text(&id).await {
-                Ok(text) => event.command_text = text,
-                Err(reason) => {
-                    warn!(command_id = %id, %reason, "enrichment failed; scoring without the command text");
-                    event.enrichment_error = Some(reason);
-                }
-            }
-        }
+    match app.pipeline.process_one(Raw::Text(text)).await {
+        Outcome::Alerted { finding } => Ok(RecordOutcome {
+            findings: vec![*finding],
+            duplicate: false,
+            alerted: 1,
+        }),
+        Outcome::BelowThreshold { finding } => Ok(RecordOutcome {
+            findings: vec![*finding],
+            ..RecordOutcome::default()
+        }),
+        Outcome::Observed | Outcome::Ignored => Ok(RecordOutcome::default()),
+        Outcome::Duplicate => Ok(RecordOutcome {
+            duplicate: true,
+            ..RecordOutcome::default()
+        }),
+        Outcome::Rejected { error } => Err(RecordError::Malformed(error)),
+        Outcome::StoreFailed { error, .. } => Err(RecordError::Store(error)),
+        Outcome::SinkFailed {
+            errors, retryable, ..
+        } => Err(RecordError::Sink {
+            message: errors.join("; "),
+            retryable,
+        }),
     }
-    let store_err = |e: ProcessError<S::Error>| RecordError::Store(e.to_string());
-    let verdict = match assess_async(&app.store, &event, &app.policy)
-        .await
-        .map_err(store_err)?
-    {
-        Processed::Duplicate => {
-            return Ok(RecordOutcome {
-                duplicate: true,
-                ..RecordOutcome::default()
-            })
-        }
-        Processed::Observed => None,
-        Processed::Verdict(v) => Some(v),
-    };
-    let mut outcome = RecordOutcome::default();
-    if let Some(v) = verdict {
-        let finding = Finding::from_verdict(&v);
-        if v.is_alert(&app.policy) {
-            for sink in &app.sinks {
-                sink.publish(&finding).await?;
-            }
-            outcome.alerted = 1;
-        }
-        info!(finding_id = %finding.finding_id, severity = %finding.severity, risk_score = finding.risk_score,
-              operation = %finding.operation, alerted = outcome.alerted == 1, "verdict");
-        outcome.findings.push(finding);
+}
+
+/// Whether a payload is an SQS batch: a `Records` array in which some record says
+/// `"eventSource": "aws:sqs"` or carries a `messageId` and a `receiptHandle`. Looking at every
+/// record (not only the first) keeps one malformed record from turning the batch into a
+/// "direct event" that fails as a whole.
+fn sqs_records(payload: &Value) -> Option<&Vec<Value>> {
+    let records = payload.get("Records")?.as_array()?;
+    records
+        .iter()
+        .any(|r| {
+            r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")
+                || (r.get("messageId").is_some() && r.get("receiptHandle").is_some())
+        })
+        .then_some(records)
+}
+
+/// The body of one SQS message, or why it is unusable. Each message is checked on its own, so a
+/// wrong type in one fails only that message.
+fn sqs_body(message: &Value) -> Result<&str, RecordError> {
+    if !message.is_object() {
+        return Err(RecordError::Malformed(
+            "SQS record is not a JSON object".into(),
+        ));
     }
-    // Only now: a failed publish above left the baseline untouched for the redelivery.
-    record_async(&app.store, &event).await.map_err(store_err)?;
-    Ok(outcome)
+    match message.get("body") {
+        Some(Value::String(body)) => Ok(body),
+        None | Some(Value::Null) => {
+            Err(RecordError::Malformed("SQS message without a body".into()))
+        }
+        Some(other) => Err(RecordError::Malformed(format!(
+            "SQS message body is {}, not a string",
+            json_type(other)
+        ))),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// The invocation handler: SQS batches get partial batch failures; a direct EventBridge
 /// event returns its findings, or an error so Lambda retries it.
+///
+/// In a batch, every record is handled on its own: a record that is malformed (not an object,
+/// `body` missing or not a string, an unusable event) is reported in `batchItemFailures` and the
+/// others are processed. A record without a string `messageId` cannot be named, so it is
+/// reported with an empty `itemIdentifier`, which makes Lambda retry the whole batch (the
+/// records already processed are duplicates the baseline recognizes): never a silent drop.
 pub async fn handle<S: AsyncBaselineStore + Sync>(
     app: &App<S>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
     let (payload, ctx) = event.into_parts();
-    let is_sqs = payload
-        .get("Records")
-        .and_then(Value::as_array)
-        .and_then(|r| r.first())
-        .and_then(|r| r.get("eventSource"))
-        .and_then(Value::as_str)
-        == Some("aws:sqs");
-    if is_sqs {
-        let batch: SqsEvent =
-            serde_json::from_value(payload).map_err(|e| format!("SQS event: {e}"))?;
+    if let Some(records) = sqs_records(&payload) {
         let mut response = SqsEventResponse::default();
         let (mut findings, mut duplicates) = (Vec::new(), 0);
-        for message in &batch.records {
-            let id = message.message_id.clone().unwrap_or_default();
-            let result = match message.body.as_deref() {
-                Some(body) => process_record(app, body).await,
-                None => Err(RecordError::Malformed("SQS message without a body".into())),
+        for (i, message) in records.iter().enumerate() {
+            let id = message.get("messageId").and_then(Value::as_str);
+            let result = match (id, sqs_body(message)) {
+                (None, _) => Err(RecordError::Malformed(format!(
+                    "SQS record {} has no string messageId",
+                    i + 1
+                ))),
+                (Some(_), Err(e)) => Err(e),
+                (Some(_), Ok(body)) => process_record(app, body).await,
             };
             match result {
                 Ok(o) => {
@@ -146,15 +183,16 @@ pub async fn handle<S: AsyncBaselineStore + Sync>(
                     findings.extend(o.findings);
                 }
                 Err(e) => {
-                    error!(request_id = %ctx.request_id, message_id = %id, retryable = e.retryable(), error = %e, "record failed");
+                    error!(request_id = %ctx.request_id, record = i + 1, message_id = id.unwrap_or(""),
+                           retryable = e.retryable(), error = %e, "record failed");
                     let mut failure = SqsBatchItemFailure::default();
-                    failure.item_identifier = Some(id);
+                    failure.item_identifier = Some(id.unwrap_or("").to_string());
                     response.batch_item_failures.push(failure);
                 }
             }
         }
         info!(
-            records = batch.records.len(),
+            records = records.len(),
             failures = response.batch_item_failures.len(),
             duplicates,
             verdicts = findings.len(),

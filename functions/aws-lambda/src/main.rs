@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cadet_aws_lambda::config::{Config, SecretSource, SinkKind, StateSpec};
-use cadet_aws_lambda::enrich::{CommandSource, SsmCommands};
+use cadet_aws_lambda::enrich::{SsmCommands, SsmEnricher};
 use cadet_aws_lambda::handler::{handle, App};
 use cadet_sinks::{
     SecurityHubSink, Sink, SnsSink, StdoutSink, SumoConfig, SumoSink, WebhookConfig, WebhookFormat,
@@ -21,31 +21,27 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().map_err(|e| format!("cadet init: {e}"))?;
     let aws = aws_config::load_from_env().await;
     let sinks = build_sinks(&config, &aws).await?;
-    let enricher: Option<Arc<dyn CommandSource>> = config.enrich_ssm.then(|| {
-        Arc::new(SsmCommands::new(
+    let mut enrichers: Vec<Arc<dyn cadet_pipeline::Enricher>> = Vec::new();
+    if config.enrich_ssm {
+        let ssm = Arc::new(SsmCommands::new(
             aws_sdk_ssm::Client::new(&aws),
-            Duration::from_secs(3),
-        )) as Arc<dyn CommandSource>
-    });
+            Duration::from_secs(2),
+        ));
+        enrichers.push(Arc::new(SsmEnricher::new(
+            ssm.clone(),
+            ssm,
+            config.policy.aws_owned_prefixes.clone(),
+        )));
+    }
     tracing::info!(policy = %config.policy_source, state = ?config.state, sinks = ?config.sinks, enrich_ssm = config.enrich_ssm, "cadet init");
     match &config.state {
         StateSpec::Memory => {
-            let app = App {
-                policy: config.policy,
-                store: MemoryStore::new(),
-                sinks,
-                enricher,
-            };
+            let app = App::new(config.policy, MemoryStore::new(), sinks, enrichers);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
         StateSpec::DynamoDb(table) => {
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table.clone());
-            let app = App {
-                policy: config.policy,
-                store,
-                sinks,
-                enricher,
-            };
+            let app = App::new(config.policy, store, sinks, enrichers);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
     }

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cadet_aws_lambda::enrich::{CommandSource, SsmCommands};
+use cadet_aws_lambda::enrich::{SsmCommands, SsmEnricher};
 use cadet_aws_lambda::handler::{handle, process_record, App};
 use cadet_core::baseline::{record_async, AsyncBaselineStore};
 use cadet_core::profile::profile_key;
@@ -82,13 +82,8 @@ fn invocation(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, Context::default())
 }
 
-fn app<S>(store: S, sinks: Vec<Arc<dyn Sink>>) -> App<S> {
-    App {
-        policy: Policy::default(),
-        store,
-        sinks,
-        enricher: None,
-    }
+fn app<S: AsyncBaselineStore + Sync>(store: S, sinks: Vec<Arc<dyn Sink>>) -> App<S> {
+    App::new(Policy::default(), store, sinks, vec![])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -291,14 +286,18 @@ async fn list_commands_enrichment_scores_the_hidden_command_text() {
     assert!(!command_id.is_empty());
     let mut event = sample("aws/sendcommand-stratus-red-team.json");
     event["detail"]["responseElements"]["command"]["commandId"] = json!(command_id);
-    let enricher: Arc<dyn CommandSource> =
-        Arc::new(SsmCommands::new(ssm.clone(), Duration::from_secs(5)));
-    let app = App {
-        policy: Policy::default(),
-        store: MemoryStore::new(),
-        sinks: vec![],
-        enricher: Some(enricher),
-    };
+    let commands = Arc::new(SsmCommands::new(ssm.clone(), Duration::from_secs(5)));
+    let enricher: Arc<dyn cadet_pipeline::Enricher> = Arc::new(SsmEnricher::new(
+        commands.clone(),
+        commands,
+        Policy::default().aws_owned_prefixes,
+    ));
+    let app = App::new(
+        Policy::default(),
+        MemoryStore::new(),
+        vec![],
+        vec![enricher],
+    );
     let out = process_record(&app, &event.to_string())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -381,7 +380,7 @@ async fn sns_unreachable_fails_the_invocation_and_reports_batch_failures() {
         .flatten()
         .unwrap_or_else(|| panic!("event"));
     let key = profile_key(Provider::Aws, &ev.account, &ev.principal.id);
-    let stored = AsyncBaselineStore::get(&app.store, &key)
+    let stored = AsyncBaselineStore::get(app.pipeline.store(), &key)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(stored.is_none_or(|s| !s.profile.has_seen(&cadet_core::profile::dedup_key(&ev))));

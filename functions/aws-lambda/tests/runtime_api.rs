@@ -98,8 +98,6 @@ fn serve(conn: TcpStream, rt: Arc<Runtime>) {
 
 #[test]
 fn bootstrap_serves_eventbridge_and_sqs_invocations() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let rt = Arc::new(Runtime::default());
     let eb = sample("aws/sendcommand-stratus-red-team.json");
     let sqs = json!({"Records": [
@@ -113,48 +111,8 @@ fn bootstrap_serves_eventbridge_and_sqs_invocations() {
         p.push_back(("req-eventbridge".into(), eb.to_string()));
         p.push_back(("req-sqs".into(), sqs.to_string()));
     }
-    let server_rt = rt.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let r = server_rt.clone();
-            std::thread::spawn(move || serve(conn, r));
-        }
-    });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "cadet")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cadet")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("CADET_STATE", "memory")
-        .env("CADET_SINKS", "stdout")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (guard, logs) = run_bootstrap(&rt, 2);
     {
-        let guard = rt.responses.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, timeout) = rt
-            .done
-            .wait_timeout_while(guard, Duration::from_secs(30), |r| r.len() < 2)
-            .unwrap_or_else(|p| p.into_inner());
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-        let logs = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            !timeout.timed_out(),
-            "bootstrap answered {} of 2 invocations; logs:\n{logs}",
-            guard.len()
-        );
         let by_id = |id: &str| {
             guard
                 .iter()
@@ -181,4 +139,122 @@ fn bootstrap_serves_eventbridge_and_sqs_invocations() {
             "{logs}"
         );
     }
+}
+
+/// Runs the real `bootstrap` against the local Runtime API until it has answered `n`
+/// invocations (30 s at most); returns the responses and the process's output.
+fn run_bootstrap(rt: &Arc<Runtime>, n: usize) -> (Vec<(String, String, Value)>, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let server_rt = rt.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let r = server_rt.clone();
+            std::thread::spawn(move || serve(conn, r));
+        }
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cadet")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cadet")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("CADET_STATE", "memory")
+        .env("CADET_SINKS", "stdout")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let guard = rt.responses.lock().unwrap_or_else(|p| p.into_inner());
+    let (guard, timeout) = rt
+        .done
+        .wait_timeout_while(guard, Duration::from_secs(30), |r| r.len() < n)
+        .unwrap_or_else(|p| p.into_inner());
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !timeout.timed_out(),
+        "bootstrap answered {} of {n} invocations; logs:\n{logs}",
+        guard.len()
+    );
+    (guard.clone(), logs)
+}
+
+#[test]
+fn malformed_sqs_records_fail_alone() {
+    let rt = Arc::new(Runtime::default());
+    let mut root = sample("aws/sendcommand-root.json");
+    let good_a = root.to_string();
+    let good_b = sample("aws/sendcommand-stratus-red-team.json").to_string();
+    root["detail"]["eventID"] = json!("ev-batch-b");
+    let good_c = root.to_string();
+    // The first record lacks eventSource; others have a body of the wrong type, none, or
+    // text that is not an event.
+    let batch_a = json!({"Records": [
+        {"messageId": "m-1", "receiptHandle": "r", "body": good_a},
+        {"messageId": "m-2", "receiptHandle": "r", "body": 42, "eventSource": "aws:sqs"},
+        {"messageId": "m-3", "receiptHandle": "r", "eventSource": "aws:sqs"},
+        {"messageId": "m-4", "receiptHandle": "r", "body": "not json", "eventSource": "aws:sqs"},
+        {"messageId": "m-5", "receiptHandle": "r", "body": good_b, "eventSource": "aws:sqs"}
+    ]});
+    // A record that cannot be named: an empty itemIdentifier (Lambda retries the whole batch);
+    // the other record is still processed.
+    let batch_b = json!({"Records": [
+        {"messageId": 7, "receiptHandle": "r", "body": "{}", "eventSource": "aws:sqs"},
+        "not a record",
+        {"messageId": "m-9", "receiptHandle": "r", "body": good_c, "eventSource": "aws:sqs"}
+    ]});
+    {
+        let mut p = rt.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.push_back(("req-a".into(), batch_a.to_string()));
+        p.push_back(("req-b".into(), batch_b.to_string()));
+    }
+    let (responses, logs) = run_bootstrap(&rt, 2);
+    let by_id = |id: &str| {
+        responses
+            .iter()
+            .find(|(i, _, _)| i == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no response for {id}: {logs}"))
+    };
+    let (_, kind, a) = by_id("req-a");
+    assert_eq!(kind, "response", "{a}");
+    assert_eq!(
+        a,
+        json!({"batchItemFailures": [
+            {"itemIdentifier": "m-2"}, {"itemIdentifier": "m-3"}, {"itemIdentifier": "m-4"}
+        ]})
+    );
+    let (_, kind, b) = by_id("req-b");
+    assert_eq!(kind, "response", "{b}");
+    assert_eq!(
+        b,
+        json!({"batchItemFailures": [{"itemIdentifier": ""}, {"itemIdentifier": ""}]})
+    );
+    // The good records were scored and published (stdout sink).
+    for id in [
+        "e2ecf79d-c66a-4d7a-a178-f2e8a12de666",
+        "7c554355-e5ba-43f6-ad14-176ec746e1e2",
+        "ev-batch-b",
+    ] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("\"technique\":\"T1651\"") && l.contains(id)),
+            "{id} not published:\n{logs}"
+        );
+    }
+    assert!(
+        logs.contains("SQS message body is a number, not a string"),
+        "{logs}"
+    );
 }

@@ -30,12 +30,12 @@ async fn findings_land_in_security_hub_once_per_finding_id() {
     // duplicate, so it is published again): Security Hub keeps one finding.
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let app = App {
-            policy: Policy::default(),
-            store: MemoryStore::new(),
-            sinks: vec![sink.clone()],
-            enricher: None,
-        };
+        let app = App::new(
+            Policy::default(),
+            MemoryStore::new(),
+            vec![sink.clone()],
+            vec![],
+        );
         let out = handle(&app, LambdaEvent::new(event.clone(), Context::default()))
             .await
             .unwrap_or_else(|e| panic!("{e}"));

@@ -133,6 +133,9 @@ pub struct Config {
     /// `CADET_BIND`: listen address (default `127.0.0.1`, where the Functions host connects;
     /// `0.0.0.0` for direct Event Grid delivery from outside).
     pub bind: IpAddr,
+    /// Timeouts and caps of the server (`CADET_HEADER_TIMEOUT_SECS`, `CADET_BODY_TIMEOUT_SECS`,
+    /// `CADET_MAX_CONNECTIONS`, `CADET_MAX_IN_FLIGHT`).
+    pub server: crate::server::ServerLimits,
 }
 
 impl Config {
@@ -279,7 +282,10 @@ impl Config {
                 .map_err(|_| err("CADET_BIND", format!("{b:?} is not an IP address")))?,
         };
 
+        let server = crate::server::ServerLimits::from_lookup(get)?;
+
         Ok(Config {
+            server,
             policy,
             policy_source,
             state,

@@ -1,22 +1,20 @@
-//! Turning raw event records into findings: normalize → score against the baseline (and
-//! record) → publish alerts to every sink.
+//! The Azure adapter's view of the shared pipeline ([`cadet_pipeline`]): normalize → enrich →
+//! assess → publish alerts → record, with the pipeline's failure rules.
 //!
 //! [`Detector`] is generic over the store so tests can plug in a failing one. Its promise:
 //! **a finding is never silently dropped**. Every verdict at or above the policy's alert
-//! severity goes to every sink; if any sink fails, the batch reports a failure (the routes turn
-//! that into a non-2xx answer, so Event Grid or the Functions host redelivers) and the verdict
-//! is parked in the [`Outbox`](crate::outbox::Outbox). The redelivered event is then a
-//! duplicate for the baseline (it was already recorded), so the outbox is what gets it
-//! published again.
+//! severity goes to every sink *before* its event is recorded; if any sink (or the store)
+//! fails, the batch reports a failure (the routes turn that into a non-2xx answer, so Event
+//! Grid or the Functions host redelivers) and, the event not being recorded, the redelivery —
+//! on this instance or any other — is scored and published again under the same `finding_id`.
 
 use std::sync::Arc;
 
-use cadet_core::{AsyncBaselineStore, Finding, Policy, Processed, Verdict};
-use cadet_sinks::{join_all, Sink, SinkError};
+use cadet_core::{AsyncBaselineStore, Finding, Policy};
+use cadet_pipeline::{Enricher, Pipeline, Raw};
+use cadet_sinks::Sink;
 use serde::Serialize;
 use serde_json::value::RawValue;
-
-use crate::outbox::{MemoryOutbox, Outbox};
 
 /// What happened to one record of a batch.
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +41,7 @@ pub enum Outcome {
         /// Why.
         error: String,
     },
-    /// The baseline store failed.
+    /// The baseline store failed (the event was not recorded).
     StoreFailed {
         /// Why.
         error: String,
@@ -113,174 +111,76 @@ impl Report {
     }
 }
 
-/// The detection pipeline with its store, policy and sinks (built once at start-up).
+/// The detection pipeline with its store, policy, sinks and enrichers (built once at
+/// start-up).
 #[derive(Debug)]
 pub struct Detector<S> {
-    store: S,
-    policy: Policy,
-    sinks: Vec<Arc<dyn Sink>>,
-    outbox: Arc<dyn Outbox>,
-}
-
-/// An alert on its way to the sinks.
-struct Pending {
-    index: usize,
-    verdict: Box<Verdict>,
-    finding: Finding,
-    /// Taken from the outbox (remove it there once delivered).
-    from_outbox: bool,
+    pipeline: Pipeline<S>,
 }
 
 impl<S> Detector<S>
 where
     S: AsyncBaselineStore + Send + Sync + 'static,
 {
-    /// A detector with an in-process outbox.
+    /// A detector without enrichers.
     pub fn new(store: S, policy: Policy, sinks: Vec<Arc<dyn Sink>>) -> Self {
         Detector {
-            store,
-            policy,
-            sinks,
-            outbox: Arc::new(MemoryOutbox::default()),
+            pipeline: Pipeline::new(store, policy, sinks),
         }
     }
 
-    /// Uses another outbox (the Azure Table one, shared by all instances).
-    pub fn with_outbox(mut self, outbox: Arc<dyn Outbox>) -> Self {
-        self.outbox = outbox;
+    /// Adds enrichers (ARM, `CADET_ENRICH_ARM`).
+    pub fn with_enrichers(mut self, enrichers: Vec<Arc<dyn Enricher>>) -> Self {
+        self.pipeline = self.pipeline.with_enrichers(enrichers);
         self
     }
 
     /// The store.
     pub fn store(&self) -> &S {
-        &self.store
+        self.pipeline.store()
     }
 
     /// The configured sinks' names.
     pub fn sink_names(&self) -> Vec<&'static str> {
-        self.sinks.iter().map(|s| s.name()).collect()
+        self.pipeline.sink_names()
     }
 
-    /// Processes records in order (the baseline sees them in order), then publishes the
-    /// alerts to every sink concurrently. `records` holds each record's raw JSON, or the
-    /// reason it could not even be split out.
+    /// Processes records in order through the shared pipeline. `records` holds each record's
+    /// raw JSON, or the reason it could not even be split out.
     pub async fn process(&self, records: &[Result<&RawValue, String>]) -> Report {
-        let mut report = Report::default();
-        let mut to_publish: Vec<Pending> = Vec::new();
-        for raw in records {
-            let index = report.outcomes.len();
-            let event = match raw
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|r| cadet_core::normalize_raw(r).map_err(|e| e.to_string()))
-            {
-                Ok(Some(ev)) => ev,
-                Ok(None) => {
-                    report.outcomes.push(Outcome::Ignored);
-                    continue;
-                }
-                Err(error) => {
-                    tracing::warn!(record = index, %error, "rejected malformed event");
-                    report.outcomes.push(Outcome::Rejected { error });
-                    continue;
-                }
-            };
-            match cadet_core::process_async(&self.store, &event, &self.policy).await {
-                Ok(Processed::Verdict(v)) => {
-                    let finding = Finding::from_verdict(&v);
-                    tracing::info!(
-                        event_id = %finding.event_id,
-                        finding_id = %finding.finding_id,
-                        operation = %finding.operation,
-                        severity = %finding.severity,
-                        risk_score = finding.risk_score,
-                        "verdict"
-                    );
-                    if v.is_alert(&self.policy) {
-                        report.outcomes.push(Outcome::Alerted {
-                            finding_id: finding.finding_id.clone(),
-                        });
-                        to_publish.push(Pending {
-                            index,
-                            verdict: v,
-                            finding,
-                            from_outbox: false,
-                        });
-                    } else {
-                        report.outcomes.push(Outcome::BelowThreshold {
-                            finding_id: finding.finding_id.clone(),
-                        });
-                        report.below_threshold.push(finding);
-                    }
-                }
-                Ok(Processed::Observed) => report.outcomes.push(Outcome::Observed),
-                Ok(Processed::Duplicate) => {
-                    // A redelivery: if an earlier attempt failed to publish, publish now.
-                    let id = cadet_core::finding::finding_id(event.provider, &event.event_id);
-                    match self.outbox.get(&id).await {
-                        Ok(Some(verdict)) => {
-                            tracing::info!(finding_id = %id, "redelivery of an undelivered finding; publishing again");
-                            report.outcomes.push(Outcome::Alerted {
-                                finding_id: id.clone(),
-                            });
-                            let finding = Finding::from_verdict(&verdict);
-                            to_publish.push(Pending {
-                                index,
-                                verdict: Box::new(verdict),
-                                finding,
-                                from_outbox: true,
-                            });
-                        }
-                        Ok(None) => report.outcomes.push(Outcome::Duplicate),
-                        Err(error) => {
-                            // Cannot tell whether it still needs publishing: fail, so it
-                            // comes back.
-                            tracing::error!(finding_id = %id, %error, "outbox lookup failed");
-                            report.outcomes.push(Outcome::StoreFailed {
-                                error: format!("outbox: {error}"),
-                            });
-                        }
-                    }
-                }
-                Err(e) => {
-                    let error = e.to_string();
-                    tracing::error!(event_id = %event.event_id, %error, "baseline store failed");
-                    report.outcomes.push(Outcome::StoreFailed { error });
-                }
-            }
+        let mut raws: Vec<Result<Raw<'_>, String>> = Vec::with_capacity(records.len());
+        for r in records {
+            raws.push(match r {
+                Ok(v) => Ok(Raw::Json(v)),
+                Err(e) => Err(e.clone()),
+            });
         }
-
-        let results = join_all(to_publish.iter().map(|p| self.publish(&p.finding))).await;
-        for (p, errors) in to_publish.into_iter().zip(results) {
-            let id = p.finding.finding_id.clone();
-            if errors.is_empty() {
-                if p.from_outbox {
-                    if let Err(error) = self.outbox.remove(&id).await {
-                        tracing::warn!(finding_id = %id, %error, "delivered, but could not clear the outbox entry (a later redelivery may publish it again)");
-                    }
+        let inner = self.pipeline.process(raws).await;
+        let mut report = Report::default();
+        for o in inner.outcomes {
+            use cadet_pipeline::Outcome as P;
+            let outcome = match o {
+                P::Alerted { finding } => {
+                    let id = finding.finding_id.clone();
+                    report.findings.push(*finding);
+                    Outcome::Alerted { finding_id: id }
                 }
-                report.findings.push(p.finding);
-            } else {
-                let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                tracing::error!(finding_id = %id, errors = ?errors, "publishing failed; the invocation fails so the event is redelivered");
-                if let Err(error) = self.outbox.put(&id, &p.verdict).await {
-                    tracing::error!(finding_id = %id, %error, "could not park the finding in the outbox: a redelivery will not publish it again");
+                P::BelowThreshold { finding } => {
+                    let id = finding.finding_id.clone();
+                    report.below_threshold.push(*finding);
+                    Outcome::BelowThreshold { finding_id: id }
                 }
-                report.outcomes[p.index] = Outcome::SinkFailed {
-                    finding_id: id,
-                    errors,
-                };
-            }
+                P::Observed => Outcome::Observed,
+                P::Duplicate => Outcome::Duplicate,
+                P::Ignored => Outcome::Ignored,
+                P::Rejected { error } => Outcome::Rejected { error },
+                P::StoreFailed { error, .. } => Outcome::StoreFailed { error },
+                P::SinkFailed {
+                    finding_id, errors, ..
+                } => Outcome::SinkFailed { finding_id, errors },
+            };
+            report.outcomes.push(outcome);
         }
         report
-    }
-
-    /// Publishes one finding to every sink concurrently; the failures.
-    async fn publish(&self, finding: &Finding) -> Vec<SinkError> {
-        join_all(self.sinks.iter().map(|s| s.publish(finding)))
-            .await
-            .into_iter()
-            .filter_map(Result::err)
-            .collect()
     }
 }

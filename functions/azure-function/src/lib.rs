@@ -6,11 +6,11 @@
 //! deliveries directly on `POST /eventgrid`, for deployments without the Functions host.
 //!
 //! - [`config`]: environment → validated [`config::Config`], read once at start.
-//! - [`handler`]: normalize → `cadet_core::process_async` (baseline read, score, conditional
-//!   write) → publish alerts to every sink; never drops a finding silently.
-//! - [`outbox`]: undelivered alerts, published when their event is redelivered (in memory, or
-//!   in the baseline's Azure Table so any instance can pick them up).
+//! - [`handler`]: the shared pipeline (`cadet_pipeline`): normalize → enrich → assess →
+//!   publish alerts to every sink → record; never drops a finding silently.
+//! - [`enrich`]: what managed run commands, extensions and runbooks run, read from ARM.
 //! - [`routes`]: the HTTP contract (payload shapes, handshakes, auth, limits, status codes).
+//! - [`server`]: the accept loop: header/body timeouts, connection and in-flight caps.
 //! - [`store`]: the configured baseline store (memory or Azure Table).
 //! - [`telemetry`]: tracing setup.
 //!
@@ -18,9 +18,10 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod enrich;
 pub mod handler;
-pub mod outbox;
 pub mod routes;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 
@@ -69,21 +70,11 @@ pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store:
         .await
         .with_context(|| format!("CADET_STATE: opening the {} store", config.state.kind()))?;
     let sinks = build_sinks(config)?;
-    let outbox: Option<Arc<dyn outbox::Outbox>> = match &store {
-        store::StateStore::AzureTable(table) => {
-            Some(Arc::new(outbox::TableOutbox::new(table.clone())))
-        }
-        store::StateStore::Memory(_) => None,
-    };
-    let mut detector = handler::Detector::new(store, config.policy.clone(), sinks);
-    if let Some(outbox) = outbox {
-        detector = detector.with_outbox(outbox);
-    }
-    Ok(Arc::new(routes::App::new(
-        detector,
-        config.auth_key.clone(),
-        config.state.kind(),
-    )))
+    let detector = handler::Detector::new(store, config.policy.clone(), sinks);
+    Ok(Arc::new(
+        routes::App::new(detector, config.auth_key.clone(), config.state.kind())
+            .with_limits(config.server),
+    ))
 }
 
 /// Binds `bind:port` and serves until SIGTERM or Ctrl-C.
@@ -103,10 +94,7 @@ pub async fn serve(config: Config, started: std::time::Instant) -> anyhow::Resul
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "cadet-azure listening"
     );
-    axum::serve(listener, routes::router(app))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving HTTP")?;
+    server::serve(listener, routes::router(app), config.server, shutdown()).await;
     tracing::info!("cadet-azure stopped");
     Ok(())
 }

@@ -9,6 +9,13 @@
 //! - `OPTIONS /eventgrid`: the CloudEvents abuse-protection handshake.
 //! - `GET /healthz`.
 //!
+//! Both POST routes share the server's bounds ([`crate::server`]): a request that finds
+//! `CADET_MAX_IN_FLIGHT` requests in progress waits up to `CADET_QUEUE_TIMEOUT_MS`, then gets
+//! `503` with `Retry-After`; a body slower than
+//! `CADET_BODY_TIMEOUT_SECS` is `408`; a `Content-Type` that is not JSON (`application/json` or
+//! `application/*+json`, as Event Grid and the Functions host send) is `415`. A request without
+//! a `Content-Type` is read as JSON.
+//!
 //! Status codes follow Event Grid's retry rules: it does not retry 400, 401, 403 and 413, and
 //! retries everything else for up to 24 hours. So a bad key is 401 and an oversized or
 //! unparseable body is 413/400 (retrying cannot help), while a batch with a malformed event, a
@@ -17,6 +24,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
@@ -51,17 +59,43 @@ pub struct App<S> {
     /// `memory` or `azure-table` (for `/healthz`).
     pub state_kind: &'static str,
     invocations: AtomicU64,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    body_timeout: Duration,
+    queue_timeout: Duration,
 }
 
 impl<S> App<S> {
     /// Wraps a detector.
     pub fn new(detector: Detector<S>, auth_key: Option<AuthKey>, state_kind: &'static str) -> Self {
+        let limits = crate::server::ServerLimits::default();
         App {
             detector,
             auth_key,
             state_kind,
             invocations: AtomicU64::new(0),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
+            body_timeout: limits.body_timeout,
+            queue_timeout: limits.queue_timeout,
         }
+    }
+
+    /// Applies the in-flight cap and the body read timeout of `limits`.
+    pub fn with_limits(mut self, limits: crate::server::ServerLimits) -> Self {
+        self.in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
+        self.body_timeout = limits.body_timeout;
+        self.queue_timeout = limits.queue_timeout;
+        self
+    }
+
+    /// An in-flight slot, waiting up to the queue timeout for one.
+    async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if let Ok(p) = self.in_flight.clone().try_acquire_owned() {
+            return Some(p);
+        }
+        tokio::time::timeout(self.queue_timeout, self.in_flight.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
     }
 
     fn next_id(&self, prefix: &str) -> String {
@@ -109,15 +143,26 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// `POST /detect`: one Functions host invocation.
-async fn detect<S>(State(app): State<Arc<App<S>>>, headers: HeaderMap, body: Bytes) -> Response
+async fn detect<S>(State(app): State<Arc<App<S>>>, req: Request<Body>) -> Response
 where
     S: AsyncBaselineStore + Send + Sync + 'static,
 {
-    let invocation_id = header_str(&headers, "x-azure-functions-invocationid")
+    let Some(_permit) = app.slot().await else {
+        return overloaded();
+    };
+    let headers = req.headers();
+    let invocation_id = header_str(headers, "x-azure-functions-invocationid")
         .map(str::to_string)
         .unwrap_or_else(|| app.next_id("detect"));
     let span = tracing::info_span!("invocation", route = "/detect", invocation_id = %invocation_id);
     async move {
+        if let Some(resp) = reject_non_json(req.headers()) {
+            return resp;
+        }
+        let body = match read_body(req, app.body_timeout).await {
+            Ok(b) => b,
+            Err(resp) => return resp,
+        };
         let raw: &RawValue = match serde_json::from_slice(&body) {
             Ok(r) => r,
             Err(e) => {
@@ -175,6 +220,60 @@ fn failure_lines(report: &Report) -> Vec<String> {
 
 fn error_reply(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// `503` with `Retry-After`: the in-flight cap is reached.
+fn overloaded() -> Response {
+    let mut resp = error_reply(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many requests in progress; retry later",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+/// Whether a `Content-Type` value is JSON: `application/json` or `application/*+json`
+/// (CloudEvents), parameters such as `charset` allowed.
+pub fn is_json_content_type(value: &str) -> bool {
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.strip_prefix("application/") {
+        Some(sub) => sub == "json" || (sub.ends_with("+json") && sub.len() > 5),
+        None => false,
+    }
+}
+
+/// `415` unless the request's `Content-Type` is JSON or absent.
+fn reject_non_json(headers: &HeaderMap) -> Option<Response> {
+    match headers.get(header::CONTENT_TYPE) {
+        None => None,
+        Some(v) if v.to_str().is_ok_and(is_json_content_type) => None,
+        Some(v) => Some(error_reply(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!(
+                "content-type {:?} is not JSON (application/json or application/*+json)",
+                String::from_utf8_lossy(v.as_bytes())
+            ),
+        )),
+    }
+}
+
+/// Reads the body (within the route's `DefaultBodyLimit`) in `timeout` at most: `408` when it
+/// trickles in slower, the limit's `413` when it is too large.
+async fn read_body(req: Request<Body>, timeout: Duration) -> Result<Bytes, Response> {
+    match tokio::time::timeout(timeout, Bytes::from_request(req, &())).await {
+        Err(_) => Err(error_reply(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("body not received within {} s", timeout.as_secs()),
+        )),
+        Ok(Err(rejection)) => Err(error_reply(rejection.status(), &rejection.body_text())),
+        Ok(Ok(b)) => Ok(b),
+    }
 }
 
 /// The `code` query parameter, percent-decoded (`+` is kept as is).
@@ -248,10 +347,16 @@ where
         .unwrap_or("0")
         .to_string();
     let span = tracing::info_span!("invocation", route = "/eventgrid", invocation_id = %invocation_id, delivery_count = %delivery);
+    let Some(_permit) = app.slot().await else {
+        return overloaded();
+    };
     async move {
         if let Err(reason) = authorize(&app, req.headers(), req.uri().query()) {
             tracing::warn!(reason, "unauthorized delivery refused");
             return error_reply(StatusCode::UNAUTHORIZED, reason);
+        }
+        if let Some(resp) = reject_non_json(req.headers()) {
+            return resp;
         }
         let declared = header_str(req.headers(), "content-length")
             .and_then(|v| v.parse::<usize>().ok())
@@ -260,12 +365,9 @@ where
             return error_reply(StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB");
         }
         let aeg_type = header_str(req.headers(), "aeg-event-type").map(str::to_string);
-        let body = match Bytes::from_request(req, &()).await {
+        let body = match read_body(req, app.body_timeout).await {
             Ok(b) => b,
-            Err(rejection) => {
-                let status = rejection.status();
-                return error_reply(status, &rejection.body_text());
-            }
+            Err(resp) => return resp,
         };
         if aeg_type.as_deref() == Some("SubscriptionDeletion") {
             tracing::info!("subscription deleted");
@@ -366,6 +468,27 @@ fn validation(items: &[&RawValue]) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/cloudevents+json; charset=utf-8",
+            "application/cloudevents-batch+json",
+        ] {
+            assert!(is_json_content_type(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/+json",
+            "json",
+            "",
+        ] {
+            assert!(!is_json_content_type(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn code_is_percent_decoded() {

@@ -10,7 +10,9 @@ use jiff::Timestamp;
 
 use crate::model::{Action, CommandEvent};
 use crate::policy::Policy;
-use crate::profile::{self, account_key, dedup_key, profile_key, History, Profile};
+use crate::profile::{
+    self, account_key, dedup_key, event_key, peer_id, peer_key, wants_peer, History, Profile,
+};
 use crate::score::Verdict;
 use crate::signals::{self, Signals};
 
@@ -36,7 +38,8 @@ pub enum Put {
     Conflict,
 }
 
-/// Where profiles live. Keys are produced by [`profile_key`] and [`account_key`].
+/// Where profiles live. Keys are produced by [`crate::profile::profile_key`] (principals),
+/// [`account_key`] (accounts) and [`peer_key`] (organisation-wide identities).
 pub trait BaselineStore {
     /// The store's error type.
     type Error: std::error::Error + Send + Sync + 'static;
@@ -85,33 +88,106 @@ pub fn process<S: BaselineStore>(
     event: &CommandEvent,
     policy: &Policy,
 ) -> Result<Processed, ProcessError<S::Error>> {
-    let key = profile_key(event.provider, &event.account, &event.principal.id);
-    let dedup = dedup_key(event);
+    let keys = Keys::of(event);
     let account_first_seen = account_first_seen(store, event).map_err(ProcessError::Store)?;
     for _ in 0..MAX_ATTEMPTS {
-        let stored = store.get(&key).map_err(ProcessError::Store)?;
-        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+        let stored = store.get(&keys.profile).map_err(ProcessError::Store)?;
+        if stored
+            .as_ref()
+            .is_some_and(|s| s.profile.has_seen(&keys.dedup))
+        {
             return Ok(Processed::Duplicate);
         }
+        let own = stored.as_ref().map(|s| &s.profile);
+        let peer = match keys.peer_for(own, event, policy) {
+            Some(k) => store
+                .get(k)
+                .map_err(ProcessError::Store)?
+                .map(|s| s.profile),
+            None => None,
+        };
         let history = History {
-            principal: stored.as_ref().map(|s| &s.profile),
+            principal: own,
             account_first_seen,
+            peer: peer.as_ref(),
         };
         let verdict = evaluate(event, history, policy);
-        let mut profile = stored
-            .as_ref()
-            .map(|s| s.profile.clone())
-            .unwrap_or_else(|| Profile::new(event.event_time));
+        if let Some(k) = keys.peer_update(own, event) {
+            record_peer(store, k, event)?;
+        }
+        let (mut profile, version) = match stored {
+            Some(s) => (s.profile, Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
         profile.observe(event);
         match store
-            .put(&key, &profile, stored.as_ref().map(|s| &s.version))
+            .put(&keys.profile, &profile, version.as_ref())
             .map_err(ProcessError::Store)?
         {
             Put::Written(_) => return Ok(verdict),
             Put::Conflict => continue,
         }
     }
-    Err(ProcessError::Contention(MAX_ATTEMPTS, key))
+    Err(ProcessError::Contention(MAX_ATTEMPTS, keys.profile))
+}
+
+/// The store keys one event reads and writes.
+#[derive(Debug)]
+struct Keys {
+    profile: String,
+    dedup: String,
+    peer: Option<String>,
+}
+
+impl Keys {
+    fn of(event: &CommandEvent) -> Keys {
+        Keys {
+            profile: event_key(event),
+            dedup: dedup_key(event),
+            peer: peer_id(event).map(|id| peer_key(event.provider, &id)),
+        }
+    }
+
+    /// The peer profile to read when scoring: only while the principal's own history is young.
+    fn peer_for(&self, own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> Option<&str> {
+        self.peer
+            .as_deref()
+            .filter(|_| wants_peer(own.filter(|p| p.events > 0), e, policy))
+    }
+
+    /// The peer profile to update when recording (bounded: see [`Profile::peer_update_due`]).
+    fn peer_update(&self, own: Option<&Profile>, e: &CommandEvent) -> Option<&str> {
+        self.peer
+            .as_deref()
+            .filter(|_| own.is_none_or(|p| p.peer_update_due(e)))
+    }
+}
+
+/// Records an event in an organisation-wide profile (idempotent by delivery).
+fn record_peer<S: BaselineStore>(
+    store: &S,
+    key: &str,
+    event: &CommandEvent,
+) -> Result<(), ProcessError<S::Error>> {
+    let dedup = dedup_key(event);
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(key).map_err(ProcessError::Store)?;
+        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+            return Ok(());
+        }
+        let mut p = stored
+            .as_ref()
+            .map(|s| s.profile.clone())
+            .unwrap_or_else(|| Profile::new(event.event_time));
+        p.observe_peer(event);
+        if let Put::Written(_) = store
+            .put(key, &p, stored.as_ref().map(|s| &s.version))
+            .map_err(ProcessError::Store)?
+        {
+            return Ok(());
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key.to_string()))
 }
 
 /// Records an event in the baseline without scoring it (seeding from history).
@@ -120,27 +196,32 @@ pub fn observe_only<S: BaselineStore>(
     store: &S,
     event: &CommandEvent,
 ) -> Result<bool, ProcessError<S::Error>> {
-    let key = profile_key(event.provider, &event.account, &event.principal.id);
-    let dedup = dedup_key(event);
+    let keys = Keys::of(event);
     account_first_seen(store, event).map_err(ProcessError::Store)?;
     for _ in 0..MAX_ATTEMPTS {
-        let stored = store.get(&key).map_err(ProcessError::Store)?;
-        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+        let stored = store.get(&keys.profile).map_err(ProcessError::Store)?;
+        if stored
+            .as_ref()
+            .is_some_and(|s| s.profile.has_seen(&keys.dedup))
+        {
             return Ok(false);
         }
-        let mut profile = stored
-            .as_ref()
-            .map(|s| s.profile.clone())
+        let own = stored.as_ref().map(|s| &s.profile);
+        if let Some(k) = keys.peer_update(own, event) {
+            record_peer(store, k, event)?;
+        }
+        let mut profile = own
+            .cloned()
             .unwrap_or_else(|| Profile::new(event.event_time));
         profile.observe(event);
         if let Put::Written(_) = store
-            .put(&key, &profile, stored.as_ref().map(|s| &s.version))
+            .put(&keys.profile, &profile, stored.as_ref().map(|s| &s.version))
             .map_err(ProcessError::Store)?
         {
             return Ok(true);
         }
     }
-    Err(ProcessError::Contention(MAX_ATTEMPTS, key))
+    Err(ProcessError::Contention(MAX_ATTEMPTS, keys.profile))
 }
 
 /// Scores with the stateless and stateful signals; context events only when they complete a
@@ -216,36 +297,15 @@ pub async fn process_async<S: AsyncBaselineStore + Sync>(
     event: &CommandEvent,
     policy: &Policy,
 ) -> Result<Processed, ProcessError<S::Error>> {
-    let key = profile_key(event.provider, &event.account, &event.principal.id);
-    let dedup = dedup_key(event);
-    let account_first_seen = account_first_seen_async(store, event)
-        .await
-        .map_err(ProcessError::Store)?;
-    for _ in 0..MAX_ATTEMPTS {
-        let stored = store.get(&key).await.map_err(ProcessError::Store)?;
-        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
-            return Ok(Processed::Duplicate);
-        }
-        let history = History {
-            principal: stored.as_ref().map(|s| &s.profile),
-            account_first_seen,
-        };
-        let verdict = evaluate(event, history, policy);
-        let (mut profile, version) = match stored {
-            Some(s) => (s.profile, Some(s.version)),
-            None => (Profile::new(event.event_time), None),
-        };
-        profile.observe(event);
-        match store
-            .put(&key, &profile, version.as_ref())
-            .await
-            .map_err(ProcessError::Store)?
-        {
-            Put::Written(_) => return Ok(verdict),
-            Put::Conflict => continue,
-        }
+    let verdict = assess_async(store, event, policy).await?;
+    if matches!(verdict, Processed::Duplicate) {
+        return Ok(verdict);
     }
-    Err(ProcessError::Contention(MAX_ATTEMPTS, key))
+    match record_async(store, event).await? {
+        true => Ok(verdict),
+        // A concurrent delivery recorded it between our read and write.
+        false => Ok(Processed::Duplicate),
+    }
 }
 
 async fn account_first_seen_async<S: AsyncBaselineStore + Sync>(
@@ -284,36 +344,58 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
     event: &CommandEvent,
     policy: &Policy,
 ) -> Result<Processed, ProcessError<S::Error>> {
-    let key = profile_key(event.provider, &event.account, &event.principal.id);
+    let keys = Keys::of(event);
     let account_first_seen = account_first_seen_async(store, event)
         .await
         .map_err(ProcessError::Store)?;
-    let stored = store.get(&key).await.map_err(ProcessError::Store)?;
+    let stored = store
+        .get(&keys.profile)
+        .await
+        .map_err(ProcessError::Store)?;
     if stored
         .as_ref()
-        .is_some_and(|s| s.profile.has_seen(&dedup_key(event)))
+        .is_some_and(|s| s.profile.has_seen(&keys.dedup))
     {
         return Ok(Processed::Duplicate);
     }
+    let own = stored.as_ref().map(|s| &s.profile);
+    let peer = match keys.peer_for(own, event, policy) {
+        Some(k) => store
+            .get(k)
+            .await
+            .map_err(ProcessError::Store)?
+            .map(|s| s.profile),
+        None => None,
+    };
     let history = History {
-        principal: stored.as_ref().map(|s| &s.profile),
+        principal: own,
         account_first_seen,
+        peer: peer.as_ref(),
     };
     Ok(evaluate(event, history, policy))
 }
 
-/// Write half: records an event in the baseline (conditional write, retried on conflict).
-/// Returns `false` when the event was already recorded (a concurrent delivery won).
+/// Write half: records an event in the baseline (conditional write, retried on conflict),
+/// and in its organisation-wide profile when due. Returns `false` when the event was already
+/// recorded (a concurrent delivery won).
 pub async fn record_async<S: AsyncBaselineStore + Sync>(
     store: &S,
     event: &CommandEvent,
 ) -> Result<bool, ProcessError<S::Error>> {
-    let key = profile_key(event.provider, &event.account, &event.principal.id);
-    let dedup = dedup_key(event);
+    let keys = Keys::of(event);
     for _ in 0..MAX_ATTEMPTS {
-        let stored = store.get(&key).await.map_err(ProcessError::Store)?;
-        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+        let stored = store
+            .get(&keys.profile)
+            .await
+            .map_err(ProcessError::Store)?;
+        if stored
+            .as_ref()
+            .is_some_and(|s| s.profile.has_seen(&keys.dedup))
+        {
             return Ok(false);
+        }
+        if let Some(k) = keys.peer_update(stored.as_ref().map(|s| &s.profile), event) {
+            record_peer_async(store, k, event).await?;
         }
         let (mut profile, version) = match stored {
             Some(s) => (s.profile, Some(s.version)),
@@ -321,12 +403,39 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
         };
         profile.observe(event);
         if let Put::Written(_) = store
-            .put(&key, &profile, version.as_ref())
+            .put(&keys.profile, &profile, version.as_ref())
             .await
             .map_err(ProcessError::Store)?
         {
             return Ok(true);
         }
     }
-    Err(ProcessError::Contention(MAX_ATTEMPTS, key))
+    Err(ProcessError::Contention(MAX_ATTEMPTS, keys.profile))
+}
+
+async fn record_peer_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    key: &str,
+    event: &CommandEvent,
+) -> Result<(), ProcessError<S::Error>> {
+    let dedup = dedup_key(event);
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(key).await.map_err(ProcessError::Store)?;
+        if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
+            return Ok(());
+        }
+        let (mut p, version) = match stored {
+            Some(s) => (s.profile, Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
+        p.observe_peer(event);
+        if let Put::Written(_) = store
+            .put(key, &p, version.as_ref())
+            .await
+            .map_err(ProcessError::Store)?
+        {
+            return Ok(());
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key.to_string()))
 }

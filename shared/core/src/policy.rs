@@ -144,6 +144,42 @@ pub struct Thresholds {
     pub routine_min_days: u32,
     /// Earlier events of the same action before activity can count as `established_routine`.
     pub routine_min_events: u64,
+    /// Earlier occurrences of the same (action, document, targets, network, client) at a
+    /// regular cadence (hourly, daily, weekly) before the next one counts as
+    /// `recurring_routine`: "5" means a job that ran 5 days in a row is routine on day 6.
+    pub cadence_min_repeats: u32,
+    /// How far (minutes) an occurrence may drift from the cadence and still count (hourly
+    /// cadences use at most a twelfth of an hour).
+    pub cadence_tolerance_minutes: u32,
+    /// Days of activity history the habit signals look back over (at most 35).
+    pub habit_lookback_days: u32,
+    /// Distinct days (of the same kind: business day or not) on which the principal acted
+    /// within `habit_tolerance_hours` of an hour before that hour counts as one of its usual
+    /// hours (`usual_hours` cancels `off_hours`).
+    pub habit_min_days: u32,
+    /// Hours either side of the event's hour of day that count as "the same time".
+    pub habit_tolerance_hours: u32,
+    /// Distinct active days in the lookback before a principal has an established rhythm
+    /// that `unusual_hour` compares against.
+    pub rhythm_min_days: u32,
+    /// `unusual_hour` fires when the principal never acted within this many hours of the
+    /// event's hour of day during the lookback.
+    pub rhythm_margin_hours: u32,
+    /// Novelties (first action, new document, network or client) by one principal within
+    /// `novelty_burst_minutes` that make one suspicious episode (`novelty_burst`).
+    pub novelty_burst_count: u32,
+    /// Window for `novelty_burst`, minutes.
+    pub novelty_burst_minutes: u32,
+    /// Days of the principal's own history before a burst of novelty counts as a change of
+    /// behaviour (a brand-new identity is all novelty).
+    pub novelty_burst_min_history_days: u32,
+    /// Other accounts or subscriptions in which the same role, person or application must have
+    /// been seen before its history there vouches for it (`peer_history`).
+    pub peer_min_accounts: u32,
+    /// Events the organisation-wide (peer) history must hold before it vouches.
+    pub peer_min_events: u64,
+    /// Days the organisation-wide (peer) history must span before it vouches.
+    pub peer_min_days: u32,
 }
 
 impl Default for Thresholds {
@@ -158,6 +194,19 @@ impl Default for Thresholds {
             sequence_window_minutes: 30,
             routine_min_days: 14,
             routine_min_events: 10,
+            cadence_min_repeats: 5,
+            cadence_tolerance_minutes: 60,
+            habit_lookback_days: 28,
+            habit_min_days: 3,
+            habit_tolerance_hours: 1,
+            rhythm_min_days: 10,
+            rhythm_margin_hours: 4,
+            novelty_burst_count: 3,
+            novelty_burst_minutes: 30,
+            novelty_burst_min_history_days: 7,
+            peer_min_accounts: 1,
+            peer_min_events: 10,
+            peer_min_days: 7,
         }
     }
 }
@@ -174,6 +223,11 @@ pub struct DocumentLists {
     pub routine_extensions: Vec<String>,
     /// Name prefixes of documents owned by AWS; any other SSM document is custom.
     pub aws_owned_prefixes: Vec<String>,
+    /// Fragments of document, runbook, run command and extension names that say what an
+    /// attacker's code does (`suspicious_name`). Matched case-insensitively against the name
+    /// with everything but letters and digits removed, so `reverse shell` matches
+    /// `Reverse-Shell` and `reverse_shell_v2`.
+    pub suspicious_names: Vec<String>,
 }
 
 impl Default for DocumentLists {
@@ -238,6 +292,38 @@ impl Default for DocumentLists {
                 "AWSConfigRemediation-",
                 "AWSFleetManager-",
                 "AWSQuickSetup",
+            ]),
+            suspicious_names: s(&[
+                "ransom",
+                "encryptfiles",
+                "encryptdisk",
+                "encryptdrive",
+                "exfil",
+                "backdoor",
+                "reverse shell",
+                "revshell",
+                "bind shell",
+                "webshell",
+                "mimikatz",
+                "sekurlsa",
+                "lsass",
+                "hashdump",
+                "creddump",
+                "credential dump",
+                "dumpcred",
+                "keylog",
+                "miner",
+                "xmrig",
+                "cryptojack",
+                "meterpreter",
+                "cobaltstrike",
+                "beacon",
+                "implant",
+                "rootkit",
+                "wiper",
+                "privesc",
+                "disable defender",
+                "killav",
             ]),
         }
     }
@@ -364,6 +450,11 @@ pub struct Window {
 }
 
 impl Window {
+    /// Whether the window includes a weekday (0 = Monday … 6 = Sunday).
+    pub fn includes_weekday(&self, monday_zero: usize) -> bool {
+        self.days.get(monday_zero).copied().unwrap_or(false)
+    }
+
     /// Whether `t` (in zone `tz`) falls inside the window.
     pub fn contains(&self, t: Timestamp, tz: &TimeZone) -> bool {
         if self.from.is_some_and(|f| t < f) || self.until.is_some_and(|u| t >= u) {
@@ -485,6 +576,8 @@ pub struct Policy {
     pub routine_extensions: Vec<Pattern>,
     /// AWS-owned document prefixes.
     pub aws_owned_prefixes: Vec<String>,
+    /// Suspicious name fragments, normalized (lowercase letters and digits only).
+    pub suspicious_names: Vec<String>,
     /// Trusted accounts and tenants.
     pub trusted: Trusted,
     /// Principal allow rules.
@@ -525,6 +618,7 @@ fn unreachable_default() -> Policy {
         routine_documents: Vec::new(),
         routine_extensions: Vec::new(),
         aws_owned_prefixes: Vec::new(),
+        suspicious_names: Vec::new(),
         trusted: Trusted::default(),
         allow_principals: Vec::new(),
         allow_documents: Vec::new(),
@@ -575,6 +669,42 @@ impl Policy {
                 message: "must be at least 1".into(),
             });
         }
+        let th = &file.thresholds;
+        for (key, value, min, max) in [
+            ("cadence_min_repeats", th.cadence_min_repeats, 2, 64),
+            (
+                "cadence_tolerance_minutes",
+                th.cadence_tolerance_minutes,
+                1,
+                720,
+            ),
+            (
+                "habit_lookback_days",
+                th.habit_lookback_days,
+                1,
+                crate::profile::ACTIVITY_DAYS,
+            ),
+            ("habit_min_days", th.habit_min_days, 1, 366),
+            ("habit_tolerance_hours", th.habit_tolerance_hours, 0, 11),
+            ("rhythm_margin_hours", th.rhythm_margin_hours, 0, 11),
+            ("novelty_burst_count", th.novelty_burst_count, 2, 64),
+            ("novelty_burst_minutes", th.novelty_burst_minutes, 1, 1440),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(PolicyError::Invalid {
+                    line: text.find(key).map_or(0, |o| line_of(text, o)),
+                    key: format!("thresholds.{key}"),
+                    message: format!("must be between {min} and {max}, got {value}"),
+                });
+            }
+        }
+        let suspicious_names = file
+            .documents
+            .suspicious_names
+            .iter()
+            .map(|f| crate::signals::name_key(f))
+            .filter(|f| !f.is_empty())
+            .collect();
         let business_hours = compile_window(&file.business_hours, "business_hours", text)?;
         let rules = |rules: &[AllowRule], key: &str| -> Result<Vec<NameRule>, PolicyError> {
             rules
@@ -651,6 +781,7 @@ impl Policy {
             routine_documents: pats(&file.documents.routine),
             routine_extensions: pats(&file.documents.routine_extensions),
             aws_owned_prefixes: file.documents.aws_owned_prefixes,
+            suspicious_names,
             trusted: file.trusted,
             allow_principals,
             allow_documents,
@@ -829,5 +960,37 @@ mod tests {
             night.as_ref().zip(later02).map(|(w, t)| w.contains(t, &tz)),
             Some(false)
         );
+    }
+}
+
+#[cfg(test)]
+mod default_file_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_default_policy_file_is_the_built_in_default() {
+        let file = Policy::from_toml(crate::DEFAULT_POLICY).unwrap_or_else(|e| panic!("{e}"));
+        let built_in = Policy::default();
+        assert_eq!(file.weights, built_in.weights);
+        assert_eq!(
+            format!("{:?}", file.thresholds),
+            format!("{:?}", built_in.thresholds)
+        );
+        assert_eq!(file.suspicious_names, built_in.suspicious_names);
+        assert_eq!(file.aws_owned_prefixes, built_in.aws_owned_prefixes);
+        assert_eq!(file.learning_period_days, built_in.learning_period_days);
+    }
+
+    #[test]
+    fn cadence_and_habit_thresholds_are_bounded() {
+        let err = Policy::from_toml("[thresholds]\nhabit_lookback_days = 90\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("habit_lookback_days") && err.contains("35"),
+            "{err}"
+        );
+        assert!(err.contains("line 2"), "{err}");
     }
 }

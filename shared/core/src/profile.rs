@@ -13,12 +13,39 @@ use std::net::IpAddr;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Action, CommandEvent, Outcome, Provider};
+use crate::model::{Action, CommandEvent, Outcome, PrincipalKind, Provider};
 use crate::policy::Policy;
 use crate::signals::{is_denied, SignalId, Signals};
 
 /// Entries not seen for this many days are dropped from a profile.
 pub const STALE_DAYS: i64 = 120;
+/// Days of hour-by-hour activity a profile keeps for the habit signals
+/// (`thresholds.habit_lookback_days` may not exceed it).
+pub const ACTIVITY_DAYS: u32 = 35;
+/// Days of occurrences a recurring routine keeps (a weekly cadence needs ten weeks to show
+/// "5 of the last 10").
+const ROUTINE_DAYS: i64 = 75;
+const CAP_ROUTINES: usize = 24;
+const CAP_ROUTINE_TIMES: usize = 16;
+const CAP_ACTIVE_HOURS: usize = ACTIVITY_DAYS as usize * 24;
+const CAP_ACCOUNTS: usize = 64;
+/// Longest remembered value (network, client, document, target, account, routine label);
+/// longer ones are cut at a character boundary.
+pub const MAX_VALUE_BYTES: usize = 256;
+/// Hard upper bound on a profile's encoded size (postcard), well under DynamoDB's 400 KB item
+/// and Azure Table's 1 MiB entity. The list caps and [`MAX_VALUE_BYTES`] keep every profile
+/// under it by construction (worst case ≈ 180 KB); [`Profile::enforce_size_cap`] sheds the
+/// oldest entries should a future change ever break that arithmetic.
+pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
+
+/// Novelty bits recorded with each recent event (for `novelty_burst`).
+pub const NOVEL_ACTION: u8 = 1;
+/// A document new to the principal.
+pub const NOVEL_DOCUMENT: u8 = 2;
+/// A source network new to the principal.
+pub const NOVEL_NETWORK: u8 = 4;
+/// A client new to the principal.
+pub const NOVEL_CLIENT: u8 = 8;
 const CAP_NETWORKS: usize = 64;
 const CAP_CLIENTS: usize = 32;
 const CAP_DOCUMENTS: usize = 64;
@@ -37,6 +64,54 @@ pub fn profile_key(provider: Provider, account: &str, principal: &str) -> String
 /// The store key of an account's own record (first seen, for the learning period).
 pub fn account_key(provider: Provider, account: &str) -> String {
     format!("{}|{}|*", provider.as_str(), account)
+}
+
+/// The identity whose history a principal's verdicts compare against: the principal id, and
+/// for IAM Identity Center sessions (one permission-set role shared by many people) the person
+/// too, so each person keeps a history of their own.
+pub fn principal_key(e: &CommandEvent) -> String {
+    match (&e.principal.kind, &e.principal.session_name) {
+        (Some(PrincipalKind::IdentityCenterUser), Some(session)) if !session.is_empty() => {
+            format!("{}/{}", e.principal.id, session)
+        }
+        _ => e.principal.id.clone(),
+    }
+}
+
+/// The store key of an event's principal profile.
+pub fn event_key(e: &CommandEvent) -> String {
+    profile_key(e.provider, &e.account, &principal_key(e))
+}
+
+/// The organisation-wide identity of a principal, the same in every account or subscription:
+/// an AWS role name (not instance-role sessions, which are machines), an IAM Identity Center
+/// person, an Entra object id (users, service principals, managed identities are tenant-wide).
+/// IAM users and root are per account and have none.
+pub fn peer_id(e: &CommandEvent) -> Option<String> {
+    let p = &e.principal;
+    let id = match p.kind? {
+        PrincipalKind::AssumedRole => {
+            let session_is_machine = p
+                .session_name
+                .as_deref()
+                .is_some_and(|s| s.starts_with("i-"));
+            if session_is_machine {
+                return None;
+            }
+            format!("role:{}", p.name.as_deref()?)
+        }
+        PrincipalKind::IdentityCenterUser => format!("sso:{}", p.session_name.as_deref()?),
+        PrincipalKind::AzureUser
+        | PrincipalKind::ServicePrincipal
+        | PrincipalKind::ManagedIdentity => format!("oid:{}", p.id),
+        _ => return None,
+    };
+    (id.len() > 5).then(|| id.to_ascii_lowercase())
+}
+
+/// The store key of an organisation-wide (peer) profile.
+pub fn peer_key(provider: Provider, peer: &str) -> String {
+    format!("{}|org|peer:{}", provider.as_str(), peer)
 }
 
 /// Timestamps inside profile lists are stored as whole epoch seconds: compact in every
@@ -94,6 +169,9 @@ pub struct Recent {
     pub document: Option<u64>,
     /// Whether the call was denied.
     pub denied: bool,
+    /// What was new to the principal ([`NOVEL_ACTION`], [`NOVEL_DOCUMENT`], …).
+    #[serde(default)]
+    pub novel: u8,
 }
 
 impl Recent {
@@ -121,6 +199,47 @@ pub struct SeenId {
     /// When the event happened.
     #[serde(with = "secs")]
     pub time: Timestamp,
+}
+
+/// One recurring thing a principal does: the same action and document against the same
+/// targets from the same network and client ([`routine_key`]), with when it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routine {
+    /// [`routine_key`] of the fingerprint.
+    pub key: u64,
+    /// What it is, for reasons: `AWS-RunShellScript to tag:Role=web`.
+    pub label: String,
+    /// Occurrences, epoch seconds, ascending (last [`CAP_ROUTINE_TIMES`], within
+    /// `ROUTINE_DAYS`).
+    pub times: Vec<i64>,
+}
+
+/// A regular cadence found in a routine's occurrences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// Every hour.
+    Hourly,
+    /// Every day (or every business day).
+    Daily,
+    /// Every week.
+    Weekly,
+}
+
+impl Period {
+    fn seconds(self) -> i64 {
+        match self {
+            Period::Hourly => 3600,
+            Period::Daily => 86_400,
+            Period::Weekly => 7 * 86_400,
+        }
+    }
+    fn unit(self) -> &'static str {
+        match self {
+            Period::Hourly => "hours",
+            Period::Daily => "days",
+            Period::Weekly => "weeks",
+        }
+    }
 }
 
 /// A principal's (or, under the `*` principal, an account's) history.
@@ -152,6 +271,16 @@ pub struct Profile {
     pub recent_targets: VecDeque<RecentTarget>,
     /// Dedup keys of recent deliveries (hashes of event ids / correlation ids).
     pub seen_ids: VecDeque<SeenId>,
+    /// Hours (since the epoch, UTC) in which the principal acted, ascending, last
+    /// [`ACTIVITY_DAYS`] days: its daily and weekly rhythm.
+    #[serde(default)]
+    pub active_hours: Vec<u32>,
+    /// Recurring fingerprints and their occurrences (bounded).
+    #[serde(default)]
+    pub routines: Vec<Routine>,
+    /// Peer (organisation-wide) profiles only: the accounts or subscriptions seen.
+    #[serde(default)]
+    pub accounts: Vec<Seen>,
 }
 
 impl Profile {
@@ -171,7 +300,127 @@ impl Profile {
             recent: VecDeque::new(),
             recent_targets: VecDeque::new(),
             seen_ids: VecDeque::new(),
+            active_hours: Vec::new(),
+            routines: Vec::new(),
+            accounts: Vec::new(),
         }
+    }
+
+    /// What about `e` is new to this principal ([`NOVEL_ACTION`] | [`NOVEL_DOCUMENT`] | …),
+    /// judged the way the novelty signals judge it. A profile without events knows nothing:
+    /// only the action counts as new.
+    pub fn novelties(&self, e: &CommandEvent) -> u8 {
+        if e.action == Action::Context || is_failure_denied(e) {
+            return 0;
+        }
+        if self.events == 0 {
+            return NOVEL_ACTION;
+        }
+        let mut bits = 0;
+        if !self.actions.contains_key(&e.action) {
+            bits |= NOVEL_ACTION;
+        }
+        if let Some(doc) = &e.document {
+            if !self.documents.is_empty() && !contains(&self.documents, &doc_value(&doc.name)) {
+                bits |= NOVEL_DOCUMENT;
+            }
+        }
+        if let Some(net) = network_of(e.source.ip.as_deref()) {
+            if !contains(&self.networks, &net) {
+                bits |= NOVEL_NETWORK;
+            }
+        }
+        if let Some(client) = client_of(e) {
+            if !self.clients.is_empty() && !contains(&self.clients, &client) {
+                bits |= NOVEL_CLIENT;
+            }
+        }
+        bits
+    }
+
+    /// Records an event in an organisation-wide (peer) profile: what it does, from where and
+    /// with what, and in which account — no per-account detail.
+    pub fn observe_peer(&mut self, e: &CommandEvent) {
+        let t = e.event_time;
+        if self.events == 0 || t < self.first_seen {
+            self.first_seen = t;
+        }
+        if t > self.last_seen || self.events == 0 {
+            self.last_seen = t;
+        }
+        self.events += 1;
+        if e.action != Action::Context && !is_failure_denied(e) {
+            *self.actions.entry(e.action).or_insert(0) += 1;
+            if let Some(net) = network_of(e.source.ip.as_deref()) {
+                remember(&mut self.networks, net, t, CAP_NETWORKS);
+            }
+            if let Some(client) = client_of(e) {
+                remember(&mut self.clients, client, t, CAP_CLIENTS);
+            }
+            if let Some(doc) = &e.document {
+                remember(&mut self.documents, doc_value(&doc.name), t, CAP_DOCUMENTS);
+            }
+        }
+        remember(
+            &mut self.accounts,
+            e.account.to_ascii_lowercase(),
+            t,
+            CAP_ACCOUNTS,
+        );
+        self.seen_ids.push_back(SeenId {
+            key: hash64(&dedup_key(e)),
+            time: t,
+        });
+        self.expire(t);
+    }
+
+    /// Whether an event should also update the organisation-wide profile: the principal's
+    /// first event of a UTC day, or one that does something new to it. This bounds peer writes
+    /// to about one per principal and day however busy it is. `self` is the principal's
+    /// profile before the event.
+    pub fn peer_update_due(&self, e: &CommandEvent) -> bool {
+        self.events == 0
+            || e.event_time.as_second().div_euclid(86_400)
+                != self.last_seen.as_second().div_euclid(86_400)
+            || self.novelties(e) != 0
+    }
+
+    /// The recurring routine `e` continues, if its fingerprint has shown a cadence: at least
+    /// `min_repeats` earlier occurrences at whole periods before `e` (hourly, daily or weekly,
+    /// within `tolerance_minutes`, hourly within five minutes), in the last `2 × min_repeats`
+    /// periods. Returns the routine, the cadence, how many periods matched and how many
+    /// periods back the evidence reaches.
+    pub fn cadence(
+        &self,
+        e: &CommandEvent,
+        min_repeats: u32,
+        tolerance_minutes: u32,
+    ) -> Option<(&Routine, Period, u32, u32)> {
+        let key = routine_key(e)?;
+        let r = self.routines.iter().find(|r| r.key == key)?;
+        let t = e.event_time.as_second();
+        let window = 2 * i64::from(min_repeats.max(1));
+        for period in [Period::Hourly, Period::Daily, Period::Weekly] {
+            let p = period.seconds();
+            let tol = (i64::from(tolerance_minutes) * 60).min(p / 12);
+            let mut slots: u128 = 0;
+            for &o in &r.times {
+                let d = t - o;
+                if d <= 0 || d > window * p + tol {
+                    continue;
+                }
+                let k = (d + p / 2) / p;
+                if (1..=window).contains(&k) && (d - k * p).abs() <= tol {
+                    slots |= 1u128 << (k - 1);
+                }
+            }
+            let matched = slots.count_ones();
+            if matched >= min_repeats {
+                let span = 128 - slots.leading_zeros();
+                return Some((r, period, matched, span));
+            }
+        }
+        None
     }
 
     /// Whether this delivery (same event id, or the same Azure operation's correlation id) was
@@ -190,9 +439,17 @@ impl Profile {
         if t > self.last_seen || self.events == 0 {
             self.last_seen = t;
         }
+        let novel = self.novelties(e);
         self.events += 1;
         let denied = is_failure_denied(e);
         if e.action != Action::Context && !denied {
+            let hour = t.as_second().div_euclid(3600).clamp(0, i64::from(u32::MAX)) as u32;
+            if let Err(i) = self.active_hours.binary_search(&hour) {
+                self.active_hours.insert(i, hour);
+            }
+            if e.outcome == Outcome::Success {
+                self.remember_routine(e);
+            }
             *self.actions.entry(e.action).or_insert(0) += 1;
             if let Some(net) = network_of(e.source.ip.as_deref()) {
                 remember(&mut self.networks, net, t, CAP_NETWORKS);
@@ -201,12 +458,7 @@ impl Profile {
                 remember(&mut self.clients, client, t, CAP_CLIENTS);
             }
             if let Some(doc) = &e.document {
-                remember(
-                    &mut self.documents,
-                    doc.name.to_ascii_lowercase(),
-                    t,
-                    CAP_DOCUMENTS,
-                );
+                remember(&mut self.documents, doc_value(&doc.name), t, CAP_DOCUMENTS);
             }
             for id in &e.targets.ids {
                 remember(&mut self.targets, id.to_ascii_lowercase(), t, CAP_TARGETS);
@@ -225,8 +477,9 @@ impl Profile {
                 time: t,
                 op,
                 action: e.action,
-                document: e.document.as_ref().map(|d| hash64(&d.name)),
+                document: e.document.as_ref().map(|d| document_hash(&d.name)),
                 denied,
+                novel,
             });
         }
         if !denied {
@@ -274,10 +527,199 @@ impl Profile {
         {
             self.seen_ids.pop_front();
         }
+        let hour_cut = (now.as_second().div_euclid(3600) - i64::from(ACTIVITY_DAYS) * 24)
+            .clamp(0, i64::from(u32::MAX)) as u32;
+        let keep_from = self.active_hours.partition_point(|&h| h < hour_cut);
+        self.active_hours.drain(..keep_from);
+        if self.active_hours.len() > CAP_ACTIVE_HOURS {
+            let excess = self.active_hours.len() - CAP_ACTIVE_HOURS;
+            self.active_hours.drain(..excess);
+        }
+        let routine_cut = now.as_second() - ROUTINE_DAYS * 86_400;
+        for r in &mut self.routines {
+            r.times.retain(|&x| x >= routine_cut);
+        }
+        self.routines.retain(|r| !r.times.is_empty());
+        self.enforce_size_cap();
+    }
+
+    fn remember_routine(&mut self, e: &CommandEvent) {
+        let Some(key) = routine_key(e) else {
+            return;
+        };
+        let t = e.event_time.as_second();
+        if let Some(r) = self.routines.iter_mut().find(|r| r.key == key) {
+            let i = r.times.partition_point(|&x| x <= t);
+            r.times.insert(i, t);
+            if r.times.len() > CAP_ROUTINE_TIMES {
+                r.times.remove(0);
+            }
+            return;
+        }
+        if self.routines.len() >= CAP_ROUTINES {
+            // Evict the routine seen least recently.
+            if let Some((i, _)) = self
+                .routines
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, r)| r.times.last().copied().unwrap_or(i64::MIN))
+            {
+                self.routines.swap_remove(i);
+            }
+        }
+        self.routines.push(Routine {
+            key,
+            label: truncate(routine_label(e)),
+            times: vec![t],
+        });
+    }
+
+    /// An upper bound of the profile's postcard encoding, in bytes (every varint counted at
+    /// its widest).
+    pub fn encoded_size_bound(&self) -> usize {
+        let seen = |l: &[Seen]| {
+            l.iter()
+                .map(|s| s.value.len() + 3 + 10 + 10 + 10)
+                .sum::<usize>()
+        };
+        64 + self.actions.len() * 11
+            + seen(&self.networks)
+            + seen(&self.clients)
+            + seen(&self.documents)
+            + seen(&self.targets)
+            + seen(&self.accounts)
+            + self.hours.len() * 5
+            + self.recent.len() * 30
+            + self.recent_targets.len() * 20
+            + self.seen_ids.len() * 20
+            + self.active_hours.len() * 5
+            + self
+                .routines
+                .iter()
+                .map(|r| 10 + r.label.len() + 3 + r.times.len() * 10)
+                .sum::<usize>()
+    }
+
+    /// Sheds the oldest entries of the largest lists until [`Profile::encoded_size_bound`] is
+    /// within [`MAX_PROFILE_BYTES`].
+    pub fn enforce_size_cap(&mut self) {
+        while self.encoded_size_bound() > MAX_PROFILE_BYTES {
+            let lists: [(usize, &mut Vec<Seen>); 5] = [
+                (self.targets.len(), &mut self.targets),
+                (self.documents.len(), &mut self.documents),
+                (self.networks.len(), &mut self.networks),
+                (self.clients.len(), &mut self.clients),
+                (self.accounts.len(), &mut self.accounts),
+            ];
+            let Some((n, list)) = lists.into_iter().max_by_key(|(n, _)| *n) else {
+                return;
+            };
+            if n <= 1 {
+                // Nothing left to shed among the value lists: trim the event windows.
+                self.recent_targets.clear();
+                self.seen_ids.truncate(self.seen_ids.len() / 2);
+                self.routines.truncate(self.routines.len() / 2);
+                if self.encoded_size_bound() > MAX_PROFILE_BYTES {
+                    self.recent.clear();
+                    self.active_hours.clear();
+                    self.routines.clear();
+                    self.seen_ids.clear();
+                }
+                return;
+            }
+            list.sort_by_key(|s| std::cmp::Reverse(s.last));
+            list.truncate(n / 2);
+        }
     }
 }
 
+fn contains(list: &[Seen], value: &str) -> bool {
+    list.iter().any(|s| s.value == value)
+}
+
+fn truncate(mut s: String) -> String {
+    if s.len() > MAX_VALUE_BYTES {
+        let mut end = MAX_VALUE_BYTES;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// A document as remembered: lowercase, and a shared document's ARN reduced to its name, so
+/// `CreateDocument` of `Foo` and `SendCommand` of `arn:…:document/Foo` are the same document.
+pub fn doc_value(name: &str) -> String {
+    truncate(name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase())
+}
+
+/// [`hash64`] of [`doc_value`].
+pub fn document_hash(name: &str) -> u64 {
+    hash64(&doc_value(name))
+}
+
+/// The fingerprint of a repeatable action: action, document, targets (selector or the sorted
+/// ids), source network and client. `None` for context events.
+pub fn routine_key(e: &CommandEvent) -> Option<u64> {
+    if e.action == Action::Context {
+        return None;
+    }
+    // FNV-1a over the parts (case-folded by `hash64`), each followed by a separator; the
+    // target ids as a sorted set of their hashes.
+    let mix = |h: u64, part: &str| {
+        let mut h = h;
+        for b in part.bytes().chain(std::iter::once(0x1f)) {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    let mut h = mix(0xcbf2_9ce4_8422_2325, e.action.as_str());
+    let doc = e.document.as_ref().map(|d| d.name.as_str()).unwrap_or("");
+    h = mix(h, doc.rsplit('/').next().unwrap_or(doc));
+    match &e.targets.selector {
+        Some(sel) => h = mix(h, sel),
+        None => {
+            let mut ids: Vec<u64> = e.targets.ids.iter().map(|s| hash64(s)).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                h = (h ^ id).wrapping_mul(0x0100_0000_01b3);
+            }
+            h = mix(h, "");
+        }
+    }
+    h = mix(
+        h,
+        network_of(e.source.ip.as_deref()).as_deref().unwrap_or(""),
+    );
+    h = mix(h, client_of(e).as_deref().unwrap_or(""));
+    Some(h)
+}
+
+/// `AWS-RunShellScript to tag:Role=web` / `run_command to vm-web-01 +2`.
+fn routine_label(e: &CommandEvent) -> String {
+    let what = e
+        .document
+        .as_ref()
+        .map(|d| d.name.rsplit('/').next().unwrap_or(&d.name).to_string())
+        .unwrap_or_else(|| e.action.as_str().to_string());
+    let to = match (&e.targets.selector, e.targets.ids.as_slice()) {
+        (Some(sel), _) => format!(" to {sel}"),
+        (None, []) => String::new(),
+        (None, [one]) => format!(" to {}", short_target(one)),
+        (None, [first, rest @ ..]) => format!(" to {} +{}", short_target(first), rest.len()),
+    };
+    format!("{what}{to}")
+}
+
+fn short_target(id: &str) -> &str {
+    id.trim_end_matches('/').rsplit('/').next().unwrap_or(id)
+}
+
 fn remember(list: &mut Vec<Seen>, value: String, t: Timestamp, cap: usize) {
+    let value = truncate(value);
     if let Some(s) = list.iter_mut().find(|s| s.value == value) {
         s.count += 1;
         if t > s.last {
@@ -382,12 +824,67 @@ fn hour_of_week(t: Timestamp) -> usize {
 }
 
 /// What the baseline knows when an event is scored.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct History<'a> {
     /// The principal's profile, if it has one.
     pub principal: Option<&'a Profile>,
     /// When the account was first seen by this store (learning period), if known.
     pub account_first_seen: Option<Timestamp>,
+    /// The organisation-wide profile of the same role, person or application ([`peer_id`]),
+    /// when the principal's own history is young and one exists.
+    pub peer: Option<&'a Profile>,
+}
+
+fn age_days(p: &Profile, t: Timestamp) -> i64 {
+    t.duration_since(p.first_seen).as_hours() / 24
+}
+
+/// Whether peer history is consulted: while the principal's own history is young, or when the
+/// event does something new to it (a first action here may be routine elsewhere).
+pub fn wants_peer(own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> bool {
+    e.action != Action::Context
+        && own.is_none_or(|p| {
+            p.events == 0
+                || age_days(p, e.event_time) < i64::from(policy.thresholds.routine_min_days)
+                || p.novelties(e) != 0
+        })
+}
+
+/// The organisation-wide history that vouches for a principal new to this account: seen in
+/// at least `peer_min_accounts` other accounts, with `peer_min_events` events over
+/// `peer_min_days` days.
+fn vouching_peer<'a>(
+    peer: Option<&'a Profile>,
+    e: &CommandEvent,
+    policy: &Policy,
+) -> Option<(&'a Profile, usize)> {
+    let th = &policy.thresholds;
+    let p = peer?;
+    let account = e.account.to_ascii_lowercase();
+    let others = p.accounts.iter().filter(|a| a.value != account).count();
+    (others >= th.peer_min_accounts.max(1) as usize
+        && p.events >= th.peer_min_events
+        && age_days(p, e.event_time) >= i64::from(th.peer_min_days))
+    .then_some((p, others))
+}
+
+fn describe_novel(bits: u8) -> String {
+    let mut v = Vec::new();
+    for (bit, what) in [
+        (NOVEL_ACTION, "first action"),
+        (NOVEL_DOCUMENT, "new document"),
+        (NOVEL_NETWORK, "new network"),
+        (NOVEL_CLIENT, "new client"),
+    ] {
+        if bits & bit != 0 {
+            v.push(what);
+        }
+    }
+    v.join(", ")
+}
+
+fn day(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d").to_string()
 }
 
 /// Evaluates the stateful signals for an event against the principal's history.
@@ -401,9 +898,70 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 < i64::from(policy.learning_period_days) * 24
         }
     } && policy.learning_period_days > 0;
+    let denied = is_failure_denied(e);
+    let command = e.action != Action::Context && !denied;
+    let own = history.principal.filter(|p| p.events > 0);
+    let peer = if wants_peer(own, e, policy) {
+        vouching_peer(history.peer, e, policy)
+    } else {
+        None
+    };
+    let peer_profile = peer.map(|(p, _)| p);
+
+    // What is new about this event, to the principal and (when it vouches) the organisation.
+    let mut novel = match own {
+        Some(p) => p.novelties(e),
+        None if command => NOVEL_ACTION,
+        None => 0,
+    };
+    let own_bits = novel;
+    if let Some(pp) = peer_profile {
+        let peer_bits = pp.novelties(e);
+        // Own history of nothing: judge documents and clients against the peer alone.
+        novel = if own.is_some() {
+            novel & peer_bits
+        } else {
+            peer_bits
+        };
+    }
+    // The peer vouches when it explains away a novelty, or stands in for a young history.
+    let own_young = own.is_none_or(|p| age_days(p, e.event_time) < i64::from(th.routine_min_days));
+    let peer = peer.filter(|_| own_young || own_bits & !novel != 0);
+
+    // A burst of novelty by a known principal is one episode, scored at full weight.
+    let mut burst: Option<String> = None;
+    if let Some(p) = own.filter(|p| {
+        command
+            && novel != 0
+            && age_days(p, e.event_time) >= i64::from(th.novelty_burst_min_history_days)
+    }) {
+        let window = e.event_time - SignedDuration::from_mins(i64::from(th.novelty_burst_minutes));
+        let earlier: Vec<&Recent> = p
+            .recent
+            .iter()
+            .filter(|r| r.novel != 0 && r.time >= window && r.time <= e.event_time)
+            .collect();
+        let items = novel.count_ones() + earlier.iter().map(|r| r.novel.count_ones()).sum::<u32>();
+        if !earlier.is_empty() && items >= th.novelty_burst_count {
+            let mut steps: Vec<String> = earlier
+                .iter()
+                .map(|r| format!("{} ({})", r.operation(), describe_novel(r.novel)))
+                .collect();
+            steps.push(format!("{} ({})", e.operation, describe_novel(novel)));
+            burst = Some(format!(
+                "{items} novelties in {} events within {} minutes by a principal known since {} ({} events): {}",
+                earlier.len() + 1,
+                th.novelty_burst_minutes,
+                day(p.first_seen),
+                p.events,
+                steps.join(", then ")
+            ));
+        }
+    }
+    let dampen = learning && burst.is_none();
     let novelty = |out: &mut Signals, id: SignalId, reason: String| {
         let w = policy.weights.get(id);
-        if learning && w > 0 {
+        if dampen && w > 0 {
             let scaled = (f64::from(w) * policy.learning_weight).round() as i32;
             out.push_points(
                 id,
@@ -417,60 +975,92 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             out.push_points(id, w, reason);
         }
     };
-    let denied = is_failure_denied(e);
-    let Some(p) = history.principal.filter(|p| p.events > 0) else {
-        if e.action != Action::Context {
-            novelty(
-                out,
-                SignalId::FirstAction,
-                format!(
-                    "first {} by this principal in {} (no history)",
-                    e.action, e.account
-                ),
-            );
-        }
-        return;
+    let peer_note = |what: &str| match peer {
+        Some((_, n)) => format!(", nor by the same identity in {n} other accounts"),
+        None => what.to_string(),
     };
 
-    if e.action != Action::Context && !denied {
-        if !p.actions.contains_key(&e.action) {
-            novelty(
-                out,
-                SignalId::FirstAction,
-                format!(
-                    "first {} by this principal in {} ({} earlier events)",
-                    e.action, e.account, p.events
+    if command {
+        if novel & NOVEL_ACTION != 0 {
+            let reason = match own {
+                Some(p) => format!(
+                    "first {} by this principal in {} ({} earlier events since {}{})",
+                    e.action,
+                    e.account,
+                    p.events,
+                    day(p.first_seen),
+                    peer_note("")
                 ),
-            );
+                None => format!(
+                    "first {} by this principal in {} (no history{})",
+                    e.action,
+                    e.account,
+                    peer_note("")
+                ),
+            };
+            novelty(out, SignalId::FirstAction, reason);
         }
-        if let Some(net) = network_of(e.source.ip.as_deref()) {
-            if !p.networks.iter().any(|s| s.value == net) {
+        let known = |l: &[Seen]| top_values(l, 3);
+        let lists = |f: fn(&Profile) -> &Vec<Seen>| {
+            own.map(|p| known(f(p)))
+                .or_else(|| peer_profile.map(|p| known(f(p))))
+                .unwrap_or_default()
+        };
+        if novel & NOVEL_NETWORK != 0 {
+            if let Some(net) = network_of(e.source.ip.as_deref()) {
                 novelty(
                     out,
                     SignalId::NewSourceNetwork,
-                    format!("new source network {net} for this principal"),
+                    format!(
+                        "new source network {net} for this principal (known: {})",
+                        lists(|p| &p.networks)
+                    ),
                 );
             }
         }
-        if let Some(client) = client_of(e) {
-            if !p.clients.is_empty() && !p.clients.iter().any(|s| s.value == client) {
+        if novel & NOVEL_CLIENT != 0 {
+            if let Some(client) = client_of(e) {
                 novelty(
                     out,
                     SignalId::NewClient,
-                    format!("new client {client} (known: {})", top_values(&p.clients, 3)),
+                    format!("new client {client} (known: {})", lists(|p| &p.clients)),
                 );
             }
         }
-        if let Some(doc) = &e.document {
-            let name = doc.name.to_ascii_lowercase();
-            if !p.documents.is_empty() && !p.documents.iter().any(|s| s.value == name) {
+        if novel & NOVEL_DOCUMENT != 0 {
+            if let Some(doc) = &e.document {
                 novelty(
                     out,
                     SignalId::NewDocument,
-                    format!("first use of {} by this principal", doc.name),
+                    format!(
+                        "first use of {} by this principal (known: {})",
+                        doc.name,
+                        lists(|p| &p.documents)
+                    ),
                 );
             }
         }
+        if let Some(reason) = burst {
+            out.push(policy, SignalId::NoveltyBurst, reason);
+        }
+        if let Some((pp, n)) = peer {
+            out.push(
+                policy,
+                SignalId::PeerHistory,
+                format!(
+                    "the same identity is known in {n} other accounts of the organisation ({} events since {}: {}); novelty judged against that history",
+                    pp.events,
+                    day(pp.first_seen),
+                    top_actions(pp)
+                ),
+            );
+        }
+    }
+    let Some(p) = own else {
+        return;
+    };
+
+    if command {
         if let Some(n) = fan_out(e) {
             if p.max_fan_out > 0 && n > p.max_fan_out.saturating_mul(2) && n >= th.many_targets {
                 novelty(
@@ -488,7 +1078,10 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             novelty(
                 out,
                 SignalId::DormantPrincipal,
-                format!("principal dormant for {idle_days} days"),
+                format!(
+                    "principal dormant for {idle_days} days (last seen {})",
+                    day(p.last_seen)
+                ),
             );
         }
     }
@@ -538,38 +1131,228 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
 
     sequences(e, p, policy, out);
 
-    // Established routine: the same thing, from the same place, for weeks.
-    if e.action != Action::Context && !denied && !out.has(SignalId::FirstAction) {
-        let age_days = e.event_time.duration_since(p.first_seen).as_hours() / 24;
-        let known =
-            |list: &[Seen], v: Option<String>| v.is_none_or(|v| list.iter().any(|s| s.value == v));
-        let routine = age_days >= i64::from(th.routine_min_days)
-            && p.actions.get(&e.action).copied().unwrap_or(0) >= th.routine_min_events
-            && known(&p.networks, network_of(e.source.ip.as_deref()))
-            && known(&p.clients, client_of(e))
-            && known(
-                &p.documents,
-                e.document.as_ref().map(|d| d.name.to_ascii_lowercase()),
-            )
-            && !out.has(SignalId::FanOutAboveHistory);
-        if routine {
+    if command {
+        habits(e, p, policy, out);
+    }
+
+    // Routine: a recurring job, or the same thing from the same place for weeks — never for
+    // an event that completes a chain, belongs to a burst of novelty or comes at an hour the
+    // principal never keeps.
+    let unroutine = [
+        SignalId::FirstAction,
+        SignalId::FanOutAboveHistory,
+        SignalId::NoveltyBurst,
+        SignalId::UnusualHour,
+        SignalId::SequenceInstanceProfile,
+        SignalId::SequenceRunbook,
+        SignalId::SequenceDocumentRun,
+        SignalId::SequenceCleanup,
+    ];
+    if command && !unroutine.iter().any(|id| out.has(*id)) {
+        if let Some((r, period, matched, span)) =
+            p.cadence(e, th.cadence_min_repeats, th.cadence_tolerance_minutes)
+        {
+            let at = e.event_time.to_zoned(jiff::tz::TimeZone::UTC);
+            let when = match period {
+                Period::Hourly => format!("at :{:02}", at.minute()),
+                Period::Daily => format!("at {:02}:{:02} UTC", at.hour(), at.minute()),
+                Period::Weekly => format!(
+                    "on {} at {:02}:{:02} UTC",
+                    at.strftime("%a"),
+                    at.hour(),
+                    at.minute()
+                ),
+            };
             out.push(
                 policy,
-                SignalId::EstablishedRoutine,
-                format!("routine for this principal: {} {} events over {age_days} days from known networks and clients", p.actions.get(&e.action).copied().unwrap_or(0), e.action),
+                SignalId::RecurringRoutine,
+                format!(
+                    "{} on {matched} of the last {span} {} {when}, same network and client",
+                    r.label,
+                    period.unit()
+                ),
+            );
+        } else {
+            let age = age_days(p, e.event_time);
+            // Commands of every kind count (an administrator mixes sessions and scripts); this
+            // action itself must not be new (first_action blocks the credit above).
+            let count: u64 = p.actions.values().sum();
+            let this = p.actions.get(&e.action).copied().unwrap_or(0);
+            // Known is not enough: a network, client or document first seen minutes ago
+            // (earlier in the same intrusion) is not established yet.
+            let settled = e.event_time - SignedDuration::from_hours(24);
+            let established = |list: &[Seen], v: Option<String>| {
+                v.is_none_or(|v| list.iter().any(|s| s.value == v && s.first <= settled))
+            };
+            let routine = age >= i64::from(th.routine_min_days)
+                && count >= th.routine_min_events
+                && novel == 0
+                && established(&p.networks, network_of(e.source.ip.as_deref()))
+                && established(&p.clients, client_of(e))
+                && established(
+                    &p.documents,
+                    e.document.as_ref().map(|d| doc_value(&d.name)),
+                );
+            if routine {
+                out.push(
+                    policy,
+                    SignalId::EstablishedRoutine,
+                    format!(
+                        "routine for this principal: {count} commands ({this} {}) over {age} days from known networks and clients ({})",
+                        e.action,
+                        top_values(&p.networks, 2)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn top_actions(p: &Profile) -> String {
+    let mut v: Vec<(&Action, &u64)> = p.actions.iter().collect();
+    v.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+    v.iter()
+        .take(3)
+        .map(|(a, n)| format!("{n} {a}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Time-of-day habits: `usual_hours` when the principal routinely acts at this time on this
+/// kind of day (cancelling `off_hours`), `unusual_hour` when a principal with a daily rhythm
+/// acts hours away from anything it has done.
+///
+/// Activity is kept per UTC hour; it is read in the policy's time zone at the event's offset
+/// (one conversion per event), so a daylight-saving change inside the lookback shifts old
+/// hours by one, which `habit_tolerance_hours` absorbs.
+fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
+    let th = &policy.thresholds;
+    let offset_h = i64::from(policy.timezone.to_offset(e.event_time).seconds()) / 3600;
+    let now_h = e.event_time.as_second().div_euclid(3600) + offset_h;
+    let now_day = now_h.div_euclid(24);
+    let now_hod = now_h.rem_euclid(24);
+    // 1970-01-01 was a Thursday (Monday-zero 3).
+    let business = |day: i64| {
+        policy
+            .business_hours
+            .includes_weekday((day + 3).rem_euclid(7) as usize)
+    };
+    let today_business = business(now_day);
+    let circ = |a: i64, b: i64| {
+        let d = (a - b).rem_euclid(24);
+        d.min(24 - d)
+    };
+    let first_day = now_day - i64::from(th.habit_lookback_days);
+    let mut same_time_days = 0u32;
+    let mut last_same = i64::MIN;
+    // Distinct days with activity in each local hour of day (each stored hour is one day's).
+    let mut days_at = [0u32; 24];
+    let mut active_days = 0u32;
+    let mut last_active = i64::MIN;
+    // The list is sorted: start at the lookback's first hour, stop at today.
+    let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
+    let start = p.active_hours.partition_point(|&h| h < first_hour);
+    let tolerance = i64::from(th.habit_tolerance_hours);
+    for &h in &p.active_hours[start..] {
+        let local = i64::from(h) + offset_h;
+        let d = local.div_euclid(24);
+        if d >= now_day {
+            break;
+        }
+        if d < first_day {
+            continue;
+        }
+        let hod = local.rem_euclid(24);
+        if d != last_active {
+            active_days += 1;
+            last_active = d;
+        }
+        days_at[hod as usize] += 1;
+        if d != last_same && circ(hod, now_hod) <= tolerance && business(d) == today_business {
+            same_time_days += 1;
+            last_same = d;
+        }
+    }
+    let nearest = (0..24i64)
+        .filter(|&h| days_at[h as usize] > 0)
+        .map(|h| circ(h, now_hod))
+        .min()
+        .unwrap_or(i64::MAX);
+    let kind = if today_business {
+        "business days"
+    } else {
+        "non-business days"
+    };
+    if let Some(off) = out
+        .as_slice()
+        .iter()
+        .find(|s| s.id == SignalId::OffHours)
+        .map(|s| s.points)
+    {
+        // Usual on this kind of day; or inside the principal's working hours — the hours of
+        // day between the first and last it has acted in on at least two days, over twice
+        // the evidence — so a weekend at a person's working hours is not their off-hours.
+        let supported: Vec<i64> = (0..24).filter(|&h| days_at[h as usize] >= 2).collect();
+        let window = match (supported.first(), supported.last()) {
+            (Some(&lo), Some(&hi)) if hi - lo <= 14 => Some((lo, hi)),
+            _ => None,
+        };
+        let usual = if same_time_days >= th.habit_min_days {
+            Some(format!(
+                "active within {} h of it on {same_time_days} of the last {} days ({kind})",
+                th.habit_tolerance_hours, th.habit_lookback_days
+            ))
+        } else if let Some((lo, hi)) = window.filter(|&(lo, hi)| {
+            active_days >= th.habit_min_days.saturating_mul(2) && (lo..=hi).contains(&now_hod)
+        }) {
+            Some(format!(
+                "inside its working hours {lo:02}:00–{hi:02}:59, active on {active_days} of the last {} days",
+                th.habit_lookback_days
+            ))
+        } else {
+            None
+        };
+        if let (true, Some(evidence)) = (off > 0, usual) {
+            let w = policy.weights.get(SignalId::UsualHours);
+            let points = if w < 0 { w.max(-off) } else { w };
+            out.push_points(
+                SignalId::UsualHours,
+                points,
+                format!(
+                    "{:02}:00 {} is a usual time for this principal: {evidence}",
+                    now_hod, policy.timezone_name,
+                ),
             );
         }
+    }
+    if active_days >= th.rhythm_min_days && nearest > i64::from(th.rhythm_margin_hours) {
+        out.push(
+            policy,
+            SignalId::UnusualHour,
+            format!(
+                "{:02}:00 {} is {} h from any time this principal acted on its {active_days} active days of the last {} days",
+                now_hod,
+                policy.timezone_name,
+                if nearest == i64::MAX { 12 } else { nearest },
+                th.habit_lookback_days
+            ),
+        );
     }
 }
 
 fn top_values(list: &[Seen], n: usize) -> String {
     let mut v: Vec<&Seen> = list.iter().collect();
     v.sort_by_key(|s| std::cmp::Reverse(s.count));
-    v.iter()
-        .take(n)
-        .map(|s| s.value.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    let shown: Vec<&str> = v.iter().take(n).map(|s| s.value.as_str()).collect();
+    if shown.is_empty() {
+        return "none".into();
+    }
+    let more = list.len().saturating_sub(n);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
 }
 
 /// Multi-step paths by one principal within `thresholds.sequence_window_minutes`.
@@ -581,32 +1364,68 @@ fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) 
             .iter()
             .filter(|r| r.time >= window && r.time <= e.event_time && !r.denied)
     };
+    let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
     let op = e.operation.to_ascii_lowercase();
+    let doc = e.document.as_ref().map(|d| document_hash(&d.name));
     match e.action {
-        // Pacu: role / instance profile created or swapped, then commands sent.
-        Action::RunCommand | Action::Association if e.provider == Provider::Aws => {
+        Action::RunCommand | Action::Association | Action::AutomationExecution
+            if e.provider == Provider::Aws =>
+        {
+            // Pacu: role / instance profile created or swapped, then commands sent.
+            if matches!(e.action, Action::RunCommand | Action::Association) {
+                let prep: Vec<&str> = recent()
+                    .filter(|r| {
+                        matches!(
+                            r.operation(),
+                            "iam:CreateRole"
+                                | "iam:CreateInstanceProfile"
+                                | "iam:AddRoleToInstanceProfile"
+                                | "ec2:AssociateIamInstanceProfile"
+                                | "ec2:ReplaceIamInstanceProfileAssociation"
+                        )
+                    })
+                    .map(|r| r.operation())
+                    .collect();
+                if !prep.is_empty() {
+                    out.push(
+                        policy,
+                        SignalId::SequenceInstanceProfile,
+                        format!(
+                            "{} shortly before running commands (Pacu's path)",
+                            dedup_join(&prep)
+                        ),
+                    );
+                }
+            }
+            // A command document written, then executed.
             let prep: Vec<&str> = recent()
                 .filter(|r| {
-                    matches!(
-                        r.operation(),
-                        "iam:CreateRole"
-                            | "iam:CreateInstanceProfile"
-                            | "iam:AddRoleToInstanceProfile"
-                            | "ec2:AssociateIamInstanceProfile"
-                            | "ec2:ReplaceIamInstanceProfileAssociation"
-                    )
+                    r.action == Action::CommandDocument
+                        && doc.is_some()
+                        && r.document == doc
+                        && r.operation() != "ssm:ModifyDocumentPermission"
                 })
                 .map(|r| r.operation())
                 .collect();
             if !prep.is_empty() {
+                let name = e.document.as_ref().map(|d| d.name.as_str()).unwrap_or("?");
                 out.push(
                     policy,
-                    SignalId::SequenceInstanceProfile,
+                    SignalId::SequenceDocumentRun,
                     format!(
-                        "{} shortly before running commands (Pacu's path)",
-                        dedup_join(&prep)
+                        "{} of {name} then {} within {} minutes",
+                        dedup_join(&prep),
+                        e.operation,
+                        policy.thresholds.sequence_window_minutes
                     ),
                 );
+                if human {
+                    out.push(
+                        policy,
+                        SignalId::HandsOnChain,
+                        "a human identity wrote the document and ran it by hand",
+                    );
+                }
             }
         }
         // MicroBurst: runbook written and published (or drafted), then a job or test job.
@@ -627,13 +1446,26 @@ fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) 
                         dedup_join(&prep)
                     ),
                 );
+                let published = prep
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case("publish/action"));
+                let written = prep
+                    .iter()
+                    .any(|s| !s.eq_ignore_ascii_case("publish/action"));
+                let test_job = op.contains("/draft/testjob/");
+                if human && published && written && !test_job {
+                    out.push(
+                        policy,
+                        SignalId::HandsOnChain,
+                        "a human identity wrote, published and started the runbook by hand within minutes",
+                    );
+                }
             }
         }
         // Clean-up after execution: run command or runbook deleted soon after use.
         Action::Context
             if op.ends_with("/runcommands/delete") || op.ends_with("/runbooks/delete") =>
         {
-            let doc = e.document.as_ref().map(|d| hash64(&d.name));
             let used = recent().any(|r| {
                 matches!(
                     r.action,

@@ -152,6 +152,32 @@ signals! {
     SequenceCleanup => sequence_cleanup = 30;
     /// Baseline: the same action from known networks and clients for weeks (lowers the score).
     EstablishedRoutine => established_routine = -25;
+    /// Baseline: the same action, document, targets, network and client repeated at a regular
+    /// cadence (hourly, daily, weekly) — a scheduled job (lowers the score; replaces
+    /// `established_routine`).
+    RecurringRoutine => recurring_routine = -30;
+    /// Baseline: outside business hours, but at a time of day (on the same kind of day) when
+    /// this principal routinely acts; cancels `off_hours` at the default weights.
+    UsualHours => usual_hours = -10;
+    /// Baseline: a principal with an established daily rhythm acting hours away from any time
+    /// it has acted before.
+    UnusualHour => unusual_hour = 15;
+    /// Baseline: several novelties (first actions, new documents, networks, clients) by a known
+    /// principal within minutes: one change of behaviour, scored at full weight even in the
+    /// learning period.
+    NoveltyBurst => novelty_burst = 20;
+    /// Baseline: the same role, person or application is routine in other accounts or
+    /// subscriptions of the organisation; novelty is judged against that history (lowers the
+    /// score).
+    PeerHistory => peer_history = -10;
+    /// Sequence: a command document created or changed, then executed (SendCommand,
+    /// association, automation) by the same principal within minutes.
+    SequenceDocumentRun => sequence_document_run = 30;
+    /// Sequence: a human identity carried out the whole write → publish → run chain by hand.
+    HandsOnChain => hands_on_chain = 20;
+    /// A document, runbook, run command or extension whose name says what attack code does
+    /// (ransom, exfil, reverse shell, mimikatz, miner …; `documents.suspicious_names`).
+    SuspiciousName => suspicious_name = 30;
     /// Command text: encoded PowerShell or base64-decoded payloads.
     EncodedCommand => encoded_command = 25;
     /// Command text: execution-policy bypass, hidden window, no profile.
@@ -438,6 +464,30 @@ fn is_aws_owned(name: &str, policy: &Policy) -> bool {
         .any(|p| name.starts_with(p.as_str()))
 }
 
+/// A name reduced to lowercase ASCII letters and digits, for fragment matching
+/// (`Encrypt_Files-v2` → `encryptfilesv2`).
+pub fn name_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The first policy fragment (`documents.suspicious_names`) the name contains, if any.
+pub fn suspicious_fragment<'p>(name: &str, policy: &'p Policy) -> Option<&'p str> {
+    if policy.suspicious_names.is_empty() || name.is_empty() {
+        return None;
+    }
+    // A shared document's ARN: judge its name, not the account or region.
+    let name = name.rsplit('/').next().unwrap_or(name);
+    let key = name_key(name);
+    policy
+        .suspicious_names
+        .iter()
+        .find(|f| key.contains(f.as_str()))
+        .map(String::as_str)
+}
+
 /// A name that looks generated: 12+ letters only, mixed case, with frequent case changes and
 /// few vowels — MicroBurst's 15 random letters, not `PatchWindowsServers`.
 pub fn looks_random(name: &str) -> bool {
@@ -638,6 +688,17 @@ fn document_signals(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
     let name = doc.map(|d| d.name.as_str()).unwrap_or("");
     let kind = doc.and_then(|d| d.kind.as_deref()).unwrap_or("");
     let matches = |list: &[crate::policy::Pattern]| list.iter().any(|p| p.matches(name));
+    // Names that say what the code does, whoever owns the document (AWS-owned names are
+    // excluded: they describe remediation, e.g. AWSConfigRemediation-EncryptSNSTopic).
+    if event.action != Action::Context && !is_aws_owned(name, policy) {
+        if let Some(fragment) = suspicious_fragment(name, policy) {
+            out.push(
+                policy,
+                SignalId::SuspiciousName,
+                format!("name {name:?} contains {fragment:?} (documents.suspicious_names)"),
+            );
+        }
+    }
     match (event.provider, event.action) {
         (Provider::Aws, Action::RunCommand | Action::Association | Action::AutomationExecution) => {
             if name.is_empty() {

@@ -317,6 +317,13 @@ fn principal(id: &UserIdentity<'_>) -> Principal {
             } else {
                 PrincipalKind::AssumedRole
             });
+            if is_sso {
+                // Identity Center creates the role session with AssumeRoleWithSAML on the
+                // person's behalf: STS has no MFA context, so `mfaAuthenticated` is "false"
+                // whatever the person's sign-in required. MFA is decided (and logged) at the
+                // Identity Center sign-in, not here: unknown, not "no MFA".
+                p.mfa = None;
+            }
             p.session_name = arn
                 .filter(|a| a.contains(":assumed-role/"))
                 .and_then(|a| a.rsplit('/').next())

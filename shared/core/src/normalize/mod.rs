@@ -170,6 +170,10 @@ fn normalize_at(text: &str, depth: usize) -> Result<Option<CommandEvent>, Normal
     }
     let trimmed = text.trim_start();
     if !trimmed.starts_with('{') {
+        // Name the syntax error when it is not JSON at all.
+        if let Err(e) = serde_json::from_str::<&RawValue>(trimmed) {
+            return Err(NormalizeError::json("", e));
+        }
         return Err(NormalizeError::UnknownShape(format!(
             "expected a JSON object, found {}",
             json_kind(trimmed)
@@ -291,10 +295,14 @@ impl std::fmt::Display for Position {
 ///
 /// Each item is the record's raw JSON or the error that made it unreadable. A syntax error in
 /// newline-delimited input loses only its own line: reading resumes on the next line.
+///
+/// This works on text already in memory. Adapters reading files, stdin or objects use the
+/// streaming, bounded readers of `cadet-ingest` instead, which hand out one record at a time.
 pub fn records(input: &str) -> Vec<(Position, Result<&RawValue, NormalizeError>)> {
     let mut out = Vec::new();
     let mut offset = 0usize;
     let mut index = 0usize;
+    let mut lines = Lines::new(input);
     while offset < input.len() {
         let rest = &input[offset..];
         let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
@@ -306,12 +314,12 @@ pub fn records(input: &str) -> Vec<(Position, Result<&RawValue, NormalizeError>)
                     break;
                 }
                 Some(Ok(value)) => {
-                    let line = line_of(input, start);
+                    let line = lines.at(start);
                     expand(value, line, &mut index, &mut out, 0);
                 }
                 Some(Err(err)) => {
                     index += 1;
-                    let line = line_of(input, start);
+                    let line = lines.at(start);
                     out.push((Position { index, line }, Err(NormalizeError::json("", err))));
                     // Resume on the line after the one that failed.
                     let failed_at = offset + stream.byte_offset().max(start - offset);
@@ -415,13 +423,35 @@ fn leading_ws(s: &str) -> usize {
     s.len() - s.trim_start().len()
 }
 
-fn line_of(input: &str, offset: usize) -> usize {
-    let offset = offset.min(input.len());
-    input.as_bytes()[..offset]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Line numbers of increasing offsets, counted incrementally (each byte is looked at once).
+struct Lines<'a> {
+    input: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(input: &'a str) -> Self {
+        Lines {
+            input,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.input.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.input.as_bytes()[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,534 @@
+//! The record splitter: a byte-driven state machine that finds record boundaries without
+//! parsing (strings, escapes and nesting depth are tracked; JSON validity is left to the
+//! normalizer). Every byte is looked at once, so splitting is linear in the input.
+
+use std::collections::VecDeque;
+
+use crate::{Item, Limits, Position, Record, Reject, Rejected};
+
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Between top-level values.
+    Top,
+    /// A top-level line that does not start an object or array: the rest of the line is one
+    /// record (the normalizer says what is wrong with it).
+    Junk,
+    /// Inside a record that starts with `{` or `[` (or `"` as an array element).
+    Rec,
+    /// Inside a streamed array (top-level array or a container's `Records`), between elements.
+    Between,
+    /// An array element that is a bare scalar, until `,`, `]` or whitespace.
+    Scalar,
+    /// After a container's `Records` array: the rest of the object is skipped.
+    Tail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Array {
+    /// A top-level JSON array.
+    Top,
+    /// The `Records` / `records` array of a `{"Records":[…]}` document.
+    Container,
+}
+
+impl Array {
+    fn what(self) -> &'static str {
+        match self {
+            Array::Top => "a JSON array",
+            Array::Container => "a `Records` array",
+        }
+    }
+}
+
+/// Recognition of `{ "Records" : [` at the start of a top-level object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Prefix {
+    Off,
+    Brace,
+    Key(Vec<u8>),
+    AfterKey,
+    Colon,
+}
+
+#[derive(Debug)]
+pub(crate) struct Splitter {
+    limits: Limits,
+    mode: Mode,
+    array: Option<Array>,
+    /// Offset of the next byte.
+    offset: u64,
+    /// Line of the next byte.
+    line: u64,
+    /// The previous byte was a newline (or there was none).
+    line_start: bool,
+    index: usize,
+    bom: usize,
+    // The record being read.
+    buf: Vec<u8>,
+    start: u64,
+    start_line: u64,
+    size: u64,
+    depth: usize,
+    in_str: bool,
+    esc: bool,
+    oversize: bool,
+    too_deep: bool,
+    prefix: Prefix,
+}
+
+/// What one byte did.
+enum Step {
+    /// Consumed, nothing complete.
+    Next,
+    /// Consumed, and a record is complete.
+    Done,
+    /// A record is complete *before* this byte, which must be looked at again.
+    DoneBefore,
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+impl Splitter {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Splitter {
+            limits,
+            mode: Mode::Top,
+            array: None,
+            offset: 0,
+            line: 1,
+            line_start: true,
+            index: 0,
+            bom: 0,
+            buf: Vec::new(),
+            start: 0,
+            start_line: 1,
+            size: 0,
+            depth: 0,
+            in_str: false,
+            esc: false,
+            oversize: false,
+            too_deep: false,
+            prefix: Prefix::Off,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Line and offset of a record being read, if any.
+    pub(crate) fn in_progress(&self) -> Option<(u64, u64)> {
+        match self.mode {
+            Mode::Junk | Mode::Rec | Mode::Scalar => Some((self.start_line, self.start)),
+            _ => None,
+        }
+    }
+
+    /// Feeds bytes until at least one item is complete or `buf` is used up; returns how many
+    /// bytes were consumed.
+    pub(crate) fn feed(&mut self, buf: &[u8], out: &mut VecDeque<Item>) -> usize {
+        let mut i = 0;
+        while i < buf.len() {
+            let b = buf[i];
+            // Fast path: the inside of a string in a record.
+            if self.mode == Mode::Rec && self.in_str && !self.esc && self.prefix == Prefix::Off {
+                let rest = &buf[i..];
+                let run = rest
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || c == b'\n')
+                    .unwrap_or(rest.len());
+                if run > 0 {
+                    self.push_bytes(&rest[..run]);
+                    self.offset += run as u64;
+                    self.line_start = false;
+                    i += run;
+                    continue;
+                }
+            }
+            match self.step(b) {
+                Step::Next => {
+                    self.advance(b);
+                    i += 1;
+                }
+                Step::Done => {
+                    self.advance(b);
+                    i += 1;
+                    self.emit_into(out);
+                    return i;
+                }
+                Step::DoneBefore => {
+                    self.emit_into(out);
+                    return i;
+                }
+            }
+        }
+        i
+    }
+
+    /// End of input: the record in progress (cut short) and an unterminated container.
+    pub(crate) fn finish(&mut self, out: &mut VecDeque<Item>) {
+        if matches!(self.mode, Mode::Junk | Mode::Rec | Mode::Scalar) {
+            self.emit_into(out);
+        }
+        if let Some(array) = self.array.take() {
+            if self.mode != Mode::Tail {
+                self.index += 1;
+                out.push_back(Item::Rejected(Rejected {
+                    position: Position {
+                        index: self.index,
+                        line: self.line,
+                        offset: self.offset,
+                    },
+                    reason: Reject::Truncated(array.what()),
+                }));
+            }
+        }
+        self.mode = Mode::Top;
+    }
+
+    fn advance(&mut self, b: u8) {
+        self.offset += 1;
+        if b == b'\n' {
+            self.line += 1;
+            self.line_start = true;
+        } else {
+            self.line_start = false;
+        }
+    }
+
+    fn begin(&mut self, mode: Mode) {
+        self.mode = mode;
+        self.buf.clear();
+        self.start = self.offset;
+        self.start_line = self.line;
+        self.size = 0;
+        self.depth = 0;
+        self.in_str = false;
+        self.esc = false;
+        self.oversize = false;
+        self.too_deep = false;
+        self.prefix = Prefix::Off;
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        self.size += bytes.len() as u64;
+        if self.oversize || self.too_deep {
+            return;
+        }
+        if self.buf.len() + bytes.len() > self.limits.max_record_bytes {
+            self.oversize = true;
+            self.buf = Vec::new();
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Emits the record in progress; a top-level object that holds a `Records` / `records`
+    /// array under another key than the first (which is streamed) is expanded here, from the
+    /// bounded text, with each element's own line and offset.
+    fn emit_into(&mut self, out: &mut VecDeque<Item>) {
+        let top_object = self.mode == Mode::Rec && self.array.is_none();
+        let index = self.index;
+        let item = self.emit();
+        if let (true, Item::Record(r)) = (top_object, &item) {
+            if let Some(elements) = embedded_records(&r.text) {
+                let base = r.position;
+                let mut line = base.line;
+                let mut scanned = 0usize;
+                let mut n = index;
+                for at in elements {
+                    line += r.text.as_bytes()[scanned..at.0]
+                        .iter()
+                        .filter(|&&c| c == b'\n')
+                        .count() as u64;
+                    scanned = at.0;
+                    n += 1;
+                    out.push_back(Item::Record(Record {
+                        position: Position {
+                            index: n,
+                            line,
+                            offset: base.offset + at.0 as u64,
+                        },
+                        text: at.1,
+                    }));
+                }
+                self.index = n;
+                return;
+            }
+        }
+        out.push_back(item);
+    }
+
+    fn emit(&mut self) -> Item {
+        self.index += 1;
+        let position = Position {
+            index: self.index,
+            line: self.start_line,
+            offset: self.start,
+        };
+        let was = self.mode;
+        self.mode = match (was, self.array) {
+            (Mode::Tail, _) => Mode::Tail,
+            (_, Some(_)) => Mode::Between,
+            (_, None) => Mode::Top,
+        };
+        let reason = if self.too_deep {
+            Some(Reject::TooDeep {
+                limit: self.limits.max_depth,
+            })
+        } else if self.oversize {
+            Some(Reject::TooLarge {
+                limit: self.limits.max_record_bytes,
+                size: self.size,
+            })
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.buf = Vec::new();
+            return Item::Rejected(Rejected { position, reason });
+        }
+        let bytes = std::mem::take(&mut self.buf);
+        match String::from_utf8(bytes) {
+            Ok(text) => Item::Record(Record { position, text }),
+            Err(e) => Item::Rejected(Rejected {
+                position,
+                reason: Reject::NotUtf8 {
+                    at: self.start + e.utf8_error().valid_up_to() as u64,
+                },
+            }),
+        }
+    }
+
+    fn step(&mut self, b: u8) -> Step {
+        match self.mode {
+            Mode::Top => {
+                if self.bom < 3 && self.offset == self.bom as u64 && b == BOM[self.bom] {
+                    self.bom += 1;
+                    return Step::Next;
+                }
+                if self.bom > 0 && self.bom < 3 {
+                    // A partial byte order mark: those bytes start a junk line.
+                    let partial = self.bom;
+                    self.bom = 3;
+                    self.begin(Mode::Junk);
+                    self.start -= partial as u64;
+                    self.push_bytes(&BOM[..partial]);
+                }
+                self.bom = 3;
+                if self.mode == Mode::Junk {
+                    return self.step(b);
+                }
+                match b {
+                    _ if is_ws(b) => Step::Next,
+                    b'[' => {
+                        self.array = Some(Array::Top);
+                        self.mode = Mode::Between;
+                        Step::Next
+                    }
+                    b'{' => {
+                        self.begin(Mode::Rec);
+                        self.prefix = Prefix::Brace;
+                        self.rec_byte(b)
+                    }
+                    _ => {
+                        self.begin(Mode::Junk);
+                        self.step(b)
+                    }
+                }
+            }
+            Mode::Junk => {
+                if b == b'\n' {
+                    Step::DoneBefore
+                } else {
+                    self.push_bytes(&[b]);
+                    Step::Next
+                }
+            }
+            Mode::Between => match b {
+                _ if is_ws(b) || b == b',' => Step::Next,
+                b']' => {
+                    match self.array {
+                        Some(Array::Container) => {
+                            self.mode = Mode::Tail;
+                            self.depth = 1;
+                            self.in_str = false;
+                            self.esc = false;
+                        }
+                        _ => {
+                            self.array = None;
+                            self.mode = Mode::Top;
+                        }
+                    }
+                    Step::Next
+                }
+                b'{' | b'[' | b'"' => {
+                    self.begin(Mode::Rec);
+                    self.rec_byte(b)
+                }
+                _ => {
+                    self.begin(Mode::Scalar);
+                    self.push_bytes(&[b]);
+                    Step::Next
+                }
+            },
+            Mode::Scalar => {
+                if is_ws(b) || b == b',' || b == b']' {
+                    Step::DoneBefore
+                } else {
+                    self.push_bytes(&[b]);
+                    Step::Next
+                }
+            }
+            Mode::Tail => {
+                if self.in_str {
+                    if self.esc {
+                        self.esc = false;
+                    } else if b == b'\\' {
+                        self.esc = true;
+                    } else if b == b'"' {
+                        self.in_str = false;
+                    }
+                } else {
+                    match b {
+                        b'"' => self.in_str = true,
+                        b'{' | b'[' => self.depth += 1,
+                        b'}' | b']' => {
+                            self.depth = self.depth.saturating_sub(1);
+                            if self.depth == 0 {
+                                self.array = None;
+                                self.mode = Mode::Top;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Step::Next
+            }
+            Mode::Rec => {
+                if self.prefix != Prefix::Off && self.container_prefix(b) {
+                    // `{"Records":[`: stream the elements instead.
+                    self.buf = Vec::new();
+                    self.array = Some(Array::Container);
+                    self.mode = Mode::Between;
+                    return Step::Next;
+                }
+                // A top-level record cut short: the next line starts a new one.
+                if self.array.is_none()
+                    && self.line_start
+                    && b == b'{'
+                    && !self.in_str
+                    && self.depth > 0
+                {
+                    return Step::DoneBefore;
+                }
+                self.rec_byte(b)
+            }
+        }
+    }
+
+    /// Advances the `{"Records":[` recognizer; true when it completes on `b`.
+    fn container_prefix(&mut self, b: u8) -> bool {
+        let next = match std::mem::replace(&mut self.prefix, Prefix::Off) {
+            Prefix::Off => Prefix::Off,
+            Prefix::Brace if is_ws(b) => Prefix::Brace,
+            Prefix::Brace if b == b'"' => Prefix::Key(Vec::new()),
+            Prefix::Brace => Prefix::Off,
+            Prefix::Key(k) if b == b'"' => {
+                if k == b"Records" || k == b"records" {
+                    Prefix::AfterKey
+                } else {
+                    Prefix::Off
+                }
+            }
+            Prefix::Key(mut k) if b != b'\\' && k.len() < 8 => {
+                k.push(b);
+                Prefix::Key(k)
+            }
+            Prefix::Key(_) => Prefix::Off,
+            Prefix::AfterKey if is_ws(b) => Prefix::AfterKey,
+            Prefix::AfterKey if b == b':' => Prefix::Colon,
+            Prefix::AfterKey => Prefix::Off,
+            Prefix::Colon if is_ws(b) => Prefix::Colon,
+            Prefix::Colon if b == b'[' => return true,
+            Prefix::Colon => Prefix::Off,
+        };
+        self.prefix = next;
+        false
+    }
+
+    /// One byte of a record: string state, depth, the record's end.
+    fn rec_byte(&mut self, b: u8) -> Step {
+        if self.in_str {
+            if b == b'\n' {
+                // A raw newline cannot be inside a JSON string: the record was cut short.
+                return Step::DoneBefore;
+            }
+            self.push_bytes(&[b]);
+            if self.esc {
+                self.esc = false;
+            } else if b == b'\\' {
+                self.esc = true;
+            } else if b == b'"' {
+                self.in_str = false;
+                if self.depth == 0 {
+                    return Step::Done;
+                }
+            }
+            return Step::Next;
+        }
+        self.push_bytes(&[b]);
+        match b {
+            b'"' => self.in_str = true,
+            b'{' | b'[' => {
+                self.depth += 1;
+                if self.depth > self.limits.max_depth && !self.too_deep {
+                    self.too_deep = true;
+                    self.buf = Vec::new();
+                }
+            }
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                if self.depth == 0 {
+                    return Step::Done;
+                }
+            }
+            _ => {}
+        }
+        Step::Next
+    }
+}
+
+/// The elements of a `Records` / `records` array in an object, as (byte offset in `text`,
+/// text), when the object has one; `None` otherwise (or when it is not valid JSON: the
+/// normalizer reports that).
+fn embedded_records(text: &str) -> Option<Vec<(usize, String)>> {
+    use serde_json::value::RawValue;
+    if !(text.contains("\"Records\"") || text.contains("\"records\"")) {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Container<'a> {
+        #[serde(rename = "Records", borrow, default)]
+        upper: Option<Vec<&'a RawValue>>,
+        #[serde(rename = "records", borrow, default)]
+        lower: Option<Vec<&'a RawValue>>,
+    }
+    let c: Container<'_> = serde_json::from_str(text).ok()?;
+    let items = c.upper.or(c.lower)?;
+    let base = text.as_ptr() as usize;
+    Some(
+        items
+            .into_iter()
+            .map(|v| (v.get().as_ptr() as usize - base, v.get().to_string()))
+            .collect(),
+    )
+}

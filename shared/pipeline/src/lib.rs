@@ -1,0 +1,378 @@
+//! cadet-pipeline: the one detection pipeline every adapter runs.
+//!
+//! ```text
+//! raw record → normalize → enrich (optional, bounded) → assess (read-only) → publish alerts → record
+//! ```
+//!
+//! The adapters (the AWS Lambda, the Azure Function, the CLI) only translate their trigger's
+//! envelope into raw records and the [`Report`] into their platform's failure protocol
+//! (`batchItemFailures`, an HTTP status for the Functions host or Event Grid, an exit code).
+//! Everything that decides ordering, duplicates, partial failures and redelivery is here, once:
+//!
+//! - **Order.** Records are processed one at a time in input order, so the baseline sees a
+//!   principal's events in the order they came.
+//! - **Publish, then record.** An alert is published to every sink (concurrently) *before* its
+//!   event is recorded in the baseline. A failed publish leaves the baseline untouched, so the
+//!   platform's redelivery is scored and published again rather than taken for a duplicate. A
+//!   crash or store failure between publish and record has the same effect: the redelivery
+//!   publishes again, with the same deterministic `finding_id`, which receivers deduplicate.
+//!   No outbox is needed, and an event never whitelists itself.
+//! - **Duplicates.** A delivery the baseline has already recorded (same event id, or the same
+//!   Azure operation's correlation id) yields [`Outcome::Duplicate`] and publishes nothing.
+//! - **Failures.** A record that cannot be normalized is [`Outcome::Rejected`] (permanent:
+//!   redelivering it cannot help). A store or sink failure is [`Outcome::StoreFailed`] or
+//!   [`Outcome::SinkFailed`], with whether a retry may succeed. Other records of the batch are
+//!   processed regardless.
+//! - **Enrichment** never fails a record and never delays it beyond
+//!   [`Pipeline::enrich_budget`]: on error or timeout the event is scored without the extra
+//!   text, and `enrichment_unavailable` says why.
+#![deny(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cadet_core::baseline::{assess_async, record_async, AsyncBaselineStore};
+use cadet_core::{CommandEvent, Finding, Policy, Processed};
+use cadet_sinks::{join_all, BoxFuture, Sink, SinkError};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// Adds what the control-plane event does not carry (command text, document content, a
+/// script) by asking the cloud. Implementations never fail the record: on error they set
+/// `event.enrichment_error` to the reason and leave the rest untouched.
+pub trait Enricher: Send + Sync + std::fmt::Debug {
+    /// Short name for logs (`ssm`, `arm`).
+    fn name(&self) -> &'static str;
+    /// Whether this enricher has anything to add to this event.
+    fn applies(&self, event: &CommandEvent) -> bool;
+    /// Enriches the event in place.
+    fn enrich<'a>(&'a self, event: &'a mut CommandEvent) -> BoxFuture<'a, ()>;
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Scored at or above the alert severity, delivered to every sink, recorded.
+    Alerted {
+        /// The finding.
+        finding: Box<Finding>,
+    },
+    /// Scored below the alert severity (recorded, not published).
+    BelowThreshold {
+        /// The finding.
+        finding: Box<Finding>,
+    },
+    /// A context event recorded in the baseline; no verdict.
+    Observed,
+    /// Already recorded (same event id or Azure operation): nothing published.
+    Duplicate,
+    /// Not a cloud administration command.
+    Ignored,
+    /// Could not be read or normalized. Permanent.
+    Rejected {
+        /// Why.
+        error: String,
+    },
+    /// The baseline store failed. The event was not recorded, so a redelivery is scored (and,
+    /// if it alerts, published) again.
+    StoreFailed {
+        /// Why.
+        error: String,
+        /// Whether the alert had already been delivered to every sink before the store failed
+        /// (the redelivery publishes it again under the same `finding_id`).
+        published: Option<String>,
+    },
+    /// At least one sink failed; the event was not recorded.
+    SinkFailed {
+        /// The finding id.
+        finding_id: String,
+        /// One entry per failed sink.
+        errors: Vec<String>,
+        /// Whether every failure may succeed on a retry.
+        retryable: bool,
+    },
+}
+
+impl Outcome {
+    /// Whether the platform should redeliver this record.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Rejected { .. } | Outcome::StoreFailed { .. } | Outcome::SinkFailed { .. }
+        )
+    }
+
+    /// Whether a redelivery may succeed (false for malformed records and permanent sink
+    /// errors such as a bad configuration).
+    pub fn retryable(&self) -> bool {
+        match self {
+            Outcome::Rejected { .. } => false,
+            Outcome::StoreFailed { .. } => true,
+            Outcome::SinkFailed { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// The finding, when the record produced one that was published or recorded.
+    pub fn finding(&self) -> Option<&Finding> {
+        match self {
+            Outcome::Alerted { finding } | Outcome::BelowThreshold { finding } => Some(finding),
+            _ => None,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Alerted { .. } => "alerted",
+            Outcome::BelowThreshold { .. } => "below threshold",
+            Outcome::Observed => "observed",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::StoreFailed { .. } => "store failures",
+            Outcome::SinkFailed { .. } => "sink failures",
+        }
+    }
+}
+
+/// The outcomes of a batch, in input order.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// One per record.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    /// Whether every record was handled and every alert delivered.
+    pub fn ok(&self) -> bool {
+        !self.outcomes.iter().any(Outcome::is_failure)
+    }
+
+    /// Records that failed.
+    pub fn failures(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.is_failure()).count()
+    }
+
+    /// Findings at or above the alert severity, delivered to every sink.
+    pub fn alerts(&self) -> impl Iterator<Item = &Finding> {
+        self.outcomes.iter().filter_map(|o| match o {
+            Outcome::Alerted { finding } => Some(finding.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// Verdicts below the alert severity.
+    pub fn below_threshold(&self) -> impl Iterator<Item = &Finding> {
+        self.outcomes.iter().filter_map(|o| match o {
+            Outcome::BelowThreshold { finding } => Some(finding.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// One line summarizing the batch (for logs).
+    pub fn summary(&self) -> String {
+        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        for o in &self.outcomes {
+            match counts.iter_mut().find(|(l, _)| *l == o.label()) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((o.label(), 1)),
+            }
+        }
+        let parts: Vec<String> = counts.iter().map(|(l, n)| format!("{n} {l}")).collect();
+        format!("{} records: {}", self.outcomes.len(), parts.join(", "))
+    }
+}
+
+/// One raw record as an adapter hands it over.
+#[derive(Debug, Clone, Copy)]
+pub enum Raw<'a> {
+    /// Already split out of its envelope as a JSON value.
+    Json(&'a RawValue),
+    /// JSON text.
+    Text(&'a str),
+}
+
+/// The pipeline with its store, policy, sinks and enrichers (built once at start-up).
+#[derive(Debug)]
+pub struct Pipeline<S> {
+    store: S,
+    policy: Policy,
+    sinks: Vec<Arc<dyn Sink>>,
+    enrichers: Vec<Arc<dyn Enricher>>,
+    /// Longest time enrichment may add to one record (all enrichers together).
+    pub enrich_budget: Duration,
+}
+
+/// Default [`Pipeline::enrich_budget`].
+pub const DEFAULT_ENRICH_BUDGET: Duration = Duration::from_secs(3);
+
+impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
+    /// A pipeline without enrichers.
+    pub fn new(store: S, policy: Policy, sinks: Vec<Arc<dyn Sink>>) -> Self {
+        Pipeline {
+            store,
+            policy,
+            sinks,
+            enrichers: Vec::new(),
+            enrich_budget: DEFAULT_ENRICH_BUDGET,
+        }
+    }
+
+    /// Adds enrichers, tried in order for the events they apply to.
+    pub fn with_enrichers(mut self, enrichers: Vec<Arc<dyn Enricher>>) -> Self {
+        self.enrichers = enrichers;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The configured sinks' names.
+    pub fn sink_names(&self) -> Vec<&'static str> {
+        self.sinks.iter().map(|s| s.name()).collect()
+    }
+
+    /// Processes records one by one, in order. `Err` entries are records the adapter could
+    /// not even split out of its envelope (with the reason): they are reported as rejected in
+    /// their place.
+    pub async fn process<'a, I>(&self, records: I) -> Report
+    where
+        I: IntoIterator<Item = Result<Raw<'a>, String>>,
+    {
+        let mut report = Report::default();
+        for (index, raw) in records.into_iter().enumerate() {
+            let outcome = match raw {
+                Ok(raw) => self.process_one(raw).await,
+                Err(error) => Outcome::Rejected { error },
+            };
+            if outcome.is_failure() {
+                tracing::warn!(record = index, outcome = ?outcome, "record failed");
+            }
+            report.outcomes.push(outcome);
+        }
+        report
+    }
+
+    /// One record through the whole pipeline.
+    pub async fn process_one(&self, raw: Raw<'_>) -> Outcome {
+        let normalized = match raw {
+            Raw::Json(r) => cadet_core::normalize_raw(r),
+            Raw::Text(t) => cadet_core::normalize(t),
+        };
+        let mut event = match normalized {
+            Ok(Some(e)) => e,
+            Ok(None) => return Outcome::Ignored,
+            Err(e) => {
+                return Outcome::Rejected {
+                    error: e.to_string(),
+                }
+            }
+        };
+        self.enrich(&mut event).await;
+        self.score(&event).await
+    }
+
+    /// Runs every applicable enricher within the budget.
+    async fn enrich(&self, event: &mut CommandEvent) {
+        let applicable: Vec<&Arc<dyn Enricher>> =
+            self.enrichers.iter().filter(|e| e.applies(event)).collect();
+        if applicable.is_empty() {
+            return;
+        }
+        let budget = self.enrich_budget;
+        let names: Vec<&str> = applicable.iter().map(|e| e.name()).collect();
+        let work = async {
+            for e in &applicable {
+                e.enrich(event).await;
+            }
+        };
+        if tokio::time::timeout(budget, work).await.is_err() {
+            let reason = format!(
+                "{} enrichment timed out after {} ms",
+                names.join("+"),
+                budget.as_millis()
+            );
+            tracing::warn!(%reason, "enrichment timed out; scoring without it");
+            event.enrichment_error = Some(reason);
+        }
+    }
+
+    /// assess → publish → record for a normalized (and enriched) event.
+    pub async fn score(&self, event: &CommandEvent) -> Outcome {
+        let verdict = match assess_async(&self.store, event, &self.policy).await {
+            Ok(Processed::Verdict(v)) => Some(v),
+            Ok(Processed::Observed) => None,
+            Ok(Processed::Duplicate) => return Outcome::Duplicate,
+            Err(e) => {
+                return Outcome::StoreFailed {
+                    error: e.to_string(),
+                    published: None,
+                }
+            }
+        };
+        let mut published = None;
+        let outcome = match verdict {
+            None => Outcome::Observed,
+            Some(v) => {
+                let finding = Finding::from_verdict(&v);
+                tracing::info!(
+                    event_id = %finding.event_id,
+                    finding_id = %finding.finding_id,
+                    operation = %finding.operation,
+                    severity = %finding.severity,
+                    risk_score = finding.risk_score,
+                    "verdict"
+                );
+                if v.is_alert(&self.policy) {
+                    let errors = self.publish(&finding).await;
+                    if !errors.is_empty() {
+                        let retryable = errors.iter().all(SinkError::retryable);
+                        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                        tracing::error!(finding_id = %finding.finding_id, ?errors, "publishing failed; not recorded, so the redelivery publishes again");
+                        return Outcome::SinkFailed {
+                            finding_id: finding.finding_id,
+                            errors,
+                            retryable,
+                        };
+                    }
+                    published = Some(finding.finding_id.clone());
+                    Outcome::Alerted {
+                        finding: Box::new(finding),
+                    }
+                } else {
+                    Outcome::BelowThreshold {
+                        finding: Box::new(finding),
+                    }
+                }
+            }
+        };
+        // Only now: a failure above left the baseline untouched for the redelivery.
+        match record_async(&self.store, event).await {
+            Ok(_) => outcome,
+            Err(e) => {
+                tracing::error!(event_id = %event.event_id, error = %e, "recording failed after scoring; the redelivery is scored again");
+                Outcome::StoreFailed {
+                    error: e.to_string(),
+                    published,
+                }
+            }
+        }
+    }
+
+    /// Publishes one finding to every sink concurrently; the failures.
+    async fn publish(&self, finding: &Finding) -> Vec<SinkError> {
+        join_all(self.sinks.iter().map(|s| s.publish(finding)))
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect()
+    }
+}

