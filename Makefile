@@ -64,7 +64,7 @@ package-azure: ## Zip the Azure Function app (host.json, detect/function.json, r
 	@touch $@
 
 .PHONY: venv
-venv: .venv/bin/moto_server ## Create .venv with moto[server] and checkov
+venv: .venv/bin/moto_server ## Create .venv with moto[server], checkov, ocsf-json-schema and jsonschema
 
 .PHONY: invoke-aws
 invoke-aws: ## Run the Lambda bootstrap on one event through a local Runtime API: make invoke-aws EVENT=events/aws/<file>.json

@@ -96,12 +96,22 @@ data "aws_iam_policy_document" "detector" {
     }
   }
 
+  # BatchImportFindings into the account's own default product only (a custom integration).
   dynamic "statement" {
-    for_each = var.webhook_secret_ssm_parameter == null ? [] : [1]
+    for_each = contains(var.sinks, "securityhub") ? [1] : []
     content {
-      sid       = "ReadWebhookSecret"
+      sid       = "ImportSecurityHubFindings"
+      actions   = ["securityhub:BatchImportFindings"]
+      resources = [local.securityhub_product_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.secret_parameter_arns) == 0 ? [] : [1]
+    content {
+      sid       = "ReadSecretParameters"
       actions   = ["ssm:GetParameter"]
-      resources = [local.webhook_secret_parameter_arn]
+      resources = local.secret_parameter_arns
     }
   }
 
@@ -109,9 +119,9 @@ data "aws_iam_policy_document" "detector" {
   # PARAMETER_ARN encryption context). With the AWS managed key the key policy already allows it,
   # so this statement matters for a customer managed key.
   dynamic "statement" {
-    for_each = var.webhook_secret_ssm_parameter == null ? [] : [1]
+    for_each = length(local.secret_parameter_arns) == 0 ? [] : [1]
     content {
-      sid     = "DecryptWebhookSecret"
+      sid     = "DecryptSecretParameters"
       actions = ["kms:Decrypt"]
       resources = [
         coalesce(var.webhook_secret_kms_key_arn, "arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*")
@@ -126,7 +136,7 @@ data "aws_iam_policy_document" "detector" {
       condition {
         test     = "StringEquals"
         variable = "kms:EncryptionContext:PARAMETER_ARN"
-        values   = [local.webhook_secret_parameter_arn]
+        values   = local.secret_parameter_arns
       }
     }
   }
@@ -207,6 +217,11 @@ resource "aws_lambda_function" "detector" {
     precondition {
       condition     = !contains(var.sinks, "webhook") || var.webhook_url != null
       error_message = "sinks contains \"webhook\" but webhook_url is not set."
+    }
+
+    precondition {
+      condition     = !contains(var.sinks, "sumo") || var.sumo_url_ssm_parameter != null
+      error_message = "sinks contains \"sumo\" but sumo_url_ssm_parameter is not set."
     }
 
     precondition {

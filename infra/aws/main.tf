@@ -45,6 +45,13 @@ locals {
   package_path = coalesce(var.package_path, "${path.module}/../../dist/aws/${var.architecture}/bootstrap.zip")
 
   webhook_secret_parameter_arn = var.webhook_secret_ssm_parameter == null ? null : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(coalesce(var.webhook_secret_ssm_parameter, "/x"), "/")}"
+  sumo_url_parameter_arn       = var.sumo_url_ssm_parameter == null ? null : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(coalesce(var.sumo_url_ssm_parameter, "/x"), "/")}"
+  # SecureString parameters the function reads at init (ssm:GetParameter + kms:Decrypt via SSM).
+  secret_parameter_arns = compact([local.webhook_secret_parameter_arn, local.sumo_url_parameter_arn])
+
+  # The account's default Security Hub product (a custom integration): the only product the
+  # function may import findings into.
+  securityhub_product_arn = "arn:${local.partition}:securityhub:${local.region}:${local.account_id}:product/${local.account_id}/default"
 
   # Environment contract of the function (DESIGN.md "Configuration"). AWS_LAMBDA_LOG_FORMAT=JSON
   # is set by Lambda itself from logging_config.
@@ -62,6 +69,11 @@ locals {
     },
     var.webhook_secret_ssm_parameter == null ? {} : {
       CADET_WEBHOOK_SECRET = "ssm:${var.webhook_secret_ssm_parameter}"
+    },
+    contains(var.sinks, "securityhub") ? { CADET_SECURITYHUB_PRODUCT_ARN = local.securityhub_product_arn } : {},
+    var.sumo_url_ssm_parameter == null ? {} : {
+      CADET_SUMO_URL      = "ssm:${var.sumo_url_ssm_parameter}"
+      CADET_SUMO_CATEGORY = var.sumo_category
     },
   )
 }

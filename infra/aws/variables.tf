@@ -242,14 +242,31 @@ variable "policy" {
 }
 
 variable "sinks" {
-  description = "Where findings go (CADET_SINKS): any of sns, webhook, stdout (stdout = the function's CloudWatch log)."
+  description = "Where findings go (CADET_SINKS): any of sns, webhook, securityhub (AWS Security Hub, the account's default product; Security Hub must be enabled in the region), sumo (a Sumo Logic HTTP source, see sumo_url_ssm_parameter), stdout (stdout = the function's CloudWatch log)."
   type        = list(string)
   default     = ["sns"]
 
   validation {
-    condition     = length(var.sinks) > 0 && alltrue([for s in var.sinks : contains(["sns", "webhook", "stdout"], s)])
-    error_message = "sinks must be a non-empty list of sns, webhook, stdout."
+    condition     = length(var.sinks) > 0 && alltrue([for s in var.sinks : contains(["sns", "webhook", "securityhub", "sumo", "stdout"], s)])
+    error_message = "sinks must be a non-empty list of sns, webhook, securityhub, sumo, stdout."
   }
+}
+
+variable "sumo_url_ssm_parameter" {
+  description = "Name of an existing SSM Parameter Store SecureString holding the Sumo Logic HTTP source URL (the URL is a credential), e.g. /cadet/sumo-url. Passed as CADET_SUMO_URL=ssm:<name>; the function gets ssm:GetParameter on exactly that parameter and kms:Decrypt through SSM for it (with webhook_secret_kms_key_arn when it is a customer managed key)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sumo_url_ssm_parameter == null || can(regex("^/[A-Za-z0-9_.\\-/]+$", coalesce(var.sumo_url_ssm_parameter, "x")))
+    error_message = "sumo_url_ssm_parameter must be a fully qualified parameter name starting with /."
+  }
+}
+
+variable "sumo_category" {
+  description = "CADET_SUMO_CATEGORY: the X-Sumo-Category (source category) of cadet's records in Sumo Logic."
+  type        = string
+  default     = "security/cadet/findings"
 }
 
 variable "enrich_ssm" {

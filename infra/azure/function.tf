@@ -38,6 +38,17 @@ locals {
       CADET_WEBHOOK_SECRET = format(local.key_vault_reference, azurerm_key_vault_secret.webhook_secret[0].versionless_id)
       CADET_WEBHOOK_FORMAT = var.webhook_format
     } : {},
+    # Logs Ingestion API; the token comes from the platform's identity endpoint
+    # (IDENTITY_ENDPOINT/IDENTITY_HEADER) for the identity named by AZURE_CLIENT_ID.
+    local.sentinel_enabled ? {
+      CADET_SENTINEL_ENDPOINT = azurerm_monitor_data_collection_endpoint.sentinel[0].logs_ingestion_endpoint
+      CADET_SENTINEL_DCR_ID   = azurerm_monitor_data_collection_rule.sentinel[0].immutable_id
+      CADET_SENTINEL_STREAM   = local.sentinel_stream
+    } : {},
+    local.sumo_enabled ? {
+      CADET_SUMO_URL      = format(local.key_vault_reference, azurerm_key_vault_secret.sumo_url[0].versionless_id)
+      CADET_SUMO_CATEGORY = var.sumo_category
+    } : {},
   )
 }
 

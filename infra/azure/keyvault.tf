@@ -101,6 +101,26 @@ resource "azurerm_key_vault_secret" "webhook_url" {
   }
 }
 
+resource "azurerm_key_vault_secret" "sumo_url" {
+  #checkov:skip=CKV_AZURE_41:No expiry date: the function reads this secret through a Key Vault reference and Key Vault refuses expired secrets, so a date would silently stop delivery to Sumo Logic.
+  count = local.sumo_enabled ? 1 : 0
+
+  name         = "cadet-sumo-url"
+  value        = var.sumo_url
+  key_vault_id = azurerm_key_vault.this.id
+  content_type = "text/uri-list"
+  tags         = var.tags
+
+  depends_on = [time_sleep.rbac_propagation]
+
+  lifecycle {
+    precondition {
+      condition     = nonsensitive(var.sumo_url != null)
+      error_message = "sinks contains \"sumo\" but sumo_url is not set."
+    }
+  }
+}
+
 resource "azurerm_monitor_diagnostic_setting" "key_vault" {
   name                       = "${var.name_prefix}-kv-audit"
   target_resource_id         = azurerm_key_vault.this.id

@@ -27,6 +27,7 @@ locals {
   subscription_scope = "/subscriptions/${data.azurerm_client_config.current.subscription_id}"
 
   webhook_enabled = contains(var.sinks, "webhook")
+  sumo_enabled    = contains(var.sinks, "sumo")
 }
 
 # Identity of the function app: created before the app so that its role assignments (package

@@ -78,3 +78,13 @@ output "operations" {
   description = "Azure operationName values routed to the function (from operations.json)."
   value       = local.operations
 }
+
+output "sentinel_table" {
+  description = "The Log Analytics custom table of the sentinel sink (null without it)."
+  value       = local.sentinel_enabled ? azurerm_log_analytics_workspace_table_custom_log.findings[0].name : null
+}
+
+output "sentinel_data_collection_rule_id" {
+  description = "Resource id of the data collection rule the function publishes findings to (null without the sentinel sink)."
+  value       = local.sentinel_enabled ? azurerm_monitor_data_collection_rule.sentinel[0].id : null
+}

@@ -137,13 +137,13 @@ variable "policy" {
 }
 
 variable "sinks" {
-  description = "Where findings go (CADET_SINKS): any of webhook, stdout (stdout = Application Insights traces)."
+  description = "Where findings go (CADET_SINKS): any of webhook, sentinel (Microsoft Sentinel through the Logs Ingestion API: a custom table, DCE and DCR are created, see sentinel_workspace_id), sumo (a Sumo Logic HTTP source, see sumo_url), stdout (stdout = Application Insights traces)."
   type        = list(string)
   default     = ["webhook"]
 
   validation {
-    condition     = length(var.sinks) > 0 && alltrue([for s in var.sinks : contains(["webhook", "stdout"], s)])
-    error_message = "sinks must be a non-empty list of webhook, stdout."
+    condition     = length(var.sinks) > 0 && alltrue([for s in var.sinks : contains(["webhook", "sentinel", "sumo", "stdout"], s)])
+    error_message = "sinks must be a non-empty list of webhook, sentinel, sumo, stdout."
   }
 }
 
@@ -306,4 +306,28 @@ variable "alert_email" {
     condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+$", coalesce(var.alert_email, "x")))
     error_message = "alert_email must be an e-mail address."
   }
+}
+
+variable "sentinel_workspace_id" {
+  description = "Resource id of the Log Analytics workspace Microsoft Sentinel runs on, for the sentinel sink. null = this module's workspace. It must be in var.location (the data collection rule's region)."
+  type        = string
+  default     = null
+}
+
+variable "sumo_url" {
+  description = "Sumo Logic HTTP Logs & Metrics Source URL (CADET_SUMO_URL) for the sumo sink. It is a credential: stored in Key Vault and passed as a Key Vault reference."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.sumo_url == null || can(regex("^https://", coalesce(var.sumo_url, "x")))
+    error_message = "sumo_url must start with https://."
+  }
+}
+
+variable "sumo_category" {
+  description = "CADET_SUMO_CATEGORY: the X-Sumo-Category (source category) of cadet's records in Sumo Logic."
+  type        = string
+  default     = "security/cadet/findings"
 }

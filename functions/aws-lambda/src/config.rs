@@ -22,9 +22,30 @@ pub enum SinkKind {
     Webhook,
     /// `stdout`: one JSON line per finding (CloudWatch Logs).
     Stdout,
+    /// `securityhub`: AWS Security Hub BatchImportFindings (CADET_SECURITYHUB_PRODUCT_ARN
+    /// optional; default: the account's default product).
+    SecurityHub,
+    /// `sumo`: a Sumo Logic HTTP source (CADET_SUMO_URL).
+    Sumo,
 }
 
-/// Where the webhook secret comes from.
+impl SinkKind {
+    /// The name in CADET_SINKS.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Sns => "sns",
+            SinkKind::Webhook => "webhook",
+            SinkKind::Stdout => "stdout",
+            SinkKind::SecurityHub => "securityhub",
+            SinkKind::Sumo => "sumo",
+        }
+    }
+}
+
+/// The sink names CADET_SINKS accepts.
+pub const SINK_NAMES: &str = "sns, webhook, securityhub, sumo, stdout";
+
+/// Where a secret (the webhook signing secret, the Sumo Logic source URL) comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
     /// The value itself (`whsec_…`).
@@ -63,6 +84,18 @@ pub struct Config {
     pub webhook_format: String,
     /// Fetch SendCommand text with SSM ListCommands.
     pub enrich_ssm: bool,
+    /// `CADET_SECURITYHUB_PRODUCT_ARN` (with `securityhub`): the product to import into;
+    /// `None` = the default product of the function's account and region (asked of STS).
+    pub securityhub_product_arn: Option<String>,
+    /// `CADET_SUMO_URL` (with `sumo`): the HTTP source URL, inline or `ssm:/parameter`.
+    pub sumo_url: Option<SecretSource>,
+    /// `CADET_SUMO_CATEGORY` (default `security/cadet/findings`), `CADET_SUMO_NAME`
+    /// (default `cadet`), `CADET_SUMO_HOST` (default the function name).
+    pub sumo_category: String,
+    /// See `sumo_category`.
+    pub sumo_name: String,
+    /// See `sumo_category`.
+    pub sumo_host: String,
 }
 
 /// A configuration problem, naming the variable.
@@ -97,14 +130,23 @@ impl Config {
             Some(list) => {
                 let mut out = Vec::new();
                 for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let kind = match item {
+                    let kind = match item.to_ascii_lowercase().as_str() {
                         "sns" => SinkKind::Sns,
                         "webhook" => SinkKind::Webhook,
                         "stdout" => SinkKind::Stdout,
+                        "securityhub" => SinkKind::SecurityHub,
+                        "sumo" => SinkKind::Sumo,
+                        "sentinel" => {
+                            return Err(err(
+                                "CADET_SINKS",
+                                "sentinel is the Azure sink (Logs Ingestion API); the Lambda \
+                                 supports sns, webhook, securityhub, sumo, stdout",
+                            ))
+                        }
                         other => {
                             return Err(err(
                                 "CADET_SINKS",
-                                format!("unknown sink {other:?} (sns, webhook, stdout)"),
+                                format!("unknown sink {other:?} ({SINK_NAMES})"),
                             ))
                         }
                     };
@@ -188,6 +230,46 @@ impl Config {
                 ))
             }
         };
+        let securityhub_product_arn = get("CADET_SECURITYHUB_PRODUCT_ARN");
+        if let Some(arn) = &securityhub_product_arn {
+            cadet_sinks::securityhub::Product::parse(arn)
+                .map_err(|m| err("CADET_SECURITYHUB_PRODUCT_ARN", m))?;
+        }
+        let sumo_url = get("CADET_SUMO_URL").map(|s| match s.trim().strip_prefix("ssm:") {
+            Some(name) => SecretSource::Ssm(name.to_string()),
+            None => SecretSource::Inline(s.trim().to_string()),
+        });
+        if sinks.contains(&SinkKind::Sumo) {
+            match &sumo_url {
+                None => {
+                    return Err(err(
+                        "CADET_SUMO_URL",
+                        "is required when CADET_SINKS includes sumo (the HTTP source URL, or \
+                         ssm:/parameter holding it)",
+                    ))
+                }
+                // Never echo the URL: its last segment is the source's credential.
+                Some(SecretSource::Inline(url)) => {
+                    check_sumo_url(url)?;
+                }
+                Some(SecretSource::Ssm(_)) => {}
+            }
+        }
+        let sumo_category = get("CADET_SUMO_CATEGORY")
+            .unwrap_or_else(|| cadet_sinks::sumo::DEFAULT_CATEGORY.to_string());
+        let sumo_name = get("CADET_SUMO_NAME").unwrap_or_else(|| "cadet".to_string());
+        let sumo_host = get("CADET_SUMO_HOST")
+            .or_else(|| get("AWS_LAMBDA_FUNCTION_NAME"))
+            .unwrap_or_else(|| "cadet".to_string());
+        for (var, v) in [
+            ("CADET_SUMO_CATEGORY", &sumo_category),
+            ("CADET_SUMO_NAME", &sumo_name),
+            ("CADET_SUMO_HOST", &sumo_host),
+        ] {
+            if v.len() > 1024 || v.chars().any(char::is_control) {
+                return Err(err(var, "must be at most 1024 printable characters"));
+            }
+        }
         Ok(Config {
             policy,
             policy_source,
@@ -198,8 +280,25 @@ impl Config {
             webhook_secret,
             webhook_format,
             enrich_ssm,
+            securityhub_product_arn,
+            sumo_url,
+            sumo_category,
+            sumo_name,
+            sumo_host,
         })
     }
+}
+
+/// A Sumo Logic source URL: absolute, https (http only to loopback, for tests). The error never
+/// quotes the URL.
+pub fn check_sumo_url(url: &str) -> Result<reqwest::Url, ConfigError> {
+    let parsed: reqwest::Url = url
+        .trim()
+        .parse()
+        .map_err(|_| err("CADET_SUMO_URL", "is not a valid absolute URL"))?;
+    let cfg = cadet_sinks::SumoConfig::new(parsed.clone());
+    cfg.validate().map_err(|m| err("CADET_SUMO_URL", m))?;
+    Ok(parsed)
 }
 
 /// `CADET_POLICY`: an existing file path, else inline TOML (same rule as the Azure Function).
@@ -305,6 +404,64 @@ mod tests {
             all.extend(pairs);
             let e = cfg(&all).err();
             assert_eq!(e.as_ref().map(|e| e.var), Some(var), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn securityhub_and_sumo() {
+        let c = cfg(&[
+            ("CADET_SINKS", "securityhub,sumo"),
+            (
+                "CADET_SUMO_URL",
+                "https://endpoint4.collection.sumologic.com/receiver/v1/http/ZaVnSECRETTOKEN",
+            ),
+            ("AWS_LAMBDA_FUNCTION_NAME", "cadet-detector"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.sinks, vec![SinkKind::SecurityHub, SinkKind::Sumo]);
+        assert_eq!(c.sumo_host, "cadet-detector");
+        assert_eq!(c.sumo_category, "security/cadet/findings");
+        assert!(c.securityhub_product_arn.is_none());
+        assert!(!format!("{c:?}").contains("ZaVnSECRETTOKEN"));
+        let ssm = cfg(&[
+            ("CADET_SINKS", "sumo"),
+            ("CADET_SUMO_URL", "ssm:/cadet/sumo-url"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            ssm.sumo_url,
+            Some(SecretSource::Ssm("/cadet/sumo-url".into()))
+        );
+        for (pairs, var) in [
+            (vec![("CADET_SINKS", "sumo")], "CADET_SUMO_URL"),
+            (
+                vec![
+                    ("CADET_SINKS", "sumo"),
+                    (
+                        "CADET_SUMO_URL",
+                        "http://collectors.example.com/receiver/v1/http/ZaVnSECRETTOKEN",
+                    ),
+                ],
+                "CADET_SUMO_URL",
+            ),
+            (
+                vec![
+                    ("CADET_SINKS", "securityhub"),
+                    (
+                        "CADET_SECURITYHUB_PRODUCT_ARN",
+                        "arn:aws:sns:eu-west-1:111122223333:x",
+                    ),
+                ],
+                "CADET_SECURITYHUB_PRODUCT_ARN",
+            ),
+            (vec![("CADET_SINKS", "sentinel")], "CADET_SINKS"),
+        ] {
+            let e = cfg(&pairs).err();
+            assert_eq!(e.as_ref().map(|e| e.var), Some(var), "{e:?}");
+            assert!(!e
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+                .contains("ZaVnSECRETTOKEN"));
         }
     }
 

@@ -7,7 +7,8 @@ use cadet_aws_lambda::config::{Config, SecretSource, SinkKind, StateSpec};
 use cadet_aws_lambda::enrich::{SsmCommands, SsmEnricher};
 use cadet_aws_lambda::handler::{handle, App};
 use cadet_sinks::{
-    Sink, SnsSink, StdoutSink, WebhookConfig, WebhookFormat, WebhookSecret, WebhookSink,
+    SecurityHubSink, Sink, SnsSink, StdoutSink, SumoConfig, SumoSink, WebhookConfig, WebhookFormat,
+    WebhookSecret, WebhookSink,
 };
 use cadet_state::dynamodb::DynamoStore;
 use cadet_state::MemoryStore;
@@ -43,6 +44,34 @@ async fn main() -> Result<(), Error> {
             let app = App::new(config.policy, store, sinks, enrichers);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
+    }
+}
+
+/// Reads an `ssm:` secret (SecureString, decrypted) at init; the error names the parameter,
+/// never its value.
+async fn read_secret(
+    aws: &aws_config::SdkConfig,
+    var: &str,
+    source: &SecretSource,
+) -> Result<String, Error> {
+    match source {
+        SecretSource::Inline(s) => Ok(s.clone()),
+        SecretSource::Ssm(name) => Ok(aws_sdk_ssm::Client::new(aws)
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cadet init: {var}: reading SSM parameter {name}: {}",
+                    aws_sdk_ssm::error::DisplayErrorContext(&e)
+                )
+            })?
+            .parameter()
+            .and_then(|p| p.value())
+            .map(str::to_string)
+            .ok_or_else(|| format!("cadet init: {var}: SSM parameter {name} has no value"))?),
     }
 }
 
@@ -94,6 +123,35 @@ async fn build_sinks(
                 };
                 let sink = WebhookSink::new(WebhookConfig::new(url, format, secrets))
                     .map_err(|e| format!("cadet init: CADET_WEBHOOK_URL: {e}"))?;
+                sinks.push(Arc::new(sink));
+            }
+            SinkKind::SecurityHub => {
+                let client = aws_sdk_securityhub::Client::new(aws);
+                let sink = match &config.securityhub_product_arn {
+                    Some(arn) => SecurityHubSink::with_product_arn(client, arn),
+                    None => SecurityHubSink::new(
+                        client,
+                        aws_sdk_sts::Client::new(aws),
+                        aws.region().map(|r| r.to_string()).unwrap_or_default(),
+                    ),
+                }
+                .map_err(|e| format!("cadet init: CADET_SECURITYHUB_PRODUCT_ARN: {e}"))?;
+                sinks.push(Arc::new(sink));
+            }
+            SinkKind::Sumo => {
+                let source = config
+                    .sumo_url
+                    .as_ref()
+                    .ok_or("cadet init: CADET_SUMO_URL is not set")?;
+                let text = read_secret(aws, "CADET_SUMO_URL", source).await?;
+                let url = cadet_aws_lambda::config::check_sumo_url(&text)
+                    .map_err(|e| format!("cadet init: {e}"))?;
+                let mut cfg = SumoConfig::new(url);
+                cfg.category = config.sumo_category.clone();
+                cfg.source_name = config.sumo_name.clone();
+                cfg.source_host = config.sumo_host.clone();
+                let sink =
+                    SumoSink::new(cfg).map_err(|e| format!("cadet init: CADET_SUMO_URL: {e}"))?;
                 sinks.push(Arc::new(sink));
             }
         }

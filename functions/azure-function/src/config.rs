@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use cadet_core::Policy;
-use cadet_sinks::{WebhookConfig, WebhookFormat, WebhookSecret};
+use cadet_sinks::sentinel::ManagedIdentity;
+use cadet_sinks::{SentinelConfig, SumoConfig, WebhookConfig, WebhookFormat, WebhookSecret};
 use cadet_state::azure_table::{validate_table_name, ConnectionString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -63,6 +64,10 @@ pub enum SinkKind {
     Stdout,
     /// The signed webhook.
     Webhook,
+    /// Microsoft Sentinel through the Logs Ingestion API (managed identity).
+    Sentinel,
+    /// A Sumo Logic HTTP source.
+    Sumo,
 }
 
 /// The shared key of the direct Event Grid route, kept only as a SHA-256 digest and compared
@@ -112,6 +117,14 @@ pub struct Config {
     /// separated), `CADET_WEBHOOK_FORMAT` (`standard|slack|teams`); present when `webhook` is a
     /// sink.
     pub webhook: Option<WebhookConfig>,
+    /// `CADET_SENTINEL_ENDPOINT`, `CADET_SENTINEL_DCR_ID`, `CADET_SENTINEL_STREAM` (default
+    /// `Custom-CadetFindings_CL`) and the platform's `IDENTITY_ENDPOINT` / `IDENTITY_HEADER`
+    /// (+ `AZURE_CLIENT_ID` for a user-assigned identity); present when `sentinel` is a sink.
+    pub sentinel: Option<SentinelConfig>,
+    /// `CADET_SUMO_URL` (a credential: a Key Vault reference), `CADET_SUMO_CATEGORY`,
+    /// `CADET_SUMO_NAME`, `CADET_SUMO_HOST` (default the site name); present when `sumo` is a
+    /// sink.
+    pub sumo: Option<SumoConfig>,
     /// `CADET_AUTH_KEY`: shared key of `POST /eventgrid`; unset = direct mode disabled (401).
     pub auth_key: Option<AuthKey>,
     /// `FUNCTIONS_CUSTOMHANDLER_PORT` (set by the Functions host; default 8080; 0 = any free
@@ -144,6 +157,7 @@ impl Config {
             "CADET_WEBHOOK_SECRET",
             "CADET_WEBHOOK_FORMAT",
             "CADET_AUTH_KEY",
+            "CADET_SUMO_URL",
         ] {
             if get(var).is_some_and(|v| v.trim_start().starts_with(KEY_VAULT_LITERAL)) {
                 return Err(err(
@@ -199,14 +213,16 @@ impl Config {
                     let kind = match name.to_ascii_lowercase().as_str() {
                         "stdout" => SinkKind::Stdout,
                         "webhook" => SinkKind::Webhook,
-                        "sns" => return Err(err(
+                        "sentinel" => SinkKind::Sentinel,
+                        "sumo" => SinkKind::Sumo,
+                        "sns" | "securityhub" => return Err(err(
                             "CADET_SINKS",
-                            "sns is the AWS sink; the Azure handler supports webhook and stdout",
+                            format!("{name} is an AWS sink; the Azure handler supports webhook, sentinel, sumo and stdout"),
                         )),
                         other => {
                             return Err(err(
                                 "CADET_SINKS",
-                                format!("unknown sink {other:?} (expected webhook, stdout)"),
+                                format!("unknown sink {other:?} (expected webhook, sentinel, sumo, stdout)"),
                             ))
                         }
                     };
@@ -223,6 +239,17 @@ impl Config {
 
         let webhook = if sinks.contains(&SinkKind::Webhook) {
             Some(webhook(&get)?)
+        } else {
+            None
+        };
+
+        let sentinel = if sinks.contains(&SinkKind::Sentinel) {
+            Some(sentinel(&get)?)
+        } else {
+            None
+        };
+        let sumo = if sinks.contains(&SinkKind::Sumo) {
+            Some(sumo(&get)?)
         } else {
             None
         };
@@ -264,6 +291,8 @@ impl Config {
             state,
             sinks,
             webhook,
+            sentinel,
+            sumo,
             auth_key,
             port,
             bind,
@@ -280,6 +309,7 @@ fn static_name(var: &str) -> &'static str {
         "CADET_WEBHOOK_URL" => "CADET_WEBHOOK_URL",
         "CADET_WEBHOOK_SECRET" => "CADET_WEBHOOK_SECRET",
         "CADET_WEBHOOK_FORMAT" => "CADET_WEBHOOK_FORMAT",
+        "CADET_SUMO_URL" => "CADET_SUMO_URL",
         _ => "CADET_AUTH_KEY",
     }
 }
@@ -338,6 +368,94 @@ fn webhook(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookConfig, Confi
     // Event Grid and the Functions host wait 30 s: stay well inside.
     cfg.deadline = Duration::from_secs(20);
     cfg.validate().map_err(|m| err("CADET_WEBHOOK_URL", m))?;
+    Ok(cfg)
+}
+
+/// Event Grid and the Functions host wait 30 s: every sink stays well inside.
+const SINK_DEADLINE: Duration = Duration::from_secs(20);
+
+fn sentinel(get: &impl Fn(&str) -> Option<String>) -> Result<SentinelConfig, ConfigError> {
+    let endpoint = get("CADET_SENTINEL_ENDPOINT").ok_or_else(|| {
+        err(
+            "CADET_SENTINEL_ENDPOINT",
+            "is required when CADET_SINKS has sentinel (the data collection endpoint's logs \
+             ingestion URL)",
+        )
+    })?;
+    let endpoint: reqwest::Url = endpoint.trim().parse().map_err(|_| {
+        err(
+            "CADET_SENTINEL_ENDPOINT",
+            format!("{endpoint:?} is not a URL"),
+        )
+    })?;
+    let dcr = get("CADET_SENTINEL_DCR_ID").ok_or_else(|| {
+        err(
+            "CADET_SENTINEL_DCR_ID",
+            "is required when CADET_SINKS has sentinel (the rule's immutable id, dcr-…)",
+        )
+    })?;
+    let identity_endpoint = get("IDENTITY_ENDPOINT").ok_or_else(|| {
+        err(
+            "IDENTITY_ENDPOINT",
+            "is not set: the sentinel sink needs the Function App's managed identity (enable an \
+             identity on the app; App Service then sets IDENTITY_ENDPOINT and IDENTITY_HEADER)",
+        )
+    })?;
+    let identity_endpoint: reqwest::Url = identity_endpoint
+        .trim()
+        .parse()
+        .map_err(|_| err("IDENTITY_ENDPOINT", "is not a URL"))?;
+    let header = get("IDENTITY_HEADER").ok_or_else(|| {
+        err(
+            "IDENTITY_HEADER",
+            "is not set (App Service sets it with IDENTITY_ENDPOINT)",
+        )
+    })?;
+    let identity = ManagedIdentity::new(
+        identity_endpoint,
+        header.trim(),
+        get("AZURE_CLIENT_ID").map(|c| c.trim().to_string()),
+    );
+    let mut cfg = SentinelConfig::new(endpoint, dcr.trim(), identity);
+    if let Some(stream) = get("CADET_SENTINEL_STREAM") {
+        cfg.stream = stream.trim().to_string();
+    }
+    cfg.retry.deadline = SINK_DEADLINE;
+    cfg.validate().map_err(|m| {
+        let var = if m.starts_with("identity") {
+            "IDENTITY_ENDPOINT"
+        } else if m.contains("stream") {
+            "CADET_SENTINEL_STREAM"
+        } else if m.contains("dcr-") {
+            "CADET_SENTINEL_DCR_ID"
+        } else {
+            "CADET_SENTINEL_ENDPOINT"
+        };
+        err(var, m)
+    })?;
+    Ok(cfg)
+}
+
+fn sumo(get: &impl Fn(&str) -> Option<String>) -> Result<SumoConfig, ConfigError> {
+    let url = get("CADET_SUMO_URL")
+        .ok_or_else(|| err("CADET_SUMO_URL", "is required when CADET_SINKS has sumo"))?;
+    // Never echo the URL: its last segment is the source's credential.
+    let url: reqwest::Url = url
+        .trim()
+        .parse()
+        .map_err(|_| err("CADET_SUMO_URL", "is not a valid absolute URL"))?;
+    let mut cfg = SumoConfig::new(url);
+    if let Some(c) = get("CADET_SUMO_CATEGORY") {
+        cfg.category = c.trim().to_string();
+    }
+    if let Some(n) = get("CADET_SUMO_NAME") {
+        cfg.source_name = n.trim().to_string();
+    }
+    if let Some(h) = get("CADET_SUMO_HOST").or_else(|| get("WEBSITE_SITE_NAME")) {
+        cfg.source_host = h.trim().to_string();
+    }
+    cfg.retry.deadline = SINK_DEADLINE;
+    cfg.validate().map_err(|m| err("CADET_SUMO_URL", m))?;
     Ok(cfg)
 }
 
@@ -517,6 +635,86 @@ mod tests {
             "CADET_POLICY",
         );
         assert!(m.contains("cannot read"), "{m}");
+    }
+
+    #[test]
+    fn sentinel_and_sumo() {
+        let base = [
+            ("CADET_SINKS", "sentinel,sumo"),
+            (
+                "CADET_SENTINEL_ENDPOINT",
+                "https://cadet-dce-x.westeurope-1.ingest.monitor.azure.com",
+            ),
+            (
+                "CADET_SENTINEL_DCR_ID",
+                "dcr-00112233445566778899aabbccddeeff",
+            ),
+            ("IDENTITY_ENDPOINT", "http://localhost:8081/msi/token"),
+            ("IDENTITY_HEADER", "c0ffee-identity-header"),
+            ("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
+            (
+                "CADET_SUMO_URL",
+                "https://endpoint4.collection.sumologic.com/receiver/v1/http/ZaVnSECRETTOKEN",
+            ),
+            ("WEBSITE_SITE_NAME", "cadet-func"),
+        ];
+        let c = cfg(&base).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.sinks, vec![SinkKind::Sentinel, SinkKind::Sumo]);
+        let s = c.sentinel.clone().unwrap_or_else(|| panic!("sentinel"));
+        assert_eq!(s.stream, "Custom-CadetFindings_CL");
+        assert_eq!(
+            s.identity.client_id.as_deref(),
+            Some("11111111-2222-3333-4444-555555555555")
+        );
+        assert_eq!(
+            c.sumo.as_ref().map(|s| s.source_host.as_str()),
+            Some("cadet-func")
+        );
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("ZaVnSECRETTOKEN") && !debug.contains("c0ffee-identity-header"),
+            "{debug}"
+        );
+        for (drop, var) in [
+            ("CADET_SENTINEL_ENDPOINT", "CADET_SENTINEL_ENDPOINT"),
+            ("CADET_SENTINEL_DCR_ID", "CADET_SENTINEL_DCR_ID"),
+            ("IDENTITY_ENDPOINT", "IDENTITY_ENDPOINT"),
+            ("IDENTITY_HEADER", "IDENTITY_HEADER"),
+            ("CADET_SUMO_URL", "CADET_SUMO_URL"),
+        ] {
+            let pairs: Vec<(&str, &str)> =
+                base.iter().copied().filter(|(k, _)| *k != drop).collect();
+            fails(&pairs, var);
+        }
+        // Later pairs override earlier ones (the lookup is a map).
+        let mut bad: Vec<(&str, &str)> = base.to_vec();
+        bad.push(("CADET_SENTINEL_DCR_ID", "my-rule"));
+        fails(&bad, "CADET_SENTINEL_DCR_ID");
+        let mut bad: Vec<(&str, &str)> = base.to_vec();
+        bad.push(("IDENTITY_ENDPOINT", "http://203.0.113.5/msi/token"));
+        fails(&bad, "IDENTITY_ENDPOINT");
+        let m = fails(
+            &[
+                ("CADET_SINKS", "sumo"),
+                (
+                    "CADET_SUMO_URL",
+                    "http://collectors.example.com/receiver/v1/http/ZaVnSECRETTOKEN",
+                ),
+            ],
+            "CADET_SUMO_URL",
+        );
+        assert!(!m.contains("ZaVnSECRETTOKEN"), "{m}");
+        fails(&[("CADET_SINKS", "securityhub")], "CADET_SINKS");
+        fails(
+            &[
+                ("CADET_SINKS", "sumo"),
+                (
+                    "CADET_SUMO_URL",
+                    "@Microsoft.KeyVault(SecretUri=https://kv/secrets/x/)",
+                ),
+            ],
+            "CADET_SUMO_URL",
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub mod telemetry;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cadet_sinks::{Sink, StdoutSink, WebhookSink};
+use cadet_sinks::{SentinelSink, Sink, StdoutSink, SumoSink, WebhookSink};
 
 use crate::config::{Config, SinkKind};
 
@@ -44,6 +44,20 @@ pub fn build_sinks(config: &Config) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
                     .clone()
                     .context("CADET_WEBHOOK_URL: the webhook sink is not configured")?;
                 sinks.push(Arc::new(WebhookSink::new(cfg)?));
+            }
+            SinkKind::Sentinel => {
+                let cfg = config
+                    .sentinel
+                    .clone()
+                    .context("CADET_SENTINEL_ENDPOINT: the sentinel sink is not configured")?;
+                sinks.push(Arc::new(SentinelSink::new(cfg)?));
+            }
+            SinkKind::Sumo => {
+                let cfg = config
+                    .sumo
+                    .clone()
+                    .context("CADET_SUMO_URL: the sumo sink is not configured")?;
+                sinks.push(Arc::new(SumoSink::new(cfg)?));
             }
         }
     }

@@ -4,7 +4,7 @@
 //! freely, never rename these.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::model::{CommandEvent, Outcome, PrincipalKind, Provider};
@@ -212,110 +212,427 @@ impl Finding {
         }
     }
 
-    /// The finding as OCSF 1.3 Detection Finding (class_uid 2004).
+    /// The finding as an OCSF Detection Finding (class_uid 2004) of [`OCSF_VERSION`] with the
+    /// `cloud` profile; see [`crate::finding`] for the mapping. Absent optional facts are
+    /// omitted, never written as `null`.
     pub fn to_ocsf(&self) -> Value {
-        let severity_id = match self.severity {
+        ocsf::render(self)
+    }
+}
+
+/// The OCSF schema version [`Finding::to_ocsf`] declares in `metadata.version`.
+///
+/// 1.5.0 is the oldest release in which everything a cadet finding carries has a defined
+/// place: the caller's user agent in `evidences[].http_request` (1.4) and the targets of the
+/// evidence in `evidences[].resources` (1.5). Consumers on an older 1.x schema still read the
+/// attributes they know (minor versions only add).
+pub const OCSF_VERSION: &str = "1.5.0";
+
+/// The OCSF profiles [`Finding::to_ocsf`] declares (`cloud`: the top-level `cloud` and `api`).
+pub const OCSF_PROFILES: &[&str] = &["cloud"];
+
+mod ocsf {
+    //! Finding → OCSF Detection Finding. Where each fact goes:
+    //!
+    //! | finding | OCSF |
+    //! |---|---|
+    //! | `finding_id` | `metadata.uid`, `finding_info.uid` |
+    //! | `event_time` | `time` (ms), `finding_info.first_seen_time`/`last_seen_time`, `metadata.original_time` |
+    //! | `provider`, `account`, `region` | `cloud.provider`, `cloud.account` (AWS Account / Azure Subscription), `cloud.region` |
+    //! | `operation` | `api.operation` + `api.service.name` (and in the evidence), `finding_info.title` |
+    //! | `action` | `finding_info.types`, `finding_info.analytic.uid` |
+    //! | `principal` | `evidences[0].actor.user` (uid, name, type_id, account/org, credential_uid), `actor.session.uid` (role session name) |
+    //! | `source` | `evidences[0].src_endpoint` (ip, or hostname for an AWS service), `evidences[0].http_request.user_agent`, `evidences[0].actor.app_uid` |
+    //! | `targets` | `resources[]` and `evidences[0].resources[]`; selector and count in `evidences[0].data` |
+    //! | `outcome`, `error_code` | `api.response.error` (a name) or `api.response.code` (when numeric); `evidences[0].data.outcome` |
+    //! | `risk_score`, `severity` | `risk_score`, `risk_level_id`, `severity_id` |
+    //! | `signals` | `finding_info.related_analytics[]` (uid = signal id, desc = points and reason); full list in `unmapped.signals` |
+    //! | `technique` | `finding_info.attacks[]` (T1651, tactic TA0002 Execution) |
+    //! | `summary` | `message`, `finding_info.desc` |
+    //! | `document`, `command_id`, `correlation_id` | `evidences[0].data`, `metadata.correlation_uid` |
+    //! | `command_text` | `evidences[0].script.script_content` |
+    //! | entities | `observables[]` (user, IP, user agent, credential, resources, account) |
+    //!
+    //! The top-level `actor` and `device` belong to the `host` profile, which describes
+    //! on-host events; cadet's caller is a control-plane identity, so it is carried by the
+    //! evidence (`evidences[].actor`), as the schema defines for detection findings.
+
+    use serde_json::{json, Map, Value};
+
+    use super::{
+        capitalize, short_id, Finding, OCSF_PROFILES, OCSF_VERSION, TECHNIQUE, TECHNIQUE_NAME,
+    };
+    use crate::score::Severity;
+
+    /// An object of the present (non-null, non-empty) values only.
+    fn obj<const N: usize>(pairs: [(&str, Option<Value>); N]) -> Value {
+        let mut m = Map::new();
+        for (k, v) in pairs {
+            match v {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(o)) if o.is_empty() => {}
+                Some(Value::Array(a)) if a.is_empty() => {}
+                Some(Value::String(s)) if s.is_empty() => {}
+                Some(v) => {
+                    m.insert(k.to_string(), v);
+                }
+            }
+        }
+        Value::Object(m)
+    }
+
+    fn s(v: &Option<String>) -> Option<Value> {
+        v.as_ref().map(|x| Value::String(x.clone()))
+    }
+
+    fn v(x: impl Into<Value>) -> Option<Value> {
+        Some(x.into())
+    }
+
+    /// OCSF user type_id and its caption for a cadet principal kind.
+    fn user_type(kind: &str) -> (u8, &str) {
+        match kind {
+            "iam_user" | "federated_user" | "identity_center_user" | "azure_user" => (1, "User"),
+            "root" => (2, "Admin"),
+            "aws_service" | "service_principal" | "managed_identity" => (3, "System"),
+            "unknown" => (0, "Unknown"),
+            other => (99, other),
+        }
+    }
+
+    /// The resource type of a target id (CloudFormation-style for AWS, the ARM type for Azure).
+    fn resource_type(provider: &str, id: &str) -> Option<String> {
+        if provider == "aws" {
+            return Some(
+                if id.starts_with("i-") {
+                    "AWS::EC2::Instance"
+                } else if id.starts_with("mi-") {
+                    "AWS::SSM::ManagedInstance"
+                } else if id.starts_with("arn:aws:ecs:") {
+                    "AWS::ECS::Task"
+                } else {
+                    return None;
+                }
+                .to_string(),
+            );
+        }
+        // /subscriptions/S/resourceGroups/RG/providers/NS/TYPE/NAME[/TYPE/NAME…]
+        let lower = id.to_ascii_lowercase();
+        let at = lower.rfind("/providers/")?;
+        let parts: Vec<&str> = id[at + "/providers/".len()..].split('/').collect();
+        let mut ty = parts.first()?.to_string();
+        for pair in parts[1..].chunks(2) {
+            if pair.len() == 2 {
+                ty.push('/');
+                ty.push_str(pair[0]);
+            }
+        }
+        Some(ty)
+    }
+
+    fn resources(f: &Finding) -> Vec<Value> {
+        f.targets
+            .ids
+            .iter()
+            .map(|id| {
+                obj([
+                    ("uid", v(id.as_str())),
+                    ("name", v(short_id(id))),
+                    ("type", resource_type(f.provider, id).map(Value::String)),
+                    ("region", s(&f.region)),
+                ])
+            })
+            .collect()
+    }
+
+    fn script_type(document: Option<&str>) -> (u8, &'static str) {
+        let d = document.unwrap_or_default().to_ascii_lowercase();
+        if d.contains("powershell") {
+            (2, "PowerShell")
+        } else if d.contains("shellscript") || d.contains("runshell") {
+            (6, "Unix Shell")
+        } else {
+            (0, "Unknown")
+        }
+    }
+
+    pub(super) fn render(f: &Finding) -> Value {
+        let severity_id: u8 = match f.severity {
             Severity::Info => 1,
             Severity::Low => 2,
             Severity::Medium => 3,
             Severity::High => 4,
             Severity::Critical => 5,
         };
-        let time_ms = self
+        let severity_caption = match f.severity {
+            Severity::Info => "Informational".to_string(),
+            other => capitalize(other.as_str()),
+        };
+        // risk_level_id: 0 Info … 4 Critical.
+        let risk_level_id = severity_id - 1;
+        let risk_level = match f.severity {
+            Severity::Info => "Info".to_string(),
+            other => capitalize(other.as_str()),
+        };
+        let time_ms = f
             .event_time
             .parse::<jiff::Timestamp>()
             .map(|t| t.as_millisecond())
-            .unwrap_or(0);
-        let cloud_provider = match self.provider {
-            "aws" => "AWS",
-            _ => "Azure",
-        };
-        let (service, operation) = match self.operation.split_once(':') {
+            .ok();
+        let aws = f.provider == "aws";
+        let (service, operation) = match f.operation.split_once(':') {
             Some((svc, op)) => (svc.to_string(), op.to_string()),
             None => (
-                self.operation
+                f.operation
                     .split('/')
                     .next()
                     .unwrap_or_default()
                     .to_string(),
-                self.operation.clone(),
+                f.operation.clone(),
             ),
         };
-        let resources: Vec<Value> = self
-            .targets
-            .ids
-            .iter()
-            .map(|id| json!({"uid": id, "type": if self.provider == "aws" { "AWS::EC2::Instance" } else { "Azure Resource" }}))
-            .collect();
-        json!({
-            "class_uid": 2004,
-            "class_name": "Detection Finding",
-            "category_uid": 2,
-            "category_name": "Findings",
-            "activity_id": 1,
-            "activity_name": "Create",
-            "type_uid": 200401,
-            "type_name": "Detection Finding: Create",
-            "severity_id": severity_id,
-            "severity": capitalize(self.severity.as_str()),
-            "status_id": 1,
-            "status": "New",
-            "time": time_ms,
-            "message": self.summary,
-            "risk_score": self.risk_score,
-            "risk_level_id": (severity_id - 1).min(4),
-            "risk_level": capitalize(self.severity.as_str()),
-            "metadata": {
-                "version": "1.3.0",
-                "uid": self.finding_id,
-                "product": {"name": "cadet", "vendor_name": "cadet", "version": env!("CARGO_PKG_VERSION")},
-                "profiles": ["cloud"],
-                "correlation_uid": self.correlation_id,
+        let response = match (&f.error_code, f.outcome) {
+            (Some(code), _) => match code.trim().parse::<i64>() {
+                Ok(n) => obj([("code", v(n))]),
+                Err(_) => obj([("error", v(code.as_str()))]),
             },
-            "finding_info": {
-                "uid": self.finding_id,
-                "title": format!("{TECHNIQUE} {TECHNIQUE_NAME}: {}", self.operation),
-                "desc": self.summary,
-                "types": [self.action],
-                "src_url": null,
-                "analytic": {"name": "cadet", "type_id": 1, "type": "Rule", "uid": self.action},
-                "attacks": [{
+            (None, "failure") => obj([("error", v("failure"))]),
+            (None, _) => Value::Null,
+        };
+        let api = obj([
+            ("operation", v(operation)),
+            ("service", Some(obj([("name", v(service))]))),
+            ("response", Some(response)),
+        ]);
+
+        let p = &f.principal;
+        let (user_type_id, user_type_caption) = user_type(&p.kind);
+        let (account, org) = if aws {
+            let account = p.tenant.as_ref().map(|t| {
+                obj([
+                    ("uid", v(t.as_str())),
+                    ("type_id", v(10)),
+                    ("type", v("AWS Account")),
+                ])
+            });
+            (account, None)
+        } else {
+            (
+                None,
+                p.tenant.as_ref().map(|t| obj([("uid", v(t.as_str()))])),
+            )
+        };
+        let user = obj([
+            ("uid", v(p.id.as_str())),
+            ("name", s(&p.name)),
+            ("type_id", v(user_type_id)),
+            ("type", v(user_type_caption)),
+            ("account", account),
+            ("org", org),
+            ("credential_uid", s(&p.access_key_id)),
+        ]);
+        let actor = obj([
+            ("user", Some(user)),
+            (
+                "session",
+                p.session_name
+                    .as_ref()
+                    .map(|n| obj([("uid", v(n.as_str()))])),
+            ),
+            ("app_uid", s(&f.source.client_app_id)),
+        ]);
+        let src_ip = f
+            .source
+            .ip
+            .as_deref()
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        let src_host = f
+            .source
+            .ip
+            .as_deref()
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_err());
+        let src_endpoint = obj([
+            ("ip", src_ip.map(Value::from)),
+            ("hostname", src_host.map(Value::from)),
+        ]);
+        let http_request = obj([("user_agent", s(&f.source.user_agent))]);
+        let script = f.command_text.as_ref().map(|text| {
+            let (type_id, ty) = script_type(f.document.as_deref());
+            obj([
+                ("type_id", v(type_id)),
+                ("type", v(ty)),
+                ("name", s(&f.document)),
+                ("script_content", Some(json!({"value": text}))),
+            ])
+        });
+        let data = obj([
+            ("event_id", v(f.event_id.as_str())),
+            ("outcome", v(f.outcome)),
+            ("action", v(f.action)),
+            ("document", s(&f.document)),
+            ("command_id", s(&f.command_id)),
+            ("correlation_id", s(&f.correlation_id)),
+            ("target_selector", s(&f.targets.selector)),
+            ("target_count", f.targets.count.map(Value::from)),
+        ]);
+        let resources = resources(f);
+        let evidence = obj([
+            ("uid", v(f.event_id.as_str())),
+            ("name", v(f.operation.as_str())),
+            ("api", Some(api.clone())),
+            ("actor", Some(actor)),
+            ("src_endpoint", Some(src_endpoint)),
+            ("http_request", Some(http_request)),
+            ("resources", v(resources.clone())),
+            ("script", script),
+            ("data", Some(data)),
+        ]);
+
+        let related_analytics: Vec<Value> = f
+            .signals
+            .iter()
+            .map(|sig| {
+                obj([
+                    ("uid", v(sig.id)),
+                    ("name", v(sig.id)),
+                    ("type_id", v(1)),
+                    ("type", v("Rule")),
+                    ("desc", v(format!("{:+}: {}", sig.points, sig.reason))),
+                ])
+            })
+            .collect();
+        let finding_info = obj([
+            ("uid", v(f.finding_id.as_str())),
+            (
+                "title",
+                v(format!("{TECHNIQUE} {TECHNIQUE_NAME}: {}", f.operation)),
+            ),
+            ("desc", v(f.summary.as_str())),
+            ("types", v(vec![f.action])),
+            (
+                "analytic",
+                Some(obj([
+                    ("uid", v(f.action)),
+                    ("name", v(format!("cadet {TECHNIQUE} {}", f.action))),
+                    ("type_id", v(1)),
+                    ("type", v("Rule")),
+                ])),
+            ),
+            ("related_analytics", v(related_analytics)),
+            (
+                "attacks",
+                Some(json!([{
                     "version": "v16",
                     "tactic": {"uid": "TA0002", "name": "Execution"},
                     "technique": {"uid": TECHNIQUE, "name": TECHNIQUE_NAME},
-                }],
-            },
-            "cloud": {
-                "provider": cloud_provider,
-                "account": {"uid": self.account, "type": if self.provider == "aws" { "AWS Account" } else { "Azure AD Account" }},
-                "region": self.region,
-            },
-            "actor": {
-                "user": {
-                    "uid": self.principal.id,
-                    "name": self.principal.name,
-                    "type": self.principal.kind,
-                    "account": {"uid": self.principal.tenant},
-                    "credential_uid": self.principal.access_key_id,
-                },
-                "session": {"name": self.principal.session_name},
-                "app_uid": self.source.client_app_id,
-            },
-            "src_endpoint": {"ip": self.source.ip},
-            "evidences": [{
-                "api": {
-                    "operation": operation,
-                    "service": {"name": service},
-                    "response": {"code": self.error_code},
-                },
-                "actor": {"user": {"uid": self.principal.id, "name": self.principal.name}},
-                "src_endpoint": {"ip": self.source.ip},
-                "http_request": {"user_agent": self.source.user_agent},
-                "data": {"event_id": self.event_id, "outcome": self.outcome, "targets": self.targets.ids, "selector": self.targets.selector},
-            }],
-            "resources": resources,
-            "unmapped": {"signals": self.signals, "technique": TECHNIQUE},
-        })
+                }])),
+            ),
+            (
+                "data_sources",
+                v(vec![if aws {
+                    "AWS CloudTrail"
+                } else {
+                    "Azure Activity Log"
+                }]),
+            ),
+            ("first_seen_time", time_ms.map(Value::from)),
+            ("last_seen_time", time_ms.map(Value::from)),
+        ]);
+
+        let mut observables = vec![
+            json!({"name": "evidences.actor.user.uid", "type_id": 31, "type": "User Object: uid", "value": p.id}),
+        ];
+        if let Some(name) = &p.name {
+            observables.push(json!({"name": "evidences.actor.user.name", "type_id": 4, "type": "User Name", "value": name}));
+        }
+        if let Some(key) = &p.access_key_id {
+            observables.push(json!({"name": "evidences.actor.user.credential_uid", "type_id": 19, "type": "User Credential ID", "value": key}));
+        }
+        if let Some(ip) = src_ip {
+            observables.push(json!({"name": "evidences.src_endpoint.ip", "type_id": 2, "type": "IP Address", "value": ip}));
+        }
+        if let Some(host) = src_host {
+            observables.push(json!({"name": "evidences.src_endpoint.hostname", "type_id": 1, "type": "Hostname", "value": host}));
+        }
+        if let Some(ua) = &f.source.user_agent {
+            observables.push(json!({"name": "evidences.http_request.user_agent", "type_id": 16, "type": "HTTP User-Agent", "value": ua}));
+        }
+        observables.push(json!({"name": "cloud.account.uid", "type_id": 35, "type": "Account Object: uid", "value": f.account}));
+        for id in &f.targets.ids {
+            observables.push(json!({"name": "resources.uid", "type_id": 10, "type": "Resource UID", "value": id}));
+        }
+
+        obj([
+            ("class_uid", v(2004)),
+            ("class_name", v("Detection Finding")),
+            ("category_uid", v(2)),
+            ("category_name", v("Findings")),
+            ("activity_id", v(1)),
+            ("activity_name", v("Create")),
+            ("type_uid", v(200401)),
+            ("type_name", v("Detection Finding: Create")),
+            ("severity_id", v(severity_id)),
+            ("severity", v(severity_caption)),
+            ("status_id", v(1)),
+            ("status", v("New")),
+            // A finding whose event time cannot be read still needs `time` (required).
+            ("time", v(time_ms.unwrap_or(0))),
+            ("message", v(f.summary.as_str())),
+            ("risk_score", v(f.risk_score)),
+            ("risk_level_id", v(risk_level_id)),
+            ("risk_level", v(risk_level)),
+            (
+                "metadata",
+                Some(obj([
+                    ("version", v(OCSF_VERSION)),
+                    ("uid", v(f.finding_id.as_str())),
+                    (
+                        "product",
+                        Some(
+                            json!({"name": "cadet", "vendor_name": "cadet", "version": env!("CARGO_PKG_VERSION")}),
+                        ),
+                    ),
+                    ("profiles", v(OCSF_PROFILES.to_vec())),
+                    ("original_time", v(f.event_time.as_str())),
+                    ("correlation_uid", s(&f.correlation_id)),
+                    ("event_code", v(f.operation.as_str())),
+                ])),
+            ),
+            ("finding_info", Some(finding_info)),
+            (
+                "cloud",
+                Some(obj([
+                    ("provider", v(if aws { "AWS" } else { "Azure" })),
+                    (
+                        "account",
+                        Some(if aws {
+                            obj([
+                                ("uid", v(f.account.as_str())),
+                                ("type_id", v(10)),
+                                ("type", v("AWS Account")),
+                            ])
+                        } else {
+                            obj([
+                                ("uid", v(f.account.as_str())),
+                                ("type_id", v(13)),
+                                ("type", v("Azure Subscription")),
+                            ])
+                        }),
+                    ),
+                    ("region", s(&f.region)),
+                ])),
+            ),
+            ("api", Some(api)),
+            ("evidences", v(vec![evidence])),
+            ("resources", v(resources)),
+            ("observables", v(observables)),
+            (
+                "unmapped",
+                Some(
+                    json!({"signals": f.signals, "technique": TECHNIQUE, "principal_type": p.kind}),
+                ),
+            ),
+        ])
     }
 }
 

@@ -10,6 +10,13 @@
 //!   [Standard Webhooks](https://www.standardwebhooks.com/), in the `standard` (finding JSON),
 //!   `slack` (Block Kit) or `teams` (Adaptive Card for a Workflows webhook) format, with
 //!   timeouts and bounded retries.
+//! - `SnsSink` (feature `sns`): one SNS message per finding.
+//! - `SecurityHubSink` (feature `securityhub`): AWS Security Hub `BatchImportFindings` (ASFF)
+//!   under the account's custom-integration product.
+//! - `SumoSink` (feature `sumo`): a Sumo Logic HTTP Logs & Metrics Source (gzip JSON lines,
+//!   `X-Sumo-*` headers).
+//! - `SentinelSink` (feature `sentinel`): the Azure Monitor Logs Ingestion API (data collection
+//!   endpoint + rule + stream) for Microsoft Sentinel, with the Function App's managed identity.
 //!
 //! Design decisions:
 //!
@@ -27,15 +34,31 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod compliance;
+#[cfg(any(feature = "sumo", feature = "sentinel"))]
+mod http;
+#[cfg(feature = "securityhub")]
+pub mod securityhub;
+#[cfg(feature = "sentinel")]
+pub mod sentinel;
 #[cfg(feature = "sns")]
 pub mod sns;
 mod stdout;
+#[cfg(feature = "sumo")]
+pub mod sumo;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
+#[cfg(any(feature = "sumo", feature = "sentinel"))]
+pub use http::Retry;
+#[cfg(feature = "securityhub")]
+pub use securityhub::SecurityHubSink;
+#[cfg(feature = "sentinel")]
+pub use sentinel::{SentinelConfig, SentinelSink};
 #[cfg(feature = "sns")]
 pub use sns::SnsSink;
 pub use stdout::StdoutSink;
+#[cfg(feature = "sumo")]
+pub use sumo::{SumoConfig, SumoSink};
 #[cfg(feature = "webhook")]
 pub use webhook::{WebhookConfig, WebhookFormat, WebhookSecret, WebhookSink};
 
@@ -53,6 +76,23 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
         &'a self,
         finding: &'a cadet_core::Finding,
     ) -> BoxFuture<'a, Result<(), SinkError>>;
+
+    /// Delivers several findings, returning one result per finding in order (a partial
+    /// failure fails only the findings it concerns). The default publishes them one by one;
+    /// sinks whose destination takes batches (Security Hub, Sumo Logic, the Logs Ingestion
+    /// API) send fewer, larger requests.
+    fn publish_batch<'a>(
+        &'a self,
+        findings: &'a [cadet_core::Finding],
+    ) -> BoxFuture<'a, Vec<Result<(), SinkError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(findings.len());
+            for f in findings {
+                out.push(self.publish(f).await);
+            }
+            out
+        })
+    }
 }
 
 /// Why a finding could not be delivered.
@@ -137,6 +177,25 @@ impl SinkError {
             | SinkError::Status { sink, .. }
             | SinkError::Service { sink, .. }
             | SinkError::Exhausted { sink, .. } => sink,
+        }
+    }
+}
+
+impl SinkError {
+    /// The same failure for another finding of the batch it concerned (`SinkError` holds
+    /// boxed sources, so it is not `Clone`): same sink, message and retry hint.
+    pub fn for_another_finding(&self) -> SinkError {
+        let sink = self.sink();
+        let text = self.to_string();
+        let message = text
+            .strip_prefix(sink)
+            .and_then(|t| t.strip_prefix(": "))
+            .unwrap_or(&text)
+            .to_string();
+        SinkError::Service {
+            sink,
+            message,
+            retryable: self.retryable(),
         }
     }
 }

@@ -1,0 +1,191 @@
+//! OCSF conformance: every sample's `--format ocsf` output validates against the official OCSF
+//! JSON schema of the version it declares (`metadata.version`, `metadata.profiles`), using the
+//! PyPI packages `ocsf-json-schema` and `jsonschema` that `make test` installs into `.venv`
+//! (`scripts/ocsf-validate.py` does the validation).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `scripts/ocsf-validate.py detection_finding` on `lines`; returns (ok, its output).
+fn validate(lines: &[u8]) -> (bool, String) {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make test` or `make venv` (installs ocsf-json-schema and jsonschema)",
+        python.display()
+    );
+    let mut child = Command::new(&python)
+        .arg(root().join("scripts/ocsf-validate.py"))
+        .arg("detection_finding")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the OCSF validator: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap_or_else(|| panic!("validator stdin"))
+        .write_all(lines)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn ocsf_of_samples() -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["detect", "--format", "ocsf", "--all", "--state", "memory"])
+        .arg(root().join("events"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn every_sample_is_a_valid_ocsf_detection_finding() {
+    let lines = ocsf_of_samples();
+    let count = lines
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    assert!(count >= 30, "expected a finding per sample, got {count}");
+    let (ok, report) = validate(&lines);
+    assert!(ok, "OCSF validation failed:\n{report}");
+    assert!(
+        report.contains(&format!("ocsf: {count}/{count} valid")),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_validator_rejects_what_the_schema_forbids() {
+    // The test above is only worth something if the validator catches the mistakes that made
+    // earlier output invalid: null optionals, an error name in response.code, top-level actor
+    // without the host profile, http_request on a 1.3 evidence.
+    let lines = ocsf_of_samples();
+    let first = lines
+        .split(|b| *b == b'\n')
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let good: Value = serde_json::from_slice(first).unwrap_or_else(|e| panic!("{e}"));
+    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        (
+            "null optional",
+            Box::new(|v| v["cloud"]["region"] = Value::Null),
+        ),
+        (
+            "error name as response code",
+            Box::new(|v| v["api"]["response"] = serde_json::json!({"code": "AccessDenied"})),
+        ),
+        (
+            "top-level actor without the host profile",
+            Box::new(|v| v["actor"] = serde_json::json!({"user": {"name": "x"}})),
+        ),
+        (
+            "http_request in a 1.3.0 evidence",
+            Box::new(|v| {
+                v["metadata"]["version"] = "1.3.0".into();
+                v["evidences"][0]["http_request"] = serde_json::json!({"user_agent": "x"});
+            }),
+        ),
+        (
+            "missing required finding_info.uid",
+            Box::new(|v| {
+                if let Some(o) = v["finding_info"].as_object_mut() {
+                    o.remove("uid");
+                }
+            }),
+        ),
+    ];
+    for (what, mutate) in mutations {
+        let mut bad = good.clone();
+        mutate(&mut bad);
+        let (ok, report) = validate(format!("{bad}\n").as_bytes());
+        assert!(!ok, "the validator accepted {what}:\n{report}");
+    }
+    let (ok, report) = validate(format!("{good}\n").as_bytes());
+    assert!(ok, "{report}");
+}
+
+fn has_null(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.iter().any(has_null),
+        Value::Object(o) => o.values().any(has_null),
+        _ => false,
+    }
+}
+
+#[test]
+fn ocsf_carries_the_finding() {
+    let lines = ocsf_of_samples();
+    let all: Vec<Value> = lines
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    for v in &all {
+        assert_eq!(v["metadata"]["version"], "1.5.0");
+        assert_eq!(v["metadata"]["profiles"], serde_json::json!(["cloud"]));
+        assert!(!has_null(v), "no null anywhere: {v}");
+        assert_eq!(v["finding_info"]["attacks"][0]["technique"]["uid"], "T1651");
+        let signals = v["unmapped"]["signals"].as_array().map(Vec::len);
+        let analytics = v["finding_info"]["related_analytics"]
+            .as_array()
+            .map(Vec::len);
+        assert_eq!(signals, analytics, "every signal is a related analytic");
+        assert!(v["evidences"][0]["actor"]["user"]["uid"].is_string());
+    }
+    // A failed call carries its error name in api.response.error, never in code.
+    let failed: Vec<&Value> = all
+        .iter()
+        .filter(|v| v["evidences"][0]["data"]["outcome"] == "failure")
+        .collect();
+    assert!(!failed.is_empty(), "the samples include a denied call");
+    for v in failed {
+        assert!(
+            v["api"]["response"]["error"].is_string() || v["api"]["response"]["code"].is_i64(),
+            "{v}"
+        );
+    }
+    // The Stratus Red Team sample: user agent, IP, key and instances all land somewhere typed.
+    let stratus = all
+        .iter()
+        .find(|v| {
+            v["evidences"][0]["http_request"]["user_agent"]
+                .as_str()
+                .is_some_and(|ua| ua.starts_with("stratus-red-team"))
+        })
+        .unwrap_or_else(|| panic!("stratus sample"));
+    assert_eq!(
+        stratus["evidences"][0]["src_endpoint"]["ip"],
+        "198.51.100.23"
+    );
+    assert_eq!(stratus["resources"][0]["type"], "AWS::EC2::Instance");
+    assert_eq!(stratus["cloud"]["account"]["type_id"], 10);
+    let types: Vec<i64> = stratus["observables"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["type_id"].as_i64()).collect())
+        .unwrap_or_default();
+    for t in [2, 16, 19, 10] {
+        assert!(types.contains(&t), "observable type {t} in {types:?}");
+    }
+}
