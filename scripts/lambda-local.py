@@ -100,7 +100,9 @@ def main() -> int:
     env.setdefault("CADET_STATE", "memory")
     env.setdefault("CADET_SINKS", "stdout")
     start = time.perf_counter()
-    proc = subprocess.Popen([bootstrap], env=env, stdout=subprocess.PIPE if measure else None, stderr=subprocess.PIPE if measure else None)
+    # Measuring: the output is discarded (a pipe nobody reads blocks the function once it is full).
+    quiet = subprocess.DEVNULL if measure else None
+    proc = subprocess.Popen([bootstrap], env=env, stdout=quiet, stderr=quiet)
     deadline = time.time() + 60
     with lock:
         while len(state["responses"]) < repeat and time.time() < deadline and proc.poll() is None:

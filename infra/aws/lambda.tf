@@ -96,6 +96,17 @@ data "aws_iam_policy_document" "detector" {
     }
   }
 
+  # The content of this account's own (customer-owned) documents; AWS-owned ones are never
+  # fetched. GetDocument is scoped to document ARNs of this account and region.
+  dynamic "statement" {
+    for_each = var.enrich_ssm ? [1] : []
+    content {
+      sid       = "EnrichDocuments"
+      actions   = ["ssm:GetDocument"]
+      resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:document/*"]
+    }
+  }
+
   # BatchImportFindings into the account's own default product only (a custom integration).
   dynamic "statement" {
     for_each = contains(var.sinks, "securityhub") ? [1] : []

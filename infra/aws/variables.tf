@@ -270,7 +270,7 @@ variable "sumo_category" {
 }
 
 variable "enrich_ssm" {
-  description = "CADET_ENRICH_SSM: fetch the command text of SendCommand events with ssm:ListCommands (CloudTrail hides the parameters). Grants ssm:ListCommands only when true. Works for commands in this account and region."
+  description = "CADET_ENRICH_SSM: fetch the command text of SendCommand events with ssm:ListCommands (CloudTrail hides the parameters) and the content of customer-owned documents with ssm:GetDocument (at SendCommand, association, automation and document-write time). Grants ssm:ListCommands and ssm:GetDocument on this account's documents only when true. Works in this account and region."
   type        = bool
   default     = true
 }
