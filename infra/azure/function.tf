@@ -31,6 +31,7 @@ locals {
       CADET_STATE                                  = "azure-table:${azurerm_storage_table.baseline.name}"
       CADET_TABLE_CONNECTION_STRING                = format(local.key_vault_reference, azurerm_key_vault_secret.table_connection_string.versionless_id)
       CADET_SINKS                                  = join(",", var.sinks)
+      CADET_ENRICH_ARM                             = tostring(var.enrich_arm)
     },
     var.policy == null ? {} : { CADET_POLICY = var.policy },
     local.webhook_enabled ? {

@@ -331,3 +331,9 @@ variable "sumo_category" {
   type        = string
   default     = "security/cadet/findings"
 }
+
+variable "enrich_arm" {
+  description = "CADET_ENRICH_ARM: read the script of managed run commands, the public settings of VM extensions and runbook content from ARM with the function's identity (a custom read-only role at the subscription). false = score the Activity Log alone."
+  type        = bool
+  default     = true
+}

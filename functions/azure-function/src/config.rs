@@ -127,6 +127,11 @@ pub struct Config {
     pub sumo: Option<SumoConfig>,
     /// `CADET_AUTH_KEY`: shared key of `POST /eventgrid`; unset = direct mode disabled (401).
     pub auth_key: Option<AuthKey>,
+    /// `CADET_ENRICH_ARM=true`: read what managed run commands, extensions and runbooks run
+    /// from ARM with the app's managed identity (`CADET_ARM_ENDPOINT`, default
+    /// `https://management.azure.com`; `AZURE_CLIENT_ID` for a user-assigned identity). Off by
+    /// default; the Terraform module turns it on with the read-only role it needs.
+    pub arm: Option<ArmConfig>,
     /// `FUNCTIONS_CUSTOMHANDLER_PORT` (set by the Functions host; default 8080; 0 = any free
     /// port).
     pub port: u16,
@@ -282,9 +287,11 @@ impl Config {
                 .map_err(|_| err("CADET_BIND", format!("{b:?} is not an IP address")))?,
         };
 
+        let arm = arm(&get)?;
         let server = crate::server::ServerLimits::from_lookup(get)?;
 
         Ok(Config {
+            arm,
             server,
             policy,
             policy_source,
@@ -434,6 +441,67 @@ fn sentinel(get: &impl Fn(&str) -> Option<String>) -> Result<SentinelConfig, Con
         err(var, m)
     })?;
     Ok(cfg)
+}
+
+/// ARM enrichment settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmConfig {
+    /// ARM's base URL (`https://management.azure.com`; a loopback URL in tests).
+    pub endpoint: reqwest::Url,
+    /// Client id of a user-assigned identity; `None` = the system-assigned identity.
+    pub client_id: Option<String>,
+}
+
+/// Default ARM endpoint (Azure public cloud).
+pub const ARM_ENDPOINT: &str = "https://management.azure.com";
+
+fn arm(get: &impl Fn(&str) -> Option<String>) -> Result<Option<ArmConfig>, ConfigError> {
+    let on = match get("CADET_ENRICH_ARM").map(|v| v.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(v) => match v.as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => {
+                return Err(err(
+                    "CADET_ENRICH_ARM",
+                    format!("{v:?} is not a boolean (true or false)"),
+                ))
+            }
+        },
+    };
+    if !on {
+        return Ok(None);
+    }
+    let endpoint = get("CADET_ARM_ENDPOINT").unwrap_or_else(|| ARM_ENDPOINT.to_string());
+    let endpoint: reqwest::Url = endpoint
+        .trim()
+        .parse()
+        .map_err(|_| err("CADET_ARM_ENDPOINT", format!("{endpoint:?} is not a URL")))?;
+    cadet_sinks::check_scheme(&endpoint, false).map_err(|m| err("CADET_ARM_ENDPOINT", m))?;
+    // azure_identity reads these itself; without them it would fall back to the VM metadata
+    // endpoint, which a Function App does not have.
+    for var in ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"] {
+        if get(var).is_none() {
+            return Err(err(
+                static_identity_name(var),
+                "is not set: CADET_ENRICH_ARM needs the Function App's managed identity (enable \
+                 an identity on the app; App Service then sets IDENTITY_ENDPOINT and \
+                 IDENTITY_HEADER)",
+            ));
+        }
+    }
+    Ok(Some(ArmConfig {
+        endpoint,
+        client_id: get("AZURE_CLIENT_ID").map(|c| c.trim().to_string()),
+    }))
+}
+
+fn static_identity_name(var: &str) -> &'static str {
+    if var == "IDENTITY_ENDPOINT" {
+        "IDENTITY_ENDPOINT"
+    } else {
+        "IDENTITY_HEADER"
+    }
 }
 
 fn sumo(get: &impl Fn(&str) -> Option<String>) -> Result<SumoConfig, ConfigError> {
@@ -733,5 +801,46 @@ mod tests {
             "webhook is the default with a URL"
         );
         assert!(!format!("{c:?}").contains("services/T/B/X"));
+    }
+
+    #[test]
+    fn arm_enrichment_is_off_by_default_and_needs_the_identity() {
+        let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.arm.is_none(), "off by default");
+        let id = [
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:41234/msi/token"),
+            ("IDENTITY_HEADER", "h"),
+        ];
+        let c =
+            cfg(&[id[0], id[1], ("CADET_ENRICH_ARM", "true")]).unwrap_or_else(|e| panic!("{e}"));
+        let arm = c.arm.unwrap_or_else(|| panic!("on"));
+        assert_eq!(arm.endpoint.as_str(), "https://management.azure.com/");
+        assert_eq!(arm.client_id, None);
+        let c = cfg(&[
+            id[0],
+            id[1],
+            ("CADET_ENRICH_ARM", "1"),
+            ("CADET_ARM_ENDPOINT", "http://127.0.0.1:9/"),
+            ("AZURE_CLIENT_ID", "c0ffee"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let arm = c.arm.unwrap_or_else(|| panic!("on"));
+        assert_eq!(arm.client_id.as_deref(), Some("c0ffee"));
+        assert!(cfg(&[id[0], id[1], ("CADET_ENRICH_ARM", "off")]).is_ok_and(|c| c.arm.is_none()));
+        fails(
+            &[id[0], id[1], ("CADET_ENRICH_ARM", "maybe")],
+            "CADET_ENRICH_ARM",
+        );
+        fails(&[("CADET_ENRICH_ARM", "true")], "IDENTITY_ENDPOINT");
+        fails(&[id[0], ("CADET_ENRICH_ARM", "true")], "IDENTITY_HEADER");
+        fails(
+            &[
+                id[0],
+                id[1],
+                ("CADET_ENRICH_ARM", "true"),
+                ("CADET_ARM_ENDPOINT", "http://management.example.invalid"),
+            ],
+            "CADET_ARM_ENDPOINT",
+        );
     }
 }

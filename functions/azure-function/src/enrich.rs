@@ -32,9 +32,14 @@ pub trait TokenSource: Send + Sync + std::fmt::Debug {
 /// ARM API versions used.
 const COMPUTE_API: &str = "2024-07-01";
 const AUTOMATION_API: &str = "2023-11-01";
+/// Azure Arc-enabled servers (`Microsoft.HybridCompute/machines`): run commands are GA from
+/// this version.
+const HYBRID_API: &str = "2025-01-13";
 /// Longest text kept.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 const MAX_RETRIES: u32 = 2;
+/// Timeout of one ARM request (the pipeline's enrichment budget bounds them all together).
+pub const ARM_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// Reads what an Azure control-plane write will run.
@@ -70,13 +75,21 @@ impl ArmEnricher {
         };
         let op = e.operation.to_ascii_lowercase();
         let name = &doc.name;
+        let machine_api = if parent
+            .to_ascii_lowercase()
+            .contains("/providers/microsoft.hybridcompute/")
+        {
+            HYBRID_API
+        } else {
+            COMPUTE_API
+        };
         match e.action {
             Action::ManagedRunCommand if op.ends_with("/runcommands/write") => vec![(
-                format!("{parent}/runCommands/{name}?api-version={COMPUTE_API}"),
+                format!("{parent}/runCommands/{name}?api-version={machine_api}"),
                 Read::RunCommand,
             )],
             Action::VmExtension => vec![(
-                format!("{parent}/extensions/{name}?api-version={COMPUTE_API}"),
+                format!("{parent}/extensions/{name}?api-version={machine_api}"),
                 Read::Extension,
             )],
             Action::CommandDocument if op.contains("/runbooks/") => vec![
@@ -262,6 +275,7 @@ impl cadet_pipeline::Enricher for ArmEnricher {
                 errors.push(format!(
                     "{name} not found in ARM (deleted right after use?)"
                 ));
+                e.deleted_before_read = true;
             }
             if !parts.is_empty() {
                 e.command_text = Some(cut(parts.join("\n")));
@@ -271,5 +285,148 @@ impl cadet_pipeline::Enricher for ArmEnricher {
                 e.enrichment_error = Some(errors.join("; "));
             }
         })
+    }
+}
+
+/// Token audience of ARM.
+pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+
+/// The Function App's managed identity, through the official `azure_identity` crate
+/// (`ManagedIdentityCredential`: the App Service identity endpoint, `IDENTITY_ENDPOINT` +
+/// `IDENTITY_HEADER`, or a user-assigned identity by client id). The crate caches the token
+/// until five minutes before it expires; [`TokenSource::invalidate`] (ARM answered 401)
+/// replaces the credential, and with it the cache, so the next call fetches a new token.
+pub struct ManagedIdentityToken {
+    credential: std::sync::RwLock<std::sync::Arc<azure_identity::ManagedIdentityCredential>>,
+    client_id: Option<String>,
+}
+
+impl std::fmt::Debug for ManagedIdentityToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedIdentityToken")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ManagedIdentityToken {
+    /// A token source for the app's system-assigned identity, or the user-assigned one with
+    /// this client id. Reads `IDENTITY_ENDPOINT` / `IDENTITY_HEADER` from the environment, as
+    /// App Service sets them; the configuration checks they are present first, so the crate
+    /// never falls back to the VM metadata endpoint.
+    pub fn new(client_id: Option<String>) -> Result<ManagedIdentityToken, String> {
+        let credential = Self::credential(client_id.as_deref())?;
+        Ok(ManagedIdentityToken {
+            credential: std::sync::RwLock::new(credential),
+            client_id,
+        })
+    }
+
+    fn credential(
+        client_id: Option<&str>,
+    ) -> Result<std::sync::Arc<azure_identity::ManagedIdentityCredential>, String> {
+        let options = azure_identity::ManagedIdentityCredentialOptions {
+            user_assigned_id: client_id
+                .map(|c| azure_identity::UserAssignedId::ClientId(c.to_string())),
+            ..Default::default()
+        };
+        azure_identity::ManagedIdentityCredential::new(Some(options))
+            .map_err(|e| format!("managed identity: {e}"))
+    }
+
+    fn current(&self) -> std::sync::Arc<azure_identity::ManagedIdentityCredential> {
+        match self.credential.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+impl TokenSource for ManagedIdentityToken {
+    fn token(&self) -> BoxFuture<'_, Result<String, String>> {
+        use azure_core::credentials::TokenCredential;
+        let credential = self.current();
+        Box::pin(async move {
+            credential
+                .get_token(&[ARM_SCOPE], None)
+                .await
+                .map(|t| t.token.secret().to_string())
+                // The crate's error names the endpoint's answer, never the token.
+                .map_err(|e| format!("managed identity token: {e}"))
+        })
+    }
+
+    fn invalidate(&self) {
+        match Self::credential(self.client_id.as_deref()) {
+            Ok(fresh) => match self.credential.write() {
+                Ok(mut c) => *c = fresh,
+                Err(poisoned) => *poisoned.into_inner() = fresh,
+            },
+            Err(e) => tracing::warn!(error = %e, "could not renew the managed identity credential"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(operation: &str, parent: &str, name: &str) -> CommandEvent {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/azure/vm-managed-runcommand-write.json");
+        let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut e = cadet_core::normalize(&raw)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("the sample normalizes"));
+        e.operation = operation.to_string();
+        if operation.ends_with("/extensions/write") {
+            e.action = Action::VmExtension;
+        }
+        e.targets.ids = vec![parent.to_string()];
+        e.document = Some(cadet_core::model::Document {
+            name: name.to_string(),
+            kind: None,
+        });
+        e
+    }
+
+    #[test]
+    fn requests_use_each_providers_api_version() {
+        let vm =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+        let arc =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1";
+        let e = event(
+            "Microsoft.Compute/virtualMachines/runCommands/write",
+            vm,
+            "rc",
+        );
+        let r = ArmEnricher::requests(&e);
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].0,
+            format!("{vm}/runCommands/rc?api-version={COMPUTE_API}")
+        );
+        let e = event(
+            "Microsoft.HybridCompute/machines/runCommands/write",
+            arc,
+            "rc",
+        );
+        let r = ArmEnricher::requests(&e);
+        assert_eq!(
+            r[0].0,
+            format!("{arc}/runCommands/rc?api-version={HYBRID_API}")
+        );
+        let e = event(
+            "Microsoft.HybridCompute/machines/extensions/write",
+            arc,
+            "CustomScript",
+        );
+        let r = ArmEnricher::requests(&e);
+        assert_eq!(
+            r[0].0,
+            format!("{arc}/extensions/CustomScript?api-version={HYBRID_API}")
+        );
     }
 }

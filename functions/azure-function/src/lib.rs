@@ -70,7 +70,19 @@ pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store:
         .await
         .with_context(|| format!("CADET_STATE: opening the {} store", config.state.kind()))?;
     let sinks = build_sinks(config)?;
-    let detector = handler::Detector::new(store, config.policy.clone(), sinks);
+    let mut detector = handler::Detector::new(store, config.policy.clone(), sinks);
+    if let Some(arm) = &config.arm {
+        let token = enrich::ManagedIdentityToken::new(arm.client_id.clone())
+            .map_err(anyhow::Error::msg)
+            .context("CADET_ENRICH_ARM: the managed identity")?;
+        let enricher = enrich::ArmEnricher::new(
+            arm.endpoint.as_str(),
+            Arc::new(token),
+            enrich::ARM_REQUEST_TIMEOUT,
+        )
+        .map_err(anyhow::Error::msg)?;
+        detector = detector.with_enrichers(vec![Arc::new(enricher)]);
+    }
     Ok(Arc::new(
         routes::App::new(detector, config.auth_key.clone(), config.state.kind())
             .with_limits(config.server),
@@ -91,6 +103,7 @@ pub async fn serve(config: Config, started: std::time::Instant) -> anyhow::Resul
         sinks = ?app.detector.sink_names(),
         policy = %config.policy_source,
         direct_eventgrid = config.auth_key.is_some(),
+        arm_enrichment = config.arm.is_some(),
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "cadet-azure listening"
     );

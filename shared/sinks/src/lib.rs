@@ -48,6 +48,9 @@ pub mod sumo;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
+/// https, or http only to loopback (and, when allowed, link-local): for every configured URL.
+#[cfg(any(feature = "sumo", feature = "sentinel"))]
+pub use http::check_scheme;
 #[cfg(any(feature = "sumo", feature = "sentinel"))]
 pub use http::Retry;
 #[cfg(feature = "securityhub")]

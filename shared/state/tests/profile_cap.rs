@@ -55,6 +55,7 @@ fn event(i: u64) -> CommandEvent {
         shared_with: Vec::new(),
         command_text: None,
         enrichment_error: None,
+        deleted_before_read: false,
     }
 }
 

@@ -248,6 +248,7 @@ pub(super) fn normalize(
         shared_with: req.account_ids_to_add.unwrap_or_default(),
         command_text,
         enrichment_error: None,
+        deleted_before_read: false,
     }))
 }
 
