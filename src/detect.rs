@@ -1,11 +1,14 @@
-//! `cadet detect`: read → split → normalize → score → print, in input order.
+//! `cadet detect`: read → split → the shared pipeline (normalize → enrich → assess → record) →
+//! print, in input order. The pipeline is the one the Lambda and the Azure Function run, with
+//! no sinks: the CLI prints what the functions would publish.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cadet_core::{BaselineStore, Finding, Policy, Processed, Severity};
+use cadet_core::{AsyncBaselineStore, Policy, Severity};
+use cadet_pipeline::{Outcome, Pipeline, Raw};
 
 use cadet_ingest::{Item, Limits};
 
@@ -21,6 +24,8 @@ pub struct Options {
     pub policy: Option<PathBuf>,
     pub colour: bool,
     pub limits: Limits,
+    /// `--enrich`: SSM and ARM enrichment with the default credential chains.
+    pub enrich: bool,
 }
 
 #[derive(Debug, Default)]
@@ -49,12 +54,61 @@ pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
 pub fn run(opts: &Options) -> Result<ExitCode> {
     let policy = load_policy(opts.policy.as_ref())?;
     let store = crate::state::open(opts.state.as_deref())?;
-    let code = crate::with_store!(&store, s => run_with(s, &policy, opts))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let enrich = enrichers(&rt, &policy, opts.enrich)?;
+    let code = crate::with_store!(&store, s => run_with(&rt, s, &policy, &enrich, opts))?;
     store.flush()?;
     Ok(code)
 }
 
-fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Result<ExitCode> {
+/// The enrichers `--enrich` asks for (none without it).
+#[cfg(feature = "enrich")]
+fn enrichers(
+    rt: &tokio::runtime::Runtime,
+    policy: &Policy,
+    on: bool,
+) -> Result<crate::enrich::Enrichers> {
+    if !on {
+        return Ok(Default::default());
+    }
+    let e = rt.block_on(crate::enrich::build(policy));
+    for note in &e.notes {
+        eprintln!("{note}");
+    }
+    Ok(e)
+}
+
+#[cfg(not(feature = "enrich"))]
+fn enrichers(_: &tokio::runtime::Runtime, _: &Policy, on: bool) -> Result<NoEnrichers> {
+    if on {
+        anyhow::bail!("--enrich: this cadet was built without the `enrich` feature");
+    }
+    Ok(NoEnrichers::default())
+}
+
+#[cfg(not(feature = "enrich"))]
+#[derive(Debug, Default)]
+struct NoEnrichers {
+    enrichers: Vec<std::sync::Arc<dyn cadet_pipeline::Enricher>>,
+}
+
+#[cfg(feature = "enrich")]
+type Enrich = crate::enrich::Enrichers;
+#[cfg(not(feature = "enrich"))]
+type Enrich = NoEnrichers;
+
+fn run_with<S: AsyncBaselineStore + Sync>(
+    rt: &tokio::runtime::Runtime,
+    store: &S,
+    policy: &Policy,
+    enrich: &Enrich,
+    opts: &Options,
+) -> Result<ExitCode> {
+    let pipeline =
+        Pipeline::new(store, policy.clone(), Vec::new()).with_enrichers(enrich.enrichers.clone());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printer = Printer::new(opts.format, opts.colour);
@@ -96,31 +150,33 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
             };
             let pos = record.position;
             tally.records += 1;
-            let event = match cadet_core::normalize(&record.text) {
-                Ok(Some(ev)) => ev,
-                Ok(None) => continue,
-                Err(e) => {
-                    eprintln!("error: {name}: {pos}: {e}");
-                    tally.rejected += 1;
-                    continue;
-                }
-            };
             // One verdict per operation: the store deduplicates Event Grid redeliveries (same
             // id) and Activity Log phases (same correlation id).
-            let verdict = match cadet_core::process(store, &event, policy) {
-                Ok(Processed::Verdict(v)) => v,
-                Ok(Processed::Observed) => continue,
-                Ok(Processed::Duplicate) => {
+            let (finding, alert) = match rt.block_on(pipeline.process_one(Raw::Text(&record.text)))
+            {
+                Outcome::Alerted { finding } => (finding, true),
+                Outcome::BelowThreshold { finding } => (finding, false),
+                Outcome::Observed | Outcome::Ignored => continue,
+                Outcome::Duplicate => {
                     tally.duplicates += 1;
                     continue;
                 }
-                Err(e) => anyhow::bail!("{name}: {pos}: {e}"),
+                Outcome::Rejected { error } => {
+                    eprintln!("error: {name}: {pos}: {error}");
+                    tally.rejected += 1;
+                    continue;
+                }
+                Outcome::StoreFailed { error, .. } => anyhow::bail!("{name}: {pos}: {error}"),
+                // No sinks: the CLI prints instead of publishing.
+                Outcome::SinkFailed { errors, .. } => {
+                    anyhow::bail!("{name}: {pos}: {}", errors.join("; "))
+                }
             };
             tally.recognized += 1;
-            tally.by_severity[verdict.severity as usize] += 1;
-            if opts.all || verdict.is_alert(policy) {
+            tally.by_severity[finding.severity as usize] += 1;
+            if opts.all || alert {
                 tally.printed += 1;
-                printer.emit(&mut out, Finding::from_verdict(&verdict))?;
+                printer.emit(&mut out, *finding)?;
                 if opts.format != Format::Text {
                     // A killed or failing run keeps every line it printed.
                     out.flush()?;
@@ -171,6 +227,10 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
                 String::new()
             },
         );
+    }
+    #[cfg(feature = "enrich")]
+    if let Some(n) = enrich.ssm.as_ref().map(|s| s.skipped()).filter(|n| *n > 0) {
+        eprintln!("--enrich: {n} SSM calls of other accounts or regions were not enriched");
     }
     Ok(if tally.unreadable > 0 {
         ExitCode::from(1)

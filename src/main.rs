@@ -7,6 +7,8 @@ mod baseline;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;
 mod detect;
+#[cfg(feature = "enrich")]
+mod enrich;
 mod output;
 mod state;
 
@@ -112,6 +114,11 @@ struct DetectArgs {
     color: ColorChoice,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Ask the clouds for what the calls ran (SSM ListCommands/GetDocument for the caller's
+    /// account and region; ARM run commands, extensions and runbooks), with the default
+    /// credential chains. Off by default: detect reads only the records.
+    #[arg(long)]
+    enrich: bool,
 }
 
 /// Input bounds; each one, when hit, costs the record (or the rest of a gzip input) and an
@@ -215,6 +222,7 @@ fn main() -> ExitCode {
                 policy: args.policy,
                 colour,
                 limits: args.limits.limits(),
+                enrich: args.enrich,
             };
             match detect::run(&opts) {
                 Ok(code) => code,

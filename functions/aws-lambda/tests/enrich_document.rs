@@ -23,9 +23,13 @@ struct Counting {
 }
 
 impl DocumentSource for Counting {
-    fn document_content<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<String, String>> {
+    fn document_content<'a>(
+        &'a self,
+        name: &'a str,
+        version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, String>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.document_content(name)
+        self.inner.document_content(name, version)
     }
 }
 
@@ -117,4 +121,80 @@ async fn a_custom_documents_steps_are_fetched_scored_and_cached() {
         .map(|s| s.reason.clone())
         .unwrap_or_default();
     assert!(why.contains("DeletedRightAway"), "{why}");
+}
+
+/// A numbered document version fetched by one instance is served to the next instance from
+/// the DynamoDB baseline table (moto), not fetched again; the default version is not shared.
+#[tokio::test(flavor = "multi_thread")]
+async fn numbered_versions_are_shared_through_the_baseline_table() {
+    use cadet_aws_lambda::enrich::DynamoTextCache;
+    use cadet_state::dynamodb::DynamoStore;
+
+    let moto = Moto::start();
+    let cfg = sdk(&moto.url).await;
+    let ssm = aws_sdk_ssm::Client::new(&cfg);
+    let ddb = aws_sdk_dynamodb::Client::new(&cfg);
+    common::create_baseline_table(&ddb, "cadet-baseline").await;
+    ssm.create_document()
+        .name("PatchHelper")
+        .document_type(aws_sdk_ssm::types::DocumentType::Command)
+        .document_format(aws_sdk_ssm::types::DocumentFormat::Json)
+        .content(CONTENT)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // Version 2 is benign; the call below runs version 1.
+    ssm.update_document()
+        .name("PatchHelper")
+        .document_version("$LATEST")
+        .content(r#"{"schemaVersion":"2.2","description":"ok","mainSteps":[{"action":"aws:runShellScript","name":"run","inputs":{"runCommand":["uptime"]}}]}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+
+    let mut event = sample("aws/sendcommand-root.json");
+    event["detail"]["requestParameters"]["documentName"] = json!("PatchHelper");
+    event["detail"]["requestParameters"]["documentVersion"] = json!("1");
+    let client = SsmCommands::new(ssm.clone(), Duration::from_secs(5));
+    let store = DynamoStore::new(ddb.clone(), "cadet-baseline");
+    let mut calls = Vec::new();
+    for instance in 0..2 {
+        let docs = Arc::new(Counting {
+            inner: client.clone(),
+            calls: AtomicUsize::new(0),
+        });
+        let enricher = SsmEnricher::new(
+            Arc::new(client.clone()),
+            docs.clone(),
+            Policy::default().aws_owned_prefixes,
+        )
+        .with_shared_cache(Arc::new(DynamoTextCache(store.clone())));
+        let pipeline = Pipeline::new(MemoryStore::new(), Policy::default(), vec![])
+            .with_enrichers(vec![Arc::new(enricher) as Arc<dyn Enricher>]);
+        event["detail"]["eventID"] = json!(format!("instance-{instance}"));
+        let o = pipeline.process_one(Raw::Text(&event.to_string())).await;
+        let f = o.finding().unwrap_or_else(|| panic!("{o:?}"));
+        assert!(
+            f.command_text
+                .as_deref()
+                .is_some_and(|t| t.contains("/dev/tcp/203.0.113.9") && !t.contains("uptime")),
+            "version 1 is the one scored: {:?}",
+            f.command_text
+        );
+        calls.push(docs.calls.load(Ordering::SeqCst));
+    }
+    assert_eq!(calls, vec![1, 0], "the second instance reads the table");
+    let shared = store
+        .get_text("ssm-document|111122223333|PatchHelper@1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(shared.is_some_and(|t| t.contains("/dev/tcp")));
+    assert_eq!(
+        store
+            .get_text("ssm-document|111122223333|PatchHelper@$DEFAULT")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        None,
+        "a moving default version is never shared"
+    );
 }

@@ -72,7 +72,7 @@ pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store:
     let sinks = build_sinks(config)?;
     let mut detector = handler::Detector::new(store, config.policy.clone(), sinks);
     if let Some(arm) = &config.arm {
-        let token = enrich::ManagedIdentityToken::new(arm.client_id.clone())
+        let token = enrich::CredentialToken::managed_identity(arm.client_id.clone())
             .map_err(anyhow::Error::msg)
             .context("CADET_ENRICH_ARM: the managed identity")?;
         let enricher = enrich::ArmEnricher::new(

@@ -290,6 +290,28 @@ pub trait AsyncBaselineStore {
     ) -> impl std::future::Future<Output = Result<Put, Self::Error>> + Send;
 }
 
+/// A shared reference to a store is a store (the CLI lends its state file to the pipeline and
+/// flushes it afterwards).
+impl<S: AsyncBaselineStore + Sync> AsyncBaselineStore for &S {
+    type Error = S::Error;
+
+    fn get(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<Stored>, Self::Error>> + Send {
+        (**self).get(key)
+    }
+
+    fn put(
+        &self,
+        key: &str,
+        profile: &Profile,
+        expected: Option<&Version>,
+    ) -> impl std::future::Future<Output = Result<Put, Self::Error>> + Send {
+        (**self).put(key, profile, expected)
+    }
+}
+
 /// [`process`] for an [`AsyncBaselineStore`]: read → score → conditional write, retried on
 /// conflict, with the same deduplication and context-event rules.
 pub async fn process_async<S: AsyncBaselineStore + Sync>(

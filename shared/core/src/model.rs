@@ -221,6 +221,10 @@ pub struct Document {
     pub name: String,
     /// Type when known (SSM `documentType`, extension publisher type).
     pub kind: Option<String>,
+    /// SSM document version when the call names one (`documentVersion`: a number, `$DEFAULT`
+    /// or `$LATEST`; CreateDocument/UpdateDocument: the version written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// How the call ended.

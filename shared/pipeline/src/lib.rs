@@ -33,7 +33,9 @@ use std::time::Duration;
 
 use cadet_core::baseline::{assess_async, record_async, AsyncBaselineStore};
 use cadet_core::{CommandEvent, Finding, Policy, Processed};
-use cadet_sinks::{join_all, BoxFuture, Sink, SinkError};
+/// The boxed future enrichers return.
+pub use cadet_sinks::BoxFuture;
+use cadet_sinks::{join_all, Sink, SinkError};
 use serde::Serialize;
 use serde_json::value::RawValue;
 

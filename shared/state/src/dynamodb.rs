@@ -33,6 +33,56 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Text cached under `key` by an enricher (an SSM document version's content), when
+    /// present and not expired. The item lives in the same table as the profiles, under its own
+    /// partition (`ssm-document|ACCOUNT`), with attributes `t` (S) and `expires_at`; DynamoDB's
+    /// TTL deletes it lazily, so expiry is checked here too.
+    pub async fn get_text(&self, key: &str) -> Result<Option<String>, StateError> {
+        let (pk, sk) = split_key(key);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .send()
+            .await
+            .map_err(|e| sdk("GetItem", e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let live = match item.get("expires_at") {
+            Some(AttributeValue::N(n)) => n.parse::<i64>().is_ok_and(|at| at > now),
+            _ => false,
+        };
+        Ok(match item.get("t") {
+            Some(AttributeValue::S(t)) if live => Some(t.clone()),
+            _ => None,
+        })
+    }
+
+    /// Caches `text` under `key` for `ttl_secs` (see [`DynamoStore::get_text`]).
+    pub async fn put_text(&self, key: &str, text: &str, ttl_secs: u64) -> Result<(), StateError> {
+        let (pk, sk) = split_key(key);
+        let expires = jiff::Timestamp::now()
+            .as_second()
+            .saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(pk))
+            .item("sk", AttributeValue::S(sk))
+            .item("t", AttributeValue::S(text.to_string()))
+            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .send()
+            .await
+            .map_err(|e| sdk("PutItem", e))?;
+        Ok(())
+    }
+}
+
 /// `aws|111122223333|arn:…` → (`aws|111122223333`, `arn:…`).
 fn split_key(key: &str) -> (String, String) {
     let mut parts = key.splitn(3, '|');

@@ -313,6 +313,26 @@ impl Drop for RedbStore {
     }
 }
 
+/// The state file also serves the asynchronous interface, so `cadet detect` runs the same
+/// pipeline as the functions. Every call is local and short (a cached profile, or one read
+/// transaction); it runs on the caller's task.
+impl cadet_core::AsyncBaselineStore for RedbStore {
+    type Error = StateError;
+
+    async fn get(&self, key: &str) -> Result<Option<Stored>, StateError> {
+        BaselineStore::get(self, key)
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        profile: &Profile,
+        expected: Option<&Version>,
+    ) -> Result<Put, StateError> {
+        BaselineStore::put(self, key, profile, expected)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

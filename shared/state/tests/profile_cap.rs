@@ -46,6 +46,7 @@ fn event(i: u64) -> CommandEvent {
         document: Some(Document {
             name: format!("Doc-{i}-{long}"),
             kind: None,
+            version: None,
         }),
         outcome: Outcome::Success,
         error_code: None,

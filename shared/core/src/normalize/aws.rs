@@ -71,6 +71,7 @@ struct Request {
     /// Document name in CreateAssociation, CreateDocument, ModifyDocumentPermission …
     name: Option<String>,
     document_type: Option<String>,
+    document_version: Option<String>,
     instance_ids: Option<Vec<String>>,
     instance_id: Option<String>,
     targets: Option<Vec<TargetSpec>>,
@@ -124,6 +125,7 @@ struct ResponseCommand {
 struct DocumentDescription {
     name: Option<String>,
     document_type: Option<String>,
+    document_version: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -525,7 +527,17 @@ fn document(action: Action, event_name: &str, req: &Request, resp: &Response) ->
                 .and_then(|d| d.document_type.clone())
         })
         .or_else(|| (event_name == "StartAutomationExecution").then(|| "Automation".to_string()));
-    Some(Document { name, kind })
+    let version = resp
+        .document_description
+        .as_ref()
+        .and_then(|d| d.document_version.clone())
+        .or_else(|| req.document_version.clone())
+        .filter(|v| !v.is_empty() && v.len() <= 16);
+    Some(Document {
+        name,
+        kind,
+        version,
+    })
 }
 
 #[cfg(test)]

@@ -594,6 +594,7 @@ fn target_and_document(action: Action, resource: &str) -> (Targets, Option<Docum
             child_name(resource, segment).map(|name| Document {
                 name,
                 kind: Some((*kind).to_string()),
+                version: None,
             })
         });
         return (targets, doc);
@@ -631,12 +632,14 @@ fn target_and_document(action: Action, resource: &str) -> (Targets, Option<Docum
             Document {
                 name,
                 kind: Some(kind.to_string()),
+                version: None,
             }
         }),
         Action::ManagedRunCommand | Action::Context => {
             child_name(resource, "runCommands").map(|name| Document {
                 name,
                 kind: Some("runCommand".to_string()),
+                version: None,
             })
         }
         _ => None,
