@@ -617,6 +617,7 @@ fn scan(
                 // Every record before the damage has been kept.
                 reporter.error(format!("{}: cannot read: {e}", name()));
                 counters.unreadable.fetch_add(1, Ordering::Relaxed);
+                complete = false;
                 break;
             }
         };

@@ -172,7 +172,7 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
     [["findings shown", F.length], ["verdicts", S.verdicts], ["critical", S.by_severity.critical], ["high", S.by_severity.high],
      ["medium", S.by_severity.medium], ["files read", S.files + " / " + S.files_listed], ["bytes read", bytes(S.bytes)],
      ["records", S.records], ["rejected records", S.rejected], ["unreadable objects", S.unreadable],
-     ["events from", S.first || "–"], ["events to", S.last || "–"]].forEach(function (c) {
+     ["events from", S.first ? S.first.slice(0, 19).replace("T", " ") : "–"], ["events to", S.last ? S.last.slice(0, 19).replace("T", " ") : "–"]].forEach(function (c) {
       cards.appendChild(el("div", { cls: "card" }, [el("div", { cls: "n", text: String(c[1]) }), el("div", { cls: "l", text: c[0] })]));
     });
 
