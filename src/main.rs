@@ -122,7 +122,7 @@ struct DetectArgs {
 struct HuntArgs {
     /// Local files or directories, `s3://BUCKET/PREFIX`, or Azure Blob container URLs
     /// (`https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX`, a SAS token in the query or
-    /// `AZURE_STORAGE_SAS_TOKEN`, or Shared Key from `AZURE_STORAGE_KEY`; the Azurite form
+    /// `AZURE_STORAGE_SAS_TOKEN`, or Shared Key with `AZURE_STORAGE_KEY`; the Azurite form
     /// `http://127.0.0.1:PORT/ACCOUNT/CONTAINER/PREFIX`).
     #[arg(required = true)]
     sources: Vec<String>,

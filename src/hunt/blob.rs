@@ -11,7 +11,7 @@
 //! is the account), or path style `http://127.0.0.1:PORT/ACCOUNT/CONTAINER/PREFIX` for Azurite
 //! (plain `http` only on loopback). Credentials, in order: a SAS token in the URL's query or
 //! `AZURE_STORAGE_SAS_TOKEN` (needs `rl`: read, list); the account key in `AZURE_STORAGE_KEY`
-//! (Shared Key Lite); else anonymous (a public container). Neither is ever printed: messages
+//! (Shared Key); else anonymous (a public container). Neither is ever printed: messages
 //! name the blob without the query string.
 
 use std::io::Read;
@@ -132,8 +132,7 @@ fn encode_path(name: &str) -> String {
     out
 }
 
-/// Shared Key Lite signature (Blob service): `VERB\nContent-MD5\nContent-Type\nDate\n` +
-/// canonicalized `x-ms-` headers + `/account/path[?comp=…]`.
+/// HMAC-SHA256 of a Shared Key string-to-sign with the account key, base64.
 pub(crate) fn sign(key: &[u8], string_to_sign: &str) -> String {
     // HMAC accepts keys of any length.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
@@ -192,14 +191,8 @@ pub(crate) fn list(url: &str, filter: &Filter, index: usize) -> Result<(Blob, Li
 
 impl Blob {
     /// A GET request for `path` below the endpoint, authenticated.
-    fn get(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        comp: Option<&str>,
-    ) -> reqwest::blocking::RequestBuilder {
+    fn get(&self, path: &str, query: &[(&str, &str)]) -> reqwest::blocking::RequestBuilder {
         let mut url = format!("{}{}", self.endpoint, path);
-
         if let Auth::Sas(sas) = &self.auth {
             url.push('?');
             url.push_str(sas);
@@ -215,18 +208,21 @@ impl Blob {
             .header("x-ms-date", &date)
             .header("x-ms-version", API_VERSION);
         if let Auth::Key(key) = &self.auth {
-            let canonical = format!(
-                "/{}{}{}{}",
-                self.account,
-                self.base_path,
-                path,
-                comp.map(|c| format!("?comp={c}")).unwrap_or_default()
+            // Shared Key: VERB, eleven standard headers (none on a GET), the x-ms- headers,
+            // then `/account/path` and every query parameter as `\nname:value`, sorted.
+            let mut params: Vec<(String, &str)> = query
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), *v))
+                .collect();
+            params.sort();
+            let params: String = params.iter().map(|(k, v)| format!("\n{k}:{v}")).collect();
+            let to_sign = format!(
+                "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{API_VERSION}\n/{}{}{path}{params}",
+                self.account, self.base_path
             );
-            let to_sign =
-                format!("GET\n\n\n\nx-ms-date:{date}\nx-ms-version:{API_VERSION}\n{canonical}");
             req = req.header(
                 "Authorization",
-                format!("SharedKeyLite {}:{}", self.account, sign(key, &to_sign)),
+                format!("SharedKey {}:{}", self.account, sign(key, &to_sign)),
             );
         }
         req
@@ -254,7 +250,7 @@ impl Blob {
             }
             let what = || format!("{}: cannot list", self.name(prefix));
             let resp = self
-                .get(&path, &q, Some("list"))
+                .get(&path, &q)
                 .send()
                 .map_err(|e| format!("{}: {}", what(), transport(e)))?;
             let status = resp.status();
@@ -366,10 +362,7 @@ impl Store for Blob {
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {
         let path = format!("/{}/{}", encode_path(&self.container), encode_path(key));
-        let resp = self
-            .get(&path, &[], None)
-            .send()
-            .map_err(|e| transport(e))?;
+        let resp = self.get(&path, &[]).send().map_err(|e| transport(e))?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().unwrap_or_default();
