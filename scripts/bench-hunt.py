@@ -75,7 +75,7 @@ def timed(cmd, env=None):
 
 def main():
     mb, runs, seed = arg("--mb", 320), arg("--runs", 5), arg("--seed", 1651)
-    manifest_path = os.path.join(ARCHIVE, "manifest.json")
+    manifest_path = os.path.join(OUT, "manifest.json")
     manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
     if manifest.get("seed") != seed or manifest.get("raw_bytes", 0) < mb * 1000 * 1000:
         subprocess.run(["rm", "-rf", ARCHIVE], check=True)

@@ -12,7 +12,7 @@ associations, automation, documents, ECS ExecuteCommand, the recon calls), whose
 the CloudTrail records inside the repository's events/aws samples.
 
 usage: hunt-archive.py OUT_DIR [--mb N] [--seed S] [--t1651 FRACTION]
-Writes OUT_DIR/manifest.json (files, records, T1651 records, bytes) and prints it.
+Writes manifest.json next to OUT_DIR (not inside: it is not a trail file) (files, records, T1651 records, bytes) and prints it.
 """
 import copy
 import datetime
@@ -185,7 +185,7 @@ def main():
     manifest = {"seed": seed, "files": files, "records": records, "t1651_records": t1651,
                 "raw_bytes": raw, "gzip_bytes": gz, "org_id": org, "first_delivery": t0.isoformat(),
                 "last_delivery": (t0 + datetime.timedelta(seconds=7603 * (files - 1))).isoformat()}
-    with open(os.path.join(out, "manifest.json"), "w") as f:
+    with open(os.path.join(os.path.dirname(os.path.abspath(out)), "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print(json.dumps(manifest))
 

@@ -273,52 +273,59 @@ impl Blob {
 /// Reads a List Blobs response into a page; returns the NextMarker.
 pub(crate) fn parse_list(xml: &str, page: &mut Page) -> Result<Option<String>, String> {
     use quick_xml::events::Event;
+    let bad = |e: &dyn std::fmt::Display| format!("unreadable List Blobs response: {e}");
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut path: Vec<String> = Vec::new();
+    // Text of the innermost element, entities resolved (they arrive as separate events).
+    let mut text = String::new();
     let mut name: Option<String> = None;
     let mut size: u64 = 0;
     let mut next = None;
     loop {
         match reader.read_event() {
-            Err(e) => return Err(format!("unreadable List Blobs response: {e}")),
+            Err(e) => return Err(bad(&e)),
             Ok(Event::Eof) => break,
             Ok(Event::Start(s)) => {
                 path.push(String::from_utf8_lossy(s.local_name().as_ref()).into_owned());
+                text.clear();
                 if path.last().map(String::as_str) == Some("Blob") {
                     name = None;
                     size = 0;
                 }
             }
+            Ok(Event::Text(t)) => text.push_str(&t.decode().map_err(|e| bad(&e))?),
+            Ok(Event::CData(t)) => text.push_str(&t.decode().map_err(|e| bad(&e))?),
+            Ok(Event::GeneralRef(r)) => {
+                if let Some(c) = r.resolve_char_ref().map_err(|e| bad(&e))? {
+                    text.push(c);
+                } else {
+                    let entity = r.decode().map_err(|e| bad(&e))?;
+                    match quick_xml::escape::resolve_xml_entity(&entity) {
+                        Some(v) => text.push_str(v),
+                        None => return Err(bad(&format!("unknown entity &{entity};"))),
+                    }
+                }
+            }
             Ok(Event::End(_)) => {
-                let closed = path.pop();
-                match closed.as_deref() {
-                    Some("Blob") => {
+                let tail: Vec<&str> = path.iter().rev().take(2).map(String::as_str).collect();
+                match tail.as_slice() {
+                    ["Name", "Blob"] | ["Name", "BlobPrefix"] => name = Some(text.clone()),
+                    ["Content-Length", "Properties"] => size = text.trim().parse().unwrap_or(0),
+                    ["NextMarker", "EnumerationResults"] => next = Some(text.clone()),
+                    ["Blob", ..] => {
                         if let Some(n) = name.take() {
                             page.keys.push((n, size));
                         }
                     }
-                    Some("BlobPrefix") => {
+                    ["BlobPrefix", ..] => {
                         if let Some(n) = name.take() {
                             page.dirs.push(n);
                         }
                     }
                     _ => {}
                 }
-            }
-            Ok(Event::Text(t)) => {
-                let text = t
-                    .decode()
-                    .map_err(|e| format!("unreadable List Blobs response: {e}"))?;
-                let text = quick_xml::escape::unescape(&text)
-                    .map_err(|e| format!("unreadable List Blobs response: {e}"))?
-                    .into_owned();
-                let tail: Vec<&str> = path.iter().rev().take(2).map(String::as_str).collect();
-                match tail.as_slice() {
-                    ["Name", "Blob"] | ["Name", "BlobPrefix"] => name = Some(text),
-                    ["Content-Length", "Properties"] => size = text.trim().parse().unwrap_or(0),
-                    ["NextMarker", "EnumerationResults"] => next = Some(text),
-                    _ => {}
-                }
+                path.pop();
+                text.clear();
             }
             Ok(_) => {}
         }

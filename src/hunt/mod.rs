@@ -26,6 +26,7 @@ mod local;
 pub mod report;
 #[cfg(feature = "hunt-s3")]
 mod s3;
+mod spill;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -35,13 +36,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use cadet_core::{BaselineStore, CommandEvent, Finding, Policy, Processed, Severity};
+use cadet_core::{BaselineStore, Finding, Policy, Processed, Severity};
 use cadet_ingest::layout::{self, Filter};
 use cadet_ingest::{Item, Limits};
 use jiff::Timestamp;
 use rayon::prelude::*;
 
 use crate::output::{Format, Printer};
+use spill::{Collector, Pending};
 
 /// Options of one `hunt` run.
 #[derive(Debug)]
@@ -126,14 +128,6 @@ impl Reporter {
             None => eprintln!("error: {line}"),
         }
     }
-}
-
-/// A normalized event waiting to be scored, with its place in the input for stable ordering.
-#[derive(Debug)]
-struct Pending {
-    event: CommandEvent,
-    object: usize,
-    record: usize,
 }
 
 /// What the scan of every object adds up to.
@@ -314,7 +308,8 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
     };
     let reporter = Reporter { bar: bar.clone() };
     let counters = Arc::new(Counters::default());
-    let pending: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
+    let pending = Mutex::new(Collector::new(spill::SPILL_EVENTS));
+    let spill_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let threads = if remote {
         opts.concurrency.max(1)
     } else {
@@ -354,8 +349,16 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
                 let store = &stores[obj.store];
                 let found = scan(i, obj, store.as_ref(), opts, &counters, &stop, &reporter);
                 if !found.is_empty() {
-                    if let Ok(mut p) = pending.lock() {
-                        p.extend(found);
+                    let result = match pending.lock() {
+                        Ok(mut p) => p.extend(found),
+                        Err(_) => Err(anyhow::anyhow!("a worker panicked while collecting events")),
+                    };
+                    if let Err(e) = result {
+                        // Cannot keep what was found: stop rather than drop findings.
+                        stop.store(true, Ordering::SeqCst);
+                        if let Ok(mut slot) = spill_error.lock() {
+                            slot.get_or_insert(e);
+                        }
                     }
                 }
             });
@@ -369,24 +372,24 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
     let scan_time = started.elapsed();
 
     // 3. Score in event-time order.
-    let mut pending = pending
+    if let Some(e) = spill_error.into_inner().ok().flatten() {
+        return Err(e.context("keeping the events found for scoring"));
+    }
+    let pending = pending
         .into_inner()
         .map_err(|_| anyhow::anyhow!("a worker panicked while collecting events"))?;
-    pending.sort_by(|a, b| {
-        (a.event.event_time, a.object, a.record).cmp(&(b.event.event_time, b.object, b.record))
-    });
+    let context_events = pending.len();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printer = Printer::new(opts.format, opts.colour);
     let mut by_severity = [0usize; 5];
     let (mut recognized, mut printed, mut duplicates) = (0usize, 0usize, 0usize);
     let mut report_findings = Vec::new();
-    let span = pending
-        .first()
-        .zip(pending.last())
-        .map(|(a, b)| (a.event.event_time, b.event.event_time));
-    let context_events = pending.len();
-    for p in &pending {
+    let mut span: Option<(Timestamp, Timestamp)> = None;
+    for p in pending.into_sorted()? {
+        let p = p?;
+        let t = p.event.event_time;
+        span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
         let verdict = match cadet_core::process(store, &p.event, policy) {
             Ok(Processed::Verdict(v)) => v,
             Ok(Processed::Observed) => continue,
@@ -758,7 +761,8 @@ mod tests {
         assert!(!skippable(&rec("ssm.amazonaws.com", "SendCommand")));
         // Context and sequence operations are in the table too.
         assert!(!skippable(&rec("iam.amazonaws.com", "CreateRole")));
-        assert!(!skippable(&rec(
+        // Not in the operation table: the normalizer ignores it as well.
+        assert!(skippable(&rec(
             "ssm.amazonaws.com",
             "DescribeInstanceInformation"
         )));

@@ -2,8 +2,11 @@
 //! hunt reads, with the same flate2 backend, and discards the output. No splitting, no parsing:
 //! the fastest any gzip archive reader can go on this machine.
 //!
-//! usage: inflate_bound DIR [THREADS]   (THREADS default: one per core)
+//! usage: inflate_bound DIR [THREADS] [--split]   (THREADS default, or 0: one per core)
 //! prints: files, compressed bytes, decompressed bytes, seconds
+//!
+//! `--split` also splits the records with `cadet_ingest::Records` (inflate + split, no
+//! parsing): the share of a hunt's time the reader itself takes.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -32,7 +35,13 @@ fn main() {
         eprintln!("usage: inflate_bound DIR [THREADS]");
         std::process::exit(2);
     };
-    let threads: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let rest: Vec<String> = args.collect();
+    let split = rest.iter().any(|a| a == "--split");
+    let threads: usize = rest
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     let mut files = Vec::new();
     walk(Path::new(&dir), &mut files);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -46,8 +55,24 @@ fn main() {
             let Ok(f) = std::fs::File::open(p) else {
                 return;
             };
-            compressed.fetch_add(f.metadata().map(|m| m.len()).unwrap_or(0), Ordering::Relaxed);
-            let mut dec = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(64 * 1024, f));
+            compressed.fetch_add(
+                f.metadata().map(|m| m.len()).unwrap_or(0),
+                Ordering::Relaxed,
+            );
+            if split {
+                let records = cadet_ingest::Records::new(f, cadet_ingest::Limits::default());
+                let n: u64 = records
+                    .map_while(Result::ok)
+                    .map(|item| match item {
+                        cadet_ingest::Item::Record(r) => r.text.len() as u64,
+                        cadet_ingest::Item::Rejected(_) => 0,
+                    })
+                    .sum();
+                decompressed.fetch_add(n, Ordering::Relaxed);
+                return;
+            }
+            let mut dec =
+                flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(64 * 1024, f));
             let mut buf = vec![0u8; 64 * 1024];
             let mut n = 0u64;
             while let Ok(k) = dec.read(&mut buf) {
