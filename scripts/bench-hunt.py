@@ -63,18 +63,19 @@ def arg(name, default):
 
 
 def timed(cmd, env=None):
-    """Runs cmd under GNU time; returns (seconds, peak RSS KiB, stdout)."""
+    """Runs cmd under GNU time; returns (seconds, peak RSS KiB, CPU seconds, stdout)."""
     t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True, env=env)
+    p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, capture_output=True, text=True, env=env)
     secs = time.perf_counter() - t0
-    rss = int(p.stderr.strip().splitlines()[-1]) if p.stderr.strip() else 0
+    last = p.stderr.strip().splitlines()[-1].split() if p.stderr.strip() else ["0", "0", "0"]
     if p.returncode not in (0, 2):
         sys.exit(f"{cmd[0]} failed ({p.returncode}): {p.stderr[-2000:]}")
-    return secs, rss, p.stdout
+    return secs, int(last[0]), float(last[1]) + float(last[2]), p.stdout
 
 
 def main():
     mb, runs, seed = arg("--mb", 320), arg("--runs", 5), arg("--seed", 1651)
+    load0 = os.getloadavg()[0]
     manifest_path = os.path.join(OUT, "manifest.json")
     manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
     if manifest.get("seed") != seed or manifest.get("raw_bytes", 0) < mb * 1000 * 1000:
@@ -96,7 +97,7 @@ def main():
     # Warm the page cache once; check the counts.
     counts = {}
     for name, cmd in contenders.items():
-        _, _, out = timed(cmd)
+        _, _, _, out = timed(cmd)
         if name in ("jq", "python", "duckdb"):
             counts[name] = int(out.strip().splitlines()[-1])
     want = manifest["t1651_records"]
@@ -105,28 +106,31 @@ def main():
             sys.exit(f"{name} found {n} T1651 records, the manifest says {want}")
     results = {n: [] for n in contenders}
     rss = {n: 0 for n in contenders}
+    cpu = {n: [] for n in contenders}
     order = list(contenders)
     for i in range(runs):
         rot = order[i % len(order):] + order[:i % len(order)]
         for name in rot:
             if name == "jq" and i >= 3:
                 continue  # ~10× slower than the rest; three runs are enough for its median
-            secs, peak, _ = timed(contenders[name])
+            secs, peak, used, _ = timed(contenders[name])
             results[name].append(secs)
+            cpu[name].append(used)
             rss[name] = max(rss[name], peak)
     med = {n: statistics.median(v) for n, v in results.items()}
     lines = [
         f"Archive: {manifest['files']} files, {manifest['records']} records, {want} T1651 "
         f"({100 * want / manifest['records']:.2f} %), {raw / 1e6:.0f} MB decompressed, "
         f"{manifest['gzip_bytes'] / 1e6:.0f} MB gzip (seed {seed}); {os.cpu_count()} cores; "
-        f"medians of {runs} runs (jq: {min(runs, 3)}).",
+        f"medians of {runs} runs (jq: {min(runs, 3)}); load average before the runs: "
+        f"{load0:.1f} (other work on the machine slows every contender, the parallel ones most).",
         "",
-        "| contender | median s | MB/s (decompressed) | hunt speed-up | peak RSS MiB |",
-        "|---|---:|---:|---:|---:|",
+        "| contender | median s | MB/s (decompressed) | hunt speed-up | CPU s (user+sys) | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name in contenders:
         lines.append(f"| {name} | {med[name]:.2f} | {raw / 1e6 / med[name]:.0f} | "
-                     f"{med[name] / med['hunt']:.2f}× | {rss[name] / 1024:.0f} |")
+                     f"{med[name] / med['hunt']:.2f}× | {statistics.median(cpu[name]):.2f} | {rss[name] / 1024:.0f} |")
     lines += ["", f"hunt reaches {100 * med['inflate'] / med['hunt']:.0f} % of the inflate-only bound "
               f"(all cores) and {100 * med['inflate1'] / med['hunt']:.0f} % of one core's."]
     text = "\n".join(lines)

@@ -369,7 +369,7 @@ impl Store for Blob {
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {
         let path = format!("/{}/{}", encode_path(&self.container), encode_path(key));
-        let resp = self.get(&path, &[]).send().map_err(|e| transport(e))?;
+        let resp = self.get(&path, &[]).send().map_err(transport)?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().unwrap_or_default();
