@@ -161,7 +161,7 @@ struct HuntArgs {
     /// Concurrent object reads (GETs) when a source is S3 or Blob storage.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
-    /// Progress bar on stderr: auto (TTY only), always, never.
+    /// Progress bar on stderr: auto or always (drawn on a terminal only), never.
     #[arg(long, default_value = "auto")]
     progress: ColorChoice,
     /// Colour in the text table: auto (TTY only, honours NO_COLOR), always, never.

@@ -78,6 +78,7 @@ pub struct Options {
 
 /// S3 client settings (`--endpoint-url`, path-style addressing, region).
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "hunt-s3"), allow(dead_code))]
 pub struct S3Options {
     /// Endpoint override (also `AWS_ENDPOINT_URL`, read by the AWS SDK itself).
     pub endpoint_url: Option<String>,
