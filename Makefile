@@ -19,7 +19,7 @@ run: build ## Detect over the sample events in events/ with a fresh embedded (re
 	./target/release/cadet detect --state $(RUN_STATE) $(EVENTS)
 
 .PHONY: test
-test: node_modules/.bin/azurite-table .venv/bin/moto_server ## Run every test (unit, golden, corpus, CLI end-to-end, Azure handler + Azurite, fuzz smoke, infra lint)
+test: node_modules/.bin/azurite-table .venv/bin/moto_server chromium ## Run every test (unit, golden, corpus, CLI end-to-end, Azure handler + Azurite, fuzz smoke, infra lint)
 	$(CARGO) test --workspace --locked
 	$(MAKE) fuzz-smoke
 	$(MAKE) lint-infra
@@ -96,6 +96,26 @@ load-lambda: ## Lambda figures: SQS batches of 10 messages of 256 KB through the
 .PHONY: bench-input
 bench-input: build ## Per-event cost of cadet detect at 1k/10k/100k records: NDJSON vs Records, one principal vs many
 	python3 scripts/bench-input.py target/release/cadet
+
+# Debian's chromium, headless, for the browser test of `cadet hunt --report` (tests/hunt.rs).
+# Installed where absent; `make test` needs it (the test fails rather than skip without it).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
+# `make bench-hunt`: ≥ 300 MB organisation-trail archive (scripts/hunt-archive.py, seed 1651),
+# then cadet hunt vs cadet detect, jq, a Python gzip+json loop, DuckDB and the inflate-only
+# bound, side by side (medians, ratios, peak RSS). Not part of `make test`.
+BENCH_HUNT_MB ?= 320
+BENCH_HUNT_RUNS ?= 5
+.PHONY: bench-hunt
+bench-hunt: ## cadet hunt vs detect, jq, Python, DuckDB and the inflate-only bound on a 320 MB org-trail archive (release build)
+	$(CARGO) build --release --locked --bin cadet
+	$(CARGO) build --release --locked -p cadet-ingest --example inflate_bound
+	test -x target/bench-hunt/venv/bin/python || python3 -m venv target/bench-hunt/venv
+	target/bench-hunt/venv/bin/python -c "import duckdb" 2>/dev/null || target/bench-hunt/venv/bin/pip install -q duckdb
+	python3 scripts/bench-hunt.py --mb $(BENCH_HUNT_MB) --runs $(BENCH_HUNT_RUNS)
 
 .PHONY: lint
 lint: ## rustfmt --check and clippy -D warnings

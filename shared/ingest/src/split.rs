@@ -76,6 +76,8 @@ pub(crate) struct Splitter {
     oversize: bool,
     too_deep: bool,
     prefix: Prefix,
+    /// Use [`Splitter::rec_run`] (off only in tests, to compare with the byte machine).
+    fast: bool,
 }
 
 /// What one byte did.
@@ -113,7 +115,116 @@ impl Splitter {
             oversize: false,
             too_deep: false,
             prefix: Prefix::Off,
+            fast: true,
         }
+    }
+
+    /// Turns the run-based fast path off (tests compare both).
+    #[cfg(test)]
+    pub(crate) fn byte_by_byte(mut self) -> Self {
+        self.fast = false;
+        self
+    }
+
+    /// Consumes a run of a record's bytes without the per-byte machine: string interiors are
+    /// skipped with `memchr3`, structure outside strings tracks the depth. Stops *before* any
+    /// byte the machine must see (a newline outside a string in a top-level record, a newline
+    /// inside a string, a `{` that starts a line of a top-level record, nesting past the
+    /// limit) and right *after* the byte that completes the record. Returns (bytes consumed,
+    /// record complete).
+    fn rec_run(&mut self, buf: &[u8]) -> (usize, bool) {
+        let top = self.array.is_none();
+        let max_depth = self.limits.max_depth;
+        let (mut depth, mut in_str, mut esc) = (self.depth, self.in_str, self.esc);
+        let mut lines = 0u64;
+        let mut last_newline = false;
+        let mut done = false;
+        let mut i = 0;
+        if top && self.line_start && !in_str && depth > 0 && buf.first() == Some(&b'{') {
+            return (0, false);
+        }
+        while i < buf.len() {
+            if in_str {
+                if esc {
+                    if buf[i] == b'\n' {
+                        break;
+                    }
+                    esc = false;
+                    i += 1;
+                    last_newline = false;
+                    continue;
+                }
+                match memchr::memchr3(b'"', b'\\', b'\n', &buf[i..]) {
+                    None => {
+                        i = buf.len();
+                        last_newline = false;
+                        break;
+                    }
+                    Some(k) => {
+                        i += k;
+                        last_newline = false;
+                        match buf[i] {
+                            b'"' => {
+                                in_str = false;
+                                i += 1;
+                                if depth == 0 {
+                                    done = true;
+                                    break;
+                                }
+                            }
+                            b'\\' => {
+                                esc = true;
+                                i += 1;
+                            }
+                            // A newline in a string: the machine ends the cut record.
+                            _ => break,
+                        }
+                    }
+                }
+                continue;
+            }
+            let b = buf[i];
+            match b {
+                b'"' => in_str = true,
+                b'{' | b'[' => {
+                    if depth + 1 > max_depth {
+                        break;
+                    }
+                    depth += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        i += 1;
+                        last_newline = false;
+                        done = true;
+                        break;
+                    }
+                }
+                b'\n' => {
+                    if top {
+                        break;
+                    }
+                    lines += 1;
+                    last_newline = true;
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            last_newline = false;
+            i += 1;
+        }
+        if i > 0 {
+            self.push_bytes(&buf[..i]);
+            self.offset += i as u64;
+            self.line += lines;
+            self.line_start = last_newline;
+            self.depth = depth;
+            self.in_str = in_str;
+            self.esc = esc;
+        }
+        (i, done)
     }
 
     pub(crate) fn limits(&self) -> &Limits {
@@ -137,22 +248,20 @@ impl Splitter {
     pub(crate) fn feed(&mut self, buf: &[u8], out: &mut VecDeque<Item>) -> usize {
         let mut i = 0;
         while i < buf.len() {
-            let b = buf[i];
-            // Fast path: the inside of a string in a record.
-            if self.mode == Mode::Rec && self.in_str && !self.esc && self.prefix == Prefix::Off {
-                let rest = &buf[i..];
-                let run = rest
-                    .iter()
-                    .position(|&c| c == b'"' || c == b'\\' || c == b'\n')
-                    .unwrap_or(rest.len());
+            // Fast path: the body of a record, in runs (the byte-by-byte machine below handles
+            // the rest: container prefixes, limits, cut records, line starts).
+            if self.fast && self.mode == Mode::Rec && self.prefix == Prefix::Off && !self.too_deep {
+                let (run, done) = self.rec_run(&buf[i..]);
+                i += run;
+                if done {
+                    self.emit_into(out);
+                    return i;
+                }
                 if run > 0 {
-                    self.push_bytes(&rest[..run]);
-                    self.offset += run as u64;
-                    self.line_start = false;
-                    i += run;
                     continue;
                 }
             }
+            let b = buf[i];
             match self.step(b) {
                 Step::Next => {
                     self.advance(b);

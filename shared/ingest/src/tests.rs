@@ -290,3 +290,74 @@ fn splitting_is_linear() {
         }
     );
 }
+
+/// Every item (with its position), splitting `input` fed in `chunk`-byte pieces, with or
+/// without the run-based fast path.
+fn split_chunked(input: &[u8], chunk: usize, fast: bool, limits: Limits) -> Vec<Item> {
+    let mut sp = split::Splitter::new(limits);
+    if !fast {
+        sp = sp.byte_by_byte();
+    }
+    let mut out = std::collections::VecDeque::new();
+    let mut items = Vec::new();
+    for piece in input.chunks(chunk.max(1)) {
+        let mut at = 0;
+        while at < piece.len() {
+            at += sp.feed(&piece[at..], &mut out);
+            items.extend(out.drain(..));
+        }
+    }
+    sp.finish(&mut out);
+    items.extend(out.drain(..));
+    items
+}
+
+/// The fast path of the splitter (issue 12) must split exactly as the byte machine does:
+/// same records, rejects and positions, whatever the chunking.
+#[test]
+fn fast_path_agrees_with_the_byte_machine() {
+    let tight = Limits {
+        max_record_bytes: 40,
+        max_depth: 3,
+        ..Limits::default()
+    };
+    let cases: Vec<Vec<u8>> = vec![
+        b"{\"a\":1}\n{\"b\":2}\n".to_vec(),
+        b"{\"Records\":[{\"a\":\"x\\\"y\"},{\"b\":[1,{\"c\":\"]}\"}]},\n{\"d\":\"e\\\\\"}]}".to_vec(),
+        b"[{\"a\":1}, \"str\\\"ing\", 42, {\"b\":\n[2]}]".to_vec(),
+        b"{\"a\":\"cut\n{\"b\":2}\n{\"c\":\n{\"d\":4}\n".to_vec(),
+        b"{\n  \"pretty\": {\n    \"x\": [1, 2]\n  }\n}\n{\"y\":\"esc\\\n\"}\n".to_vec(),
+        b"{\"deep\":[[[[[1]]]]]}\n{\"ok\":1}\n{\"big\":\"0123456789012345678901234567890123456789\"}\n".to_vec(),
+        b"\xef\xbb\xbf{\"bom\":1}\njunk line\n{\"x\":\"\xff\"}\n".to_vec(),
+        b"{\"Records\":[{\"a\":1},{\"b\":2}".to_vec(),
+        b"{\"records\":[{\"t\":\"2026\"}\n,\n{\"u\":[\"]\"]}]}\n".to_vec(),
+    ];
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = Vec::new();
+    let alphabet = b"{}[]\",:\\\n ab1";
+    for _ in 0..300 {
+        let len = 1 + (rng % 120) as usize;
+        let mut v = Vec::with_capacity(len);
+        for _ in 0..len {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            v.push(alphabet[(rng % alphabet.len() as u64) as usize]);
+        }
+        random.push(v);
+    }
+    for input in cases.iter().chain(random.iter()) {
+        for limits in [Limits::default(), tight] {
+            let want = split_chunked(input, 1 << 20, false, limits);
+            for chunk in [1, 2, 3, 7, 64, 1 << 20] {
+                assert_eq!(
+                    split_chunked(input, chunk, true, limits),
+                    want,
+                    "input {:?}, chunk {chunk}, limits {limits:?}",
+                    String::from_utf8_lossy(input)
+                );
+                assert_eq!(split_chunked(input, chunk, false, limits), want);
+            }
+        }
+    }
+}

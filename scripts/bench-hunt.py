@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""`make bench-hunt`: cadet hunt against what a user would run instead, side by side on one
+organisation-trail archive (scripts/hunt-archive.py, reproducible seed).
+
+Contenders, each run --runs times in rotating order (so drift hits all alike):
+  hunt      cadet hunt --format json ARCHIVE            (all cores; scores every T1651 call)
+  detect    cadet detect --state memory --format json   (one core, input order)
+  jq        zcat | jq select(T1651)                     (filter only)
+  python    gzip + json loop                            (filter only)
+  duckdb    read_json_objects + unnest                  (filter only, all cores)
+  inflate   inflate_bound ARCHIVE                       (all cores gunzip and discard: the bound)
+  inflate1  inflate_bound ARCHIVE 1                     (one core)
+Reports the median wall time, throughput over the decompressed bytes, the ratio of hunt to
+each, and peak RSS (GNU time). Each filter contender's T1651 count is checked against the
+archive's manifest. Writes target/bench-hunt/results.md and prints it.
+
+usage: bench-hunt.py [--mb N] [--runs N] [--seed S]
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "target", "bench-hunt")
+ARCHIVE = os.path.join(OUT, "archive")
+CADET = os.path.join(ROOT, "target", "release", "cadet")
+INFLATE = os.path.join(ROOT, "target", "release", "examples", "inflate_bound")
+PY = os.path.join(OUT, "venv", "bin", "python")
+OPS = ["SendCommand", "StartSession", "ResumeSession", "CreateAssociation", "UpdateAssociation",
+       "StartAutomationExecution", "CreateDocument", "UpdateDocument", "UpdateDocumentDefaultVersion",
+       "ModifyDocumentPermission"]
+
+JQ = r"""find "$1" -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c --argjson ops "$2" '.Records[] | select((.eventSource=="ssm.amazonaws.com" and (.eventName as $n | $ops | index($n))) or (.eventSource=="ecs.amazonaws.com" and .eventName=="ExecuteCommand"))' | wc -l"""
+PYLOOP = r"""
+import gzip, json, os, sys
+ops = set(json.loads(sys.argv[2])); n = 0
+for root, _, files in os.walk(sys.argv[1]):
+    for f in sorted(files):
+        if f.endswith(".json.gz"):
+            for r in json.load(gzip.open(os.path.join(root, f)))["Records"]:
+                if (r.get("eventSource") == "ssm.amazonaws.com" and r.get("eventName") in ops) or \
+                   (r.get("eventSource") == "ecs.amazonaws.com" and r.get("eventName") == "ExecuteCommand"):
+                    n += 1
+print(n)
+"""
+DUCK = r"""
+import duckdb, json, sys
+ops = json.loads(sys.argv[2])
+con = duckdb.connect()
+q = f'''SELECT count(*) FROM (SELECT unnest(json_extract(json, '$.Records[*]')) AS r
+        FROM read_json_objects('{sys.argv[1]}/**/*.json.gz', format='auto'))
+        WHERE (r->>'eventSource' = 'ssm.amazonaws.com' AND r->>'eventName' IN ({",".join("'%s'" % o for o in ops)}))
+           OR (r->>'eventSource' = 'ecs.amazonaws.com' AND r->>'eventName' = 'ExecuteCommand')'''
+print(con.execute(q).fetchone()[0])
+"""
+
+
+def arg(name, default):
+    return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+def timed(cmd, env=None):
+    """Runs cmd under GNU time; returns (seconds, peak RSS KiB, CPU seconds, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, capture_output=True, text=True, env=env)
+    secs = time.perf_counter() - t0
+    last = p.stderr.strip().splitlines()[-1].split() if p.stderr.strip() else ["0", "0", "0"]
+    if p.returncode not in (0, 2):
+        sys.exit(f"{cmd[0]} failed ({p.returncode}): {p.stderr[-2000:]}")
+    return secs, int(last[0]), float(last[1]) + float(last[2]), p.stdout
+
+
+def main():
+    mb, runs, seed = arg("--mb", 320), arg("--runs", 5), arg("--seed", 1651)
+    load0 = os.getloadavg()[0]
+    manifest_path = os.path.join(OUT, "manifest.json")
+    manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
+    if manifest.get("seed") != seed or manifest.get("raw_bytes", 0) < mb * 1000 * 1000:
+        subprocess.run(["rm", "-rf", ARCHIVE], check=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "hunt-archive.py"), ARCHIVE,
+                        "--mb", str(mb), "--seed", str(seed)], check=True)
+        manifest = json.load(open(manifest_path))
+    raw = manifest["raw_bytes"]
+    ops = json.dumps(OPS)
+    contenders = {
+        "hunt": [CADET, "hunt", "--format", "json", "--progress", "never", ARCHIVE],
+        "detect": [CADET, "detect", "--state", "memory", "--format", "json", ARCHIVE],
+        "jq": ["bash", "-c", JQ, "jq", ARCHIVE, ops],
+        "python": [PY, "-c", PYLOOP, ARCHIVE, ops],
+        "duckdb": [PY, "-c", DUCK, ARCHIVE, ops],
+        "inflate": [INFLATE, ARCHIVE],
+        "inflate1": [INFLATE, ARCHIVE, "1"],
+    }
+    # Warm the page cache once; check the counts.
+    counts = {}
+    for name, cmd in contenders.items():
+        _, _, _, out = timed(cmd)
+        if name in ("jq", "python", "duckdb"):
+            counts[name] = int(out.strip().splitlines()[-1])
+    want = manifest["t1651_records"]
+    for name, n in counts.items():
+        if n != want:
+            sys.exit(f"{name} found {n} T1651 records, the manifest says {want}")
+    results = {n: [] for n in contenders}
+    rss = {n: 0 for n in contenders}
+    cpu = {n: [] for n in contenders}
+    order = list(contenders)
+    for i in range(runs):
+        rot = order[i % len(order):] + order[:i % len(order)]
+        for name in rot:
+            if name == "jq" and i >= 3:
+                continue  # ~10× slower than the rest; three runs are enough for its median
+            secs, peak, used, _ = timed(contenders[name])
+            results[name].append(secs)
+            cpu[name].append(used)
+            rss[name] = max(rss[name], peak)
+    med = {n: statistics.median(v) for n, v in results.items()}
+    lines = [
+        f"Archive: {manifest['files']} files, {manifest['records']} records, {want} T1651 "
+        f"({100 * want / manifest['records']:.2f} %), {raw / 1e6:.0f} MB decompressed, "
+        f"{manifest['gzip_bytes'] / 1e6:.0f} MB gzip (seed {seed}); {os.cpu_count()} cores; "
+        f"medians of {runs} runs (jq: {min(runs, 3)}); load average before the runs: "
+        f"{load0:.1f} (other work on the machine slows every contender, the parallel ones most).",
+        "",
+        "| contender | median s | MB/s (decompressed) | hunt speed-up | CPU s (user+sys) | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in contenders:
+        lines.append(f"| {name} | {med[name]:.2f} | {raw / 1e6 / med[name]:.0f} | "
+                     f"{med[name] / med['hunt']:.2f}× | {statistics.median(cpu[name]):.2f} | {rss[name] / 1024:.0f} |")
+    lines += ["", f"hunt reaches {100 * med['inflate'] / med['hunt']:.0f} % of the inflate-only bound "
+              f"(all cores) and {100 * med['inflate1'] / med['hunt']:.0f} % of one core's."]
+    text = "\n".join(lines)
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
