@@ -80,13 +80,13 @@ pub async fn process_record<S: AsyncBaselineStore + Sync>(
     text: &str,
 ) -> Result<RecordOutcome, RecordError> {
     match app.pipeline.process_one(Raw::Text(text)).await {
-        Outcome::Alerted { finding } => Ok(RecordOutcome {
-            findings: vec![*finding],
+        Outcome::Alerted { finding, rejoined } => Ok(RecordOutcome {
+            findings: std::iter::once(*finding).chain(rejoined).collect(),
             duplicate: false,
             alerted: 1,
         }),
-        Outcome::BelowThreshold { finding } => Ok(RecordOutcome {
-            findings: vec![*finding],
+        Outcome::BelowThreshold { finding, rejoined } => Ok(RecordOutcome {
+            findings: std::iter::once(*finding).chain(rejoined).collect(),
             ..RecordOutcome::default()
         }),
         Outcome::Observed | Outcome::Ignored => Ok(RecordOutcome::default()),

@@ -55,6 +55,9 @@ fn event(i: u64) -> CommandEvent {
         shared_with: Vec::new(),
         command_text: None,
         enrichment_error: None,
+        host: None,
+        process: None,
+        related: Vec::new(),
     }
 }
 

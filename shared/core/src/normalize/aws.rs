@@ -248,6 +248,9 @@ pub(super) fn normalize(
         shared_with: req.account_ids_to_add.unwrap_or_default(),
         command_text,
         enrichment_error: None,
+        host: None,
+        process: None,
+        related: Vec::new(),
     }))
 }
 

@@ -440,6 +440,9 @@ fn build(rec: &AzureRecord, failed_type: bool) -> Result<Option<Partial>, Normal
             shared_with: Vec::new(),
             command_text: None,
             enrichment_error: None,
+            host: None,
+            process: None,
+            related: Vec::new(),
         },
     }))
 }
