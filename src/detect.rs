@@ -129,7 +129,7 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
             // Earlier findings this record completed a join for (control plane ⋈ host), again
             // with `revision` raised — also when the earlier half came from an earlier run.
             for r in &verdict.rejoined {
-                if opts.all || r.is_alert(policy) || r.alerted_before {
+                if opts.all || r.is_alert(policy) {
                     tally.printed += 1;
                     printer.emit(&mut out, Finding::from_verdict(r))?;
                 }

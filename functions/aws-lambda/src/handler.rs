@@ -200,6 +200,9 @@ pub async fn handle<S: AsyncBaselineStore + Sync>(
         );
         return Ok(serde_json::to_value(response)?);
     }
+    if crate::cloudwatch_logs::is_delivery(&payload) {
+        return crate::cloudwatch_logs::handle(app, &ctx.request_id, payload).await;
+    }
     let text = payload.to_string();
     match process_record(app, &text).await {
         Ok(o) => Ok(json!({"findings": o.findings, "alerts": o.alerted, "duplicate": o.duplicate})),
