@@ -91,12 +91,12 @@ fn the_join_spans_two_runs_with_one_state_file_in_both_orders() {
         // The encoded child gains the caller.
         let child = two
             .iter()
-            .filter(|f| {
+            .rev()
+            .find(|f| {
                 f["process"]["command_line"]
                     .as_str()
                     .is_some_and(|c| c.contains("-Enc"))
             })
-            .last()
             .unwrap_or_else(|| panic!("no child finding in the second run: {two:?}"));
         assert_eq!(
             child["related"][0]["principal"],

@@ -334,8 +334,8 @@ pub async fn join_load_async<S: AsyncBaselineStore + Sync>(
 }
 
 /// Records an event (scored as `v`) under its join keys ([`AsyncBaselineStore`]). The
-/// pipeline calls it after [`record_async`], once the verdict (and its re-emissions) are
-/// published.
+/// pipeline calls it once the verdict (and its re-emissions) are published and *before*
+/// [`record_async`]: if it fails, the event is not recorded and its redelivery joins again.
 pub async fn join_record_async<S: AsyncBaselineStore + Sync>(
     store: &S,
     event: &CommandEvent,
@@ -428,13 +428,13 @@ pub async fn process_async<S: AsyncBaselineStore + Sync>(
     if matches!(verdict, Processed::Duplicate) {
         return Ok(verdict);
     }
+    // The join entries first: a failure there leaves the event unrecorded, so its redelivery
+    // is scored and joined again (entries are replaced by event id, so repeating is harmless).
+    if let Processed::Verdict(v) = &verdict {
+        join_record_async(store, event, v, policy).await?;
+    }
     match record_async(store, event).await? {
-        true => {
-            if let Processed::Verdict(v) = &verdict {
-                join_record_async(store, event, v, policy).await?;
-            }
-            Ok(verdict)
-        }
+        true => Ok(verdict),
         // A concurrent delivery recorded it between our read and write.
         false => Ok(Processed::Duplicate),
     }

@@ -408,14 +408,15 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             }
         };
         // Only now: a failure above left the baseline untouched for the redelivery.
-        let recorded = match record_async(&self.store, event).await {
-            Ok(true) => match &scored {
-                Some(v) => join_record_async(&self.store, event, v, &self.policy)
-                    .await
-                    .map(|_| true),
-                None => Ok(true),
-            },
-            other => other,
+        // The join entries first (idempotent by event id): if they fail, the event stays
+        // unrecorded and the redelivery joins again.
+        let joined = match &scored {
+            Some(v) => join_record_async(&self.store, event, v, &self.policy).await,
+            None => Ok(()),
+        };
+        let recorded = match joined {
+            Ok(()) => record_async(&self.store, event).await,
+            Err(e) => Err(e),
         };
         match recorded {
             Ok(_) => outcome,
