@@ -314,7 +314,7 @@ pub fn finish(v: Verdict, loaded: &Loaded, policy: &Policy) -> Verdict {
         r.alerted_before = c.alerted;
         rejoined.push(r);
     }
-    rejoined.sort_by(|a, b| b.risk_score.cmp(&a.risk_score));
+    rejoined.sort_by_key(|r| std::cmp::Reverse(r.risk_score));
     rejoined.truncate(MAX_REJOINED);
     out.rejoined = rejoined;
     out

@@ -349,7 +349,7 @@ pub(crate) fn flat(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
             "Image (Sysmon), NewProcessName (4688) or process_name",
         ))?
         .to_string();
-    let seed_host = f.host.and_then(|h| string_of(h));
+    let seed_host = f.host.and_then(string_of);
     let host = f
         .hostname
         .as_deref()
