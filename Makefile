@@ -130,6 +130,10 @@ lint-infra: ## terraform fmt -check and checkov (installed into .venv)
 scenario: ## Detection quality over the synthetic organisation (precision, recall, false alerts per 1,000)
 	$(CARGO) run --release --locked -p cadet-scenario -- --seed 1651
 
+.PHONY: bench-endpoint
+bench-endpoint: ## Criterion benchmark of normalize+score of on-host process events (Sysmon flat, ECS); ratios against a Value parse
+	$(CARGO) bench -p cadet-core --bench endpoint
+
 .PHONY: bench
 bench: ## Criterion benchmarks (normalize+score); ratios against a baseline in the same run
 	$(CARGO) bench -p cadet-core --bench normalize_score

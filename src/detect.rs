@@ -152,10 +152,10 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             tally.records += 1;
             // One verdict per operation: the store deduplicates Event Grid redeliveries (same
             // id) and Activity Log phases (same correlation id).
-            let (finding, alert) = match rt.block_on(pipeline.process_one(Raw::Text(&record.text)))
-            {
-                Outcome::Alerted { finding } => (finding, true),
-                Outcome::BelowThreshold { finding } => (finding, false),
+            let (finding, alert, rejoined) =
+                match rt.block_on(pipeline.process_one(Raw::Text(&record.text))) {
+                    Outcome::Alerted { finding, rejoined } => (finding, true, rejoined),
+                    Outcome::BelowThreshold { finding, rejoined } => (finding, false, rejoined),
                 Outcome::Observed | Outcome::Ignored => continue,
                 Outcome::Duplicate => {
                     tally.duplicates += 1;
@@ -180,6 +180,14 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 if opts.format != Format::Text {
                     // A killed or failing run keeps every line it printed.
                     out.flush()?;
+                }
+            }
+            // Earlier findings this record completed a join for (control plane ⋈ host), again
+            // with `revision` raised — also when the earlier half came from an earlier run.
+            for r in rejoined {
+                if opts.all || r.severity >= policy.alert_severity {
+                    tally.printed += 1;
+                    printer.emit(&mut out, r)?;
                 }
             }
         }

@@ -383,3 +383,22 @@ variable "trail_bucket_force_destroy" {
   type        = bool
   default     = false
 }
+
+# --- On-host evidence (optional) ---
+
+variable "endpoint_log_group_name" {
+  description = "Name of an existing CloudWatch Logs log group holding host process events as JSON lines (Sysmon 1, Security 4688, auditd EXECVE via Auditbeat/ECS …). When set, a subscription filter sends it to the detector, which scores processes started by the SSM agent and joins them to the SendCommand that started them. Null: no on-host input."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.endpoint_log_group_name == null || can(regex("^[.\\-_/#A-Za-z0-9]{1,512}$", var.endpoint_log_group_name))
+    error_message = "endpoint_log_group_name must be a CloudWatch Logs log group name (1-512 of . - _ / # letters digits)."
+  }
+}
+
+variable "endpoint_filter_pattern" {
+  description = "CloudWatch Logs filter pattern of the endpoint subscription. The default sends every event; narrow it (e.g. to process-creation events) to cut invocations — cadet ignores the rest anyway."
+  type        = string
+  default     = ""
+}

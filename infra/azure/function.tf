@@ -50,6 +50,8 @@ locals {
       CADET_SUMO_URL      = format(local.key_vault_reference, azurerm_key_vault_secret.sumo_url[0].versionless_id)
       CADET_SUMO_CATEGORY = var.sumo_category
     } : {},
+    # Event Hubs trigger of the `endpoint` function (identity-based connection; endpoint.tf).
+    local.endpoint_app_settings,
   )
 }
 

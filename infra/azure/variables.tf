@@ -337,3 +337,56 @@ variable "enrich_arm" {
   type        = bool
   default     = true
 }
+
+# --- On-host evidence (optional) ---
+
+variable "endpoint_event_hub_enabled" {
+  description = "Create an Event Hub (namespace, hub, consumer group `cadet`) for host process records and let the function `endpoint` read it with its identity (Azure Event Hubs Data Receiver on the hub only)."
+  type        = bool
+  default     = false
+}
+
+variable "endpoint_event_hub_capacity" {
+  description = "Throughput units of the endpoint Event Hubs namespace (Standard tier)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.endpoint_event_hub_capacity >= 1 && var.endpoint_event_hub_capacity <= 40
+    error_message = "endpoint_event_hub_capacity must be 1-40."
+  }
+}
+
+variable "endpoint_event_hub_partitions" {
+  description = "Partitions of the endpoint Event Hub (parallel function instances; records of one host should share a partition key to keep their order)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.endpoint_event_hub_partitions >= 1 && var.endpoint_event_hub_partitions <= 32
+    error_message = "endpoint_event_hub_partitions must be 1-32."
+  }
+}
+
+variable "endpoint_event_hub_retention_days" {
+  description = "Days the endpoint Event Hub keeps events (replay window after an outage)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.endpoint_event_hub_retention_days >= 1 && var.endpoint_event_hub_retention_days <= 7
+    error_message = "endpoint_event_hub_retention_days must be 1-7 (Standard tier)."
+  }
+}
+
+variable "endpoint_export_workspace_id" {
+  description = "Resource id of a Log Analytics workspace whose host tables are exported to the endpoint Event Hub (data export rule). Null: records reach the hub some other way."
+  type        = string
+  default     = null
+}
+
+variable "endpoint_export_tables" {
+  description = "Tables the data export rule sends (SecurityEvent holds 4688; add the Sysmon / Syslog tables your agents write)."
+  type        = list(string)
+  default     = ["SecurityEvent"]
+}

@@ -36,7 +36,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use cadet_core::{BaselineStore, Finding, Policy, Processed, Severity};
+use cadet_core::{AsyncBaselineStore, Finding, Policy, Severity};
+use cadet_pipeline::{Outcome, Pipeline};
 use cadet_ingest::layout::{self, Filter};
 use cadet_ingest::{Item, Limits};
 use jiff::Timestamp;
@@ -244,7 +245,11 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
     Ok(code)
 }
 
-fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Result<ExitCode> {
+fn run_with<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    policy: &Policy,
+    opts: &Options,
+) -> Result<ExitCode> {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -380,6 +385,11 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
         .into_inner()
         .map_err(|_| anyhow::anyhow!("a worker panicked while collecting events"))?;
     let context_events = pending.len();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let pipeline = Pipeline::new(store, policy.clone(), Vec::new());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printer = Printer::new(opts.format, opts.colour);
@@ -391,24 +401,32 @@ fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Res
         let p = p?;
         let t = p.event.event_time;
         span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
-        let verdict = match cadet_core::process(store, &p.event, policy) {
-            Ok(Processed::Verdict(v)) => v,
-            Ok(Processed::Observed) => continue,
-            Ok(Processed::Duplicate) => {
+        // The same pipeline as `detect` and the functions (no sinks: the hunt prints), so a
+        // hunt joins the host and control-plane halves and deduplicates as they do.
+        let (finding, alert, rejoined) = match rt.block_on(pipeline.score(&p.event)) {
+            Outcome::Alerted { finding, rejoined } => (finding, true, rejoined),
+            Outcome::BelowThreshold { finding, rejoined } => (finding, false, rejoined),
+            Outcome::Observed | Outcome::Ignored => continue,
+            Outcome::Duplicate => {
                 duplicates += 1;
                 continue;
             }
-            Err(e) => anyhow::bail!(
-                "{}: event {}: {e}",
+            Outcome::Rejected { error }
+            | Outcome::StoreFailed { error, .. } => anyhow::bail!(
+                "{}: event {}: {error}",
                 stores[objects[p.object].store].display(&objects[p.object].key),
                 p.event.event_id
             ),
+            Outcome::SinkFailed { errors, .. } => anyhow::bail!("{}", errors.join("; ")),
         };
         recognized += 1;
-        by_severity[verdict.severity as usize] += 1;
-        if opts.all || verdict.is_alert(policy) {
+        by_severity[finding.severity as usize] += 1;
+        let rejoined = rejoined
+            .into_iter()
+            .filter(|r| opts.all || r.severity >= policy.alert_severity);
+        let shown = (opts.all || alert).then_some(*finding).into_iter();
+        for finding in shown.chain(rejoined) {
             printed += 1;
-            let finding = Finding::from_verdict(&verdict);
             if opts.report.is_some() {
                 report_findings.push(finding.clone());
             }

@@ -80,13 +80,13 @@ pub async fn process_record<S: AsyncBaselineStore + Sync>(
     text: &str,
 ) -> Result<RecordOutcome, RecordError> {
     match app.pipeline.process_one(Raw::Text(text)).await {
-        Outcome::Alerted { finding } => Ok(RecordOutcome {
-            findings: vec![*finding],
+        Outcome::Alerted { finding, rejoined } => Ok(RecordOutcome {
+            findings: std::iter::once(*finding).chain(rejoined).collect(),
             duplicate: false,
             alerted: 1,
         }),
-        Outcome::BelowThreshold { finding } => Ok(RecordOutcome {
-            findings: vec![*finding],
+        Outcome::BelowThreshold { finding, rejoined } => Ok(RecordOutcome {
+            findings: std::iter::once(*finding).chain(rejoined).collect(),
             ..RecordOutcome::default()
         }),
         Outcome::Observed | Outcome::Ignored => Ok(RecordOutcome::default()),
@@ -199,6 +199,9 @@ pub async fn handle<S: AsyncBaselineStore + Sync>(
             "batch done"
         );
         return Ok(serde_json::to_value(response)?);
+    }
+    if crate::cloudwatch_logs::is_delivery(&payload) {
+        return crate::cloudwatch_logs::handle(app, &ctx.request_id, payload).await;
     }
     let text = payload.to_string();
     match process_record(app, &text).await {

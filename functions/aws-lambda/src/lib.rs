@@ -18,6 +18,7 @@
 //! call it directly.
 #![deny(missing_docs)]
 
+pub mod cloudwatch_logs;
 pub mod config;
 pub mod enrich;
 pub mod handler;

@@ -258,3 +258,111 @@ fn malformed_sqs_records_fail_alone() {
         "{logs}"
     );
 }
+
+/// A CloudWatch Logs subscription delivery as the service sends it: the logs message
+/// gzip-compressed and base64-encoded under `awslogs.data`.
+fn awslogs(message_type: &str, messages: &[String]) -> Value {
+    use base64::Engine as _;
+    use flate2::write::GzEncoder;
+    let events: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"id": format!("3799{i:052}"), "timestamp": 1_791_000_000_000i64 + i as i64, "message": m}))
+        .collect();
+    let data = json!({"messageType": message_type, "owner": "111122223333", "logGroup": "/cadet/endpoint",
+        "logStream": "i-0b7e3c9d2a4f61835", "subscriptionFilters": ["cadet-endpoint"], "logEvents": events});
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bytes = gz.finish().unwrap_or_else(|e| panic!("{e}"));
+    json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(bytes)}})
+}
+
+/// Issue 13: on-host process events through CloudWatch Logs, joined to the SendCommand that
+/// arrived by EventBridge; a malformed line is rejected alone; a control message is answered.
+#[test]
+fn bootstrap_scores_cloudwatch_logs_process_events_and_joins_the_call() {
+    let rt = Arc::new(Runtime::default());
+    let episode: Value = serde_json::from_str(include_str!(
+        "../../../events/endpoint/ssm-sendcommand-encoded-powershell.json"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let records = episode.as_array().cloned().unwrap_or_default();
+    let call = records[0].to_string();
+    let host: Vec<String> = vec![
+        records[1].to_string(),
+        "{\"EventID\": 1, \"Image\": \"C:\\\\x.exe\"".to_string(), // truncated line
+        records[2].to_string(),
+    ];
+    {
+        let mut p = rt.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.push_back(("req-call".into(), call));
+        p.push_back((
+            "req-logs".into(),
+            awslogs("DATA_MESSAGE", &host).to_string(),
+        ));
+        p.push_back((
+            "req-control".into(),
+            awslogs(
+                "CONTROL_MESSAGE",
+                &["CWL CONTROL MESSAGE: Checking health of destination Lambda".to_string()],
+            )
+            .to_string(),
+        ));
+        p.push_back((
+            "req-garbage".into(),
+            json!({"awslogs": {"data": "not base64 gzip"}}).to_string(),
+        ));
+    }
+    let (responses, logs) = run_bootstrap(&rt, 4);
+    let by_id = |id: &str| {
+        responses
+            .iter()
+            .find(|(i, _, _)| i == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no response for {id}: {logs}"))
+    };
+    let (_, kind, r) = by_id("req-logs");
+    assert_eq!(kind, "response", "{r}");
+    let rejected = r["rejected"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rejected.len(), 1, "{r}");
+    assert!(
+        rejected[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("invalid JSON")),
+        "{r}"
+    );
+    let findings = r["findings"].as_array().cloned().unwrap_or_default();
+    let child = findings
+        .iter()
+        .find(|f| {
+            f["action"] == "agent_process"
+                && f["process"]["command_line"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("-Enc"))
+        })
+        .unwrap_or_else(|| panic!("no encoded child finding: {r}"));
+    assert_eq!(child["host"]["id"], "i-0b7e3c9d2a4f61835");
+    assert_eq!(child["related"][0]["operation"], "ssm:SendCommand");
+    assert!(
+        child["severity"] == "critical" || child["severity"] == "high",
+        "{child}"
+    );
+    // The SendCommand finding, re-emitted with the command line and a higher revision.
+    assert!(
+        findings.iter().any(|f| f["operation"] == "ssm:SendCommand"
+            && f["revision"].as_u64().is_some_and(|n| n >= 1)
+            && f["command_text"]
+                .as_str()
+                .is_some_and(|t| t.contains("-Enc"))),
+        "{r}"
+    );
+    let (_, kind, c) = by_id("req-control");
+    assert_eq!(
+        (kind.as_str(), c),
+        ("response", json!({"control_message": true}))
+    );
+    let (_, kind, g) = by_id("req-garbage");
+    assert_eq!(kind, "error", "{g}");
+    assert!(g.to_string().contains("awslogs.data"), "{g}");
+}

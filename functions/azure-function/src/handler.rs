@@ -160,14 +160,17 @@ where
         for o in inner.outcomes {
             use cadet_pipeline::Outcome as P;
             let outcome = match o {
-                P::Alerted { finding } => {
+                P::Alerted { finding, rejoined } => {
                     let id = finding.finding_id.clone();
                     report.findings.push(*finding);
+                    // Re-emitted joined findings (control plane ⋈ host) were published too.
+                    report.findings.extend(rejoined);
                     Outcome::Alerted { finding_id: id }
                 }
-                P::BelowThreshold { finding } => {
+                P::BelowThreshold { finding, rejoined } => {
                     let id = finding.finding_id.clone();
                     report.below_threshold.push(*finding);
+                    report.below_threshold.extend(rejoined);
                     Outcome::BelowThreshold { finding_id: id }
                 }
                 P::Observed => Outcome::Observed,

@@ -9,6 +9,7 @@
 //! - [`handler`]: the shared pipeline (`cadet_pipeline`): normalize → enrich → assess →
 //!   publish alerts to every sink → record; never drops a finding silently.
 //! - [`enrich`]: what managed run commands, extensions and runbooks run, read from ARM.
+//! - [`event_hubs`]: the `endpoint` function's Event Hubs batches (host records) → records.
 //! - [`routes`]: the HTTP contract (payload shapes, handshakes, auth, limits, status codes).
 //! - [`server`]: the accept loop: header/body timeouts, connection and in-flight caps.
 //! - [`store`]: the configured baseline store (memory or Azure Table).
@@ -19,6 +20,7 @@
 
 pub mod config;
 pub mod enrich;
+pub mod event_hubs;
 pub mod handler;
 pub mod routes;
 pub mod server;

@@ -7,6 +7,8 @@
 //!   CloudEvents 1.0 single or batch), with the `SubscriptionValidation` handshake; shared key
 //!   in `x-cadet-key` or `?code=`, compared in constant time; bodies over 1 MiB get 413.
 //! - `OPTIONS /eventgrid`: the CloudEvents abuse-protection handshake.
+//! - `POST /endpoint`: the Functions host's invocation of the `endpoint` function (Event Hubs
+//!   trigger, `cardinality: many`): host process records (see [`crate::event_hubs`]).
 //! - `GET /healthz`.
 //!
 //! Both POST routes share the server's bounds ([`crate::server`]): a request that finds
@@ -44,6 +46,9 @@ use crate::handler::{Detector, Report};
 pub const EVENTGRID_BODY_LIMIT: usize = 1024 * 1024;
 /// Largest Functions host invocation accepted (one event, wrapped and possibly string-encoded).
 pub const DETECT_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Largest Functions host invocation of the `endpoint` function (an Event Hubs batch of host
+/// records; keep `maxEventBatchSize` × event size below it).
+pub const ENDPOINT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Most events in one direct delivery (Event Grid's `maxEventsPerBatch` limit).
 pub const MAX_EVENTS_PER_BATCH: usize = 5000;
 
@@ -118,6 +123,10 @@ where
             post(detect::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
         )
         .route(
+            "/endpoint",
+            post(endpoint::<S>).layer(DefaultBodyLimit::max(ENDPOINT_BODY_LIMIT)),
+        )
+        .route(
             "/eventgrid",
             post(eventgrid::<S>)
                 .options(eventgrid_options)
@@ -180,6 +189,66 @@ where
         let mut logs = vec![report.summary()];
         logs.extend(failure_lines(&report));
         tracing::info!(summary = %logs[0], ok = report.ok(), "invocation done");
+        let ret = json!({
+            "findings": report.findings,
+            "below_threshold": report.below_threshold,
+            "outcomes": report.outcomes,
+        });
+        host_reply(status, logs, ret)
+    }
+    .instrument(span)
+    .await
+}
+
+/// `POST /endpoint`: one Functions host invocation of the `endpoint` function (Event Hubs
+/// trigger, host records). A malformed event or record is rejected alone and reported in `Logs`
+/// (200: redelivering it cannot help); a store or sink failure is 500, so the host's retry
+/// policy (`endpoint/function.json`) runs the batch again (recorded events are duplicates).
+async fn endpoint<S>(State(app): State<Arc<App<S>>>, req: Request<Body>) -> Response
+where
+    S: AsyncBaselineStore + Send + Sync + 'static,
+{
+    let Some(_permit) = app.slot().await else {
+        return overloaded();
+    };
+    let invocation_id = header_str(req.headers(), "x-azure-functions-invocationid")
+        .map(str::to_string)
+        .unwrap_or_else(|| app.next_id("endpoint"));
+    let span =
+        tracing::info_span!("invocation", route = "/endpoint", invocation_id = %invocation_id);
+    async move {
+        if let Some(resp) = reject_non_json(req.headers()) {
+            return resp;
+        }
+        let body = match read_body(req, app.body_timeout).await {
+            Ok(b) => b,
+            Err(resp) => return resp,
+        };
+        let records = match crate::event_hubs::records(&body) {
+            Ok(r) => r,
+            Err(msg) => {
+                tracing::error!("{msg}");
+                return host_reply(StatusCode::BAD_REQUEST, vec![msg], Value::Null);
+            }
+        };
+        let refs: Vec<Result<&RawValue, String>> = records
+            .iter()
+            .map(|r| r.as_ref().map(|b| b.as_ref()).map_err(Clone::clone))
+            .collect();
+        let report = app.detector.process(&refs).await;
+        use crate::handler::Outcome;
+        let retry = report
+            .outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::StoreFailed { .. } | Outcome::SinkFailed { .. }));
+        let status = if retry {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        };
+        let mut logs = vec![report.summary()];
+        logs.extend(failure_lines(&report));
+        tracing::info!(summary = %logs[0], retry, "invocation done");
         let ret = json!({
             "findings": report.findings,
             "below_threshold": report.below_threshold,

@@ -8,6 +8,7 @@
 
 use jiff::Timestamp;
 
+use crate::join;
 use crate::model::{Action, CommandEvent};
 use crate::policy::Policy;
 use crate::profile::{
@@ -90,6 +91,7 @@ pub fn process<S: BaselineStore>(
 ) -> Result<Processed, ProcessError<S::Error>> {
     let keys = Keys::of(event);
     let account_first_seen = account_first_seen(store, event).map_err(ProcessError::Store)?;
+    let loaded = join_load(store, event).map_err(ProcessError::Store)?;
     for _ in 0..MAX_ATTEMPTS {
         let stored = store.get(&keys.profile).map_err(ProcessError::Store)?;
         if stored
@@ -111,7 +113,7 @@ pub fn process<S: BaselineStore>(
             account_first_seen,
             peer: peer.as_ref(),
         };
-        let verdict = evaluate(event, history, policy);
+        let verdict = evaluate_joined(event, history, policy, &loaded);
         if let Some(k) = keys.peer_update(own, event) {
             record_peer(store, k, event)?;
         }
@@ -124,7 +126,12 @@ pub fn process<S: BaselineStore>(
             .put(&keys.profile, &profile, version.as_ref())
             .map_err(ProcessError::Store)?
         {
-            Put::Written(_) => return Ok(verdict),
+            Put::Written(_) => {
+                if let Processed::Verdict(v) = &verdict {
+                    join_record(store, event, v, policy)?;
+                }
+                return Ok(verdict);
+            }
             Put::Conflict => continue,
         }
     }
@@ -237,8 +244,128 @@ pub fn evaluate(event: &CommandEvent, history: History<'_>, policy: &Policy) -> 
         return Processed::Verdict(Box::new(Verdict::from_signals(event.clone(), out)));
     }
     signals::stateless(event, policy, &mut out);
-    profile::stateful(event, history, policy, &mut out);
+    // On-host processes are judged by what they run and by the call that started them (the
+    // join); the caller's history belongs to the control-plane half.
+    if event.action != Action::AgentProcess {
+        profile::stateful(event, history, policy, &mut out);
+    }
     Processed::Verdict(Box::new(Verdict::from_signals(event.clone(), out)))
+}
+
+/// [`evaluate`] with the join: scored as joined to the counterparts in `loaded`, signals
+/// merged once, counterparts' re-emissions prepared.
+fn evaluate_joined(
+    event: &CommandEvent,
+    history: History<'_>,
+    policy: &Policy,
+    loaded: &join::Loaded,
+) -> Processed {
+    let counterparts = loaded.counterparts(event, policy);
+    if counterparts.is_empty() {
+        return evaluate(event, history, policy);
+    }
+    let joined = join::joined_event(event, &counterparts);
+    match evaluate(&joined, history, policy) {
+        Processed::Verdict(v) => Processed::Verdict(Box::new(join::finish(*v, loaded, policy))),
+        other => other,
+    }
+}
+
+/// Reads the entry lists of an event's join keys.
+fn join_load<S: BaselineStore>(store: &S, event: &CommandEvent) -> Result<join::Loaded, S::Error> {
+    let mut loaded = join::Loaded::default();
+    for key in join::keys(event) {
+        let list = store
+            .get(&join::store_key(&key))?
+            .map(|s| s.profile.joins)
+            .unwrap_or_default();
+        loaded.lists.push((key, list));
+    }
+    Ok(loaded)
+}
+
+/// Records an event (scored as `v`) under its join keys.
+fn join_record<S: BaselineStore>(
+    store: &S,
+    event: &CommandEvent,
+    v: &Verdict,
+    policy: &Policy,
+) -> Result<(), ProcessError<S::Error>> {
+    for key in join::keys(event) {
+        let skey = join::store_key(&key);
+        let mut done = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = store.get(&skey).map_err(ProcessError::Store)?;
+            let (mut p, version) = match stored {
+                Some(s) => (s.profile, Some(s.version)),
+                None => (Profile::new(event.event_time), None),
+            };
+            join::updated(&mut p, event, v, policy);
+            if let Put::Written(_) = store
+                .put(&skey, &p, version.as_ref())
+                .map_err(ProcessError::Store)?
+            {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            return Err(ProcessError::Contention(MAX_ATTEMPTS, skey));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the entry lists of an event's join keys ([`AsyncBaselineStore`]).
+pub async fn join_load_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    event: &CommandEvent,
+) -> Result<join::Loaded, S::Error> {
+    let mut loaded = join::Loaded::default();
+    for key in join::keys(event) {
+        let list = store
+            .get(&join::store_key(&key))
+            .await?
+            .map(|s| s.profile.joins)
+            .unwrap_or_default();
+        loaded.lists.push((key, list));
+    }
+    Ok(loaded)
+}
+
+/// Records an event (scored as `v`) under its join keys ([`AsyncBaselineStore`]). The
+/// pipeline calls it once the verdict (and its re-emissions) are published and *before*
+/// [`record_async`]: if it fails, the event is not recorded and its redelivery joins again.
+pub async fn join_record_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    event: &CommandEvent,
+    v: &Verdict,
+    policy: &Policy,
+) -> Result<(), ProcessError<S::Error>> {
+    for key in join::keys(event) {
+        let skey = join::store_key(&key);
+        let mut done = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = store.get(&skey).await.map_err(ProcessError::Store)?;
+            let (mut p, version) = match stored {
+                Some(s) => (s.profile, Some(s.version)),
+                None => (Profile::new(event.event_time), None),
+            };
+            join::updated(&mut p, event, v, policy);
+            if let Put::Written(_) = store
+                .put(&skey, &p, version.as_ref())
+                .await
+                .map_err(ProcessError::Store)?
+            {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            return Err(ProcessError::Contention(MAX_ATTEMPTS, skey));
+        }
+    }
+    Ok(())
 }
 
 /// Reads (and on first sight records) when the account was first seen; moves it earlier when
@@ -323,6 +450,11 @@ pub async fn process_async<S: AsyncBaselineStore + Sync>(
     if matches!(verdict, Processed::Duplicate) {
         return Ok(verdict);
     }
+    // The join entries first: a failure there leaves the event unrecorded, so its redelivery
+    // is scored and joined again (entries are replaced by event id, so repeating is harmless).
+    if let Processed::Verdict(v) = &verdict {
+        join_record_async(store, event, v, policy).await?;
+    }
     match record_async(store, event).await? {
         true => Ok(verdict),
         // A concurrent delivery recorded it between our read and write.
@@ -394,7 +526,10 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
         account_first_seen,
         peer: peer.as_ref(),
     };
-    Ok(evaluate(event, history, policy))
+    let loaded = join_load_async(store, event)
+        .await
+        .map_err(ProcessError::Store)?;
+    Ok(evaluate_joined(event, history, policy, &loaded))
 }
 
 /// Write half: records an event in the baseline (conditional write, retried on conflict),

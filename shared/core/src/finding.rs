@@ -124,9 +124,81 @@ pub struct Finding {
     /// Azure correlation id (extra field).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
-    /// Command text when enrichment fetched it (extra field).
+    /// Command text when enrichment fetched it, or the on-host command line (extra field).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command_text: Option<String>,
+    /// Events joined to this one (control plane ⋈ host).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<FindingRelated>,
+    /// 0 (absent) for a first emission; +1 per re-emission after a join.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub revision: u32,
+    /// On-host findings: the machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<FindingHost>,
+    /// On-host findings: the process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<FindingProcess>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// `related[]` in a finding.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingRelated {
+    /// The joined event's id.
+    pub event_id: String,
+    /// Its provider.
+    pub provider: &'static str,
+    /// Its operation.
+    pub operation: String,
+    /// Control-plane side: the caller; host side: the process user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Control-plane side: the caller's source IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// Host side: the command line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<String>,
+}
+
+/// `host` in a finding.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingHost {
+    /// Host name.
+    pub name: String,
+    /// Instance id or resource id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// `process` in a finding.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingProcess {
+    /// Image file name.
+    pub name: String,
+    /// Command line.
+    pub command_line: Option<String>,
+    /// Parent image file name.
+    pub parent_name: Option<String>,
+    /// Parent command line.
+    pub parent_command_line: Option<String>,
+    /// Process id.
+    pub pid: Option<u64>,
+    /// User.
+    pub user: Option<String>,
+    /// Full image path (extra field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Working directory (extra field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
+    /// The cloud agent it descends from (extra field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<&'static str>,
 }
 
 /// A signal in a finding.
@@ -209,6 +281,34 @@ impl Finding {
             command_id: e.command_id.clone(),
             correlation_id: e.correlation_id.clone(),
             command_text: e.command_text.clone(),
+            related: e
+                .related
+                .iter()
+                .map(|r| FindingRelated {
+                    event_id: r.event_id.clone(),
+                    provider: r.provider.as_str(),
+                    operation: r.operation.clone(),
+                    principal: r.principal.clone(),
+                    source_ip: r.source_ip.clone(),
+                    command_line: r.command_line.clone(),
+                })
+                .collect(),
+            revision: v.revision,
+            host: e.host.as_ref().map(|h| FindingHost {
+                name: h.name.clone(),
+                id: h.id.clone(),
+            }),
+            process: e.process.as_ref().map(|p| FindingProcess {
+                name: p.name.clone(),
+                command_line: p.command_line.clone(),
+                parent_name: p.parent_name.clone(),
+                parent_command_line: p.parent_command_line.clone(),
+                pid: p.pid,
+                user: p.user.clone(),
+                path: p.path.clone(),
+                working_directory: p.working_directory.clone(),
+                agent: p.agent.map(|a| a.as_str()),
+            }),
         }
     }
 
@@ -250,7 +350,11 @@ mod ocsf {
     //! | `technique` | `finding_info.attacks[]` (T1651, tactic TA0002 Execution) |
     //! | `summary` | `message`, `finding_info.desc` |
     //! | `document`, `command_id`, `correlation_id` | `evidences[0].data`, `metadata.correlation_uid` |
-    //! | `command_text` | `evidences[0].script.script_content` |
+    //! | `command_text` | `evidences[0].script.script_content` (control plane) |
+    //! | `host` | `device` and `evidences[0].device` (hostname, name, uid / instance_uid, type Virtual) |
+    //! | `process` | `evidences[0].process` (name, cmd_line, path, pid, working_directory, user, parent_process) |
+    //! | `related` | `finding_info.related_events[]` (uid = event id, title = operation, type = provider), `related_events_count` |
+    //! | `revision` | `finding_info.modified_time` set and `activity_id` 2 (Update) when above 0; `unmapped.revision` |
     //! | entities | `observables[]` (user, IP, user agent, credential, resources, account) |
     //!
     //! The top-level `actor` and `device` belong to the `host` profile, which describes
@@ -456,15 +560,19 @@ mod ocsf {
             ("hostname", src_host.map(Value::from)),
         ]);
         let http_request = obj([("user_agent", s(&f.source.user_agent))]);
-        let script = f.command_text.as_ref().map(|text| {
-            let (type_id, ty) = script_type(f.document.as_deref());
-            obj([
-                ("type_id", v(type_id)),
-                ("type", v(ty)),
-                ("name", s(&f.document)),
-                ("script_content", Some(json!({"value": text}))),
-            ])
-        });
+        let script = f
+            .command_text
+            .as_ref()
+            .filter(|_| f.process.is_none())
+            .map(|text| {
+                let (type_id, ty) = script_type(f.document.as_deref());
+                obj([
+                    ("type_id", v(type_id)),
+                    ("type", v(ty)),
+                    ("name", s(&f.document)),
+                    ("script_content", Some(json!({"value": text}))),
+                ])
+            });
         let data = obj([
             ("event_id", v(f.event_id.as_str())),
             ("outcome", v(f.outcome)),
@@ -476,6 +584,68 @@ mod ocsf {
             ("target_count", f.targets.count.map(Value::from)),
         ]);
         let resources = resources(f);
+        let device = f.host.as_ref().map(|h| {
+            let instance =
+                h.id.as_deref()
+                    .filter(|id| id.starts_with("i-") || id.starts_with("mi-"));
+            obj([
+                ("hostname", v(h.name.as_str())),
+                ("name", v(h.name.split('.').next().unwrap_or(&h.name))),
+                ("uid", s(&h.id)),
+                ("instance_uid", instance.map(Value::from)),
+                ("type_id", v(6)),
+                ("type", v("Virtual")),
+                ("region", s(&f.region)),
+            ])
+        });
+        let process = f.process.as_ref().map(|p| {
+            // The parent as OCSF's process entity (`ancestry`): a full `parent_process` needs a
+            // pid or uid, which process-creation records rarely carry for the parent.
+            let parent = p.parent_name.as_ref().map(|name| {
+                obj([
+                    ("name", v(name.as_str())),
+                    ("cmd_line", s(&p.parent_command_line)),
+                ])
+            });
+            obj([
+                ("name", v(p.name.as_str())),
+                ("cmd_line", s(&p.command_line)),
+                ("path", s(&p.path)),
+                ("pid", p.pid.map(Value::from)),
+                ("uid", v(f.event_id.as_str())),
+                ("working_directory", s(&p.working_directory)),
+                (
+                    "user",
+                    p.user.as_ref().map(|u| obj([("name", v(u.as_str()))])),
+                ),
+                ("ancestry", parent.map(|x| Value::from(vec![x]))),
+            ])
+        });
+        let related_events: Vec<Value> = f
+            .related
+            .iter()
+            .map(|r| {
+                obj([
+                    ("uid", v(r.event_id.as_str())),
+                    ("title", v(r.operation.as_str())),
+                    ("type", v(r.provider)),
+                    (
+                        "desc",
+                        v([
+                            r.principal.as_deref().map(|p| format!("principal {p}")),
+                            r.source_ip.as_deref().map(|ip| format!("from {ip}")),
+                            r.command_line
+                                .as_deref()
+                                .map(|c| format!("command line {c}")),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", ")),
+                    ),
+                ])
+            })
+            .collect();
         let evidence = obj([
             ("uid", v(f.event_id.as_str())),
             ("name", v(f.operation.as_str())),
@@ -485,6 +655,8 @@ mod ocsf {
             ("http_request", Some(http_request)),
             ("resources", v(resources.clone())),
             ("script", script),
+            ("device", device.clone()),
+            ("process", process),
             ("data", Some(data)),
         ]);
 
@@ -529,7 +701,9 @@ mod ocsf {
             ),
             (
                 "data_sources",
-                v(vec![if aws {
+                v(vec![if f.process.is_some() {
+                    "Endpoint process events"
+                } else if aws {
                     "AWS CloudTrail"
                 } else {
                     "Azure Activity Log"
@@ -537,6 +711,11 @@ mod ocsf {
             ),
             ("first_seen_time", time_ms.map(Value::from)),
             ("last_seen_time", time_ms.map(Value::from)),
+            ("related_events", v(related_events)),
+            (
+                "related_events_count",
+                (!f.related.is_empty()).then(|| Value::from(f.related.len())),
+            ),
         ]);
 
         let mut observables = vec![
@@ -561,16 +740,35 @@ mod ocsf {
         for id in &f.targets.ids {
             observables.push(json!({"name": "resources.uid", "type_id": 10, "type": "Resource UID", "value": id}));
         }
+        if let Some(h) = &f.host {
+            observables.push(json!({"name": "device.hostname", "type_id": 1, "type": "Hostname", "value": h.name}));
+        }
+        if let Some(pr) = &f.process {
+            observables.push(json!({"name": "evidences.process.name", "type_id": 9, "type": "Process Name", "value": pr.name}));
+            if let Some(cmd) = &pr.command_line {
+                observables.push(json!({"name": "evidences.process.cmd_line", "type_id": 13, "type": "Command Line", "value": cmd}));
+            }
+        }
 
         obj([
             ("class_uid", v(2004)),
             ("class_name", v("Detection Finding")),
             ("category_uid", v(2)),
             ("category_name", v("Findings")),
-            ("activity_id", v(1)),
-            ("activity_name", v("Create")),
-            ("type_uid", v(200401)),
-            ("type_name", v("Detection Finding: Create")),
+            ("activity_id", v(if f.revision > 0 { 2 } else { 1 })),
+            (
+                "activity_name",
+                v(if f.revision > 0 { "Update" } else { "Create" }),
+            ),
+            ("type_uid", v(if f.revision > 0 { 200402 } else { 200401 })),
+            (
+                "type_name",
+                v(if f.revision > 0 {
+                    "Detection Finding: Update"
+                } else {
+                    "Detection Finding: Create"
+                }),
+            ),
             ("severity_id", v(severity_id)),
             ("severity", v(severity_caption)),
             ("status_id", v(1)),
@@ -623,13 +821,14 @@ mod ocsf {
                 ])),
             ),
             ("api", Some(api)),
+            ("device", device),
             ("evidences", v(vec![evidence])),
             ("resources", v(resources)),
             ("observables", v(observables)),
             (
                 "unmapped",
                 Some(
-                    json!({"signals": f.signals, "technique": TECHNIQUE, "principal_type": p.kind}),
+                    json!({"signals": f.signals, "technique": TECHNIQUE, "principal_type": p.kind, "revision": f.revision}),
                 ),
             ),
         ])
@@ -701,6 +900,43 @@ pub fn short_id(id: &str) -> &str {
 /// One sentence a responder can act on.
 pub fn summary(v: &Verdict) -> String {
     let e = &v.event;
+    if let (Some(p), Some(h)) = (e.process.as_ref(), e.host.as_ref()) {
+        let line: String = p
+            .command_line
+            .as_deref()
+            .unwrap_or(&p.name)
+            .chars()
+            .take(160)
+            .collect();
+        let caller = e
+            .related
+            .iter()
+            .find(|r| {
+                r.source_ip.is_some() || r.provider != e.provider || r.operation.contains(':')
+            })
+            .map(|r| {
+                format!(
+                    ", started by {} {}{}",
+                    r.operation,
+                    r.principal.as_deref().unwrap_or("?"),
+                    r.source_ip
+                        .as_deref()
+                        .map(|ip| format!(" from {ip}"))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
+        return format!(
+            "{} on {} ran {:?} under the {}{} — risk {} ({})",
+            p.user.as_deref().unwrap_or("a user"),
+            h.name,
+            line,
+            p.agent.map(|a| a.as_str()).unwrap_or("cloud agent"),
+            caller,
+            v.risk_score,
+            v.severity
+        );
+    }
     let doc = e
         .document
         .as_ref()

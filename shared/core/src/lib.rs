@@ -14,6 +14,8 @@
 //! - [`policy`] loads and validates the TOML policy (weights, allow-lists, windows, trust).
 //! - [`profile`] and [`baseline`]: the per-principal history, the stateful signals, and the
 //!   pure store trait with the read → score → conditional-write step.
+//! - [`join`]: control-plane calls ⋈ on-host agent processes, through the baseline store,
+//!   in either arrival order.
 //! - [`finding`] renders the stable finding JSON and OCSF.
 //!
 //! ```
@@ -32,6 +34,7 @@
 
 pub mod baseline;
 pub mod finding;
+pub mod join;
 pub mod model;
 pub mod normalize;
 pub mod operations;

@@ -51,6 +51,9 @@ pub enum Action {
     /// Not a command itself, but context for sequence signals (IAM role or instance-profile
     /// changes, run command or runbook deletion). Never produces a verdict on its own.
     Context,
+    /// On-host evidence: a process started under a cloud agent (the SSM agent, the Azure guest
+    /// agent or its Run Command / Custom Script handlers), from Sysmon, Security 4688, auditd …
+    AgentProcess,
 }
 
 impl Action {
@@ -66,10 +69,12 @@ impl Action {
             Action::VmExtension => "vm_extension",
             Action::AutomationTrigger => "automation_trigger",
             Action::Context => "context",
+            Action::AgentProcess => "agent_process",
         }
     }
 
-    /// Every action that yields a verdict, in table order.
+    /// Every control-plane action that yields a verdict, in table order (on-host
+    /// [`Action::AgentProcess`] is not a control-plane operation and is not listed).
     pub const COMMANDS: [Action; 8] = [
         Action::RunCommand,
         Action::ManagedRunCommand,
@@ -290,4 +295,119 @@ pub struct CommandEvent {
     /// sequence.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted_before_read: bool,
+    /// On-host events: the machine.
+    #[serde(default)]
+    pub host: Option<Host>,
+    /// On-host events: the process and its parent.
+    #[serde(default)]
+    pub process: Option<Process>,
+    /// Events joined to this one across the control plane and the host (filled by
+    /// [`crate::join`]).
+    #[serde(default)]
+    pub related: Vec<Related>,
+}
+
+/// The machine an on-host event comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Host {
+    /// Host name as the record gives it (`MORDORDC.theshire.local`).
+    pub name: String,
+    /// Instance id (`i-…`, `mi-…`) or Azure resource id, when the record reveals it.
+    pub id: Option<String>,
+}
+
+/// The cloud agent an on-host process descends from (see [`crate::normalize`]'s agent table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agent {
+    /// SSM agent running a Run Command / State Manager document (`document/orchestration`).
+    SsmRunCommand,
+    /// SSM agent running a Session Manager session (`ssm-session-worker`).
+    SsmSession,
+    /// The SSM agent's own processes and plugins.
+    SsmAgent,
+    /// Azure Run Command (action) handler (`Microsoft.CPlat.Core.RunCommandWindows/Linux`).
+    AzureRunCommand,
+    /// Azure managed Run Command handler (`Microsoft.CPlat.Core.RunCommandHandlerWindows/Linux`).
+    AzureManagedRunCommand,
+    /// Azure Custom Script extension (`Microsoft.Compute.CustomScriptExtension`,
+    /// `Microsoft.Azure.Extensions.CustomScript`).
+    AzureCustomScript,
+    /// The Azure guest agent itself (`WindowsAzureGuestAgent.exe`, `WaAppAgent.exe`, `waagent`).
+    AzureGuestAgent,
+}
+
+impl Agent {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::SsmRunCommand => "ssm_run_command",
+            Agent::SsmSession => "ssm_session",
+            Agent::SsmAgent => "ssm_agent",
+            Agent::AzureRunCommand => "azure_run_command",
+            Agent::AzureManagedRunCommand => "azure_managed_run_command",
+            Agent::AzureCustomScript => "azure_custom_script",
+            Agent::AzureGuestAgent => "azure_guest_agent",
+        }
+    }
+
+    /// The cloud the agent belongs to.
+    pub fn provider(self) -> Provider {
+        match self {
+            Agent::SsmRunCommand | Agent::SsmSession | Agent::SsmAgent => Provider::Aws,
+            _ => Provider::Azure,
+        }
+    }
+
+    /// Whether processes under this agent run code a caller sent (rather than the agent's own
+    /// background work), so that they can be joined to a control-plane call.
+    pub fn runs_caller_code(self) -> bool {
+        !matches!(self, Agent::SsmAgent | Agent::AzureGuestAgent)
+    }
+}
+
+/// An on-host process (the finding's `process`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Process {
+    /// Image file name (`powershell.exe`).
+    pub name: String,
+    /// Full image path, when known.
+    pub path: Option<String>,
+    /// Command line.
+    pub command_line: Option<String>,
+    /// Parent image file name.
+    pub parent_name: Option<String>,
+    /// Parent command line (Sysmon, ECS; Security 4688 has none).
+    pub parent_command_line: Option<String>,
+    /// Working directory (Sysmon `CurrentDirectory`, ECS `process.working_directory`).
+    pub working_directory: Option<String>,
+    /// Process id.
+    pub pid: Option<u64>,
+    /// User the process runs as.
+    pub user: Option<String>,
+    /// The cloud agent it descends from.
+    pub agent: Option<Agent>,
+    /// Whether this is the agent's own wrapper around the script it was sent (the SSM agent's
+    /// `powershell … -f …\_script.ps1`, the Run Command handler's `script0.ps1`).
+    pub agent_wrapper: bool,
+}
+
+/// An event joined to another across the control plane and the host (the finding's
+/// `related`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Related {
+    /// The joined event's id.
+    pub event_id: String,
+    /// Its provider (`aws`, `azure`).
+    pub provider: Provider,
+    /// Its operation (`ssm:SendCommand`, `agent_process`, an Azure operation).
+    pub operation: String,
+    /// Control-plane side: the caller's id; host side: the process user.
+    pub principal: Option<String>,
+    /// Control-plane side: the caller's source IP.
+    pub source_ip: Option<String>,
+    /// Host side: the process command line.
+    pub command_line: Option<String>,
+    /// The join key that matched (`ssm-command:<id>`, `azure-vm:<name>`).
+    pub key: String,
 }

@@ -87,6 +87,8 @@ pub struct BaseWeights {
     pub vm_extension: i32,
     /// Runbook webhook or schedule created.
     pub automation_trigger: i32,
+    /// On-host: a process started under a cloud agent (its command line adds the rest).
+    pub agent_process: i32,
 }
 
 impl Default for BaseWeights {
@@ -100,6 +102,7 @@ impl Default for BaseWeights {
             command_document: 5,
             vm_extension: 10,
             automation_trigger: 5,
+            agent_process: 5,
         }
     }
 }
@@ -116,6 +119,7 @@ impl BaseWeights {
             Action::CommandDocument => self.command_document,
             Action::VmExtension => self.vm_extension,
             Action::AutomationTrigger => self.automation_trigger,
+            Action::AgentProcess => self.agent_process,
             Action::Context => 0,
         }
     }
@@ -180,6 +184,12 @@ pub struct Thresholds {
     pub peer_min_events: u64,
     /// Days the organisation-wide (peer) history must span before it vouches.
     pub peer_min_days: u32,
+    /// How long after a control-plane call (SendCommand, Azure Run Command) an on-host process
+    /// still joins it, minutes (by SSM command id; by VM name for Azure).
+    pub join_window_minutes: u32,
+    /// How far an on-host clock may run ahead of (or a delivery lag behind) the control plane:
+    /// an on-host process up to this many minutes *before* the call still joins it.
+    pub join_max_skew_minutes: u32,
 }
 
 impl Default for Thresholds {
@@ -207,6 +217,8 @@ impl Default for Thresholds {
             peer_min_accounts: 1,
             peer_min_events: 10,
             peer_min_days: 7,
+            join_window_minutes: 10,
+            join_max_skew_minutes: 2,
         }
     }
 }

@@ -70,6 +70,10 @@ pub fn account_key(provider: Provider, account: &str) -> String {
 /// for IAM Identity Center sessions (one permission-set role shared by many people) the person
 /// too, so each person keeps a history of their own.
 pub fn principal_key(e: &CommandEvent) -> String {
+    // On-host users (SYSTEM, root) are per machine.
+    if let Some(h) = e.host.as_ref().filter(|_| e.action == Action::AgentProcess) {
+        return format!("{}@{}", e.principal.id, h.name.to_ascii_lowercase());
+    }
     match (&e.principal.kind, &e.principal.session_name) {
         (Some(PrincipalKind::IdentityCenterUser), Some(session)) if !session.is_empty() => {
             format!("{}/{}", e.principal.id, session)
@@ -281,6 +285,10 @@ pub struct Profile {
     /// Peer (organisation-wide) profiles only: the accounts or subscriptions seen.
     #[serde(default)]
     pub accounts: Vec<Seen>,
+    /// Join-key records only (`join|<key>`): both sides of control plane ⋈ host episodes
+    /// ([`crate::join`]; bounded).
+    #[serde(default)]
+    pub joins: Vec<crate::join::JoinEntry>,
 }
 
 impl Profile {
@@ -303,6 +311,7 @@ impl Profile {
             active_hours: Vec::new(),
             routines: Vec::new(),
             accounts: Vec::new(),
+            joins: Vec::new(),
         }
     }
 

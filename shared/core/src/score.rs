@@ -86,6 +86,24 @@ pub struct Verdict {
     pub severity: Severity,
     /// Every factor that moved the score.
     pub signals: Vec<Signal>,
+    /// Emission revision: 0 for a first emission, +1 per re-emission after a join.
+    #[serde(default)]
+    pub revision: u32,
+    /// Earlier verdicts this event completed a join for, re-emitted with `revision` raised
+    /// (see [`crate::join`]); publish them after this one.
+    #[serde(default)]
+    pub rejoined: Vec<Verdict>,
+    /// Events joined (0: not joined).
+    #[serde(default)]
+    pub related: usize,
+    /// The event's own signals, before the join added its counterparts' (empty when not
+    /// joined: then `signals` are its own).
+    #[serde(default)]
+    pub own_signals: Vec<Signal>,
+    /// Re-emissions only: whether an earlier emission met the alert severity (then the
+    /// re-emission is published whatever its score now).
+    #[serde(default)]
+    pub alerted_before: bool,
 }
 
 impl Verdict {
@@ -99,6 +117,11 @@ impl Verdict {
             risk_score,
             severity: Severity::from_score(risk_score),
             signals,
+            revision: 0,
+            rejoined: Vec::new(),
+            related: 0,
+            own_signals: Vec::new(),
+            alerted_before: false,
         }
     }
 

@@ -196,7 +196,88 @@ signals! {
     Persistence => persistence = 15;
     /// Enrichment was attempted but the command text could not be fetched; scored without it.
     EnrichmentUnavailable => enrichment_unavailable = 5;
+    /// On-host: a shell or script host ([`SHELL_HOSTS`]) started under a cloud agent.
+    AgentShell => agent_shell = 10;
+    /// On-host: the seed query's rule — a shell or script host under a cloud agent with `-enc`
+    /// on its command line (the seed scores it 80). With the base points: high on its own.
+    SeedEncodedShell => seed_encoded_shell = 55;
+    /// On-host: the seed query's rule — a shell or script host under a cloud agent with
+    /// `-bypass` or `-hidden` (the seed scores it 60). With the base points: medium on its own.
+    SeedBypassShell => seed_bypass_shell = 35;
+    /// On-host: the agent's own wrapper around the script it was sent (the SSM agent's
+    /// `powershell -ExecutionPolicy unrestricted -f …\_script.ps1`): not evidence by itself,
+    /// what runs inside it is scored.
+    AgentWrapper => agent_wrapper = -10;
+    /// On-host: the agents' own background work (guest log collection, network and event-log
+    /// housekeeping, SSM inventory and patching plugins; [`ROUTINE_AGENT_WORK`]).
+    RoutineAgentWork => routine_agent_work = -10;
+    /// The control-plane call and the on-host process were joined (same SSM command id, or an
+    /// Azure Run Command on the VM within the join window): one episode seen from both sides.
+    JoinedActivity => joined_activity = 5;
 }
+
+/// Shell and script hosts (image file names, lowercase, without `.exe`): the seed query's four
+/// plus their siblings on Windows and Linux.
+pub const SHELL_HOSTS: &[&str] = &[
+    "powershell",
+    "pwsh",
+    "powershell_ise",
+    "cmd",
+    "wscript",
+    "cscript",
+    "mshta",
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "ksh",
+    "python",
+    "python3",
+    "perl",
+];
+
+/// The seed query's command-line rule (`/(-enc|-bypass|-hidden)/i`, substrings), per signal.
+/// Applied to shell hosts under a cloud agent, on top of [`COMMAND_PATTERNS`].
+pub const SEED_PATTERNS: &[(SignalId, &[&str])] = &[
+    (SignalId::SeedEncodedShell, &["-enc", " -ec "]),
+    (
+        SignalId::SeedBypassShell,
+        &[
+            "-bypass",
+            "-hidden",
+            "-executionpolicy bypass",
+            "-ep bypass",
+            "-exec bypass",
+            "-windowstyle hidden",
+            "-w hidden",
+        ],
+    ),
+];
+
+/// The agents' own background work: image names (lowercase, without `.exe`) and fragments of
+/// the SSM agent's orchestration paths of its routine plugins. The real examples are Azure guest
+/// agent log collection (`CollectGuestLogs.exe` → `cmd`, `conhost`, `logman`, `wevtutil`) in
+/// the OTRF datasets, and the SSM agent's inventory and patch plugin folders.
+pub const ROUTINE_AGENT_WORK: &[&str] = &[
+    "collectguestlogs",
+    "ipconfig",
+    "route",
+    "logman",
+    "wevtutil",
+    "netsh",
+    "conhost",
+    "waappagent",
+    "windowsazureguestagent",
+    "windowsazuretelemetryservice",
+    "/awssoftwareinventory/",
+    "/softwareinventory/",
+    "/patchwindows/",
+    "/patchlinux/",
+    "/runpatchbaseline/",
+    "/awsrunpatchbaseline/",
+    "/configurepackage/",
+    "/updatessmagent/",
+];
 
 /// Command-text patterns per signal (matched case-insensitively as substrings). Data, not code:
 /// extend a list to teach cadet a new technique.
@@ -343,6 +424,95 @@ pub fn command_text(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
     }
 }
 
+/// On-host signals: shell hosts under an agent, the seed's `-enc` / `-bypass` / `-hidden`
+/// rule, the agent's own wrapper and background work. The command line itself is scored by
+/// [`command_text`] (the normalizer puts it in `command_text`).
+pub fn agent_process(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
+    let Some(p) = event
+        .process
+        .as_ref()
+        .filter(|_| event.action == Action::AgentProcess)
+    else {
+        return;
+    };
+    let agent = p.agent.map(|a| a.as_str()).unwrap_or("cloud agent");
+    let base = image_base(&p.name);
+    let shell = SHELL_HOSTS.contains(&base.as_str());
+    if p.agent_wrapper {
+        out.push(
+            policy,
+            SignalId::AgentWrapper,
+            format!(
+                "{} is the {agent}'s own wrapper around the script it was sent; what runs inside it is scored",
+                p.name
+            ),
+        );
+    } else if shell {
+        out.push(
+            policy,
+            SignalId::AgentShell,
+            format!("{} started under the {agent}", p.name),
+        );
+        let lower = format!(
+            " {} ",
+            p.command_line.as_deref().unwrap_or("").to_ascii_lowercase()
+        );
+        for (id, patterns) in SEED_PATTERNS {
+            if let Some(hit) = patterns.iter().find(|pat| lower.contains(*pat)) {
+                out.push(
+                    policy,
+                    *id,
+                    format!(
+                        "{} under the {agent} with {:?} (the seed query's rule)",
+                        p.name,
+                        hit.trim()
+                    ),
+                );
+            }
+        }
+    }
+    let parent = p.parent_name.as_deref().map(image_base).unwrap_or_default();
+    let paths = [
+        p.path.as_deref(),
+        p.working_directory.as_deref(),
+        p.parent_command_line.as_deref(),
+    ];
+    let routine = ROUTINE_AGENT_WORK.iter().find(|w| {
+        if w.starts_with('/') {
+            paths
+                .iter()
+                .flatten()
+                .any(|t| t.to_ascii_lowercase().replace('\\', "/").contains(*w))
+        } else {
+            // The process itself is agent housekeeping, or it was started by housekeeping
+            // (a shell only under the log collector, which runs `cmd` for its own steps).
+            **w == base || (**w == parent && (!shell || parent == "collectguestlogs"))
+        }
+    });
+    if let Some(w) = routine {
+        out.push(
+            policy,
+            SignalId::RoutineAgentWork,
+            format!("the agent's own background work ({})", w.trim_matches('/')),
+        );
+    }
+}
+
+/// An image path or name reduced to its lowercase file name without `.exe`
+/// (`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe` → `powershell`).
+pub fn image_base(image: &str) -> String {
+    let name = image
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(image)
+        .trim_matches('"')
+        .to_ascii_lowercase();
+    match name.strip_suffix(".exe") {
+        Some(n) => n.to_string(),
+        None => name,
+    }
+}
+
 /// One factor that moved the score.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signal {
@@ -451,6 +621,7 @@ fn action_reason(event: &CommandEvent) -> &'static str {
         }
         (_, Action::AutomationTrigger) => "a runbook trigger starts code later or on demand",
         (_, Action::Context) => "context",
+        (_, Action::AgentProcess) => "a process started on the machine under a cloud agent",
     }
 }
 
@@ -635,10 +806,12 @@ pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
         user_agent_signals(ua, policy, out);
     }
 
-    // When.
-    if !policy
-        .business_hours
-        .contains(event.event_time, &policy.timezone)
+    // When. (On-host processes inherit the time of the call that started them; the agents'
+    // own work runs around the clock, so the hour of a process is not a signal.)
+    if event.action != Action::AgentProcess
+        && !policy
+            .business_hours
+            .contains(event.event_time, &policy.timezone)
     {
         let local = event.event_time.to_zoned(policy.timezone.clone());
         out.push(
@@ -654,6 +827,7 @@ pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
 
     // What the command says, when it is known.
     command_text(event, policy, out);
+    agent_process(event, policy, out);
 
     // Mitigating context.
     if let Some(by) = p.invoked_by.as_deref() {

@@ -59,6 +59,19 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just("sessionContext"),
         Just("status"),
         Just("id"),
+        // On-host records (issue 13).
+        Just("EventID"),
+        Just("Image"),
+        Just("CommandLine"),
+        Just("ParentImage"),
+        Just("Hostname"),
+        Just("UtcTime"),
+        Just("process"),
+        Just("parent"),
+        Just("event"),
+        Just("winlog"),
+        Just("host"),
+        Just("process_name"),
     ]
     .prop_map(str::to_string);
     leaf.prop_recursive(5, 64, 8, move |inner| {
@@ -102,6 +115,25 @@ proptest! {
             let verdict = cadet_core::score(&ev, &cadet_core::Policy::default());
             prop_assert!(verdict.risk_score <= 100);
             let _ = cadet_core::Finding::from_verdict(&verdict).to_ocsf();
+        }
+    }
+
+    #[test]
+    fn endpoint_records_never_panic(v in arb_json(), field in 0usize..8, text in "\\PC{0,80}") {
+        // Splice random JSON, and random text, into an agent process record (Sysmon 1, flat).
+        let mut rec = json!({"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Hostname": "h",
+            "UtcTime": "2026-10-03 02:13:07.1", "Image": "C:\\Windows\\System32\\cmd.exe",
+            "ParentImage": "C:\\Program Files\\Amazon\\SSM\\ssm-document-worker.exe",
+            "CommandLine": "cmd /c whoami", "CurrentDirectory": "C:\\ProgramData\\Amazon\\SSM\\InstanceData\\i-1\\document\\orchestration\\c-1\\x"});
+        let key = ["CommandLine", "Image", "ParentImage", "Hostname", "UtcTime", "CurrentDirectory", "ProcessId", "ParentCommandLine"][field];
+        for value in [v, Value::String(text)] {
+            rec[key] = value;
+            if let Ok(Some(ev)) = cadet_core::normalize(&rec.to_string()) {
+                let verdict = cadet_core::score(&ev, &cadet_core::Policy::default());
+                prop_assert!(verdict.risk_score <= 100);
+                let _ = cadet_core::join::keys(&ev);
+                let _ = cadet_core::Finding::from_verdict(&verdict).to_ocsf();
+            }
         }
     }
 }

@@ -31,7 +31,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cadet_core::baseline::{assess_async, record_async, AsyncBaselineStore};
+use cadet_core::baseline::{assess_async, join_record_async, record_async, AsyncBaselineStore};
 use cadet_core::{CommandEvent, Finding, Policy, Processed};
 /// The boxed future enrichers return.
 pub use cadet_sinks::BoxFuture;
@@ -59,11 +59,17 @@ pub enum Outcome {
     Alerted {
         /// The finding.
         finding: Box<Finding>,
+        /// Earlier findings this record completed a join for, re-emitted (same `finding_id`,
+        /// `revision` one higher); those at or above the alert severity, or alerted before,
+        /// were delivered to every sink too.
+        rejoined: Vec<Finding>,
     },
     /// Scored below the alert severity (recorded, not published).
     BelowThreshold {
         /// The finding.
         finding: Box<Finding>,
+        /// As for [`Outcome::Alerted`].
+        rejoined: Vec<Finding>,
     },
     /// A context event recorded in the baseline; no verdict.
     Observed,
@@ -119,8 +125,20 @@ impl Outcome {
     /// The finding, when the record produced one that was published or recorded.
     pub fn finding(&self) -> Option<&Finding> {
         match self {
-            Outcome::Alerted { finding } | Outcome::BelowThreshold { finding } => Some(finding),
+            Outcome::Alerted { finding, .. } | Outcome::BelowThreshold { finding, .. } => {
+                Some(finding)
+            }
             _ => None,
+        }
+    }
+
+    /// Earlier findings re-emitted because this record completed their join.
+    pub fn rejoined(&self) -> &[Finding] {
+        match self {
+            Outcome::Alerted { rejoined, .. } | Outcome::BelowThreshold { rejoined, .. } => {
+                rejoined
+            }
+            _ => &[],
         }
     }
 
@@ -159,7 +177,7 @@ impl Report {
     /// Findings at or above the alert severity, delivered to every sink.
     pub fn alerts(&self) -> impl Iterator<Item = &Finding> {
         self.outcomes.iter().filter_map(|o| match o {
-            Outcome::Alerted { finding } => Some(finding.as_ref()),
+            Outcome::Alerted { finding, .. } => Some(finding.as_ref()),
             _ => None,
         })
     }
@@ -167,7 +185,7 @@ impl Report {
     /// Verdicts below the alert severity.
     pub fn below_threshold(&self) -> impl Iterator<Item = &Finding> {
         self.outcomes.iter().filter_map(|o| match o {
-            Outcome::BelowThreshold { finding } => Some(finding.as_ref()),
+            Outcome::BelowThreshold { finding, .. } => Some(finding.as_ref()),
             _ => None,
         })
     }
@@ -321,9 +339,42 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             }
         };
         let mut published = None;
+        let scored = verdict.clone();
         let outcome = match verdict {
             None => Outcome::Observed,
             Some(v) => {
+                // Re-emissions of earlier findings this event joined, published when they
+                // alert now or alerted before (receivers keep the highest revision).
+                let rejoined: Vec<(Finding, bool)> = v
+                    .rejoined
+                    .iter()
+                    .map(|r| {
+                        (
+                            Finding::from_verdict(r),
+                            r.is_alert(&self.policy) || r.alerted_before,
+                        )
+                    })
+                    .collect();
+                let mut errors = Vec::new();
+                for (f, publish) in &rejoined {
+                    if *publish {
+                        tracing::info!(finding_id = %f.finding_id, revision = f.revision, risk_score = f.risk_score, "re-emitting joined finding");
+                        errors.extend(self.publish(f).await);
+                    }
+                }
+                if !errors.is_empty() {
+                    let retryable = errors.iter().all(SinkError::retryable);
+                    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    return Outcome::SinkFailed {
+                        finding_id: rejoined
+                            .first()
+                            .map(|(f, _)| f.finding_id.clone())
+                            .unwrap_or_default(),
+                        errors,
+                        retryable,
+                    };
+                }
+                let rejoined: Vec<Finding> = rejoined.into_iter().map(|(f, _)| f).collect();
                 let finding = Finding::from_verdict(&v);
                 tracing::info!(
                     event_id = %finding.event_id,
@@ -348,16 +399,28 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
                     published = Some(finding.finding_id.clone());
                     Outcome::Alerted {
                         finding: Box::new(finding),
+                        rejoined,
                     }
                 } else {
                     Outcome::BelowThreshold {
                         finding: Box::new(finding),
+                        rejoined,
                     }
                 }
             }
         };
         // Only now: a failure above left the baseline untouched for the redelivery.
-        match record_async(&self.store, event).await {
+        // The join entries first (idempotent by event id): if they fail, the event stays
+        // unrecorded and the redelivery joins again.
+        let joined = match &scored {
+            Some(v) => join_record_async(&self.store, event, v, &self.policy).await,
+            None => Ok(()),
+        };
+        let recorded = match joined {
+            Ok(()) => record_async(&self.store, event).await,
+            Err(e) => Err(e),
+        };
+        match recorded {
             Ok(_) => outcome,
             Err(e) => {
                 tracing::error!(event_id = %event.event_id, error = %e, "recording failed after scoring; the redelivery is scored again");

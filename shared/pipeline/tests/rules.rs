@@ -304,3 +304,169 @@ async fn enrichment_adds_command_text_and_a_slow_enricher_is_cut_off() {
         "still published: {o:?}"
     );
 }
+
+// --- Control plane ⋈ host (issue 13): the join, in both arrival orders. ---
+
+const SSM_EPISODE: &str =
+    include_str!("../../../events/endpoint/ssm-sendcommand-encoded-powershell.json");
+const AZURE_EPISODE: &str =
+    include_str!("../../../events/endpoint/azure-runcommand-download-cradle.json");
+
+/// The records of a sample file, as JSON texts, in file order.
+fn records(text: &str) -> Vec<String> {
+    cadet_core::records(text)
+        .into_iter()
+        .map(|(pos, r)| {
+            r.map(|raw| raw.get().to_string())
+                .unwrap_or_else(|e| panic!("{pos}: {e}"))
+        })
+        .collect()
+}
+
+fn signal_ids(f: &Finding) -> Vec<&'static str> {
+    f.signals.iter().map(|s| s.id).collect()
+}
+
+/// Every id once: the joined score counts each signal once.
+fn assert_once(f: &Finding) {
+    let mut ids = signal_ids(f);
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a signal counted twice: {:?}", signal_ids(f));
+    let sum: i32 = f.signals.iter().map(|s| s.points).sum();
+    assert_eq!(i32::from(f.risk_score), sum.clamp(0, 100));
+}
+
+#[tokio::test]
+async fn control_plane_first_then_host_joins_and_re_emits_the_call() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink);
+    let recs = records(SSM_EPISODE); // SendCommand, the agent's wrapper, the encoded child
+    let call = one(&p, &recs[0]).await;
+    let call_finding = call
+        .finding()
+        .cloned()
+        .unwrap_or_else(|| panic!("{call:?}"));
+    assert!(call_finding.related.is_empty());
+    let _wrapper = one(&p, &recs[1]).await;
+    let child = one(&p, &recs[2]).await;
+    let host = child.finding().unwrap_or_else(|| panic!("{child:?}"));
+    // The host finding gains the caller.
+    assert_eq!(host.action, "agent_process");
+    assert_eq!(host.related.len(), 1, "{:?}", host.related);
+    assert_eq!(host.related[0].event_id, call_finding.event_id);
+    assert_eq!(host.related[0].operation, "ssm:SendCommand");
+    assert_eq!(
+        host.related[0].principal.as_deref(),
+        Some("arn:aws:iam::111122223333:user/mallory")
+    );
+    assert_eq!(host.related[0].source_ip.as_deref(), Some("203.0.113.66"));
+    assert!(signal_ids(host).contains(&"seed_encoded_shell"));
+    assert!(
+        signal_ids(host).contains(&"long_term_key"),
+        "caller's signals joined"
+    );
+    assert_once(host);
+    // The call is re-emitted: same finding id, revision raised, the command line scored.
+    let re = child
+        .rejoined()
+        .iter()
+        .find(|f| f.finding_id == call_finding.finding_id)
+        .unwrap_or_else(|| panic!("call not re-emitted: {:?}", child.rejoined()));
+    assert_eq!(re.revision, 2, "wrapper then child: two re-emissions");
+    assert!(re
+        .command_text
+        .as_deref()
+        .is_some_and(|t| t.contains("-Enc")));
+    assert!(signal_ids(re).contains(&"encoded_command"));
+    assert!(
+        !signal_ids(re).contains(&"agent_wrapper"),
+        "host-only mitigations stay"
+    );
+    assert!(re.risk_score > call_finding.risk_score);
+    assert_once(re);
+    assert!(sink.accepted().contains(&re.finding_id));
+}
+
+#[tokio::test]
+async fn host_first_then_control_plane_joins_and_re_emits_the_processes() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink);
+    let recs = records(AZURE_EPISODE); // wrapper, cmd with the cradle, then runCommand/action
+    let wrapper = one(&p, &recs[0]).await;
+    let cradle = one(&p, &recs[1]).await;
+    let cradle_finding = cradle
+        .finding()
+        .cloned()
+        .unwrap_or_else(|| panic!("{cradle:?}"));
+    assert!(matches!(cradle, Outcome::Alerted { .. }), "{cradle:?}");
+    assert!(cradle_finding.related.is_empty());
+    assert!(
+        matches!(wrapper, Outcome::BelowThreshold { .. }),
+        "{wrapper:?}"
+    );
+    let call = one(&p, &recs[2]).await;
+    let f = call.finding().unwrap_or_else(|| panic!("{call:?}"));
+    assert_eq!(f.action, "run_command");
+    assert_eq!(f.related.len(), 2, "{:?}", f.related);
+    // Azure never records the script: the host's command line becomes the call's.
+    assert!(f
+        .command_text
+        .as_deref()
+        .is_some_and(|t| t.contains("curl -s http://203.0.113.50/")));
+    assert!(signal_ids(f).contains(&"download_cradle"));
+    assert_once(f);
+    assert_eq!(call.rejoined().len(), 2);
+    for r in call.rejoined() {
+        assert_eq!(r.revision, 1);
+        assert_eq!(r.related.len(), 1);
+        assert!(r.related[0].operation.ends_with("runCommand/action"));
+        assert!(signal_ids(r).contains(&"delegated_admin"));
+        assert_once(r);
+    }
+    // The alerted cradle finding was published again under its id; the wrapper, now joined to
+    // an alerting call, too.
+    let published = sink.accepted();
+    assert_eq!(
+        published
+            .iter()
+            .filter(|id| **id == cradle_finding.finding_id)
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_process_outside_the_join_window_does_not_join() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink);
+    let recs = records(SSM_EPISODE);
+    let _ = one(&p, &recs[0]).await;
+    // The same encoded child, an hour after the call (window 10 minutes).
+    let late = recs[2].replace("2026-10-03 02:13:10.077", "2026-10-03 03:13:10.077");
+    let o = one(&p, &late).await;
+    let f = o.finding().unwrap_or_else(|| panic!("{o:?}"));
+    assert!(f.related.is_empty(), "{:?}", f.related);
+    assert!(o.rejoined().is_empty());
+    // And one from before the call beyond the allowed skew (2 minutes) neither.
+    let early = recs[2]
+        .replace("2026-10-03 02:13:10.077", "2026-10-03 02:01:00.000")
+        .replace("0c1d2e3f4a02}", "0c1d2e3f4a99}");
+    let o = one(&p, &early).await;
+    assert!(o.finding().is_some_and(|f| f.related.is_empty()));
+}
+
+#[tokio::test]
+async fn a_redelivered_process_is_a_duplicate_and_does_not_re_emit() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink);
+    let recs = records(SSM_EPISODE);
+    for r in &recs {
+        let _ = one(&p, r).await;
+    }
+    let before = sink.accepted().len();
+    let again = one(&p, &recs[2]).await;
+    assert!(matches!(again, Outcome::Duplicate), "{again:?}");
+    assert_eq!(sink.accepted().len(), before);
+}

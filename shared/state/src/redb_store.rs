@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::StateError;
 
 /// Schema version written to new files and required of existing ones.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
@@ -396,7 +396,7 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            err.contains("schema version 4") && err.contains("needs 3"),
+            err.contains("schema version 5") && err.contains("needs 4"),
             "{err}"
         );
         let _ = std::fs::remove_file(&path);

@@ -57,6 +57,9 @@ fn event(i: u64) -> CommandEvent {
         command_text: None,
         enrichment_error: None,
         deleted_before_read: false,
+        host: None,
+        process: None,
+        related: Vec::new(),
     }
 }
 

@@ -251,6 +251,9 @@ pub(super) fn normalize(
         command_text,
         enrichment_error: None,
         deleted_before_read: false,
+        host: None,
+        process: None,
+        related: Vec::new(),
     }))
 }
 

@@ -441,6 +441,9 @@ fn build(rec: &AzureRecord, failed_type: bool) -> Result<Option<Partial>, Normal
             command_text: None,
             enrichment_error: None,
             deleted_before_read: false,
+            host: None,
+            process: None,
+            related: Vec::new(),
         },
     }))
 }

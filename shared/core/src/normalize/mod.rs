@@ -12,10 +12,14 @@
 //! - SQS message (`body` holds one of the above, as Lambda's SQS event delivers it);
 //! - Event Grid event (EventGridSchema), CloudEvents 1.0;
 //! - Azure Functions host invocation payload (`Data.eventGridEvent`, object or JSON string);
-//! - Activity Log record, diagnostic-export shape (`{"records":[…]}`) or REST shape.
+//! - Activity Log record, diagnostic-export shape (`{"records":[…]}`) or REST shape;
+//! - on-host process events (Sysmon 1, Security 4688, Sentinel `SecurityEvent`, ECS from
+//!   Winlogbeat / Elastic Agent / Auditbeat, the seed's flat names): see [`endpoint`]. Only
+//!   processes that descend from a cloud agent become events ([`crate::model::Action::AgentProcess`]).
 
 mod aws;
 mod azure;
+pub mod endpoint;
 
 use std::borrow::Cow;
 
@@ -137,6 +141,19 @@ pub(crate) struct Envelope<'a> {
     pub(crate) response_elements: Option<&'a RawValue>,
     #[serde(rename = "errorCode", borrow)]
     pub(crate) error_code: Option<Str<'a>>,
+    // On-host records (flat Windows / Sentinel / seed names; ECS objects).
+    #[serde(rename = "EventID", borrow)]
+    win_event_id: Option<&'a RawValue>,
+    #[serde(rename = "Image", borrow)]
+    image: Option<&'a RawValue>,
+    #[serde(rename = "NewProcessName", borrow)]
+    new_process_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    process_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    process: Option<&'a RawValue>,
+    #[serde(borrow)]
+    winlog: Option<&'a RawValue>,
 }
 
 impl<'a> Envelope<'a> {
@@ -231,9 +248,21 @@ fn normalize_at(text: &str, depth: usize) -> Result<Option<CommandEvent>, Normal
     if env.operation_name.is_some() {
         return azure::activity_log(text);
     }
+    // On-host records: ECS objects first (their `process` / `winlog` are objects).
+    let is_object = |v: Option<&RawValue>| v.is_some_and(|r| r.get().starts_with('{'));
+    if is_object(env.process) || is_object(env.winlog) {
+        return endpoint::ecs(text);
+    }
+    if env.win_event_id.is_some()
+        || env.image.is_some()
+        || env.new_process_name.is_some()
+        || env.process_name.is_some()
+    {
+        return endpoint::flat(text);
+    }
     Err(NormalizeError::UnknownShape(
         "not an EventBridge event, CloudTrail record, SQS message, Event Grid event, CloudEvent, \
-         Functions host payload or Activity Log record"
+         Functions host payload, Activity Log record or endpoint process event"
             .to_string(),
     ))
 }
