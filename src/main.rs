@@ -7,6 +7,7 @@ mod baseline;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;
 mod detect;
+mod hunt;
 mod output;
 mod state;
 
@@ -30,6 +31,9 @@ struct Cli {
 enum Command {
     /// Score events from files, directories or stdin and print verdicts.
     Detect(DetectArgs),
+    /// Hunt through historical archives (local, S3, Azure Blob) on every core, in event-time
+    /// order, with progress, a summary and an optional HTML report.
+    Hunt(HuntArgs),
     /// Policy files: validate, or print the commented default.
     Policy {
         #[command(subcommand)]
@@ -112,6 +116,98 @@ struct DetectArgs {
     color: ColorChoice,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct HuntArgs {
+    /// Local files or directories, `s3://BUCKET/PREFIX`, or Azure Blob container URLs
+    /// (`https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX`, a SAS token in the query or
+    /// `AZURE_STORAGE_SAS_TOKEN`, or Shared Key with `AZURE_STORAGE_KEY`; the Azurite form
+    /// `http://127.0.0.1:PORT/ACCOUNT/CONTAINER/PREFIX`).
+    #[arg(required = true)]
+    sources: Vec<String>,
+    /// Events at or after this time: RFC 3339 (`2026-10-01T00:00:00Z`), a date
+    /// (`2026-10-01`, UTC) or an age (`90d`, `12h`).
+    #[arg(long, value_parser = parse_when)]
+    since: Option<jiff::Timestamp>,
+    /// Events before this time (same forms as --since).
+    #[arg(long, value_parser = parse_when)]
+    until: Option<jiff::Timestamp>,
+    /// Only these AWS accounts / Azure subscriptions (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    account: Vec<String>,
+    /// Only these AWS regions (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    region: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Print a verdict for every recognized event, not only alerts.
+    #[arg(long)]
+    all: bool,
+    /// Baseline store: `memory` (default for hunts: the live baseline is never touched) or a
+    /// state file path.
+    #[arg(long)]
+    state: Option<String>,
+    /// Policy file (TOML); default: the built-in policy.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Write a self-contained HTML report (timeline, top principals, counts, every finding).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
+    /// Worker threads for local sources (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Concurrent object reads (GETs) when a source is S3 or Blob storage.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Progress bar on stderr: auto (TTY only), always, never.
+    #[arg(long, default_value = "auto")]
+    progress: ColorChoice,
+    /// Colour in the text table: auto (TTY only, honours NO_COLOR), always, never.
+    #[arg(long, default_value = "auto")]
+    color: ColorChoice,
+    /// S3 endpoint override (an emulator, a VPC endpoint); the SDK also reads
+    /// `AWS_ENDPOINT_URL`.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// S3 path-style addressing (`http://host/bucket/key`), as emulators need.
+    #[arg(long, env = "CADET_S3_FORCE_PATH_STYLE")]
+    s3_force_path_style: bool,
+    /// Region of the S3 bucket (default: the AWS SDK chain, then us-east-1).
+    #[arg(long)]
+    s3_region: Option<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// `--since`/`--until`: RFC 3339, a UTC date, or an age before now.
+fn parse_when(text: &str) -> Result<jiff::Timestamp, String> {
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    if let Ok(d) = t.parse::<jiff::civil::Date>() {
+        return d
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| format!("{text:?}: {e}"));
+    }
+    let (num, unit) = t.split_at(t.len().saturating_sub(1));
+    let secs = match (num.parse::<i64>(), unit) {
+        (Ok(n), "d") if n >= 0 => n.checked_mul(86_400),
+        (Ok(n), "h") if n >= 0 => n.checked_mul(3_600),
+        (Ok(n), "m") if n >= 0 => n.checked_mul(60),
+        _ => None,
+    };
+    secs.and_then(|s| {
+        jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_secs(s))
+            .ok()
+    })
+    .ok_or_else(|| {
+        format!("{text:?}: expected RFC 3339 (2026-10-01T00:00:00Z), a date (2026-10-01) or an age (90d, 12h, 30m)")
+    })
 }
 
 /// Input bounds; each one, when hit, costs the record (or the rest of a gzip input) and an
@@ -217,6 +313,54 @@ fn main() -> ExitCode {
                 limits: args.limits.limits(),
             };
             match detect::run(&opts) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Hunt(args) => {
+            use std::io::IsTerminal;
+            let tty = |c: ColorChoice, stream_is_tty: bool| match c {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => stream_is_tty,
+            };
+            if let (Some(s), Some(u)) = (args.since, args.until) {
+                if s >= u {
+                    eprintln!("error: --since {s} is not before --until {u}");
+                    return ExitCode::from(1);
+                }
+            }
+            let opts = hunt::Options {
+                sources: args.sources,
+                format: args.format,
+                all: args.all,
+                state: args.state,
+                policy: args.policy,
+                colour: tty(
+                    args.color,
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                ),
+                limits: args.limits.limits(),
+                filter: cadet_ingest::layout::Filter {
+                    since: args.since,
+                    until: args.until,
+                    accounts: args.account,
+                    regions: args.region,
+                },
+                report: args.report,
+                jobs: args.jobs.map(usize::from),
+                concurrency: usize::from(args.concurrency),
+                progress: tty(args.progress, std::io::stderr().is_terminal()),
+                s3: hunt::S3Options {
+                    endpoint_url: args.endpoint_url,
+                    force_path_style: args.s3_force_path_style,
+                    region: args.s3_region,
+                },
+            };
+            match hunt::run(&opts) {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -26,6 +26,10 @@
 //! `records` array further on is expanded once it is complete (it is bounded by the record
 //! size limit like any record).
 //!
+//! [`layout`] knows the archive layouts (CloudTrail organisation trails, the Activity Log
+//! archive) and plans which prefixes of a bucket, container or directory a reader can skip for
+//! a time window, accounts and regions; it is pure (no client), shared by every archive reader.
+//!
 //! The crate does no normalization and does not depend on `cadet-core`: it hands out record
 //! text, and the pure core stays free of I/O. It lives apart from `cadet-state` and
 //! `cadet-sinks` so a reader of objects (the Lambda) or archives (the CLI) pulls in neither a
@@ -41,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod layout;
 mod source;
 mod split;
 

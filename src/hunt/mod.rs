@@ -1,0 +1,814 @@
+//! `cadet hunt`: the `detect` pipeline over large historical archives.
+//!
+//! 1. **List.** Every SOURCE (a local file or directory, `s3://bucket/prefix`, an Azure Blob
+//!    container URL) is listed with the archive-layout planner of `cadet_ingest::layout`, so
+//!    `--since/--until/--account/--region` skip whole prefixes before anything is read.
+//! 2. **Scan, in parallel.** A rayon pool reads, gunzips, splits (`cadet_ingest::Records`),
+//!    pre-filters and normalizes every object; one object is streamed at a time per worker, so
+//!    memory does not grow with the archive. Only the normalized T1651 and context events inside
+//!    the window travel on. Bad records and unreadable objects are reported per object (one
+//!    `error:` line each) and the hunt goes on.
+//! 3. **Score, in event-time order.** Archives are not in time order, so the collected events
+//!    are sorted by event time (ties: listing order, then record order) and scored one by one
+//!    against the `--state` store (memory by default: a hunt never touches the live baseline
+//!    unless asked), exactly as `detect` scores them.
+//! 4. **Print** in the `detect` formats, optionally write an HTML report, and print a summary on
+//!    stderr. Exit status: 0, 2 when a record was rejected, 1 when an object could not be read
+//!    (entirely or part-way), 130 when interrupted by Ctrl-C.
+//!
+//! The pre-filter ([`skippable`]) skips the JSON parse of CloudTrail records whose `eventName`
+//! is in none of cadet's operation tables; they are counted but not parsed, so a JSON syntax
+//! error inside such a record is not reported (as `detect` would).
+
+#[cfg(feature = "hunt-blob")]
+mod blob;
+mod local;
+pub mod report;
+#[cfg(feature = "hunt-s3")]
+mod s3;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use cadet_core::{BaselineStore, CommandEvent, Finding, Policy, Processed, Severity};
+use cadet_ingest::layout::{self, Filter};
+use cadet_ingest::{Item, Limits};
+use jiff::Timestamp;
+use rayon::prelude::*;
+
+use crate::output::{Format, Printer};
+
+/// Options of one `hunt` run.
+#[derive(Debug)]
+pub struct Options {
+    /// Local paths, `s3://bucket/prefix`, Blob container URLs.
+    pub sources: Vec<String>,
+    /// Output format.
+    pub format: Format,
+    /// Print every verdict, not only alerts.
+    pub all: bool,
+    /// `--state` (None = memory).
+    pub state: Option<String>,
+    /// `--policy`.
+    pub policy: Option<PathBuf>,
+    /// Colour in the text table.
+    pub colour: bool,
+    /// Input bounds.
+    pub limits: Limits,
+    /// Window, accounts, regions.
+    pub filter: Filter,
+    /// `--report FILE.html`.
+    pub report: Option<PathBuf>,
+    /// Worker threads for local files (None: one per core).
+    pub jobs: Option<usize>,
+    /// Concurrent object reads when a source is remote (S3, Blob).
+    pub concurrency: usize,
+    /// Show the progress bar (stderr is a TTY).
+    pub progress: bool,
+    /// S3 client settings.
+    pub s3: S3Options,
+}
+
+/// S3 client settings (`--endpoint-url`, path-style addressing, region).
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// Endpoint override (also `AWS_ENDPOINT_URL`, read by the AWS SDK itself).
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing (needed by most emulators).
+    pub force_path_style: bool,
+    /// Region of the bucket (else the SDK's chain: `AWS_REGION`, profile…).
+    pub region: Option<String>,
+}
+
+/// An object store a source lives in: opens one object as a byte stream.
+pub(crate) trait Store: Send + Sync {
+    /// The object's name in messages (`s3://bucket/key`, a URL without its SAS, a path).
+    fn display(&self, key: &str) -> String;
+    /// Opens an object for streaming.
+    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String>;
+}
+
+/// One object to read.
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    /// Index of its store.
+    pub store: usize,
+    /// Key, blob name or path.
+    pub key: String,
+    /// Size in bytes as listed.
+    pub size: u64,
+}
+
+/// A listing: objects and the errors met while listing.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    pub objects: Vec<Object>,
+    pub errors: Vec<String>,
+    /// Prefixes pruned by the planner (not listed at all).
+    pub pruned: usize,
+}
+
+/// Messages on stderr: through the progress bar when there is one, so lines do not tear it.
+#[derive(Debug, Clone)]
+pub(crate) struct Reporter {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Reporter {
+    pub fn error(&self, line: String) {
+        match &self.bar {
+            Some(b) => b.println(format!("error: {line}")),
+            None => eprintln!("error: {line}"),
+        }
+    }
+}
+
+/// A normalized event waiting to be scored, with its place in the input for stable ordering.
+#[derive(Debug)]
+struct Pending {
+    event: CommandEvent,
+    object: usize,
+    record: usize,
+}
+
+/// What the scan of every object adds up to.
+#[derive(Debug, Default)]
+struct Counters {
+    files_done: AtomicUsize,
+    files_partial: AtomicUsize,
+    bytes: AtomicU64,
+    records: AtomicU64,
+    skipped: AtomicU64,
+    rejected: AtomicU64,
+    unreadable: AtomicUsize,
+    outside: AtomicU64,
+}
+
+/// Counts bytes as they are read from a source (compressed bytes for gzip objects).
+struct Counting<R> {
+    inner: R,
+    counters: Arc<Counters>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Whether a record can be skipped without parsing: a CloudTrail record (an `eventSource`
+/// ending in `.amazonaws.com`) none of whose `eventName` values is an AWS operation cadet
+/// knows. Conservative: any doubt (an escape in a value, no `eventName`, a non-string value)
+/// keeps the record for the normalizer, which makes the real decision.
+pub fn skippable(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut aws = false;
+    for at in memchr::memmem::find_iter(bytes, b"\"eventSource\"") {
+        match string_value(bytes, at + "\"eventSource\"".len()) {
+            Some(v) if v.ends_with(b".amazonaws.com") => aws = true,
+            Some(_) => {}
+            None => return false,
+        }
+    }
+    if !aws {
+        return false;
+    }
+    let mut names = 0;
+    for at in memchr::memmem::find_iter(bytes, b"\"eventName\"") {
+        let Some(v) = string_value(bytes, at + "\"eventName\"".len()) else {
+            return false;
+        };
+        if cadet_core::operations::AWS_OPERATIONS
+            .iter()
+            .any(|op| op.event_name.as_bytes() == v)
+        {
+            return false;
+        }
+        names += 1;
+    }
+    names > 0
+}
+
+/// The string value after a key (`: "value"`), when it has no escapes.
+fn string_value(bytes: &[u8], mut i: usize) -> Option<&[u8]> {
+    let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    while i < bytes.len() && ws(bytes[i]) {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b':') {
+        // A string that happens to read `"eventName"`, not a key: the value is unknown.
+        return None;
+    }
+    i += 1;
+    while i < bytes.len() && ws(bytes[i]) {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let len = memchr::memchr2(b'"', b'\\', &bytes[start..])?;
+    if bytes[start + len] != b'"' {
+        return None;
+    }
+    Some(&bytes[start..start + len])
+}
+
+/// Where a SOURCE lives.
+enum Kind {
+    Local,
+    #[cfg_attr(not(feature = "hunt-s3"), allow(dead_code))]
+    S3,
+    #[cfg_attr(not(feature = "hunt-blob"), allow(dead_code))]
+    Blob,
+}
+
+fn kind_of(source: &str) -> Kind {
+    if source.starts_with("s3://") {
+        Kind::S3
+    } else if source.starts_with("https://") || source.starts_with("http://") {
+        Kind::Blob
+    } else {
+        Kind::Local
+    }
+}
+
+/// Runs a hunt.
+pub fn run(opts: &Options) -> Result<ExitCode> {
+    let policy = crate::detect::load_policy(opts.policy.as_ref())?;
+    let store = crate::state::open(Some(opts.state.as_deref().unwrap_or("memory")))?;
+    let code = crate::with_store!(&store, s => run_with(s, &policy, opts))?;
+    store.flush()?;
+    Ok(code)
+}
+
+fn run_with<S: BaselineStore>(store: &S, policy: &Policy, opts: &Options) -> Result<ExitCode> {
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C exits at once.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("interrupted twice: exiting without a summary");
+                std::process::exit(130);
+            }
+        });
+    }
+
+    // 1. List.
+    let remote = opts
+        .sources
+        .iter()
+        .any(|s| !matches!(kind_of(s), Kind::Local));
+    let mut stores: Vec<Box<dyn Store>> = Vec::new();
+    let mut listing = Listing::default();
+    let mut unlistable = 0usize;
+    for source in &opts.sources {
+        let index = stores.len();
+        let result: Result<(Box<dyn Store>, Listing)> = match kind_of(source) {
+            Kind::Local => Ok(local::list(source, &opts.filter, index)),
+            Kind::S3 => list_s3(source, &opts.filter, index, &opts.s3),
+            Kind::Blob => list_blob(source, &opts.filter, index),
+        };
+        match result {
+            Ok((store, l)) => {
+                stores.push(store);
+                listing.objects.extend(l.objects);
+                listing.errors.extend(l.errors);
+                listing.pruned += l.pruned;
+            }
+            Err(e) => {
+                eprintln!("error: {source}: cannot list: {e:#}");
+                unlistable += 1;
+                // Keep indices aligned.
+                stores.push(Box::new(local::Missing));
+            }
+        }
+    }
+    for e in &listing.errors {
+        eprintln!("error: {e}");
+    }
+    let objects = listing.objects;
+    let total_bytes: u64 = objects.iter().map(|o| o.size).sum();
+
+    // 2. Scan in parallel.
+    let bar = if opts.progress {
+        let b = indicatif::ProgressBar::new(total_bytes);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let reporter = Reporter { bar: bar.clone() };
+    let counters = Arc::new(Counters::default());
+    let pending: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
+    let threads = if remote {
+        opts.concurrency.max(1)
+    } else {
+        opts.jobs.unwrap_or(0)
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting the worker pool")?;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if let Some(b) = &bar {
+            let counters = counters.clone();
+            let done = &done;
+            let total = objects.len();
+            scope.spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    let secs = started.elapsed().as_secs_f64().max(0.001);
+                    let records = counters.records.load(Ordering::Relaxed);
+                    b.set_position(counters.bytes.load(Ordering::Relaxed));
+                    b.set_message(format!(
+                        "{}/{} files, {} records ({:.0}/s)",
+                        counters.files_done.load(Ordering::Relaxed),
+                        total,
+                        records,
+                        records as f64 / secs
+                    ));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+        pool.install(|| {
+            objects.par_iter().enumerate().for_each(|(i, obj)| {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let store = &stores[obj.store];
+                let found = scan(i, obj, store.as_ref(), opts, &counters, &stop, &reporter);
+                if !found.is_empty() {
+                    if let Ok(mut p) = pending.lock() {
+                        p.extend(found);
+                    }
+                }
+            });
+        });
+        done.store(true, Ordering::Relaxed);
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let interrupted = stop.load(Ordering::SeqCst);
+    let scan_time = started.elapsed();
+
+    // 3. Score in event-time order.
+    let mut pending = pending
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a worker panicked while collecting events"))?;
+    pending.sort_by(|a, b| {
+        (a.event.event_time, a.object, a.record).cmp(&(b.event.event_time, b.object, b.record))
+    });
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut printer = Printer::new(opts.format, opts.colour);
+    let mut by_severity = [0usize; 5];
+    let (mut recognized, mut printed, mut duplicates) = (0usize, 0usize, 0usize);
+    let mut report_findings = Vec::new();
+    let span = pending
+        .first()
+        .zip(pending.last())
+        .map(|(a, b)| (a.event.event_time, b.event.event_time));
+    let context_events = pending.len();
+    for p in &pending {
+        let verdict = match cadet_core::process(store, &p.event, policy) {
+            Ok(Processed::Verdict(v)) => v,
+            Ok(Processed::Observed) => continue,
+            Ok(Processed::Duplicate) => {
+                duplicates += 1;
+                continue;
+            }
+            Err(e) => anyhow::bail!(
+                "{}: event {}: {e}",
+                stores[objects[p.object].store].display(&objects[p.object].key),
+                p.event.event_id
+            ),
+        };
+        recognized += 1;
+        by_severity[verdict.severity as usize] += 1;
+        if opts.all || verdict.is_alert(policy) {
+            printed += 1;
+            let finding = Finding::from_verdict(&verdict);
+            if opts.report.is_some() {
+                report_findings.push(finding.clone());
+            }
+            printer.emit(&mut out, finding)?;
+            if opts.format != Format::Text {
+                out.flush()?;
+            }
+        }
+    }
+    printer.finish(&mut out)?;
+    out.flush()?;
+    drop(out);
+
+    // 4. Summary.
+    let c = &counters;
+    let files_done = c.files_done.load(Ordering::Relaxed);
+    let partial = c.files_partial.load(Ordering::Relaxed);
+    let unreadable = c.unreadable.load(Ordering::Relaxed) + unlistable + listing.errors.len();
+    let rejected = c.rejected.load(Ordering::Relaxed);
+    let sev = severity_list(&by_severity);
+    let summary = Summary {
+        files: files_done,
+        files_listed: objects.len(),
+        bytes: c.bytes.load(Ordering::Relaxed),
+        records: c.records.load(Ordering::Relaxed),
+        context_events,
+        recognized,
+        by_severity,
+        printed,
+        duplicates,
+        rejected,
+        unreadable,
+        outside: c.outside.load(Ordering::Relaxed),
+        span,
+        seconds: scan_time.as_secs_f64(),
+        interrupted,
+        partial,
+        pruned: listing.pruned,
+    };
+    let window = match (opts.filter.since, opts.filter.until) {
+        (None, None) => String::new(),
+        (s, u) => format!(
+            " (window {} to {})",
+            s.map(|t| t.to_string())
+                .unwrap_or_else(|| "the start".into()),
+            u.map(|t| t.to_string()).unwrap_or_else(|| "the end".into())
+        ),
+    };
+    eprintln!(
+        "hunt: {} of {} files, {}, {} records in {:.2} s; {} cloud admin commands ({}), {} printed{}{}",
+        summary.files,
+        summary.files_listed,
+        human_bytes(summary.bytes),
+        summary.records,
+        summary.seconds,
+        recognized,
+        if sev.is_empty() { "none".into() } else { sev },
+        printed,
+        if opts.all { "" } else { " (alert severity and above; --all for every verdict)" },
+        if duplicates > 0 { format!(", {duplicates} duplicates suppressed") } else { String::new() },
+    );
+    eprintln!(
+        "hunt: events {}{}; {} outside the window/accounts/regions; {} rejected records, {} unreadable objects",
+        match span {
+            Some((a, b)) => format!("from {} to {}", cadet_core::finding::rfc3339(a), cadet_core::finding::rfc3339(b)),
+            None => "none found".to_string(),
+        },
+        window,
+        summary.outside,
+        rejected,
+        unreadable,
+    );
+    if interrupted {
+        eprintln!(
+            "hunt: interrupted: {} of {} files read completely, {} partly, {} not started; \
+             findings above cover only what was read",
+            files_done,
+            objects.len(),
+            partial,
+            objects.len().saturating_sub(files_done + partial),
+        );
+    }
+    if let Some(path) = &opts.report {
+        let html = report::render(&report_findings, &summary, &opts.filter, &opts.sources);
+        std::fs::write(path, html)
+            .with_context(|| format!("writing the report {}", path.display()))?;
+        eprintln!("hunt: report written to {}", path.display());
+    }
+    Ok(if interrupted {
+        ExitCode::from(130)
+    } else if unreadable > 0 {
+        ExitCode::from(1)
+    } else if rejected > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Figures of one hunt, for the summary lines and the report.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Objects read to the end.
+    pub files: usize,
+    /// Objects listed (after pruning).
+    pub files_listed: usize,
+    /// Bytes read from the sources (compressed for gzip objects).
+    pub bytes: u64,
+    /// Records split.
+    pub records: u64,
+    /// T1651 and context events collected for scoring.
+    pub context_events: usize,
+    /// Verdicts.
+    pub recognized: usize,
+    /// Verdicts per severity (index: `Severity as usize`).
+    pub by_severity: [usize; 5],
+    /// Findings printed.
+    pub printed: usize,
+    /// Duplicates suppressed.
+    pub duplicates: usize,
+    /// Records rejected.
+    pub rejected: u64,
+    /// Objects or sources that could not be read (entirely or part-way).
+    pub unreadable: usize,
+    /// Events outside the window, accounts or regions.
+    pub outside: u64,
+    /// First and last collected event.
+    pub span: Option<(Timestamp, Timestamp)>,
+    /// Seconds spent listing and scanning.
+    pub seconds: f64,
+    /// Stopped by Ctrl-C.
+    pub interrupted: bool,
+    /// Objects read part-way when interrupted.
+    pub partial: usize,
+    /// Prefixes pruned without listing.
+    pub pruned: usize,
+}
+
+fn severity_list(by: &[usize; 5]) -> String {
+    [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ]
+    .iter()
+    .filter(|s| by[**s as usize] > 0)
+    .map(|s| format!("{} {}", by[*s as usize], s))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Reads one object: split, pre-filter, normalize, keep the events inside the filter.
+fn scan(
+    index: usize,
+    obj: &Object,
+    store: &dyn Store,
+    opts: &Options,
+    counters: &Arc<Counters>,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+) -> Vec<Pending> {
+    let name = || store.display(&obj.key);
+    let reader = match store.open(&obj.key) {
+        Ok(r) => r,
+        Err(e) => {
+            reporter.error(format!("{}: cannot read: {e}", name()));
+            counters.unreadable.fetch_add(1, Ordering::Relaxed);
+            return Vec::new();
+        }
+    };
+    let counted = Counting {
+        inner: reader,
+        counters: counters.clone(),
+    };
+    let mut found = Vec::new();
+    let (mut records, mut skipped) = (0u64, 0u64);
+    let mut complete = true;
+    for item in cadet_ingest::Records::new(counted, opts.limits) {
+        if stop.load(Ordering::Relaxed) {
+            complete = false;
+            counters.files_partial.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        let record = match item {
+            Ok(Item::Record(r)) => r,
+            Ok(Item::Rejected(r)) => {
+                records += 1;
+                counters.rejected.fetch_add(1, Ordering::Relaxed);
+                reporter.error(format!("{}: {}: {}", name(), r.position, r.reason));
+                continue;
+            }
+            Err(e) => {
+                // Every record before the damage has been kept.
+                reporter.error(format!("{}: cannot read: {e}", name()));
+                counters.unreadable.fetch_add(1, Ordering::Relaxed);
+                complete = false;
+                break;
+            }
+        };
+        records += 1;
+        if skippable(&record.text) {
+            skipped += 1;
+            continue;
+        }
+        match cadet_core::normalize(&record.text) {
+            Ok(Some(event)) => {
+                if opts
+                    .filter
+                    .keep_event(event.event_time, &event.account, event.region.as_deref())
+                {
+                    found.push(Pending {
+                        event,
+                        object: index,
+                        record: record.position.index,
+                    });
+                } else {
+                    counters.outside.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                counters.rejected.fetch_add(1, Ordering::Relaxed);
+                reporter.error(format!("{}: {}: {e}", name(), record.position));
+            }
+        }
+    }
+    counters.records.fetch_add(records, Ordering::Relaxed);
+    counters.skipped.fetch_add(skipped, Ordering::Relaxed);
+    if complete {
+        counters.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+    found
+}
+
+#[cfg(feature = "hunt-s3")]
+fn list_s3(
+    source: &str,
+    filter: &Filter,
+    index: usize,
+    opts: &S3Options,
+) -> Result<(Box<dyn Store>, Listing)> {
+    let (store, listing) = s3::list(source, filter, index, opts)?;
+    Ok((Box::new(store), listing))
+}
+
+#[cfg(not(feature = "hunt-s3"))]
+fn list_s3(_: &str, _: &Filter, _: usize, _: &S3Options) -> Result<(Box<dyn Store>, Listing)> {
+    anyhow::bail!("this cadet was built without the `hunt-s3` feature")
+}
+
+#[cfg(feature = "hunt-blob")]
+fn list_blob(source: &str, filter: &Filter, index: usize) -> Result<(Box<dyn Store>, Listing)> {
+    let (store, listing) = blob::list(source, filter, index)?;
+    Ok((Box::new(store), listing))
+}
+
+#[cfg(not(feature = "hunt-blob"))]
+fn list_blob(_: &str, _: &Filter, _: usize) -> Result<(Box<dyn Store>, Listing)> {
+    anyhow::bail!("this cadet was built without the `hunt-blob` feature")
+}
+
+/// One listing call's result: common prefixes ("directories"), keys with sizes, and entries
+/// that could not be read (reported, the rest goes on).
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub dirs: Vec<String>,
+    pub keys: Vec<(String, u64)>,
+    pub errors: Vec<String>,
+}
+
+/// Walks a layout top-down with the planner over any lister: `list(prefix, delimited)` lists
+/// one level (`delimited`) or everything under a prefix.
+pub(crate) fn walk_plan<F>(base: &str, filter: &Filter, mut list: F, listing: &mut Listing)
+where
+    F: FnMut(&str, bool) -> Result<Page, String>,
+{
+    let mut stack = vec![base.to_string()];
+    while let Some(prefix) = stack.pop() {
+        match filter.plan(&prefix) {
+            layout::Plan::Prune => listing.pruned += 1,
+            layout::Plan::Descend(p) => match list(&p, true) {
+                Ok(page) => {
+                    listing.errors.extend(page.errors);
+                    push_keys(filter, page.keys, listing);
+                    // Reversed, so that the stack pops them in listing (sorted) order.
+                    stack.extend(page.dirs.into_iter().rev());
+                }
+                Err(e) => listing.errors.push(e),
+            },
+            layout::Plan::Fetch(prefixes) => {
+                for p in prefixes {
+                    match list(&p, false) {
+                        Ok(page) => {
+                            listing.errors.extend(page.errors);
+                            push_keys(filter, page.keys, listing);
+                        }
+                        Err(e) => listing.errors.push(e),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn push_keys(filter: &Filter, keys: Vec<(String, u64)>, listing: &mut Listing) {
+    for (key, size) in keys {
+        if filter.keep_key(&key) {
+            listing.objects.push(Object {
+                store: usize::MAX,
+                key,
+                size,
+            });
+        }
+    }
+}
+
+/// Sets the store index of freshly listed objects.
+pub(crate) fn assign(listing: &mut Listing, store: usize) {
+    for o in &mut listing.objects {
+        o.store = store;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_only_unrelated_cloudtrail_records() {
+        let rec = |src: &str, name: &str| {
+            format!(r#"{{"eventVersion":"1.08","eventSource":"{src}","eventName":"{name}","x":1}}"#)
+        };
+        assert!(skippable(&rec("s3.amazonaws.com", "GetObject")));
+        assert!(!skippable(&rec("ssm.amazonaws.com", "SendCommand")));
+        // Context and sequence operations are in the table too.
+        assert!(!skippable(&rec("iam.amazonaws.com", "CreateRole")));
+        assert!(!skippable(&rec(
+            "ssm.amazonaws.com",
+            "DescribeInstanceInformation"
+        )));
+        // Not CloudTrail, escapes, non-string values: left to the normalizer.
+        assert!(!skippable(&rec("aws:sqs", "GetObject")));
+        assert!(!skippable(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"Send\u0043ommand"}"#
+        ));
+        assert!(!skippable(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":{"value":"x"}}"#
+        ));
+        assert!(!skippable(r#"{"eventSource":"s3.amazonaws.com"}"#));
+        assert!(!skippable(
+            r#"{"operationName":"Microsoft.Compute/virtualMachines/runCommand/action"}"#
+        ));
+        // Pretty-printed JSON.
+        assert!(skippable(
+            "{\n  \"eventSource\" : \"s3.amazonaws.com\",\n  \"eventName\" : \"GetObject\"\n}"
+        ));
+        // An SQS body holds the record as an escaped string: never skipped.
+        assert!(!skippable(
+            r#"{"messageId":"1","body":"{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\"}"}"#
+        ));
+        // A nested relevant name keeps the record.
+        assert!(!skippable(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","detail":{"eventName":"SendCommand"}}"#
+        ));
+    }
+
+    #[test]
+    fn skippable_agrees_with_the_normalizer_on_the_samples() {
+        // Every sample the normalizer turns into an event must be kept by the pre-filter.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+        let mut checked = 0;
+        for src in cadet_ingest::expand(&[dir.display().to_string()])
+            .into_iter()
+            .flatten()
+        {
+            let Ok(records) = cadet_ingest::open(&src, Limits::default()) else {
+                continue;
+            };
+            for item in records.flatten() {
+                if let Item::Record(r) = item {
+                    if let Ok(Some(_)) = cadet_core::normalize(&r.text) {
+                        assert!(!skippable(&r.text), "{}: {}", src.display(), r.position);
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 10, "only {checked} sample events found");
+    }
+}

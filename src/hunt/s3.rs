@@ -1,0 +1,177 @@
+//! S3 archives: ListObjectsV2 (one level with the delimiter `/` where the planner prunes,
+//! everything below a prefix where it does not) and streamed GetObject bodies.
+//!
+//! Credentials and region come from the AWS SDK's usual chain (environment, profile, SSO,
+//! instance role); `--endpoint-url` or `AWS_ENDPOINT_URL` points it at an emulator or a VPC
+//! endpoint. The workers are plain threads: each GET is driven on a small tokio runtime and
+//! its body is read chunk by chunk as the inflater asks for bytes, so an object is never held
+//! whole in memory. The number of concurrent GETs is the pool size (`--concurrency`).
+//!
+//! Least privilege: `s3:ListBucket` on the bucket (optionally limited by `s3:prefix`) and
+//! `s3:GetObject` on `arn:aws:s3:::BUCKET/AWSLogs/*`. KMS-encrypted trails also need
+//! `kms:Decrypt` on the trail's key.
+
+use std::io::Read;
+
+use anyhow::{Context, Result};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use cadet_ingest::layout::Filter;
+
+use super::{assign, walk_plan, Listing, Page, S3Options, Store};
+
+/// One bucket.
+pub(crate) struct S3 {
+    bucket: String,
+    client: aws_sdk_s3::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for S3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3").field("bucket", &self.bucket).finish()
+    }
+}
+
+/// `s3://bucket/prefix` → (bucket, prefix).
+pub(crate) fn parse_url(url: &str) -> Result<(String, String)> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| anyhow::anyhow!("expected s3://BUCKET/PREFIX"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        anyhow::bail!("expected s3://BUCKET/PREFIX: the bucket name is empty");
+    }
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+/// Lists a bucket prefix with pruning.
+pub(crate) fn list(
+    url: &str,
+    filter: &Filter,
+    index: usize,
+    opts: &S3Options,
+) -> Result<(S3, Listing)> {
+    let (bucket, prefix) = parse_url(url)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the S3 client runtime")?;
+    let client = runtime.block_on(async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(r) = &opts.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(e) = &opts.endpoint_url {
+            loader = loader.endpoint_url(e.clone());
+        }
+        let shared = loader.load().await;
+        let mut conf =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(opts.force_path_style);
+        if shared.region().is_none() {
+            conf = conf.region(aws_config::Region::new("us-east-1"));
+        }
+        aws_sdk_s3::Client::from_conf(conf.build())
+    });
+    let s3 = S3 {
+        bucket,
+        client,
+        runtime,
+    };
+    let mut listing = Listing::default();
+    // The first call says whether the bucket can be listed at all.
+    let first = s3.list_page(&prefix, true);
+    if let Err(e) = first {
+        anyhow::bail!("{e}");
+    }
+    walk_plan(&prefix, filter, |p, d| s3.list_page(p, d), &mut listing);
+    assign(&mut listing, index);
+    Ok((s3, listing))
+}
+
+impl S3 {
+    fn list_page(&self, prefix: &str, delimited: bool) -> Result<Page, String> {
+        let mut page = Page::default();
+        let mut token: Option<String> = None;
+        loop {
+            let req = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimited.then(|| "/".to_string()))
+                .set_continuation_token(token.take());
+            let out = self.runtime.block_on(req.send()).map_err(|e| {
+                format!(
+                    "s3://{}/{prefix}: cannot list: {}",
+                    self.bucket,
+                    DisplayErrorContext(&e)
+                )
+            })?;
+            for cp in out.common_prefixes() {
+                if let Some(p) = cp.prefix() {
+                    page.dirs.push(p.to_string());
+                }
+            }
+            for o in out.contents() {
+                if let Some(k) = o.key() {
+                    page.keys
+                        .push((k.to_string(), o.size().unwrap_or(0).max(0) as u64));
+                }
+            }
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(page)
+    }
+}
+
+impl Store for S3 {
+    fn display(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {
+        let req = self.client.get_object().bucket(&self.bucket).key(key);
+        let out = self
+            .runtime
+            .block_on(req.send())
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        Ok(Box::new(Body {
+            runtime: self.runtime.handle().clone(),
+            stream: out.body,
+            chunk: bytes::Bytes::new(),
+        }))
+    }
+}
+
+/// A GetObject body as a blocking reader: a `read` that finds the current chunk used up waits
+/// for the next one (on the client's runtime; the workers are not runtime threads).
+struct Body {
+    runtime: tokio::runtime::Handle,
+    stream: ByteStream,
+    chunk: bytes::Bytes,
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.runtime.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(Ok(b)) => self.chunk = b,
+                Some(Err(e)) => {
+                    return Err(std::io::Error::other(format!(
+                        "reading the object body: {}",
+                        DisplayErrorContext(&e)
+                    )))
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}

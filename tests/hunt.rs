@@ -1,0 +1,948 @@
+//! End-to-end tests of `cadet hunt` against the real binary: an organisation-trail archive on
+//! disk, in S3 (moto server) and an Activity Log archive in Blob storage (Azurite), each
+//! started here on a free loopback port; pruning by window, account and region; bad objects
+//! reported per object while the hunt goes on; the HTML report rendered in headless chromium.
+//!
+//! The reference for every hunt is `cadet detect` over the same records sorted by event time:
+//! a hunt scores in event-time order, so both must print the same findings.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cadet-hunt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap_or_else(|e| panic!("{e}"));
+    enc.finish().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+const ACCOUNTS: [&str; 2] = ["111122223333", "444455556666"];
+const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
+const ORG: &str = "o-a1b2c3d4e5";
+
+/// One CloudTrail record with where it goes in the archive.
+#[derive(Clone)]
+struct Placed {
+    account: &'static str,
+    region: &'static str,
+    day: u32,
+    time: String,
+    record: Value,
+}
+
+/// The CloudTrail records of the AWS samples, spread over two accounts, two regions and three
+/// days (2026-10-01..03), each with a fresh id; plus unrelated S3 reads between them.
+fn org_trail_records() -> Vec<Placed> {
+    let mut out = Vec::new();
+    let mut paths: Vec<_> = std::fs::read_dir(root().join("events/aws"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    let mut k = 0u32;
+    for round in 0..2 {
+        for p in &paths {
+            let doc: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let mut rec = doc.get("detail").cloned().unwrap_or(doc);
+            let (account, region) = (ACCOUNTS[(k % 2) as usize], REGIONS[((k / 2) % 2) as usize]);
+            let day = 1 + (k % 3);
+            let time = format!(
+                "2026-10-{day:02}T{:02}:{:02}:{:02}Z",
+                (k * 7) % 24,
+                (k * 13) % 60,
+                round * 30 + k % 30
+            );
+            rec["eventTime"] = Value::from(time.clone());
+            rec["eventID"] = Value::from(format!("00000000-0000-4000-8000-{:012}", k));
+            rec["recipientAccountId"] = Value::from(account);
+            rec["awsRegion"] = Value::from(region);
+            if rec["userIdentity"].get("accountId").is_some() {
+                rec["userIdentity"]["accountId"] = Value::from(account);
+            }
+            out.push(Placed {
+                account,
+                region,
+                day,
+                time: time.clone(),
+                record: rec,
+            });
+            let noise = serde_json::json!({
+                "eventVersion": "1.09", "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+                "eventTime": time, "eventID": format!("10000000-0000-4000-8000-{:012}", k),
+                "awsRegion": region, "recipientAccountId": account, "sourceIPAddress": "10.0.0.1",
+                "userIdentity": {"type": "AWSService", "invokedBy": "config.amazonaws.com"},
+                "requestParameters": {"bucketName": "b", "key": "k"}, "eventType": "AwsApiCall"
+            });
+            out.push(Placed {
+                account,
+                region,
+                day,
+                time: rec_time(&noise),
+                record: noise,
+            });
+            k += 1;
+        }
+    }
+    out
+}
+
+fn rec_time(v: &Value) -> String {
+    v["eventTime"].as_str().unwrap_or_default().to_string()
+}
+
+/// Groups records into CloudTrail files: one file per (account, region, day) and parity, in
+/// reverse time order inside each file (archives are not in time order). Returns (key, gz).
+fn org_trail_files(records: &[Placed]) -> Vec<(String, Vec<u8>)> {
+    let mut groups: std::collections::BTreeMap<(String, &str, u32, usize), Vec<Value>> =
+        Default::default();
+    for (i, p) in records.iter().enumerate() {
+        groups
+            .entry((p.account.to_string(), p.region, p.day, i % 2))
+            .or_default()
+            .push(p.record.clone());
+    }
+    groups
+        .into_iter()
+        .map(|((account, region, day, part), mut recs)| {
+            recs.reverse();
+            let key = format!(
+                "AWSLogs/{ORG}/{account}/CloudTrail/{region}/2026/10/{day:02}/{account}_CloudTrail_{region}_202610{day:02}T2355Z_{part}.json.gz"
+            );
+            let doc = serde_json::json!({ "Records": recs });
+            (key, gzip(doc.to_string().as_bytes()))
+        })
+        .collect()
+}
+
+fn write_tree(dir: &Path, files: &[(String, Vec<u8>)]) {
+    for (key, data) in files {
+        let p = dir.join(key);
+        std::fs::create_dir_all(p.parent().unwrap_or(dir)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&p, data).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+fn cadet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(args)
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn findings(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `cadet detect` over the records sorted by event time: what the hunt must print.
+fn reference(records: &[Placed], dir: &Path, keep: impl Fn(&Placed) -> bool) -> Vec<Value> {
+    let mut sel: Vec<&Placed> = records.iter().filter(|p| keep(p)).collect();
+    sel.sort_by(|a, b| a.time.cmp(&b.time));
+    let text: String = sel.iter().map(|p| format!("{}\n", p.record)).collect();
+    let path = dir.join("sorted.jsonl");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    let out = cadet(&[
+        "detect",
+        "--format",
+        "json",
+        "--all",
+        "--state",
+        "memory",
+        &path.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    findings(&out)
+}
+
+/// Findings compared on what a scoring order changes: id, score, signals.
+fn digest(f: &[Value]) -> Vec<(String, i64, String)> {
+    let mut v: Vec<_> = f
+        .iter()
+        .map(|x| {
+            (
+                x["event_id"].as_str().unwrap_or_default().to_string(),
+                x["risk_score"].as_i64().unwrap_or(-1),
+                x["signals"].to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `hunt: N of M files` from the summary.
+fn files_read(err: &str) -> (usize, usize) {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("hunt: ") && l.contains(" files, "))
+        .unwrap_or_else(|| panic!("no summary in {err}"));
+    let mut w = line["hunt: ".len()..].split_whitespace();
+    let n = w.next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
+    let _of = w.next();
+    let m = w.next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
+    (n, m)
+}
+
+#[test]
+fn local_org_trail_hunt_matches_detect_in_time_order_and_prunes() {
+    let dir = tmp("local");
+    let records = org_trail_records();
+    let files = org_trail_files(&records);
+    let archive = dir.join("archive");
+    write_tree(&archive, &files);
+    // A digest file (not an event log) must be pruned, not read.
+    write_tree(
+        &archive,
+        &[(
+            format!(
+                "AWSLogs/{ORG}/{}/CloudTrail-Digest/eu-west-1/2026/10/01/d.json.gz",
+                ACCOUNTS[0]
+            ),
+            b"not gzip".to_vec(),
+        )],
+    );
+    let a = archive.display().to_string();
+
+    let out = cadet(&["hunt", "--format", "json", "--all", "--jobs", "2", &a]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let want = reference(&records, &dir, |_| true);
+    assert!(want.len() > 20, "only {} reference verdicts", want.len());
+    assert_eq!(digest(&findings(&out)), digest(&want));
+    // Printed in event-time order.
+    let times: Vec<String> = findings(&out)
+        .iter()
+        .map(|f| f["event_time"].to_string())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted);
+    assert_eq!(files_read(&stderr(&out)), (files.len(), files.len()));
+
+    // Window: 10/02 only. Files dated 10/02 and 10/03 (a day of slack) are read, 10/01 not.
+    let out = cadet(&[
+        "hunt",
+        "--format",
+        "json",
+        "--all",
+        "--since",
+        "2026-10-02",
+        "--until",
+        "2026-10-03",
+        &a,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let want = reference(&records, &dir, |p| p.day == 2);
+    assert!(!want.is_empty());
+    assert_eq!(digest(&findings(&out)), digest(&want));
+    let in_window = files
+        .iter()
+        .filter(|(k, _)| k.contains("/2026/10/02/") || k.contains("/2026/10/03/"))
+        .count();
+    assert_eq!(
+        files_read(&stderr(&out)),
+        (in_window, in_window),
+        "{}",
+        stderr(&out)
+    );
+
+    // Account and region.
+    let out = cadet(&[
+        "hunt",
+        "--format",
+        "json",
+        "--all",
+        "--account",
+        ACCOUNTS[1],
+        "--region",
+        "us-east-1",
+        &a,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let want = reference(&records, &dir, |p| {
+        p.account == ACCOUNTS[1] && p.region == "us-east-1"
+    });
+    assert!(!want.is_empty());
+    assert_eq!(digest(&findings(&out)), digest(&want));
+    let listed = files
+        .iter()
+        .filter(|(k, _)| k.contains(ACCOUNTS[1]) && k.contains("/us-east-1/"))
+        .count();
+    assert_eq!(files_read(&stderr(&out)), (listed, listed));
+
+    // The default output is the detect table; the summary is on stderr.
+    let out = cadet(&["hunt", &a]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("SEVERITY"));
+    assert!(
+        stderr(&out).contains("cloud admin commands"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_objects_are_reported_per_object_and_the_hunt_goes_on() {
+    let dir = tmp("bad");
+    let records = org_trail_records();
+    let files = org_trail_files(&records);
+    let archive = dir.join("archive");
+    write_tree(&archive, &files);
+    let day = format!(
+        "AWSLogs/{ORG}/{}/CloudTrail/eu-west-1/2026/10/01",
+        ACCOUNTS[0]
+    );
+    // Gzip magic, then garbage.
+    let corrupt = format!("{day}/corrupt.json.gz");
+    // A valid file cut in half: the records before the cut are kept.
+    let mut first = records
+        .iter()
+        .find(|p| p.record["eventName"] == "SendCommand")
+        .cloned()
+        .unwrap_or_else(|| panic!("no SendCommand sample"));
+    first.record["eventID"] = Value::from("20000000-0000-4000-8000-000000000001");
+    let mut doc = format!("{{\"Records\":[{}", first.record);
+    for i in 0..200 {
+        doc.push_str(&format!(",{{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"eventID\":\"t{i}\",\"pad\":\"{}\"}}", "x".repeat(200 + i)));
+    }
+    doc.push_str("]}");
+    let gz = gzip(doc.as_bytes());
+    let truncated = format!("{day}/truncated.json.gz");
+    // A record that is not JSON inside a good file.
+    let badrec = format!("{day}/badrecord.json");
+    write_tree(
+        &archive,
+        &[
+            (corrupt.clone(), vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3]),
+            (truncated.clone(), gz[..gz.len() / 2].to_vec()),
+            (badrec.clone(), "{\"eventVersion\":\"1.09\",\"eventSource\":\"ssm.amazonaws.com\",\"eventName\":\"SendCommand\",\"eventTime\":}\n".to_string().into_bytes()),
+        ],
+    );
+    let out = cadet(&[
+        "hunt",
+        "--format",
+        "json",
+        "--all",
+        &archive.display().to_string(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("error: ")
+            && l.contains("corrupt.json.gz")
+            && l.contains("gzip")),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("error: ") && l.contains("truncated.json.gz")),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("error: ")
+            && l.contains("badrecord.json")
+            && l.contains("record 1 (line 1)")),
+        "{err}"
+    );
+    let got = findings(&out);
+    // Everything from the good files, plus the SendCommand before the cut.
+    let want = reference(&records, &dir, |_| true);
+    assert_eq!(got.len(), want.len() + 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    let dir = tmp("report");
+    let records = org_trail_records();
+    let archive = dir.join("archive");
+    write_tree(&archive, &org_trail_files(&records));
+    let report = dir.join("hunt.html");
+    let out = cadet(&[
+        "hunt",
+        "--format",
+        "json",
+        "--report",
+        &report.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let n = findings(&out).len();
+    assert!(n > 5, "only {n} findings");
+    let html = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !html.contains(" src=") && !html.contains("<link"),
+        "the page must not load anything"
+    );
+
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "chromium is not installed: `make test` installs it (apt-get install -y chromium)"
+            )
+        });
+    let profile = dir.join("chromium-profile");
+    let dom = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let page = String::from_utf8_lossy(&dom.stdout);
+    let log = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "chromium failed: {log}");
+    assert!(
+        !page.contains("data-error=\""),
+        "the page reported a script error: {}",
+        page.lines()
+            .find(|l| l.contains("data-error=\""))
+            .unwrap_or("")
+    );
+    assert!(!log.contains("Uncaught"), "JavaScript error: {log}");
+    assert!(
+        page.contains(&format!("data-rendered=\"{n}\"")),
+        "expected {n} findings rendered"
+    );
+    assert_eq!(page.matches("<details class=\"finding\"").count(), n);
+    // The timeline drew one dot per finding, the tables their rows.
+    assert_eq!(page.matches("class=\"dot\"").count(), n);
+    assert!(page.contains("Top principals") && page.contains(ACCOUNTS[0]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A moto server, killed on drop.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto() -> Moto {
+    let bin = root().join(".venv/bin/moto_server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `make venv` (`make test` does it)",
+        bin.display()
+    );
+    let port = free_port();
+    let child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting moto: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+#[cfg(feature = "hunt-s3")]
+#[test]
+fn s3_org_trail_hunt_with_bad_and_unreadable_objects() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::StorageClass;
+    let moto = start_moto();
+    let dir = tmp("s3");
+    let records = org_trail_records();
+    let files = org_trail_files(&records);
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let client = rt.block_on(async {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&moto.url)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "static",
+            ))
+            .load()
+            .await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        )
+    });
+    let day = format!(
+        "AWSLogs/{ORG}/{}/CloudTrail/eu-west-1/2026/10/01",
+        ACCOUNTS[0]
+    );
+    rt.block_on(async {
+        client
+            .create_bucket()
+            .bucket("org-trail")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        for (key, data) in &files {
+            client
+                .put_object()
+                .bucket("org-trail")
+                .key(key)
+                .body(ByteStream::from(data.clone()))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"));
+        }
+        client
+            .put_object()
+            .bucket("org-trail")
+            .key(format!("{day}/corrupt.json.gz"))
+            .body(ByteStream::from(vec![0x1f, 0x8b, 8, 0, 9, 9, 9, 9]))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        // Archived by a lifecycle rule: GetObject is refused (403 InvalidObjectState).
+        client
+            .put_object()
+            .bucket("org-trail")
+            .key(format!("{day}/archived.json.gz"))
+            .storage_class(StorageClass::Glacier)
+            .body(ByteStream::from(files[0].1.clone()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args([
+            "hunt",
+            "--format",
+            "json",
+            "--all",
+            "--concurrency",
+            "4",
+            "--endpoint-url",
+            &moto.url,
+            "s3://org-trail/AWSLogs/",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("CADET_S3_FORCE_PATH_STYLE", "true")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("error: s3://org-trail/") && l.contains("corrupt.json.gz")),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("error: s3://org-trail/")
+            && l.contains("archived.json.gz")
+            && l.contains("cannot read")),
+        "{err}"
+    );
+    let want = reference(&records, &dir, |_| true);
+    assert_eq!(digest(&findings(&out)), digest(&want), "{err}");
+    assert_eq!(files_read(&err), (files.len(), files.len() + 2), "{err}");
+
+    // Pruned before listing: only one account's day.
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args([
+            "hunt",
+            "--format",
+            "json",
+            "--all",
+            "--endpoint-url",
+            &moto.url,
+            "--account",
+            ACCOUNTS[1],
+            "--since",
+            "2026-10-03T00:00:00Z",
+            "--until",
+            "2026-10-04T00:00:00Z",
+            "s3://org-trail",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("CADET_S3_FORCE_PATH_STYLE", "true")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let want = reference(&records, &dir, |p| p.account == ACCOUNTS[1] && p.day == 3);
+    assert!(!want.is_empty());
+    assert_eq!(digest(&findings(&out)), digest(&want), "{err}");
+    let listed = files
+        .iter()
+        .filter(|(k, _)| k.contains(ACCOUNTS[1]) && k.contains("/2026/10/03/"))
+        .count();
+    assert_eq!(files_read(&err), (listed, listed), "{err}");
+
+    // A bucket that does not exist: a clear error, exit 1.
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["hunt", "--endpoint-url", &moto.url, "s3://no-such-bucket/"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("CADET_S3_FORCE_PATH_STYLE", "true")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("s3://no-such-bucket/: cannot list")
+            && stderr(&out).contains("NoSuchBucket"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Azurite's well-known development account.
+#[cfg(feature = "hunt-blob")]
+const DEV_ACCOUNT: &str = "devstoreaccount1";
+#[cfg(feature = "hunt-blob")]
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// An Azurite blob service, killed on drop.
+#[cfg(feature = "hunt-blob")]
+struct Azurite {
+    child: Child,
+    port: u16,
+}
+
+#[cfg(feature = "hunt-blob")]
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(feature = "hunt-blob")]
+fn start_azurite() -> Azurite {
+    let bin = root().join("node_modules/.bin/azurite-blob");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `npm ci` (`make test` does it)",
+        bin.display()
+    );
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = Command::new(&bin)
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port.to_string(),
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--loose",
+            ])
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting azurite-blob: {e}"));
+        let mut ok = false;
+        if let Some(out) = child.stdout.take() {
+            let mut lines = BufReader::new(out).lines();
+            for line in lines.by_ref() {
+                let Ok(line) = line else { break };
+                if line.contains("successfully") || line.contains("listening") {
+                    ok = true;
+                    break;
+                }
+            }
+            // Keep draining: Azurite dies of EPIPE when its stdout is closed.
+            std::thread::spawn(move || for _ in lines {});
+        }
+        if ok {
+            return Azurite { child, port };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("Azurite blob did not start");
+}
+
+/// A Shared Key request to Azurite (the test's own signing: Azurite checks it).
+#[cfg(feature = "hunt-blob")]
+fn azurite_put(port: u16, path: &str, query: &str, body: Vec<u8>, blob: bool) {
+    use base64::Engine as _;
+    use hmac::Mac;
+    let date = jiff::Timestamp::now()
+        .strftime("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let version = "2021-08-06";
+    let mut headers = vec![
+        ("x-ms-date", date.clone()),
+        ("x-ms-version", version.to_string()),
+    ];
+    if blob {
+        headers.push(("x-ms-blob-type", "BlockBlob".to_string()));
+    }
+    headers.sort();
+    let canon_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    // Shared Key: VERB, Content-Encoding, -Language, -Length (empty when 0), -MD5, -Type,
+    // Date, If-Modified-Since, If-Match, If-None-Match, If-Unmodified-Since, Range; the
+    // x-ms- headers; `/account/path` and the query parameters as `\nname:value`.
+    let mut resource = format!("/{DEV_ACCOUNT}/{DEV_ACCOUNT}{path}");
+    for pair in query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        resource.push_str(&format!("\n{k}:{v}"));
+    }
+    let content_type = if blob { "application/octet-stream" } else { "" };
+    let length = if body.is_empty() {
+        String::new()
+    } else {
+        body.len().to_string()
+    };
+    let to_sign =
+        format!("PUT\n\n\n{length}\n\n{content_type}\n\n\n\n\n\n\n{canon_headers}{resource}");
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(DEV_KEY)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap_or_else(|e| panic!("{e}"));
+    mac.update(to_sign.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let url = format!("http://127.0.0.1:{port}/{DEV_ACCOUNT}{path}{query}");
+    let mut req = reqwest::blocking::Client::new().put(&url).body(body);
+    for (k, v) in &headers {
+        req = req.header(*k, v);
+    }
+    if blob {
+        req = req.header("Content-Type", content_type);
+    }
+    let resp = req
+        .header("Authorization", format!("SharedKey {DEV_ACCOUNT}:{sig}"))
+        .send()
+        .unwrap_or_else(|e| panic!("{e}: {:?}", std::error::Error::source(&e)));
+    let status = resp.status();
+    assert!(
+        status.is_success(),
+        "PUT {url}: {status} {}",
+        resp.text().unwrap_or_default()
+    );
+}
+
+#[cfg(feature = "hunt-blob")]
+#[test]
+fn blob_activity_log_archive_hunt() {
+    let az = start_azurite();
+    let dir = tmp("blob");
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/azure/activity-log-export-runcommand.json"))
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = sample["records"].as_array().cloned().unwrap_or_default();
+    assert_eq!(base.len(), 3);
+    let subs = [
+        "00000000-1111-2222-3333-444444444444",
+        "99999999-1111-2222-3333-444444444444",
+    ];
+    // Six operations (3 phases each), over two subscriptions and three hours; JSON lines.
+    let mut blobs: std::collections::BTreeMap<String, String> = Default::default();
+    let mut placed = Vec::new();
+    for op in 0..6u32 {
+        let sub = subs[(op % 2) as usize];
+        let hour = 2 + op / 2;
+        let corr = format!("72255a90-21c8-42f2-9a3b-{:012}", op);
+        for (phase, rec) in base.iter().enumerate() {
+            let text = rec
+                .to_string()
+                .replace(subs[0], sub)
+                .replace(&subs[0].to_uppercase(), &sub.to_uppercase());
+            let mut r: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+            r["time"] = Value::from(format!(
+                "2026-10-11T{hour:02}:{:02}:{:02}.0000000Z",
+                10 + op,
+                phase
+            ));
+            r["correlationId"] = Value::from(corr.clone());
+            let key = format!(
+                "resourceId=/SUBSCRIPTIONS/{}/y=2026/m=10/d=11/h={hour:02}/m=00/PT1H.json",
+                sub.to_uppercase()
+            );
+            blobs.entry(key).or_default().push_str(&format!("{r}\n"));
+            placed.push((sub, hour, r));
+        }
+    }
+    azurite_put(
+        az.port,
+        "/insights-activity-logs",
+        "?restype=container",
+        Vec::new(),
+        false,
+    );
+    for (key, text) in &blobs {
+        azurite_put(
+            az.port,
+            &format!("/insights-activity-logs/{key}"),
+            "",
+            text.clone().into_bytes(),
+            true,
+        );
+    }
+    // A damaged hour: the first line is cut.
+    let bad = format!(
+        "resourceId=/SUBSCRIPTIONS/{}/y=2026/m=10/d=11/h=09/m=00/PT1H.json",
+        subs[0].to_uppercase()
+    );
+    azurite_put(
+        az.port,
+        &format!("/insights-activity-logs/{bad}"),
+        "",
+        b"{\"time\":\"2026-10-11T09:00:00Z\",\"operationName\":\n".to_vec(),
+        true,
+    );
+
+    let reference_of = |keep: &dyn Fn(&str, u32) -> bool| -> Vec<Value> {
+        let mut sel: Vec<&(&str, u32, Value)> =
+            placed.iter().filter(|(s, h, _)| keep(s, *h)).collect();
+        sel.sort_by(|a, b| a.2["time"].as_str().cmp(&b.2["time"].as_str()));
+        let path = dir.join("sorted.jsonl");
+        std::fs::write(
+            &path,
+            sel.iter().map(|p| format!("{}\n", p.2)).collect::<String>(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let out = cadet(&[
+            "detect",
+            "--format",
+            "json",
+            "--all",
+            "--state",
+            "memory",
+            &path.display().to_string(),
+        ]);
+        findings(&out)
+    };
+    let url = format!(
+        "http://127.0.0.1:{}/{DEV_ACCOUNT}/insights-activity-logs",
+        az.port
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cadet"))
+            .args(["hunt", "--format", "json", "--all"])
+            .args(args)
+            .env("AZURE_STORAGE_KEY", DEV_KEY)
+            .env_remove("AZURE_STORAGE_SAS_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let out = run(&[&url]);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a rejected record is exit 2: {err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("error: ")
+            && l.contains("h=09/m=00/PT1H.json")
+            && l.contains("record 1 (line 1)")),
+        "{err}"
+    );
+    let want = reference_of(&|_, _| true);
+    assert_eq!(want.len(), 6, "one verdict per operation");
+    assert_eq!(digest(&findings(&out)), digest(&want), "{err}");
+    assert!(!err.contains(DEV_KEY));
+
+    // Subscription and window, pruned by the blob names.
+    let out = run(&[
+        "--account",
+        subs[1],
+        "--since",
+        "2026-10-11T03:00:00Z",
+        "--until",
+        "2026-10-11T04:00:00Z",
+        &format!("{url}/resourceId=/"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let want = reference_of(&|s, h| s == subs[1] && h == 3);
+    assert_eq!(want.len(), 1);
+    assert_eq!(digest(&findings(&out)), digest(&want), "{err}");
+
+    // Wrong key: the listing is refused with the service's reason, nothing leaks.
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["hunt", &url])
+        .env("AZURE_STORAGE_KEY", "d3Jvbmc=")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot list") && stderr(&out).contains("HTTP 403"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
