@@ -49,6 +49,8 @@ locals {
       CADET_SUMO_URL      = format(local.key_vault_reference, azurerm_key_vault_secret.sumo_url[0].versionless_id)
       CADET_SUMO_CATEGORY = var.sumo_category
     } : {},
+    # The Activity Log archive functions (archive.tf).
+    local.archive_app_settings,
   )
 }
 
