@@ -23,8 +23,8 @@
 //! Every record goes through the one pipeline (`Pipeline::process_one`), in file order, so the
 //! usual rules hold (publish, then record; duplicates publish nothing). The object's outcome:
 //!
-//! - a store or sink failure, a read error, or a truncated or corrupt gzip stream **fails the
-//!   object**: processing stops at the first failure (so the baseline keeps the file's order)
+//! - a store or sink failure, a read error, a truncated or corrupt gzip stream, or a `.gz` key
+//!   whose body is not gzip at all (an empty object) **fails the object**: processing stops at the first failure (so the baseline keeps the file's order)
 //!   and the caller reports it (`batchItemFailures`, or an error for direct invocations), so the
 //!   whole object is retried; the records already recorded are duplicates on the retry, which
 //!   is therefore idempotent by `finding_id`;
@@ -326,12 +326,15 @@ pub async fn process_object<S: AsyncBaselineStore + Sync>(
     let (tx, mut rx) = tokio::sync::mpsc::channel(CHANNEL_RECORDS);
     let bridge = tokio_util::io::SyncIoBridge::new(body);
     let reader = tokio::task::spawn_blocking(move || {
-        for item in Records::new(bridge, limits) {
+        let records = Records::new(bridge, limits);
+        let gzip = records.is_gzip();
+        for item in records {
             if tx.blocking_send(item).is_err() {
                 // The pipeline side stopped (a failure): stop reading.
                 break;
             }
         }
+        gzip
     });
     while let Some(item) = rx.recv().await {
         let record = match item {
@@ -375,10 +378,20 @@ pub async fn process_object<S: AsyncBaselineStore + Sync>(
     }
     // Dropping the receiver ends the reader thread at its next record.
     drop(rx);
-    if let Err(e) = reader.await {
-        report
-            .failed
-            .get_or_insert_with(|| format!("{where_}: reader thread failed: {e}"));
+    match reader.await {
+        Err(e) => {
+            report
+                .failed
+                .get_or_insert_with(|| format!("{where_}: reader thread failed: {e}"));
+        }
+        // CloudTrail always compresses its log files: a `.gz` key whose body is not gzip (an
+        // empty or truncated upload, a copy gone wrong) is an error, not a file without events.
+        Ok(false) if obj.key.to_ascii_lowercase().ends_with(".gz") => {
+            report.failed.get_or_insert_with(|| {
+                format!("{where_}: not a gzip stream (empty or not compressed), though the key ends in .gz")
+            });
+        }
+        Ok(_) => {}
     }
     report
 }

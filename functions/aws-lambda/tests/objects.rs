@@ -259,6 +259,8 @@ async fn a_corrupt_object_or_a_failed_sink_fails_only_its_message() {
     let good = trail_key("Good0001");
     let corrupt = trail_key("Corrupt1");
     let missing = trail_key("Missing1");
+    let empty = trail_key("Empty001");
+    put(&s3, &empty, Vec::new()).await;
     let body = trail_file(["g-1", "g-2"]);
     put(&s3, &good, body.clone()).await;
     put(&s3, &corrupt, body[..body.len() / 2].to_vec()).await;
@@ -269,6 +271,7 @@ async fn a_corrupt_object_or_a_failed_sink_fails_only_its_message() {
         ("m-good", note(&[&good])),
         ("m-corrupt", note(&[&corrupt])),
         ("m-missing", note(&[&missing])),
+        ("m-empty", note(&[&empty])),
         (
             "m-broken",
             json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]}),
@@ -279,7 +282,7 @@ async fn a_corrupt_object_or_a_failed_sink_fails_only_its_message() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         failures(&out),
-        vec!["m-corrupt", "m-missing", "m-broken"],
+        vec!["m-corrupt", "m-missing", "m-empty", "m-broken"],
         "{out}"
     );
     assert_eq!(sink.take(), vec!["g-1", "g-2"]);
