@@ -112,8 +112,9 @@ pub struct ConnectionString {
     account: String,
     key: Vec<u8>,
     endpoint: reqwest::Url,
-    blob: reqwest::Url,
-    queue: reqwest::Url,
+    // Boxed: keeps the store (held in enums next to small variants) as small as it was.
+    blob: Box<reqwest::Url>,
+    queue: Box<reqwest::Url>,
 }
 
 impl std::fmt::Debug for ConnectionString {
@@ -166,8 +167,8 @@ impl ConnectionString {
                 account: DEV_ACCOUNT.to_string(),
                 key: B64.decode(DEV_KEY).map_err(|_| bad("development key"))?,
                 endpoint: at(10002)?,
-                blob: at(10000)?,
-                queue: at(10001)?,
+                blob: Box::new(at(10000)?),
+                queue: Box::new(at(10001)?),
             });
         }
         if get("sharedaccesssignature").is_some() && get("accountkey").is_none() {
@@ -203,8 +204,8 @@ impl ConnectionString {
         };
         Ok(ConnectionString {
             endpoint: service("tableendpoint", "TableEndpoint", "table")?,
-            blob: service("blobendpoint", "BlobEndpoint", "blob")?,
-            queue: service("queueendpoint", "QueueEndpoint", "queue")?,
+            blob: Box::new(service("blobendpoint", "BlobEndpoint", "blob")?),
+            queue: Box::new(service("queueendpoint", "QueueEndpoint", "queue")?),
             account,
             key,
         })
