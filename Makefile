@@ -147,3 +147,7 @@ doc: ## Build the crate docs
 clean: ## Remove build output
 	$(CARGO) clean
 	rm -rf dist
+
+.PHONY: bench-objects
+bench-objects: .venv/bin/moto_server ## Lambda on a 5 MB CloudTrail file in moto's S3: records/s and peak RSS next to the same records in memory (release build)
+	$(CARGO) bench --locked -p cadet-aws-lambda --bench objects

@@ -3,6 +3,8 @@
 //! This binary only wires: it parses arguments, reads inputs and hands records to
 //! `cadet-core`. See `cadet --help` and the README for the contract.
 
+#[cfg(feature = "backfill")]
+mod backfill;
 mod baseline;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;
@@ -36,6 +38,10 @@ enum Command {
     /// Hunt through historical archives (local, S3, Azure Blob) on every core, in event-time
     /// order, with progress, a summary and an optional HTML report.
     Hunt(HuntArgs),
+    /// Enqueue an archive's log files for the deployed functions (S3 → SQS for the Lambda,
+    /// Blob container → storage queue for the Azure Function), pruned like `hunt`, oldest first,
+    /// resumable.
+    Backfill(BackfillArgs),
     /// Policy files: validate, or print the commented default.
     Policy {
         #[command(subcommand)]
@@ -186,6 +192,51 @@ struct HuntArgs {
     s3_region: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct BackfillArgs {
+    /// `s3://BUCKET/PREFIX` (an organisation trail) or an Azure Blob container URL
+    /// (`https://ACCOUNT.blob.core.windows.net/insights-activity-logs[/PREFIX]`, credentials
+    /// as for `hunt`).
+    source: String,
+    /// Destination: the Lambda's SQS queue URL (a `.fifo` queue keeps each account's files in
+    /// order), or the Function's Azure storage queue URL
+    /// (`https://ACCOUNT.queue.core.windows.net/QUEUE`; a SAS with add permission in the query
+    /// or `AZURE_STORAGE_SAS_TOKEN`, or `AZURE_STORAGE_KEY`).
+    #[arg(long)]
+    queue: String,
+    /// Files dated at or after this time (same forms as `hunt --since`).
+    #[arg(long, value_parser = parse_when)]
+    since: Option<jiff::Timestamp>,
+    /// Files dated before this time (plus a day of late-delivery slack).
+    #[arg(long, value_parser = parse_when)]
+    until: Option<jiff::Timestamp>,
+    /// Only these AWS accounts / Azure subscriptions (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    account: Vec<String>,
+    /// Only these AWS regions (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    region: Vec<String>,
+    /// Checkpoint file: a rerun with the same arguments resumes after the last file enqueued.
+    #[arg(long, default_value = ".cadet-backfill.json")]
+    checkpoint: PathBuf,
+    /// List and print the files that would be enqueued; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Progress lines on stderr: auto (TTY only), always, never.
+    #[arg(long, default_value = "auto")]
+    progress: ColorChoice,
+    /// S3 and SQS endpoint override (an emulator, a VPC endpoint); the SDK also reads
+    /// `AWS_ENDPOINT_URL`.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// S3 path-style addressing, as emulators need.
+    #[arg(long, env = "CADET_S3_FORCE_PATH_STYLE")]
+    s3_force_path_style: bool,
+    /// Region of the bucket and the queue (default: the AWS SDK chain, then us-east-1).
+    #[arg(long)]
+    s3_region: Option<String>,
 }
 
 /// `--since`/`--until`: RFC 3339, a UTC date, or an age before now.
@@ -375,6 +426,44 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+        #[cfg(feature = "backfill")]
+        Command::Backfill(args) => {
+            use std::io::IsTerminal;
+            let opts = backfill::Options {
+                source: args.source,
+                queue: args.queue,
+                filter: cadet_ingest::layout::Filter {
+                    since: args.since,
+                    until: args.until,
+                    accounts: args.account,
+                    regions: args.region,
+                },
+                checkpoint: args.checkpoint,
+                dry_run: args.dry_run,
+                s3: hunt::S3Options {
+                    endpoint_url: args.endpoint_url,
+                    force_path_style: args.s3_force_path_style,
+                    region: args.s3_region,
+                },
+                progress: match args.progress {
+                    ColorChoice::Always => true,
+                    ColorChoice::Never => false,
+                    ColorChoice::Auto => std::io::stderr().is_terminal(),
+                },
+            };
+            match backfill::run(&opts) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        #[cfg(not(feature = "backfill"))]
+        Command::Backfill(_) => {
+            eprintln!("error: this cadet was built without the `backfill` feature");
+            ExitCode::from(1)
         }
         Command::Policy {
             command: PolicyCommand::Check { file },

@@ -87,3 +87,8 @@ output "trail_bucket_name" {
   description = "S3 bucket of the module's trail (null when create_trail = false)."
   value       = var.create_trail ? aws_s3_bucket.trail[0].id : null
 }
+
+output "trail_queue_url" {
+  description = "ingest_mode = \"org_trail\": the queue of trail log file notifications (`cadet backfill s3://BUCKET/PREFIX --queue <this>` replays history through it). null otherwise."
+  value       = one(aws_sqs_queue.trail[*].url)
+}

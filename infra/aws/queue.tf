@@ -38,12 +38,13 @@ resource "aws_sqs_queue" "events" {
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  count = var.delivery_mode == "sqs" ? 1 : 0
+  count = var.delivery_mode == "sqs" || var.ingest_mode == "org_trail" ? 1 : 0
 
   queue_url = aws_sqs_queue.dlq.id
   redrive_allow_policy = jsonencode({
     redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.events[0].arn]
+    # The events queue and (ingest_mode = "org_trail") the trail objects queue.
+    sourceQueueArns = concat(aws_sqs_queue.events[*].arn, aws_sqs_queue.trail[*].arn)
   })
 }
 

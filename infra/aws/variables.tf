@@ -402,3 +402,68 @@ variable "endpoint_filter_pattern" {
   type        = string
   default     = ""
 }
+
+# ---------------------------------------------------------------------------
+# Organisation-wide ingest: the organisation trail's S3 objects
+# ---------------------------------------------------------------------------
+
+variable "ingest_mode" {
+  description = "\"eventbridge\": CloudTrail events of this account and region (and forwarders) through EventBridge rules. \"org_trail\": additionally read the organisation trail's log files: S3 object-created notifications (a bucket notification, or the trail's SNS topic when trail_sns_topic_arn is set) -> SQS queue (DLQ after max_receive_count) -> the function, which streams each .json.gz through the detector. The EventBridge rules stay: they give this account near-real-time events, and the trail files' copies of them are deduplicated by event id."
+  type        = string
+  default     = "eventbridge"
+
+  validation {
+    condition     = contains(["eventbridge", "org_trail"], var.ingest_mode)
+    error_message = "ingest_mode must be \"eventbridge\" or \"org_trail\"."
+  }
+}
+
+variable "trail_bucket_name" {
+  description = "ingest_mode = \"org_trail\": the bucket the organisation trail writes to."
+  type        = string
+  default     = null
+}
+
+variable "trail_prefix" {
+  description = "ingest_mode = \"org_trail\": the trail's S3 key prefix (\"\" when the trail has none; else e.g. \"cloudtrail/\", ending with /). The function may read only <prefix>AWSLogs/*."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.trail_prefix == "" || can(regex("^[^/].*/$", var.trail_prefix))
+    error_message = "trail_prefix must be empty or end with / (and not start with /)."
+  }
+}
+
+variable "trail_kms_key_arn" {
+  description = "ingest_mode = \"org_trail\": the KMS key the trail encrypts its files with (SSE-KMS). The function gets kms:Decrypt on this key only, and only through S3. null = SSE-S3."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.trail_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(var.trail_kms_key_arn, "x")))
+    error_message = "trail_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "trail_sns_topic_arn" {
+  description = "ingest_mode = \"org_trail\": an SNS topic that already receives the bucket's object-created notifications (S3 -> SNS, as organisation trails commonly fan out). When set the queue subscribes to it; when null the module creates the bucket notification itself (aws_s3_bucket_notification owns the bucket's whole notification configuration: use the topic when other consumers need notifications too)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.trail_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", coalesce(var.trail_sns_topic_arn, "x")))
+    error_message = "trail_sns_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "trail_batch_size" {
+  description = "ingest_mode = \"org_trail\": notifications (log files) per invocation. Files are read one after another; a failed file fails only its message (ReportBatchItemFailures)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.trail_batch_size >= 1 && var.trail_batch_size <= 10
+    error_message = "trail_batch_size must be between 1 and 10."
+  }
+}

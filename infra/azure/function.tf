@@ -52,6 +52,8 @@ locals {
     } : {},
     # Event Hubs trigger of the `endpoint` function (identity-based connection; endpoint.tf).
     local.endpoint_app_settings,
+    # The Activity Log archive functions (archive.tf).
+    local.archive_app_settings,
   )
 }
 

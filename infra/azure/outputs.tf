@@ -88,3 +88,8 @@ output "sentinel_data_collection_rule_id" {
   description = "Resource id of the data collection rule the function publishes findings to (null without the sentinel sink)."
   value       = local.sentinel_enabled ? azurerm_monitor_data_collection_rule.sentinel[0].id : null
 }
+
+output "archive_queue_url" {
+  description = "Storage queue read by the `archive-queue` function: `cadet backfill https://ARCHIVE.blob.core.windows.net/insights-activity-logs --queue <this>` (with a SAS that may add messages, or AZURE_STORAGE_KEY) replays archived hours."
+  value       = "${azurerm_storage_account.this.primary_queue_endpoint}${azurerm_storage_queue.archive.name}"
+}

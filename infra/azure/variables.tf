@@ -390,3 +390,30 @@ variable "endpoint_export_tables" {
   type        = list(string)
   default     = ["SecurityEvent"]
 }
+
+# ---------------------------------------------------------------------------
+# Organisation-wide ingest: the Activity Log archive storage account
+# ---------------------------------------------------------------------------
+
+variable "archive_storage_account_id" {
+  description = "Resource id of the storage account that diagnostic settings (usually deployed by Azure Policy) write every subscription's Activity Log to. When set, an Event Grid system topic on it sends BlobCreated events of the archive container's PT1H.json blobs to the function's `archive` function, which reads only the bytes appended since its last read. null = no archive ingest."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.archive_storage_account_id == null || can(regex("^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft.Storage/storageAccounts/[^/]+$", coalesce(var.archive_storage_account_id, "x")))
+    error_message = "archive_storage_account_id must be a storage account resource id."
+  }
+}
+
+variable "archive_container" {
+  description = "Container of the Activity Log archive (diagnostic settings use insights-activity-logs)."
+  type        = string
+  default     = "insights-activity-logs"
+}
+
+variable "archive_connection_string_secret_id" {
+  description = "Versionless id of an existing Key Vault secret holding a connection string for the archive account (AccountName, AccountKey; the function only reads blobs). Passed as CADET_ARCHIVE_CONNECTION_STRING through a Key Vault reference; the function's identity needs \"Key Vault Secrets User\" on that vault. Required with archive_storage_account_id."
+  type        = string
+  default     = null
+}

@@ -22,6 +22,9 @@
 
 #[cfg(feature = "hunt-blob")]
 mod blob;
+/// Shared Key signing (`cadet backfill` signs its Azure queue messages the same way).
+#[cfg(feature = "hunt-blob")]
+pub(crate) use blob::sign as blob_sign;
 mod local;
 pub mod report;
 #[cfg(feature = "hunt-s3")]
@@ -36,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use cadet_core::{AsyncBaselineStore, Finding, Policy, Severity};
+use cadet_core::{AsyncBaselineStore, Policy, Severity};
 use cadet_pipeline::{Outcome, Pipeline};
 use cadet_ingest::layout::{self, Filter};
 use cadet_ingest::{Item, Limits};
@@ -679,7 +682,7 @@ fn scan(
 }
 
 #[cfg(feature = "hunt-s3")]
-fn list_s3(
+pub(crate) fn list_s3(
     source: &str,
     filter: &Filter,
     index: usize,
@@ -690,18 +693,27 @@ fn list_s3(
 }
 
 #[cfg(not(feature = "hunt-s3"))]
-fn list_s3(_: &str, _: &Filter, _: usize, _: &S3Options) -> Result<(Box<dyn Store>, Listing)> {
+pub(crate) fn list_s3(
+    _: &str,
+    _: &Filter,
+    _: usize,
+    _: &S3Options,
+) -> Result<(Box<dyn Store>, Listing)> {
     anyhow::bail!("this cadet was built without the `hunt-s3` feature")
 }
 
 #[cfg(feature = "hunt-blob")]
-fn list_blob(source: &str, filter: &Filter, index: usize) -> Result<(Box<dyn Store>, Listing)> {
+pub(crate) fn list_blob(
+    source: &str,
+    filter: &Filter,
+    index: usize,
+) -> Result<(Box<dyn Store>, Listing)> {
     let (store, listing) = blob::list(source, filter, index)?;
     Ok((Box::new(store), listing))
 }
 
 #[cfg(not(feature = "hunt-blob"))]
-fn list_blob(_: &str, _: &Filter, _: usize) -> Result<(Box<dyn Store>, Listing)> {
+pub(crate) fn list_blob(_: &str, _: &Filter, _: usize) -> Result<(Box<dyn Store>, Listing)> {
     anyhow::bail!("this cadet was built without the `hunt-blob` feature")
 }
 

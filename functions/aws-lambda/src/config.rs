@@ -96,6 +96,9 @@ pub struct Config {
     pub sumo_name: String,
     /// See `sumo_category`.
     pub sumo_host: String,
+    /// `CADET_S3_FORCE_PATH_STYLE` (`true|false`, default false): path-style S3 requests, for
+    /// S3-compatible endpoints and emulators (`AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`).
+    pub s3_force_path_style: bool,
 }
 
 /// A configuration problem, naming the variable.
@@ -230,6 +233,20 @@ impl Config {
                 ))
             }
         };
+        let s3_force_path_style = match get("CADET_S3_FORCE_PATH_STYLE")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("false") | Some("0") | Some("no") => false,
+            Some("true") | Some("1") | Some("yes") => true,
+            Some(other) => {
+                return Err(err(
+                    "CADET_S3_FORCE_PATH_STYLE",
+                    format!("{other:?}: expected true or false"),
+                ))
+            }
+        };
         let securityhub_product_arn = get("CADET_SECURITYHUB_PRODUCT_ARN");
         if let Some(arn) = &securityhub_product_arn {
             cadet_sinks::securityhub::Product::parse(arn)
@@ -285,6 +302,7 @@ impl Config {
             sumo_category,
             sumo_name,
             sumo_host,
+            s3_force_path_style,
         })
     }
 }
@@ -381,6 +399,10 @@ mod tests {
             (vec![("CADET_STATE", "dynamodb:a/b")], "CADET_STATE"),
             (vec![("CADET_SINKS", "sns,carrier-pigeon")], "CADET_SINKS"),
             (vec![("CADET_ENRICH_SSM", "maybe")], "CADET_ENRICH_SSM"),
+            (
+                vec![("CADET_S3_FORCE_PATH_STYLE", "sometimes")],
+                "CADET_S3_FORCE_PATH_STYLE",
+            ),
             (
                 vec![("CADET_POLICY", "[weights]\nnope = 1")],
                 "CADET_POLICY",

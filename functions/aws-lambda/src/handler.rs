@@ -5,11 +5,14 @@ use std::sync::Arc;
 use aws_lambda_events::event::streams::{SqsBatchItemFailure, SqsEventResponse};
 use cadet_core::baseline::AsyncBaselineStore;
 use cadet_core::{Finding, Policy};
+use cadet_ingest::Limits;
 use cadet_pipeline::{Enricher, Outcome, Pipeline, Raw};
 use cadet_sinks::Sink;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use tracing::{error, info};
+
+use crate::objects::{self, ObjectReport, SharedSource};
 
 /// Everything a handler needs, built once at init: the shared pipeline (store, policy, sinks,
 /// enrichers). The handler only translates Lambda's envelopes and failure protocol.
@@ -17,6 +20,11 @@ use tracing::{error, info};
 pub struct App<S> {
     /// The one detection pipeline.
     pub pipeline: Pipeline<S>,
+    /// Where CloudTrail log files named by S3 notifications are read from (`None`: object
+    /// notifications fail with a clear reason).
+    pub objects: Option<SharedSource>,
+    /// Bounds of the object reader.
+    pub object_limits: Limits,
 }
 
 impl<S: AsyncBaselineStore + Sync> App<S> {
@@ -29,8 +37,47 @@ impl<S: AsyncBaselineStore + Sync> App<S> {
     ) -> Self {
         App {
             pipeline: Pipeline::new(store, policy, sinks).with_enrichers(enrichers),
+            objects: None,
+            object_limits: Limits::default(),
         }
     }
+
+    /// Reads the CloudTrail log files that S3 notifications name from `source`.
+    pub fn with_objects(mut self, source: SharedSource) -> Self {
+        self.objects = Some(source);
+        self
+    }
+}
+
+/// Whether an SQS body may be an object notification (a cheap test before parsing it twice).
+fn maybe_object_notification(body: &str) -> bool {
+    [
+        "aws:s3",
+        "\"aws.s3\"",
+        "s3ObjectKey",
+        "s3:TestEvent",
+        "\"Notification\"",
+    ]
+    .iter()
+    .any(|n| body.contains(n))
+}
+
+/// The objects of one notification through the pipeline.
+async fn run_objects<S: AsyncBaselineStore + Sync>(
+    app: &App<S>,
+    refs: &[objects::ObjectRef],
+) -> Vec<ObjectReport> {
+    let none = objects::NoObjects;
+    let source: &dyn objects::ObjectSource = match &app.objects {
+        Some(s) => s.as_ref(),
+        None => &none,
+    };
+    objects::process_objects(&app.pipeline, source, refs, app.object_limits).await
+}
+
+/// The first failure among object reports.
+fn object_failure(reports: &[ObjectReport]) -> Option<&str> {
+    reports.iter().find_map(|r| r.failed.as_deref())
 }
 
 /// Why one record failed.
@@ -167,6 +214,7 @@ pub async fn handle<S: AsyncBaselineStore + Sync>(
     if let Some(records) = sqs_records(&payload) {
         let mut response = SqsEventResponse::default();
         let (mut findings, mut duplicates) = (Vec::new(), 0);
+        let (mut objects_done, mut records_read, mut alerts) = (0usize, 0usize, 0usize);
         for (i, message) in records.iter().enumerate() {
             let id = message.get("messageId").and_then(Value::as_str);
             let result = match (id, sqs_body(message)) {
@@ -175,6 +223,29 @@ pub async fn handle<S: AsyncBaselineStore + Sync>(
                     i + 1
                 ))),
                 (Some(_), Err(e)) => Err(e),
+                (Some(_), Ok(body)) if maybe_object_notification(body) => {
+                    match serde_json::from_str::<Value>(body)
+                        .ok()
+                        .map(|v| objects::object_refs(&v))
+                    {
+                        Some(Ok(Some(refs))) => {
+                            let reports = run_objects(app, &refs).await;
+                            for r in &reports {
+                                objects_done += 1;
+                                records_read += r.records;
+                                duplicates += r.duplicates;
+                                alerts += r.alerts;
+                            }
+                            match object_failure(&reports) {
+                                Some(why) => Err(RecordError::Store(why.to_string())),
+                                None => Ok(RecordOutcome::default()),
+                            }
+                        }
+                        Some(Err(e)) => Err(RecordError::Malformed(e.to_string())),
+                        // Not an object notification after all: a CloudTrail event.
+                        _ => process_record(app, body).await,
+                    }
+                }
                 (Some(_), Ok(body)) => process_record(app, body).await,
             };
             match result {
@@ -196,12 +267,30 @@ pub async fn handle<S: AsyncBaselineStore + Sync>(
             failures = response.batch_item_failures.len(),
             duplicates,
             verdicts = findings.len(),
+            objects = objects_done,
+            object_records = records_read,
+            object_alerts = alerts,
             "batch done"
         );
         return Ok(serde_json::to_value(response)?);
     }
     if crate::cloudwatch_logs::is_delivery(&payload) {
         return crate::cloudwatch_logs::handle(app, &ctx.request_id, payload).await;
+    }
+    match objects::object_refs(&payload) {
+        Ok(None) => {}
+        Ok(Some(refs)) => {
+            let reports = run_objects(app, &refs).await;
+            if let Some(why) = object_failure(&reports) {
+                error!(request_id = %ctx.request_id, error = %why, "object failed; Lambda retries the invocation");
+                return Err(why.to_string().into());
+            }
+            return Ok(json!({ "objects": reports }));
+        }
+        Err(e) => {
+            error!(request_id = %ctx.request_id, error = %e, "unusable object notification");
+            return Err(e.to_string().into());
+        }
     }
     let text = payload.to_string();
     match process_record(app, &text).await {

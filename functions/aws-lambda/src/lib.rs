@@ -14,6 +14,10 @@
 //! was, so the redelivered record is scored and published again rather than being taken for a
 //! duplicate.
 //!
+//! Organisation trails: S3 object-created notifications (direct, through SQS, S3 → SNS → SQS,
+//! or EventBridge `Object Created`) name CloudTrail log files, which [`objects`] streams through
+//! the same pipeline; a failed object is retried whole and the retry is idempotent.
+//!
 //! `main.rs` only wires; [`handler`] does the work and is generic over narrow traits so tests
 //! call it directly.
 #![deny(missing_docs)]
@@ -22,3 +26,4 @@ pub mod cloudwatch_logs;
 pub mod config;
 pub mod enrich;
 pub mod handler;
+pub mod objects;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use cadet_aws_lambda::config::{Config, SecretSource, SinkKind, StateSpec};
 use cadet_aws_lambda::enrich::{DynamoTextCache, SsmCommands, SsmEnricher};
 use cadet_aws_lambda::handler::{handle, App};
+use cadet_aws_lambda::objects::S3Objects;
 use cadet_sinks::{
     SecurityHubSink, Sink, SnsSink, StdoutSink, SumoConfig, SumoSink, WebhookConfig, WebhookFormat,
     WebhookSecret, WebhookSink,
@@ -42,14 +43,19 @@ async fn main() -> Result<(), Error> {
         }
         enrichers.push(Arc::new(enricher));
     }
+    let s3 = Arc::new(S3Objects::new(aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws)
+            .force_path_style(config.s3_force_path_style)
+            .build(),
+    )));
     tracing::info!(policy = %config.policy_source, state = ?config.state, sinks = ?config.sinks, enrich_ssm = config.enrich_ssm, "cadet init");
     match store {
         None => {
-            let app = App::new(config.policy, MemoryStore::new(), sinks, enrichers);
+            let app = App::new(config.policy, MemoryStore::new(), sinks, enrichers).with_objects(s3);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
         Some(store) => {
-            let app = App::new(config.policy, store, sinks, enrichers);
+            let app = App::new(config.policy, store, sinks, enrichers).with_objects(s3);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
     }

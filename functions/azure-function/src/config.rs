@@ -141,6 +141,9 @@ pub struct Config {
     /// Timeouts and caps of the server (`CADET_HEADER_TIMEOUT_SECS`, `CADET_BODY_TIMEOUT_SECS`,
     /// `CADET_MAX_CONNECTIONS`, `CADET_MAX_IN_FLIGHT`).
     pub server: crate::server::ServerLimits,
+    /// The Activity Log archive (`CADET_ARCHIVE_CONNECTION_STRING`, `CADET_ARCHIVE_CONTAINERS`):
+    /// `None` = the `archive` function is not configured.
+    pub archive: Option<crate::archive::ArchiveConfig>,
 }
 
 impl Config {
@@ -289,9 +292,11 @@ impl Config {
 
         let arm = arm(&get)?;
         let server = crate::server::ServerLimits::from_lookup(get)?;
+        let archive = crate::archive::ArchiveConfig::from_lookup(get)?;
 
         Ok(Config {
             arm,
+            archive,
             server,
             policy,
             policy_source,

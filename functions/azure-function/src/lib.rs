@@ -13,11 +13,14 @@
 //! - [`routes`]: the HTTP contract (payload shapes, handshakes, auth, limits, status codes).
 //! - [`server`]: the accept loop: header/body timeouts, connection and in-flight caps.
 //! - [`store`]: the configured baseline store (memory or Azure Table).
+//! - [`archive`]: Activity Log archive blobs (`POST /archive`): only the bytes appended since
+//!   the last read, the offset kept per blob in the state store.
 //! - [`telemetry`]: tracing setup.
 //!
 //! `main.rs` only wires these together.
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod config;
 pub mod enrich;
 pub mod event_hubs;
@@ -85,10 +88,20 @@ pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store:
         .map_err(anyhow::Error::msg)?;
         detector = detector.with_enrichers(vec![Arc::new(enricher)]);
     }
-    Ok(Arc::new(
-        routes::App::new(detector, config.auth_key.clone(), config.state.kind())
-            .with_limits(config.server),
-    ))
+    let mut app = routes::App::new(detector, config.auth_key.clone(), config.state.kind())
+        .with_limits(config.server);
+    if let Some(archive) = &config.archive {
+        let offsets = match &config.state {
+            config::StateConfig::Memory => archive::Offsets::Memory(Default::default()),
+            config::StateConfig::AzureTable { table, connection } => archive::Offsets::Table(
+                cadet_state::azure_table::AzureTableStore::new(connection.clone(), table)?,
+            ),
+        };
+        app = app.with_archive(Arc::new(
+            archive::Archive::new(archive, offsets).map_err(anyhow::Error::msg)?,
+        ));
+    }
+    Ok(Arc::new(app))
 }
 
 /// Binds `bind:port` and serves until SIGTERM or Ctrl-C.

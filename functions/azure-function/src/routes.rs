@@ -9,6 +9,9 @@
 //! - `OPTIONS /eventgrid`: the CloudEvents abuse-protection handshake.
 //! - `POST /endpoint`: the Functions host's invocation of the `endpoint` function (Event Hubs
 //!   trigger, `cardinality: many`): host process records (see [`crate::event_hubs`]).
+//! - `POST /archive` and `POST /archive-queue`: the Functions host's invocations of the
+//!   `archive` function (Event Grid `BlobCreated` of the Activity Log archive account) and of
+//!   `archive-queue` (backfill messages on a storage queue); see [`crate::archive`].
 //! - `GET /healthz`.
 //!
 //! Both POST routes share the server's bounds ([`crate::server`]): a request that finds
@@ -64,6 +67,8 @@ pub struct App<S> {
     /// `memory` or `azure-table` (for `/healthz`).
     pub state_kind: &'static str,
     invocations: AtomicU64,
+    /// The Activity Log archive reader (`POST /archive`); `None` = not configured.
+    pub archive: Option<Arc<crate::archive::Archive>>,
     in_flight: Arc<tokio::sync::Semaphore>,
     body_timeout: Duration,
     queue_timeout: Duration,
@@ -78,6 +83,7 @@ impl<S> App<S> {
             auth_key,
             state_kind,
             invocations: AtomicU64::new(0),
+            archive: None,
             in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
             body_timeout: limits.body_timeout,
             queue_timeout: limits.queue_timeout,
@@ -89,6 +95,12 @@ impl<S> App<S> {
         self.in_flight = Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight));
         self.body_timeout = limits.body_timeout;
         self.queue_timeout = limits.queue_timeout;
+        self
+    }
+
+    /// Reads Activity Log archive blobs on `POST /archive`.
+    pub fn with_archive(mut self, archive: Arc<crate::archive::Archive>) -> Self {
+        self.archive = Some(archive);
         self
     }
 
@@ -121,6 +133,14 @@ where
         .route(
             "/detect",
             post(detect::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
+        )
+        .route(
+            "/archive",
+            post(archive::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
+        )
+        .route(
+            "/archive-queue",
+            post(archive::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
         )
         .route(
             "/endpoint",
@@ -255,6 +275,106 @@ where
             "outcomes": report.outcomes,
         });
         host_reply(status, logs, ret)
+    }
+    .instrument(span)
+    .await
+}
+
+/// `POST /archive`: one Functions host invocation of the `archive` function (Event Grid
+/// `BlobCreated` from the archive account's system topic) or `archive-queue` (a backfill message
+/// from the storage queue): `Data` holds the event under its binding name, as an object or a
+/// JSON string. 200 when the new bytes were all handled; 500 (the host retries) on a store,
+/// sink or read failure, with the stored offset at the first line not handled.
+async fn archive<S>(State(app): State<Arc<App<S>>>, req: Request<Body>) -> Response
+where
+    S: AsyncBaselineStore + Send + Sync + 'static,
+{
+    let Some(_permit) = app.slot().await else {
+        return overloaded();
+    };
+    let invocation_id = header_str(req.headers(), "x-azure-functions-invocationid")
+        .map(str::to_string)
+        .unwrap_or_else(|| app.next_id("archive"));
+    let span =
+        tracing::info_span!("invocation", route = "/archive", invocation_id = %invocation_id);
+    async move {
+        if let Some(resp) = reject_non_json(req.headers()) {
+            return resp;
+        }
+        let Some(archive) = app.archive.clone() else {
+            let msg = "the archive function is not configured: set CADET_ARCHIVE_CONNECTION_STRING";
+            tracing::error!("{msg}");
+            return host_reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec![msg.into()],
+                Value::Null,
+            );
+        };
+        let body = match read_body(req, app.body_timeout).await {
+            Ok(b) => b,
+            Err(resp) => return resp,
+        };
+        let payload: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = format!("the invocation payload is not JSON: {e}");
+                return host_reply(StatusCode::BAD_REQUEST, vec![msg], Value::Null);
+            }
+        };
+        // The event under the trigger's binding name (eventGridEvent, message, …).
+        let event = payload
+            .get("Data")
+            .and_then(Value::as_object)
+            .and_then(|d| d.values().next())
+            .cloned()
+            .unwrap_or(Value::Null);
+        let event = match event {
+            Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+            other => other,
+        };
+        let url = match crate::archive::blob_event_url(&event) {
+            Ok(Some(u)) => u,
+            Ok(None) => {
+                return host_reply(
+                    StatusCode::OK,
+                    vec!["not a BlobCreated event; ignored".into()],
+                    Value::Null,
+                )
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "unusable archive invocation");
+                return host_reply(StatusCode::BAD_REQUEST, vec![e], Value::Null);
+            }
+        };
+        let report = archive.process(&app.detector, &url).await;
+        let line = format!(
+            "{url}: bytes {}..{}, {} records, {} alerts, {} duplicates, {} rejected{}",
+            report.from,
+            report.to,
+            report.records,
+            report.alerts.len(),
+            report.duplicates,
+            report.rejected,
+            report
+                .skipped
+                .as_deref()
+                .map(|s| format!(", skipped: {s}"))
+                .unwrap_or_default()
+        );
+        tracing::info!(summary = %line, failed = report.failed.as_deref(), "archive blob done");
+        let mut logs = vec![line];
+        let status = match &report.failed {
+            Some(why) => {
+                logs.push(why.clone());
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            None => StatusCode::OK,
+        };
+        host_reply(
+            status,
+            logs,
+            serde_json::to_value(&report).unwrap_or(Value::Null),
+        )
     }
     .instrument(span)
     .await

@@ -27,6 +27,10 @@
 //!   whose delivery failed in the partition `~outbox`, so the Azure Function can publish them
 //!   when Event Grid redelivers the event to any instance.
 //!
+//! - **Offsets**: [`AzureTableStore::offset_get`] / `offset_put` / `offset_advance` keep how far
+//!   the Azure Function has read each growing Activity Log archive blob (`PT1H.json`), in the
+//!   partition `~offsets`, with the same ETag rule as profiles.
+//!
 //! Azurite (`UseDevelopmentStorage=true`, or an explicit `TableEndpoint=http://127.0.0.1:…`)
 //! speaks the same protocol; the tests run against it.
 
@@ -108,6 +112,9 @@ pub struct ConnectionString {
     account: String,
     key: Vec<u8>,
     endpoint: reqwest::Url,
+    // Boxed: keeps the store (held in enums next to small variants) as small as it was.
+    blob: Box<reqwest::Url>,
+    queue: Box<reqwest::Url>,
 }
 
 impl std::fmt::Debug for ConnectionString {
@@ -116,6 +123,8 @@ impl std::fmt::Debug for ConnectionString {
             .field("account", &self.account)
             .field("key", &"<redacted>")
             .field("endpoint", &self.endpoint.as_str())
+            .field("blob", &self.blob.as_str())
+            .field("queue", &self.queue.as_str())
             .finish()
     }
 }
@@ -137,23 +146,29 @@ impl ConnectionString {
         let get = |k: &str| kv.get(k).map(String::as_str).filter(|v| !v.is_empty());
 
         if get("usedevelopmentstorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            let base = match get("developmentstorageproxyuri") {
+            let (scheme, host) = match get("developmentstorageproxyuri") {
                 Some(proxy) => {
                     let u: reqwest::Url = proxy
                         .parse()
                         .map_err(|_| bad("DevelopmentStorageProxyUri is not a URL"))?;
-                    format!(
-                        "{}://{}:10002/{DEV_ACCOUNT}",
-                        u.scheme(),
-                        u.host_str().unwrap_or("127.0.0.1")
+                    (
+                        u.scheme().to_string(),
+                        u.host_str().unwrap_or("127.0.0.1").to_string(),
                     )
                 }
-                None => format!("http://127.0.0.1:10002/{DEV_ACCOUNT}"),
+                None => ("http".to_string(), "127.0.0.1".to_string()),
+            };
+            let at = |port: u16| -> Result<reqwest::Url, AzureTableError> {
+                format!("{scheme}://{host}:{port}/{DEV_ACCOUNT}")
+                    .parse()
+                    .map_err(|_| bad("development endpoint"))
             };
             return Ok(ConnectionString {
                 account: DEV_ACCOUNT.to_string(),
                 key: B64.decode(DEV_KEY).map_err(|_| bad("development key"))?,
-                endpoint: base.parse().map_err(|_| bad("development endpoint"))?,
+                endpoint: at(10002)?,
+                blob: Box::new(at(10000)?),
+                queue: Box::new(at(10001)?),
             });
         }
         if get("sharedaccesssignature").is_some() && get("accountkey").is_none() {
@@ -167,29 +182,32 @@ impl ConnectionString {
         let key = B64
             .decode(get("accountkey").ok_or_else(|| bad("AccountKey is missing"))?)
             .map_err(|_| bad("AccountKey is not valid base64"))?;
-        let endpoint = match get("tableendpoint") {
-            Some(e) => e.to_string(),
-            None => {
-                let protocol = get("defaultendpointsprotocol").unwrap_or("https");
-                if protocol != "https" && protocol != "http" {
-                    return Err(bad("DefaultEndpointsProtocol must be https or http"));
-                }
-                let suffix = get("endpointsuffix").unwrap_or("core.windows.net");
-                format!("{protocol}://{account}.table.{suffix}")
-            }
-        };
-        let endpoint: reqwest::Url = endpoint
-            .parse()
-            .map_err(|_| bad("TableEndpoint is not a URL"))?;
-        if !matches!(endpoint.scheme(), "https" | "http") {
-            return Err(bad(
-                "the table endpoint must be https (or http for Azurite)",
-            ));
+        let protocol = get("defaultendpointsprotocol").unwrap_or("https");
+        if protocol != "https" && protocol != "http" {
+            return Err(bad("DefaultEndpointsProtocol must be https or http"));
         }
+        let suffix = get("endpointsuffix").unwrap_or("core.windows.net");
+        let service = |setting: &str, name: &str, service: &str| {
+            let text = match get(setting) {
+                Some(e) => e.to_string(),
+                None => format!("{protocol}://{account}.{service}.{suffix}"),
+            };
+            let url: reqwest::Url = text
+                .parse()
+                .map_err(|_| bad(&format!("{name} is not a URL")))?;
+            if !matches!(url.scheme(), "https" | "http") {
+                return Err(bad(&format!(
+                    "the {service} endpoint must be https (or http for Azurite)"
+                )));
+            }
+            Ok(url)
+        };
         Ok(ConnectionString {
+            endpoint: service("tableendpoint", "TableEndpoint", "table")?,
+            blob: Box::new(service("blobendpoint", "BlobEndpoint", "blob")?),
+            queue: Box::new(service("queueendpoint", "QueueEndpoint", "queue")?),
             account,
             key,
-            endpoint,
         })
     }
 
@@ -201,6 +219,21 @@ impl ConnectionString {
     /// The table service endpoint.
     pub fn endpoint(&self) -> &str {
         self.endpoint.as_str()
+    }
+
+    /// The blob service endpoint (`BlobEndpoint=`, or derived from the account name).
+    pub fn blob_endpoint(&self) -> &reqwest::Url {
+        &self.blob
+    }
+
+    /// The queue service endpoint (`QueueEndpoint=`, or derived from the account name).
+    pub fn queue_endpoint(&self) -> &reqwest::Url {
+        &self.queue
+    }
+
+    /// The decoded account key (for the blob and queue clients' Shared Key signatures).
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
     }
 }
 
@@ -468,6 +501,91 @@ impl AzureTableStore {
     }
 }
 
+/// PartitionKey of the blob read offsets (escaped keys never start with `~`).
+const OFFSETS_PARTITION: &str = "~offsets";
+
+impl AzureTableStore {
+    /// The read offset stored for `blob` (any stable name, such as the blob's URL path) and its
+    /// ETag, or `None` when nothing of the blob was read yet.
+    ///
+    /// The Azure Function reads the Activity Log archive's `PT1H.json` blobs, which grow during
+    /// their hour, from this offset on, and advances it with [`AzureTableStore::offset_put`]
+    /// once every record before the new offset went through the pipeline.
+    pub async fn offset_get(&self, blob: &str) -> Result<Option<(u64, Version)>, AzureTableError> {
+        let Some((etag, props)) = self
+            .get_entity(OFFSETS_PARTITION, &escape_key(blob))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let offset = props
+            .get("Offset")
+            .and_then(|v| {
+                v.as_str()
+                    .and_then(|s| s.parse().ok())
+                    .or_else(|| v.as_u64())
+            })
+            .ok_or_else(|| AzureTableError::Corrupt {
+                key: blob.to_string(),
+                reason: "the offset entity has no numeric Offset property".into(),
+            })?;
+        Ok(Some((offset, Version(etag))))
+    }
+
+    /// Stores `offset` for `blob`: inserts it when `expected` is `None`, else replaces the
+    /// entity only if its ETag is still `expected` ([`Put::Conflict`] otherwise, so two
+    /// instances reading the same blob never move its offset backwards: the loser re-reads).
+    pub async fn offset_put(
+        &self,
+        blob: &str,
+        offset: u64,
+        expected: Option<&Version>,
+    ) -> Result<Put, AzureTableError> {
+        let rk = escape_key(blob);
+        let entity = serde_json::json!({
+            "PartitionKey": OFFSETS_PARTITION,
+            "RowKey": rk,
+            "Key": blob,
+            // A string: Edm.Int64 would need an odata type annotation.
+            "Offset": offset.to_string(),
+        })
+        .to_string();
+        match expected {
+            None => self.insert_entity(entity).await,
+            Some(v) => {
+                self.update_entity(OFFSETS_PARTITION, &rk, &v.0, entity)
+                    .await
+            }
+        }
+    }
+
+    /// Advances the offset of `blob` to `offset` unless it is already there or beyond
+    /// (re-reading on a conflicting write). Returns the offset now stored.
+    pub async fn offset_advance(&self, blob: &str, offset: u64) -> Result<u64, AzureTableError> {
+        for _ in 0..8 {
+            let current = self.offset_get(blob).await?;
+            if let Some((stored, _)) = &current {
+                if *stored >= offset {
+                    return Ok(*stored);
+                }
+            }
+            match self
+                .offset_put(blob, offset, current.as_ref().map(|(_, v)| v))
+                .await?
+            {
+                Put::Written(_) => return Ok(offset),
+                Put::Conflict => continue,
+            }
+        }
+        Err(AzureTableError::Service {
+            op: "offset advance",
+            status: 412,
+            code: "ConditionNotMet".into(),
+            message: format!("the offset of {blob} kept changing under 8 attempts"),
+        })
+    }
+}
+
 impl cadet_core::AsyncBaselineStore for AzureTableStore {
     type Error = AzureTableError;
 
@@ -514,7 +632,7 @@ impl cadet_core::AsyncBaselineStore for AzureTableStore {
     }
 }
 
-fn sign(key: &[u8], string_to_sign: &str) -> String {
+pub(crate) fn sign(key: &[u8], string_to_sign: &str) -> String {
     let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC takes keys of any length"),
@@ -530,7 +648,7 @@ fn etag(resp: &reqwest::Response) -> Option<String> {
         .map(str::to_string)
 }
 
-fn transport(op: &'static str, e: reqwest::Error) -> AzureTableError {
+pub(crate) fn transport(op: &'static str, e: reqwest::Error) -> AzureTableError {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -549,7 +667,7 @@ fn transport(op: &'static str, e: reqwest::Error) -> AzureTableError {
     AzureTableError::Transport { op, message }
 }
 
-async fn service_error(op: &'static str, resp: reqwest::Response) -> AzureTableError {
+pub(crate) async fn service_error(op: &'static str, resp: reqwest::Response) -> AzureTableError {
     let status = resp.status().as_u16();
     let header_code = resp
         .headers()

@@ -9,7 +9,9 @@
 //!   and is never silently reset.
 //! - `dynamodb::DynamoStore` (feature `dynamodb`): the AWS Lambda's store, conditional writes.
 //! - `azure_table::AzureTableStore` (feature `azure-table`): the Azure Function's store, Table
-//!   Storage REST with SharedKeyLite and ETags.
+//!   Storage REST with SharedKeyLite and ETags; it also keeps the read offsets of growing
+//!   Activity Log archive blobs. `azure_blob::StorageClient` (same feature) reads those blobs
+//!   and lists containers and writes storage queue messages for `cadet backfill`.
 //!
 //! Every store keeps a version per key and refuses a write whose expected version is stale, so
 //! the read → score → write step in `cadet_core::baseline` is safe with concurrent writers.
@@ -29,6 +31,8 @@ pub mod dynamodb;
 mod redb_store;
 #[cfg(feature = "redb")]
 pub use redb_store::{RedbStore, SCHEMA_VERSION};
+#[cfg(feature = "azure-table")]
+pub mod azure_blob;
 #[cfg(feature = "azure-table")]
 pub mod azure_table;
 

@@ -299,6 +299,73 @@ async fn outbox_entries_round_trip() {
 }
 
 #[tokio::test]
+async fn blob_offsets_are_conditional_and_never_go_back() {
+    let az = start_azurite();
+    let s = store(&az, "offsets").await;
+    let blob = "orgarchive/insights-activity-logs/resourceId=/SUBSCRIPTIONS/S/y=2026/m=10/d=11/h=02/m=00/PT1H.json";
+    assert!(s
+        .offset_get(blob)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .is_none());
+    let v1 = written(
+        s.offset_put(blob, 100, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    // A second insert (another instance that also read from 0) conflicts.
+    assert_eq!(
+        s.offset_put(blob, 100, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Put::Conflict
+    );
+    let (at, v) = s
+        .offset_get(blob)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("stored"));
+    assert_eq!((at, &v), (100, &v1));
+    let _v2 = written(
+        s.offset_put(blob, 250, Some(&v))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    // The stale ETag loses.
+    assert_eq!(
+        s.offset_put(blob, 180, Some(&v1))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        Put::Conflict
+    );
+    // Advancing to an earlier offset keeps the later one; a later offset is written.
+    assert_eq!(
+        s.offset_advance(blob, 120)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        250
+    );
+    assert_eq!(
+        s.offset_advance(blob, 400)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        400
+    );
+    assert_eq!(
+        s.offset_get(blob)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|(o, _)| o),
+        Some(400)
+    );
+    // Offsets live apart from profiles: no profile key collides with them.
+    assert!(AsyncBaselineStore::get(&s, blob)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .is_none());
+}
+
+#[tokio::test]
 async fn a_wrong_account_key_fails_without_leaking_it() {
     let az = start_azurite();
     let wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";

@@ -755,6 +755,7 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
         shared_with: Vec::new(),
         command_text: f.command_line.clone().filter(|c| !c.is_empty()),
         enrichment_error: None,
+        deleted_before_read: false,
         host: Some(Host {
             name: f.host.clone(),
             id: host_id,
