@@ -156,22 +156,22 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 match rt.block_on(pipeline.process_one(Raw::Text(&record.text))) {
                     Outcome::Alerted { finding, rejoined } => (finding, true, rejoined),
                     Outcome::BelowThreshold { finding, rejoined } => (finding, false, rejoined),
-                Outcome::Observed | Outcome::Ignored => continue,
-                Outcome::Duplicate => {
-                    tally.duplicates += 1;
-                    continue;
-                }
-                Outcome::Rejected { error } => {
-                    eprintln!("error: {name}: {pos}: {error}");
-                    tally.rejected += 1;
-                    continue;
-                }
-                Outcome::StoreFailed { error, .. } => anyhow::bail!("{name}: {pos}: {error}"),
-                // No sinks: the CLI prints instead of publishing.
-                Outcome::SinkFailed { errors, .. } => {
-                    anyhow::bail!("{name}: {pos}: {}", errors.join("; "))
-                }
-            };
+                    Outcome::Observed | Outcome::Ignored => continue,
+                    Outcome::Duplicate => {
+                        tally.duplicates += 1;
+                        continue;
+                    }
+                    Outcome::Rejected { error } => {
+                        eprintln!("error: {name}: {pos}: {error}");
+                        tally.rejected += 1;
+                        continue;
+                    }
+                    Outcome::StoreFailed { error, .. } => anyhow::bail!("{name}: {pos}: {error}"),
+                    // No sinks: the CLI prints instead of publishing.
+                    Outcome::SinkFailed { errors, .. } => {
+                        anyhow::bail!("{name}: {pos}: {}", errors.join("; "))
+                    }
+                };
             tally.recognized += 1;
             tally.by_severity[finding.severity as usize] += 1;
             if opts.all || alert {

@@ -40,9 +40,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cadet_core::{AsyncBaselineStore, Policy, Severity};
-use cadet_pipeline::{Outcome, Pipeline};
 use cadet_ingest::layout::{self, Filter};
 use cadet_ingest::{Item, Limits};
+use cadet_pipeline::{Outcome, Pipeline};
 use jiff::Timestamp;
 use rayon::prelude::*;
 
@@ -414,8 +414,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 duplicates += 1;
                 continue;
             }
-            Outcome::Rejected { error }
-            | Outcome::StoreFailed { error, .. } => anyhow::bail!(
+            Outcome::Rejected { error } | Outcome::StoreFailed { error, .. } => anyhow::bail!(
                 "{}: event {}: {error}",
                 stores[objects[p.object].store].display(&objects[p.object].key),
                 p.event.event_id

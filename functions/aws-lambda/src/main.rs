@@ -51,7 +51,8 @@ async fn main() -> Result<(), Error> {
     tracing::info!(policy = %config.policy_source, state = ?config.state, sinks = ?config.sinks, enrich_ssm = config.enrich_ssm, "cadet init");
     match store {
         None => {
-            let app = App::new(config.policy, MemoryStore::new(), sinks, enrichers).with_objects(s3);
+            let app =
+                App::new(config.policy, MemoryStore::new(), sinks, enrichers).with_objects(s3);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
         Some(store) => {

@@ -23,10 +23,6 @@
 //!   entity holds at most 1 MiB, which bounds a profile to about 480K characters of JSON
 //!   (profiles are capped far below that).
 //!
-//! - **Outbox**: [`AzureTableStore::outbox_put`] / `outbox_get` / `outbox_remove` keep findings
-//!   whose delivery failed in the partition `~outbox`, so the Azure Function can publish them
-//!   when Event Grid redelivers the event to any instance.
-//!
 //! - **Offsets**: [`AzureTableStore::offset_get`] / `offset_put` / `offset_advance` keep how far
 //!   the Azure Function has read each growing Activity Log archive blob (`PT1H.json`), in the
 //!   partition `~offsets`, with the same ETag rule as profiles.
@@ -437,66 +433,6 @@ impl AzureTableStore {
             // Someone else wrote (412) or the entity vanished (404): re-read and retry.
             StatusCode::PRECONDITION_FAILED | StatusCode::NOT_FOUND => Ok(Put::Conflict),
             _ => Err(service_error("update entity", resp).await),
-        }
-    }
-}
-
-/// PartitionKey of the outbox rows (escaped keys never start with `~`).
-const OUTBOX_PARTITION: &str = "~outbox";
-
-impl AzureTableStore {
-    /// Keeps `json` (a finding awaiting delivery) under `id` in the table's outbox partition,
-    /// replacing any earlier copy (Insert Or Replace Entity).
-    pub async fn outbox_put(&self, id: &str, json: &str) -> Result<(), AzureTableError> {
-        let rk = escape_key(id);
-        let entity = entity_json(OUTBOX_PARTITION, &rk, id, json).map_err(|reason| {
-            AzureTableError::Corrupt {
-                key: id.to_string(),
-                reason,
-            }
-        })?;
-        let resp = self
-            .request(Method::PUT, &self.entity_path(OUTBOX_PARTITION, &rk))
-            .header("Content-Type", "application/json")
-            .body(entity)
-            .send()
-            .await
-            .map_err(|e| transport("outbox put", e))?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(service_error("outbox put", resp).await)
-        }
-    }
-
-    /// The outbox entry `id`, if any.
-    pub async fn outbox_get(&self, id: &str) -> Result<Option<String>, AzureTableError> {
-        let Some((_, props)) = self.get_entity(OUTBOX_PARTITION, &escape_key(id)).await? else {
-            return Ok(None);
-        };
-        join_chunks(&props)
-            .map(Some)
-            .map_err(|reason| AzureTableError::Corrupt {
-                key: id.to_string(),
-                reason,
-            })
-    }
-
-    /// Removes the outbox entry `id` (absent is fine).
-    pub async fn outbox_remove(&self, id: &str) -> Result<(), AzureTableError> {
-        let resp = self
-            .request(
-                Method::DELETE,
-                &self.entity_path(OUTBOX_PARTITION, &escape_key(id)),
-            )
-            .header("If-Match", "*")
-            .send()
-            .await
-            .map_err(|e| transport("outbox remove", e))?;
-        match resp.status() {
-            s if s.is_success() => Ok(()),
-            StatusCode::NOT_FOUND => Ok(()),
-            _ => Err(service_error("outbox remove", resp).await),
         }
     }
 }

@@ -269,36 +269,6 @@ async fn concurrent_updates_of_one_principal_all_land() {
 }
 
 #[tokio::test]
-async fn outbox_entries_round_trip() {
-    let az = start_azurite();
-    let s = store(&az, "cadetoutbox").await;
-    let id = "651cb47cf2e4a0578f5ef7a7327d21a5";
-    assert_eq!(
-        s.outbox_get(id).await.unwrap_or_else(|e| panic!("{e}")),
-        None
-    );
-    let big = format!("{{\"x\":\"{}\"}}", "y".repeat(50_000));
-    s.outbox_put(id, "{\"v\":1}")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    s.outbox_put(id, &big)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        s.outbox_get(id).await.unwrap_or_else(|e| panic!("{e}")),
-        Some(big)
-    );
-    s.outbox_remove(id).await.unwrap_or_else(|e| panic!("{e}"));
-    s.outbox_remove(id)
-        .await
-        .unwrap_or_else(|e| panic!("removing twice: {e}"));
-    assert_eq!(
-        s.outbox_get(id).await.unwrap_or_else(|e| panic!("{e}")),
-        None
-    );
-}
-
-#[tokio::test]
 async fn blob_offsets_are_conditional_and_never_go_back() {
     let az = start_azurite();
     let s = store(&az, "offsets").await;
