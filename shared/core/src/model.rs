@@ -227,8 +227,9 @@ pub struct Document {
     /// Type when known (SSM `documentType`, extension publisher type).
     pub kind: Option<String>,
     /// SSM document version when the call names one (`documentVersion`: a number, `$DEFAULT`
-    /// or `$LATEST`; CreateDocument/UpdateDocument: the version written).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// or `$LATEST`; CreateDocument/UpdateDocument: the version written). Always serialized:
+    /// the state stores keep events in postcard, which has no optional fields.
+    #[serde(default)]
     pub version: Option<String>,
 }
 
@@ -293,7 +294,7 @@ pub struct CommandEvent {
     /// Enrichment found the resource this call wrote (a managed run command, a runbook) already
     /// deleted, seconds after the write: evidence of covering tracks, fed to the clean-up
     /// sequence.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub deleted_before_read: bool,
     /// On-host events: the machine.
     #[serde(default)]
