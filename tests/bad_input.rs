@@ -1,4 +1,4 @@
-//! End-to-end tests of `cadet detect` on bad and hostile input (issue 11): each case asserts the
+//! End-to-end tests of `cadet detect` on bad and hostile input: each case asserts the
 //! verdicts that survive, the error line and the exit code.
 
 use std::io::{BufRead, BufReader, Read, Write};

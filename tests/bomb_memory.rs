@@ -1,4 +1,4 @@
-//! Memory high-water marks of `cadet detect` on hostile gzip input (issue 11), measured by the
+//! Memory high-water marks of `cadet detect` on hostile gzip input, measured by the
 //! kernel's own accounting of the child process (`getrusage(RUSAGE_CHILDREN).ru_maxrss`, the
 //! peak resident set of the largest waited-for child). This file holds one test, so its process
 //! has no other children.

@@ -1,5 +1,5 @@
 # ---------------------------------------------------------------------------
-# Optional: on-host evidence (issue 13). Hosts ship process events (Sysmon 1, Security 4688,
+# Optional: on-host evidence. Hosts ship process events (Sysmon 1, Security 4688,
 # auditd EXECVE … as JSON lines, e.g. with the CloudWatch agent or Fluent Bit) to a log group;
 # a subscription filter on that group delivers them to the detector, which joins them to the
 # SendCommand / StartSession calls it sees from EventBridge.

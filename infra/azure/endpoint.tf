@@ -1,5 +1,5 @@
 # ---------------------------------------------------------------------------
-# Optional: on-host evidence (issue 13). An Event Hub receives host records — a Log Analytics
+# Optional: on-host evidence. An Event Hub receives host records — a Log Analytics
 # data export of SecurityEvent (4688) / Sysmon tables, or Winlogbeat / Fluent Bit output — and
 # the function `endpoint` (Event Hubs trigger, functions/azure-function/endpoint/function.json)
 # reads it through its own consumer group, joining processes started by the Run Command /
@@ -58,7 +58,7 @@ resource "azurerm_eventhub_consumer_group" "endpoint" {
   namespace_name      = azurerm_eventhub_namespace.endpoint[0].name
   eventhub_name       = azurerm_eventhub.endpoint[0].name
   resource_group_name = var.resource_group_name
-  user_metadata       = "cadet endpoint function (issue 13)"
+  user_metadata       = "cadet endpoint function"
 }
 
 resource "azurerm_role_assignment" "function_eventhub_receiver" {

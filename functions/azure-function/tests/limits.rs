@@ -1,4 +1,4 @@
-//! The server's bounds over real loopback sockets (issue 11): header read timeout against slow
+//! The server's bounds over real loopback sockets: header read timeout against slow
 //! clients, body read timeout, the connection cap, the in-flight cap and the content-type check,
 //! with health checks still answered.
 

@@ -1,4 +1,4 @@
-//! normalize + score of an on-host process event (issue 13): a ~4 KB Sysmon 1 record as
+//! normalize + score of an on-host process event: a ~4 KB Sysmon 1 record as
 //! NXLog/Logstash flatten it (the shape of the OTRF datasets, `Message` included), for an
 //! encoded PowerShell under the SSM agent, and the same in ECS (Winlogbeat).
 //!

@@ -1,4 +1,4 @@
-//! On-host evidence (issue 13): one row per record shape and per agent, the real agent
+//! On-host evidence: one row per record shape and per agent, the real agent
 //! background work of the corpus, bad input, and the control plane ⋈ host join through the
 //! (sync) baseline store in both arrival orders.
 

@@ -59,7 +59,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just("sessionContext"),
         Just("status"),
         Just("id"),
-        // On-host records (issue 13).
+        // On-host records.
         Just("EventID"),
         Just("Image"),
         Just("CommandLine"),

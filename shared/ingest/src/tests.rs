@@ -312,7 +312,7 @@ fn split_chunked(input: &[u8], chunk: usize, fast: bool, limits: Limits) -> Vec<
     items
 }
 
-/// The fast path of the splitter (issue 12) must split exactly as the byte machine does:
+/// The fast path of the splitter must split exactly as the byte machine does:
 /// same records, rejects and positions, whatever the chunking.
 #[test]
 fn fast_path_agrees_with_the_byte_machine() {

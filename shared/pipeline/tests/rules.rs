@@ -305,7 +305,7 @@ async fn enrichment_adds_command_text_and_a_slow_enricher_is_cut_off() {
     );
 }
 
-// --- Control plane ⋈ host (issue 13): the join, in both arrival orders. ---
+// --- Control plane ⋈ host: the join, in both arrival orders. ---
 
 const SSM_EPISODE: &str =
     include_str!("../../../events/endpoint/ssm-sendcommand-encoded-powershell.json");
