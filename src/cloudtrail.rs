@@ -126,7 +126,7 @@ async fn fetch(opts: &Options) -> Result<Vec<String>> {
                     "\rcloudtrail: {source}: page {page}, {} events so far",
                     out.len()
                 );
-            } else if page % 20 == 0 {
+            } else if page.is_multiple_of(20) {
                 eprintln!(
                     "cloudtrail: {source}: page {page}, {} events so far",
                     out.len()

@@ -19,7 +19,7 @@ fn event(i: u64) -> CommandEvent {
         tenant: None,
         region: Some("eu-west-1".into()),
         operation: "ssm:SendCommand".into(),
-        action: if i % 7 == 0 {
+        action: if i.is_multiple_of(7) {
             Action::Session
         } else {
             Action::RunCommand
