@@ -169,7 +169,8 @@ async fn fifo_topic_gets_group_and_deduplication_ids() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_baseline_persists_and_concurrent_updates_land() {
-    let moto = Moto::start();
+    // Atomic conditional writes, as in DynamoDB (moto's are not; see `start_serialized`).
+    let moto = Moto::start_serialized();
     let cfg = sdk(&moto.url).await;
     let ddb = aws_sdk_dynamodb::Client::new(&cfg);
     common::create_baseline_table(&ddb, "cadet-baseline").await;

@@ -45,6 +45,19 @@ impl Drop for Moto {
 impl Moto {
     /// Starts `moto_server` from the project's virtualenv (installed by `make test`).
     pub fn start() -> Moto {
+        Moto::spawn(false)
+    }
+
+    /// Starts moto with each request handled atomically (`scripts/moto-serialized.py`), for
+    /// tests of conditional writes under contention: moto's own DynamoDB checks a condition
+    /// and stores the item in two unlocked steps, so concurrent conditional puts against one
+    /// version can both succeed there, which DynamoDB never allows.
+    #[allow(dead_code)]
+    pub fn start_serialized() -> Moto {
+        Moto::spawn(true)
+    }
+
+    fn spawn(serialized: bool) -> Moto {
         let bin = repo().join(".venv/bin/moto_server");
         assert!(
             bin.exists(),
@@ -52,7 +65,14 @@ impl Moto {
             bin.display()
         );
         let port = free_port();
-        let child = Command::new(&bin)
+        let mut cmd = if serialized {
+            let mut c = Command::new(repo().join(".venv/bin/python"));
+            c.arg(repo().join("scripts/moto-serialized.py"));
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
