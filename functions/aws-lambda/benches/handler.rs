@@ -17,6 +17,14 @@ fn event(i: u64) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     v["detail"]["eventID"] = serde_json::json!(format!("bench-{i}"));
+    // Every SendCommand gets its own command id (SSM never reuses one): the on-host join keys
+    // by it, so a repeated id would measure a 16-entry join list no real command produces.
+    if let Some(c) = v["detail"]["responseElements"]["command"].as_object_mut() {
+        c.insert(
+            "commandId".into(),
+            serde_json::json!(format!("00000000-0000-4000-8000-{i:012x}")),
+        );
+    }
     v.to_string()
 }
 
