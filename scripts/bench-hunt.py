@@ -50,6 +50,8 @@ DUCK = r"""
 import duckdb, json, sys
 ops = json.loads(sys.argv[2])
 con = duckdb.connect()
+# No progress bar: it would print into the count (and costs time DuckDB users would not pay).
+con.execute('SET enable_progress_bar = false')
 q = f'''SELECT count(*) FROM (SELECT unnest(json_extract(json, '$.Records[*]')) AS r
         FROM read_json_objects('{sys.argv[1]}/**/*.json.gz', format='auto'))
         WHERE (r->>'eventSource' = 'ssm.amazonaws.com' AND r->>'eventName' IN ({",".join("'%s'" % o for o in ops)}))
