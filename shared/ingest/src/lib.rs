@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 
 pub mod layout;
+mod scan;
 mod source;
 mod split;
 
@@ -371,6 +372,22 @@ impl<R: BufRead> Records<R> {
             failed: None,
             done: false,
         }
+    }
+
+    /// Skips the records `skip` returns true for: they are split, counted ([`Self::skipped`])
+    /// and given positions like the rest, but not handed out — no allocation, no copy out.
+    /// `skip` sees the text only when it is valid UTF-8 (otherwise the record is rejected as
+    /// usual) and never a top-level object that embeds a `Records` array. For a cheap
+    /// pre-filter in front of the normalizer (`cadet hunt`); return false to see every record
+    /// again (e.g. once a stop is asked for, so the caller gets control back).
+    pub fn skipping(mut self, skip: impl Fn(&str) -> bool + Send + 'static) -> Self {
+        self.splitter.set_skip(split::Skip(Box::new(skip)));
+        self
+    }
+
+    /// Records skipped so far (see [`Self::skipping`]).
+    pub fn skipped(&self) -> u64 {
+        self.splitter.skipped()
     }
 
     /// Whether the input is gzip.

@@ -1,0 +1,138 @@
+//! Structural classification of 64-byte blocks, the first stage of simdjson's design: one pass
+//! turns a block into bit masks (quotes, backslashes, newlines, openers, closers), and string
+//! interiors come from a prefix XOR of the quote mask, so the splitter looks only at the few
+//! structural bytes of a record instead of every byte. On x86-64 the classification is SSE2
+//! (the baseline of every x86-64 CPU, so no runtime detection) through `safe_arch`, which wraps
+//! the intrinsics without `unsafe` in this crate; elsewhere a portable loop computes the same
+//! masks (tested equal).
+//!
+//! Written here rather than taken from a JSON crate: the splitter needs only the masks and its
+//! own stop rules (raw newlines, depth limits, cut records), and simd-json / sonic-rs expose a
+//! whole parser, not the block scan; they also need `-C target-cpu` or `unsafe` to reach it.
+
+/// The bit masks of one 64-byte block: bit `i` is byte `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Masks {
+    pub quote: u64,
+    pub backslash: u64,
+    pub newline: u64,
+    /// `{` or `[`.
+    pub open: u64,
+    /// `}` or `]`.
+    pub close: u64,
+}
+
+/// Classifies one block.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+pub(crate) fn classify(block: &[u8; 64]) -> Masks {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    // `{` 0x7B / `[` 0x5B and `}` 0x7D / `]` 0x5D differ only in bit 0x20: OR it in and
+    // compare once. No other byte maps onto 0x7B or 0x7D that way.
+    let quote = set_splat_i8_m128i(b'"' as i8);
+    let backslash = set_splat_i8_m128i(b'\\' as i8);
+    let newline = set_splat_i8_m128i(b'\n' as i8);
+    let open = set_splat_i8_m128i(b'{' as i8);
+    let close = set_splat_i8_m128i(b'}' as i8);
+    let case = set_splat_i8_m128i(0x20);
+    let mut m = Masks {
+        quote: 0,
+        backslash: 0,
+        newline: 0,
+        open: 0,
+        close: 0,
+    };
+    let bits = |v, k: usize| u64::from(move_mask_i8_m128i(v) as u16) << (16 * k);
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        let Some(lane) = lane.first_chunk::<16>() else {
+            continue;
+        };
+        let v = load_unaligned_m128i(lane);
+        let folded = bitor_m128i(v, case);
+        m.quote |= bits(cmp_eq_mask_i8_m128i(v, quote), k);
+        m.backslash |= bits(cmp_eq_mask_i8_m128i(v, backslash), k);
+        m.newline |= bits(cmp_eq_mask_i8_m128i(v, newline), k);
+        m.open |= bits(cmp_eq_mask_i8_m128i(folded, open), k);
+        m.close |= bits(cmp_eq_mask_i8_m128i(folded, close), k);
+    }
+    m
+}
+
+/// Classifies one block.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+pub(crate) fn classify(block: &[u8; 64]) -> Masks {
+    classify_portable(block)
+}
+
+/// The same masks, one byte at a time (the reference the SIMD version is tested against).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+pub(crate) fn classify_portable(block: &[u8; 64]) -> Masks {
+    let mut m = Masks {
+        quote: 0,
+        backslash: 0,
+        newline: 0,
+        open: 0,
+        close: 0,
+    };
+    for (i, &b) in block.iter().enumerate() {
+        let bit = 1u64 << i;
+        match b {
+            b'"' => m.quote |= bit,
+            b'\\' => m.backslash |= bit,
+            b'\n' => m.newline |= bit,
+            b'{' | b'[' => m.open |= bit,
+            b'}' | b']' => m.close |= bit,
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Bit `i` = XOR of bits `0..=i`: with the (unescaped) quote mask, the bytes after an odd
+/// number of quotes, i.e. inside a string (opening quote included, closing quote excluded).
+pub(crate) fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_masks_equal_the_portable_ones() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"{}[]\"\\\n:,a \xff\x7b\x5b\x7d\x5d\x3b\x1b\xfb\xdb";
+        for _ in 0..20_000 {
+            let mut block = [0u8; 64];
+            for b in block.iter_mut() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                *b = if rng & 0x100 == 0 {
+                    alphabet[(rng % alphabet.len() as u64) as usize]
+                } else {
+                    (rng >> 24) as u8
+                };
+            }
+            assert_eq!(classify(&block), classify_portable(&block), "{block:?}");
+        }
+    }
+
+    #[test]
+    fn prefix_xor_marks_string_interiors() {
+        //            "ab"  "c"
+        let quotes = 0b0000_1001_0000_1001u64;
+        let inside = prefix_xor(quotes);
+        assert_eq!(inside & 0xFFFF, 0b0000_0111_0000_0111);
+        assert_eq!(prefix_xor(1 << 63), 1 << 63);
+        assert_eq!(prefix_xor(1), u64::MAX);
+    }
+}
