@@ -335,27 +335,29 @@ fn raw_str(raw: Option<&RawValue>) -> Result<Option<Str<'_>>, ()> {
 
 /// The inside of a JSON string the parser already accepted, with its escapes decoded; `None`
 /// for a `\u` escape (left to serde_json). Windows paths are dense with `\\`: decoding them
-/// here takes one allocation, where serde_json builds the string in a scratch buffer and copies.
+/// here into one buffer, a run between escapes at a time, beats serde_json's scratch buffer
+/// and copy.
 fn unescape(inner: &str) -> Option<String> {
-    let mut out = String::with_capacity(inner.len());
-    let mut rest = inner;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(&rest[..at]);
-        out.push(match rest.as_bytes().get(at + 1)? {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
+    let mut out = Vec::with_capacity(inner.len());
+    let mut rest = inner.as_bytes();
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        out.extend_from_slice(&rest[..at]);
+        out.push(match rest.get(at + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
             _ => return None,
         });
         rest = &rest[at + 2..];
     }
-    out.push_str(rest);
-    Some(out)
+    out.extend_from_slice(rest);
+    // Only ASCII bytes were swapped for ASCII bytes: still UTF-8.
+    String::from_utf8(out).ok()
 }
 
 /// A raw object the envelope kept, parsed into its struct (`Err` as for [`raw_str`]).
@@ -592,15 +594,15 @@ pub(crate) fn ecs(env: &Envelope<'_>, text: &str) -> Result<Option<CommandEvent>
             .filter(|a| !a.is_empty())
             .map(|a| a.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(" "))
     };
+    // The values kept are moved out (`Cow::into_owned` copies only what still borrows).
     let image = p
         .executable
-        .as_deref()
-        .or(p.name.as_deref())
+        .or(p.name)
         .filter(|s| !s.is_empty())
         .ok_or(NormalizeError::Missing(
             "process.executable or process.name",
         ))?
-        .to_string();
+        .into_owned();
     let host = e.host.unwrap_or_default();
     let cloud = e.cloud.unwrap_or_default();
     let host_name = host
@@ -641,20 +643,14 @@ pub(crate) fn ecs(env: &Envelope<'_>, text: &str) -> Result<Option<CommandEvent>
             .map(str::to_string),
         command_line: p
             .command_line
-            .as_deref()
-            .map(str::to_string)
+            .map(Cow::into_owned)
             .or_else(|| args_line(&p.args)),
-        parent_image: parent
-            .executable
-            .as_deref()
-            .or(parent.name.as_deref())
-            .map(str::to_string),
+        parent_image: parent.executable.or(parent.name).map(Cow::into_owned),
         parent_command_line: parent
             .command_line
-            .as_deref()
-            .map(str::to_string)
+            .map(Cow::into_owned)
             .or_else(|| args_line(&parent.args)),
-        cwd: p.working_directory.as_deref().map(str::to_string),
+        cwd: p.working_directory.map(Cow::into_owned),
         user,
         pid: p.pid,
         record: p
@@ -663,7 +659,7 @@ pub(crate) fn ecs(env: &Envelope<'_>, text: &str) -> Result<Option<CommandEvent>
             .or(event.id.as_deref())
             .map(str::to_string)
             .or_else(|| winlog.record_id.map(number_text)),
-        time: e.timestamp.as_deref().map(str::to_string),
+        time: e.timestamp.map(Cow::into_owned),
         account: cloud
             .account
             .as_ref()
@@ -816,7 +812,6 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
         _ => "",
     };
     let wrapper = is_wrapper(&f, &base, cmd);
-    let host_short = f.host.clone();
     let event_id = match &f.record {
         Some(r) => format!("{}:{}:{}", f.host.to_ascii_lowercase(), f.source, r),
         None => {
@@ -836,27 +831,39 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
             format!("{}:{}:{hex}", f.host.to_ascii_lowercase(), f.source)
         }
     };
-    let provider = f.cloud.unwrap_or(anc.agent.provider());
-    let host_id = anc.ssm_instance.clone().or(f.host_id.clone());
-    let user = f.user.clone().filter(|u| !u.is_empty());
+    // From here the facts move into the event; only values it holds twice are copied.
+    let Ancestry {
+        agent,
+        ssm_instance,
+        ssm_command,
+        ssm_session,
+    } = anc;
+    let provider = f.cloud.unwrap_or(agent.provider());
+    let host_id = ssm_instance.or(f.host_id);
+    let user = f.user.filter(|u| !u.is_empty());
     let name = f
         .image
         .rsplit(['\\', '/'])
         .next()
         .unwrap_or(&f.image)
         .to_string();
-    let command_id = match anc.agent {
-        Agent::SsmSession => anc.ssm_session.clone().or(anc.ssm_command.clone()),
-        _ => anc.ssm_command.clone().or(anc.ssm_session.clone()),
+    let parent_name = f
+        .parent_image
+        .as_deref()
+        .map(|p| p.rsplit(['\\', '/']).next().unwrap_or(p).to_string());
+    let command_id = match agent {
+        Agent::SsmSession => ssm_session.or(ssm_command),
+        _ => ssm_command.or(ssm_session),
     };
+    let target = host_id.clone().unwrap_or_else(|| f.host.clone());
     Ok(Some(CommandEvent {
         provider,
         event_id,
         correlation_id: None,
         event_time,
-        account: f.account.clone().unwrap_or_else(|| "unknown".to_string()),
+        account: f.account.unwrap_or_else(|| "unknown".to_string()),
         tenant: None,
-        region: f.region.clone(),
+        region: f.region,
         operation: f.source.to_string(),
         action: Action::AgentProcess,
         principal: Principal {
@@ -867,7 +874,7 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
         },
         source: Source::default(),
         targets: Targets {
-            ids: vec![host_id.clone().unwrap_or_else(|| host_short.clone())],
+            ids: vec![target],
             selector: None,
             count: Some(1),
         },
@@ -882,22 +889,19 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
         enrichment_error: None,
         deleted_before_read: false,
         host: Some(Host {
-            name: f.host.clone(),
+            name: f.host,
             id: host_id,
         }),
         process: Some(Process {
             name,
-            path: Some(f.image.clone()),
-            command_line: f.command_line.clone(),
-            parent_name: f
-                .parent_image
-                .as_deref()
-                .map(|p| p.rsplit(['\\', '/']).next().unwrap_or(p).to_string()),
-            parent_command_line: f.parent_command_line.clone(),
-            working_directory: f.cwd.clone(),
+            path: Some(f.image),
+            command_line: f.command_line,
+            parent_name,
+            parent_command_line: f.parent_command_line,
+            working_directory: f.cwd,
             pid: f.pid,
             user,
-            agent: Some(anc.agent),
+            agent: Some(agent),
             agent_wrapper: wrapper,
         }),
         related: Vec::new(),

@@ -154,6 +154,11 @@ pub(crate) struct Envelope<'a> {
     new_process_name: Option<&'a RawValue>,
     #[serde(borrow)]
     process_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    process: Option<&'a RawValue>,
+    #[serde(borrow)]
+    winlog: Option<&'a RawValue>,
+    // Read by the endpoint readers only (after the fields above, which keep their places).
     #[serde(rename = "Channel", borrow)]
     channel: Option<&'a RawValue>,
     #[serde(rename = "Hostname", borrow)]
@@ -216,11 +221,7 @@ pub(crate) struct Envelope<'a> {
     timestamp: Option<&'a RawValue>,
     #[serde(rename = "_ResourceId", borrow)]
     resource_id: Option<&'a RawValue>,
-    // ECS objects.
-    #[serde(borrow)]
-    process: Option<&'a RawValue>,
-    #[serde(borrow)]
-    winlog: Option<&'a RawValue>,
+    // ECS objects (`host` and `user` above).
     #[serde(borrow)]
     event: Option<&'a RawValue>,
     #[serde(borrow)]
