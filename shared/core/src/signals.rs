@@ -8,6 +8,8 @@
 //! This module holds the stateless signals, which read only the event and the policy. Signals
 //! that need history (novelty, velocity, sequences) take a [`crate::profile`] view as well.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Action, CommandEvent, KeyKind, Outcome, PrincipalKind, Provider};
@@ -400,6 +402,98 @@ pub const COMMAND_PATTERNS: &[(SignalId, &[&str])] = &[
     ),
 ];
 
+/// Per-signal pattern lists ([`COMMAND_PATTERNS`]) matched in one pass over a text, instead of
+/// one substring search per pattern (the command patterns are ~80, and the command line of an
+/// encoded PowerShell is hundreds of bytes). Every pattern has a bit; `pairs` maps a pair of
+/// adjacent bytes (folded to 5 bits each: [`PatternSet::pair`]) to the bits of the patterns
+/// that start with such a pair, so at each position of the text only those patterns are
+/// compared (folding only adds candidates, each is compared in full). Built from the lists on
+/// first use; the lists stay the one declaration.
+#[derive(Debug)]
+struct PatternSet {
+    /// Every pattern of the lists, in order.
+    patterns: Vec<&'static str>,
+    pairs: Box<[u128; 1024]>,
+}
+
+impl PatternSet {
+    /// `None` when the lists do not fit (more than 128 patterns, or one shorter than two
+    /// bytes): they are then searched pattern by pattern.
+    fn new(lists: &[(SignalId, &[&'static str])]) -> Option<PatternSet> {
+        let patterns: Vec<&'static str> =
+            lists.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+        if patterns.len() > 128 || patterns.iter().any(|p| p.len() < 2) {
+            return None;
+        }
+        let mut pairs = Box::new([0u128; 1024]);
+        for (k, p) in patterns.iter().enumerate() {
+            let b = p.as_bytes();
+            pairs[Self::pair(b[0], b[1])] |= 1 << k;
+        }
+        Some(PatternSet { patterns, pairs })
+    }
+
+    /// The table slot of a byte pair: the low 5 bits of each (letters stay distinct).
+    fn pair(a: u8, b: u8) -> usize {
+        (usize::from(a & 0x1f) << 5) | usize::from(b & 0x1f)
+    }
+
+    /// Bit `k` set when pattern `k` occurs in `text`.
+    fn found_in(&self, text: &str) -> u128 {
+        let text = text.as_bytes();
+        let mut found = 0u128;
+        for (i, pair) in text.windows(2).enumerate() {
+            let mut candidates = self.pairs[Self::pair(pair[0], pair[1])];
+            while candidates != 0 {
+                let k = candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                // Compared inline: most candidates differ by the third byte (an encoded
+                // command is mostly letter pairs), not worth a `memcmp` call each.
+                let p = self.patterns[k].as_bytes();
+                if text.len() - i >= p.len() && text[i..].iter().zip(p).all(|(a, b)| a == b) {
+                    found |= 1 << k;
+                }
+            }
+        }
+        found
+    }
+}
+
+/// For each signal of `lists`, in order, the first of its patterns (in list order) that `text`
+/// contains: what `patterns.iter().find(|p| text.contains(p))` gives, in one pass when `set`
+/// was built from the same `lists`.
+fn first_hits(
+    lists: &[(SignalId, &[&'static str])],
+    set: &OnceLock<Option<PatternSet>>,
+    text: &str,
+    mut hit: impl FnMut(SignalId, &'static str),
+) {
+    let Some(set) = set.get_or_init(|| PatternSet::new(lists)) else {
+        for (id, patterns) in lists {
+            if let Some(p) = patterns.iter().find(|p| text.contains(*p)) {
+                hit(*id, p);
+            }
+        }
+        return;
+    };
+    let found = set.found_in(text);
+    let mut start = 0;
+    for (id, patterns) in lists {
+        // The signal's patterns are bits start..start + len; the lowest set one is its first.
+        // (`checked_shr`: a shift by 128, for an empty list at the end, is no bits.)
+        let own = found.checked_shr(start as u32).unwrap_or(0)
+            & u128::MAX
+                .checked_shr((128 - patterns.len()) as u32)
+                .unwrap_or(0);
+        if own != 0 {
+            hit(*id, patterns[own.trailing_zeros() as usize]);
+        }
+        start += patterns.len();
+    }
+}
+
+static COMMAND_SET: OnceLock<Option<PatternSet>> = OnceLock::new();
+
 /// Signals from command text (SSM command parameters fetched by enrichment, ECS Exec commands).
 pub fn command_text(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
     if let Some(err) = event.enrichment_error.as_deref() {
@@ -412,16 +506,14 @@ pub fn command_text(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
     let Some(text) = event.command_text.as_deref() else {
         return;
     };
-    let lower = format!(" {} ", text.to_ascii_lowercase());
-    for (id, patterns) in COMMAND_PATTERNS {
-        if let Some(hit) = patterns.iter().find(|p| lower.contains(*p)) {
-            out.push(
-                policy,
-                *id,
-                format!("command text contains {:?}", hit.trim()),
-            );
-        }
-    }
+    let lower = padded_lower(text);
+    first_hits(COMMAND_PATTERNS, &COMMAND_SET, &lower, |id, hit| {
+        out.push(
+            policy,
+            id,
+            format!("command text contains {:?}", hit.trim()),
+        );
+    });
 }
 
 /// On-host signals: shell hosts under an agent, the seed's `-enc` / `-bypass` / `-hidden`
@@ -453,10 +545,8 @@ pub fn agent_process(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
             SignalId::AgentShell,
             format!("{} started under the {agent}", p.name),
         );
-        let lower = format!(
-            " {} ",
-            p.command_line.as_deref().unwrap_or("").to_ascii_lowercase()
-        );
+        let lower = padded_lower(p.command_line.as_deref().unwrap_or(""));
+        // Nine patterns: searched one by one (a one-pass table only pays for long lists).
         for (id, patterns) in SEED_PATTERNS {
             if let Some(hit) = patterns.iter().find(|pat| lower.contains(*pat)) {
                 out.push(
@@ -477,12 +567,14 @@ pub fn agent_process(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
         p.working_directory.as_deref(),
         p.parent_command_line.as_deref(),
     ];
+    // The paths lowered once, when a path fragment is first tried (not once per fragment).
+    let mut lowered: Option<Vec<String>> = None;
     let routine = ROUTINE_AGENT_WORK.iter().find(|w| {
         if w.starts_with('/') {
-            paths
+            lowered
+                .get_or_insert_with(|| paths.iter().flatten().map(|t| slashed(t)).collect())
                 .iter()
-                .flatten()
-                .any(|t| t.to_ascii_lowercase().replace('\\', "/").contains(*w))
+                .any(|t| t.contains(*w))
         } else {
             // The process itself is agent housekeeping, or it was started by housekeeping
             // (a shell only under the log collector, which runs `cmd` for its own steps).
@@ -498,6 +590,31 @@ pub fn agent_process(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
     }
 }
 
+/// A path lowercased (ASCII) with `\\` turned into `/`, in one pass. Both keep byte offsets, so
+/// positions found in the result index the original too.
+pub(crate) fn slashed(s: &str) -> String {
+    let bytes: Vec<u8> = s
+        .bytes()
+        .map(|b| match b {
+            b'\\' => b'/',
+            b => b.to_ascii_lowercase(),
+        })
+        .collect();
+    // Swapping ASCII bytes for ASCII bytes keeps UTF-8 valid: the fallback never runs.
+    String::from_utf8(bytes).unwrap_or_else(|_| s.to_ascii_lowercase().replace('\\', "/"))
+}
+
+/// ` text ` lowercased (ASCII): the command-line patterns are matched against it, the padding
+/// letting a pattern such as `" -enc "` match at either end. One allocation.
+fn padded_lower(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(' ');
+    out.push_str(text);
+    out.push(' ');
+    out.make_ascii_lowercase();
+    out
+}
+
 /// An image path or name reduced to its lowercase file name without `.exe`
 /// (`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe` → `powershell`).
 pub fn image_base(image: &str) -> String {
@@ -505,11 +622,13 @@ pub fn image_base(image: &str) -> String {
         .rsplit(['\\', '/'])
         .next()
         .unwrap_or(image)
-        .trim_matches('"')
-        .to_ascii_lowercase();
-    match name.strip_suffix(".exe") {
-        Some(n) => n.to_string(),
-        None => name,
+        .trim_matches('"');
+    // `.exe` cut before lowercasing (in any case: lowercasing is ASCII-only), so the name is
+    // copied once.
+    let cut = name.len().saturating_sub(4);
+    match name.as_bytes().get(cut..) {
+        Some(ext) if ext.eq_ignore_ascii_case(b".exe") => name[..cut].to_ascii_lowercase(),
+        _ => name.to_ascii_lowercase(),
     }
 }
 
@@ -1226,6 +1345,36 @@ mod tests {
             let s = id.as_str();
             assert!(seen.insert(s), "duplicate {s}");
             assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
+        }
+    }
+
+    #[test]
+    fn one_pass_pattern_matching_finds_what_contains_finds() {
+        for lists in [COMMAND_PATTERNS, SEED_PATTERNS] {
+            let set = OnceLock::new();
+            let built = set.get_or_init(|| PatternSet::new(lists)).is_some();
+            assert!(built, "the lists fit the one-pass matcher");
+            let all: Vec<&str> = lists.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+            let mut texts: Vec<String> = vec![
+                String::new(),
+                " ".into(),
+                " powershell.exe -nop -w hidden -enc sqbfafgaiaa= ".into(),
+            ];
+            for (i, p) in all.iter().enumerate() {
+                texts.push(format!(" {p} "));
+                texts.push(p.to_string());
+                texts.push(format!("x{}{p}", all[(i + 7) % all.len()]));
+                texts.push(p[..p.len() - 1].to_string());
+            }
+            for text in &texts {
+                let mut fast = Vec::new();
+                first_hits(lists, &set, text, |id, hit| fast.push((id, hit)));
+                let slow: Vec<(SignalId, &str)> = lists
+                    .iter()
+                    .filter_map(|(id, l)| l.iter().find(|p| text.contains(*p)).map(|p| (*id, *p)))
+                    .collect();
+                assert_eq!(fast, slow, "{text:?}");
+            }
         }
     }
 

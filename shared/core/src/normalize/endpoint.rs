@@ -26,16 +26,16 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use super::{NormalizeError, Str};
+use super::{Envelope, NormalizeError, Str};
 use crate::model::{
     Action, Agent, CommandEvent, Host, Outcome, Principal, PrincipalKind, Process, Provider,
     Source, Targets,
 };
-use crate::signals::{image_base, SHELL_HOSTS};
+use crate::signals::{image_base, slashed, SHELL_HOSTS};
 
 /// Path fragments (lowercase, `/` separators) that place a process under an agent's run of
 /// caller code, most specific first. The SSM fragments also need `amazon/ssm/` in the same text.
@@ -175,7 +175,7 @@ struct Flat<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Ecs<'a> {
-    #[serde(rename = "@timestamp", borrow)]
+    #[serde(rename = "@timestamp", borrow, deserialize_with = "borrowed")]
     timestamp: Option<Str<'a>>,
     #[serde(borrow)]
     event: Option<EcsEvent<'a>>,
@@ -196,44 +196,44 @@ struct Ecs<'a> {
 struct EcsEvent<'a> {
     #[serde(borrow)]
     code: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     action: Option<Str<'a>>,
     #[serde(borrow)]
     category: Option<&'a RawValue>,
     #[serde(rename = "type", borrow)]
     kind: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     module: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     id: Option<Str<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EcsHost<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     name: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     hostname: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     id: Option<Str<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EcsProcess<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     name: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     executable: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     command_line: Option<Str<'a>>,
     #[serde(borrow)]
     args: Option<Vec<Str<'a>>>,
     pid: Option<u64>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     working_directory: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     entity_id: Option<Str<'a>>,
     #[serde(borrow)]
     parent: Option<EcsParent<'a>>,
@@ -242,11 +242,11 @@ struct EcsProcess<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EcsParent<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     name: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     executable: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     command_line: Option<Str<'a>>,
     #[serde(borrow)]
     args: Option<Vec<Str<'a>>>,
@@ -255,9 +255,9 @@ struct EcsParent<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EcsUser<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     name: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     domain: Option<Str<'a>>,
 }
 
@@ -268,18 +268,18 @@ struct Winlog<'a> {
     event_id: Option<&'a RawValue>,
     #[serde(borrow)]
     record_id: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     computer_name: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     channel: Option<Str<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EcsCloud<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     provider: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     region: Option<Str<'a>>,
     #[serde(borrow)]
     account: Option<EcsId<'a>>,
@@ -290,17 +290,138 @@ struct EcsCloud<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EcsId<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     id: Option<Str<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EcsInstance<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     id: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "borrowed")]
     name: Option<Str<'a>>,
+}
+
+/// `Option<Cow<str>>` that borrows from the input when the string has no escapes. serde's
+/// `#[serde(borrow)]` borrows a bare `Cow<str>` only: inside `Option` (or behind the `Str`
+/// alias) every string would be copied, read or not.
+fn borrowed<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'a>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'a>>::deserialize(d)?.map(|b| b.0))
+}
+
+/// A value the envelope kept as a raw slice, read as a string: borrowed when it has no escapes.
+/// `Err` when it is not a string; the caller then reads the whole record again with serde, so
+/// the error is the one a direct parse reports.
+fn raw_str(raw: Option<&RawValue>) -> Result<Option<Str<'_>>, ()> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let text = raw.get();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        // The slice passed the JSON scan: without `\` its characters are the string's.
+        Some(inner) if !inner.contains('\\') => Ok(Some(Cow::Borrowed(inner))),
+        Some(inner) => match unescape(inner) {
+            Some(s) => Ok(Some(Cow::Owned(s))),
+            None => serde_json::from_str::<String>(text)
+                .map(|s| Some(Cow::Owned(s)))
+                .map_err(|_| ()),
+        },
+        None => Err(()),
+    }
+}
+
+/// The inside of a JSON string the parser already accepted, with its escapes decoded; `None`
+/// for a `\u` escape (left to serde_json). Windows paths are dense with `\\`: decoding them
+/// here into one buffer, a run between escapes at a time, beats serde_json's scratch buffer
+/// and copy.
+fn unescape(inner: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(inner.len());
+    let mut rest = inner.as_bytes();
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        out.extend_from_slice(&rest[..at]);
+        out.push(match rest.get(at + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            _ => return None,
+        });
+        rest = &rest[at + 2..];
+    }
+    out.extend_from_slice(rest);
+    // Only ASCII bytes were swapped for ASCII bytes: still UTF-8.
+    String::from_utf8(out).ok()
+}
+
+/// A raw object the envelope kept, parsed into its struct (`Err` as for [`raw_str`]).
+fn raw_object<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<Option<T>, ()> {
+    raw.map(|r| serde_json::from_str(r.get()))
+        .transpose()
+        .map_err(|_| ())
+}
+
+impl<'a> Flat<'a> {
+    /// The flat fields out of the envelope's slices (the record is not scanned again).
+    fn from_envelope(env: &Envelope<'a>) -> Result<Flat<'a>, ()> {
+        Ok(Flat {
+            event_id: env.win_event_id,
+            channel: raw_str(env.channel)?,
+            hostname: raw_str(env.hostname)?,
+            computer: raw_str(env.computer)?,
+            host: env.host,
+            image: raw_str(env.image)?,
+            new_process_name: raw_str(env.new_process_name)?,
+            process_name: raw_str(env.process_name)?,
+            command_line: raw_str(env.command_line)?,
+            process_cmdline: raw_str(env.process_cmdline)?,
+            parent_image: raw_str(env.parent_image)?,
+            parent_process_name_win: raw_str(env.parent_process_name_win)?,
+            parent_process_name: raw_str(env.parent_process_name)?,
+            parent_command_line: raw_str(env.parent_command_line)?,
+            parent_process_cmdline: raw_str(env.parent_process_cmdline)?,
+            current_directory: raw_str(env.current_directory)?,
+            user_win: raw_str(env.user_win)?,
+            user: env.user,
+            account: raw_str(env.account_win)?,
+            subject_user: raw_str(env.subject_user)?,
+            subject_domain: raw_str(env.subject_domain)?,
+            target_user: raw_str(env.target_user)?,
+            target_domain: raw_str(env.target_domain)?,
+            process_id: env.process_id,
+            new_process_id: env.new_process_id,
+            pid: env.pid,
+            process_guid: raw_str(env.process_guid)?,
+            record_number: env.record_number,
+            event_record_id: env.event_record_id,
+            utc_time: raw_str(env.utc_time)?,
+            at_timestamp: raw_str(env.at_timestamp)?,
+            time_generated: raw_str(env.time_generated)?,
+            timestamp: env.timestamp,
+            resource_id: raw_str(env.resource_id)?,
+        })
+    }
+}
+
+impl<'a> Ecs<'a> {
+    /// The ECS objects out of the envelope's slices (only they are parsed, not the record).
+    fn from_envelope(env: &Envelope<'a>) -> Result<Ecs<'a>, ()> {
+        Ok(Ecs {
+            timestamp: raw_str(env.at_timestamp)?,
+            event: raw_object(env.event)?,
+            host: raw_object(env.host)?,
+            process: raw_object(env.process)?,
+            user: raw_object(env.user)?,
+            winlog: raw_object(env.winlog)?,
+            cloud: raw_object(env.cloud)?,
+        })
+    }
 }
 
 /// The facts of one process start, whatever the shape.
@@ -323,9 +444,13 @@ struct Facts {
     cloud: Option<Provider>,
 }
 
-/// A flat record (`EventID` / `Image` / `process_name` present).
-pub(crate) fn flat(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
-    let f: Flat<'_> = serde_json::from_str(text).map_err(|e| NormalizeError::json("", e))?;
+/// A flat record (`EventID` / `Image` / `process_name` present), read from the envelope's
+/// slices; `text` is the whole record, parsed again only to report a field of the wrong type.
+pub(crate) fn flat(env: &Envelope<'_>, text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
+    let f = match Flat::from_envelope(env) {
+        Ok(f) => f,
+        Err(()) => serde_json::from_str(text).map_err(|e| NormalizeError::json("", e))?,
+    };
     let code = f.event_id.map(number_text);
     let sysmon = f
         .channel
@@ -339,29 +464,27 @@ pub(crate) fn flat(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
         None if f.image.is_some() && sysmon => "sysmon:1",
         None => return Ok(None),
     };
+    // The values kept are moved out (`Cow::into_owned` copies only what still borrows).
     let image = f
         .image
-        .as_deref()
-        .or(f.new_process_name.as_deref())
-        .or(f.process_name.as_deref())
+        .or(f.new_process_name)
+        .or(f.process_name)
         .filter(|s| !s.is_empty())
         .ok_or(NormalizeError::Missing(
             "Image (Sysmon), NewProcessName (4688) or process_name",
         ))?
-        .to_string();
+        .into_owned();
     let seed_host = f.host.and_then(string_of);
     let host = f
         .hostname
-        .as_deref()
-        .or(f.computer.as_deref())
-        .map(str::to_string)
+        .or(f.computer)
+        .map(Cow::into_owned)
         .or(seed_host)
         .filter(|s| !s.is_empty())
         .ok_or(NormalizeError::Missing("Hostname, Computer or host"))?;
     let user = f
         .user_win
-        .as_deref()
-        .map(str::to_string)
+        .map(Cow::into_owned)
         .or_else(|| f.user.and_then(string_of))
         .or_else(|| {
             let t = f
@@ -377,7 +500,7 @@ pub(crate) fn flat(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
                 None => u.to_string(),
             })
         })
-        .or_else(|| f.account.as_deref().map(str::to_string));
+        .or_else(|| f.account.map(Cow::into_owned));
     // 4688: `ProcessId` is the creator; the new process is `NewProcessId`.
     let pid = if source == "security:4688" {
         f.new_process_id.and_then(parse_pid)
@@ -386,44 +509,36 @@ pub(crate) fn flat(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
     };
     let record = f
         .process_guid
-        .as_deref()
-        .map(str::to_string)
+        .map(Cow::into_owned)
         .or_else(|| f.record_number.map(number_text))
         .or_else(|| f.event_record_id.map(number_text));
     let time = f
         .utc_time
-        .as_deref()
-        .or(f.time_generated.as_deref())
-        .or(f.at_timestamp.as_deref())
-        .map(str::to_string)
+        .or(f.time_generated)
+        .or(f.at_timestamp)
+        .map(Cow::into_owned)
         .or_else(|| f.timestamp.map(number_text));
     let (account, cloud) = match f.resource_id.as_deref().and_then(subscription_of) {
         Some(sub) => (Some(sub), Some(Provider::Azure)),
         None => (None, None),
     };
-    let host_id = f.resource_id.as_deref().map(str::to_string);
+    let host_id = f.resource_id.map(Cow::into_owned);
     let facts = Facts {
         source,
         host,
         host_id,
         image,
-        command_line: f
-            .command_line
-            .as_deref()
-            .or(f.process_cmdline.as_deref())
-            .map(str::to_string),
+        command_line: f.command_line.or(f.process_cmdline).map(Cow::into_owned),
         parent_image: f
             .parent_image
-            .as_deref()
-            .or(f.parent_process_name_win.as_deref())
-            .or(f.parent_process_name.as_deref())
-            .map(str::to_string),
+            .or(f.parent_process_name_win)
+            .or(f.parent_process_name)
+            .map(Cow::into_owned),
         parent_command_line: f
             .parent_command_line
-            .as_deref()
-            .or(f.parent_process_cmdline.as_deref())
-            .map(str::to_string),
-        cwd: f.current_directory.as_deref().map(str::to_string),
+            .or(f.parent_process_cmdline)
+            .map(Cow::into_owned),
+        cwd: f.current_directory.map(Cow::into_owned),
         user,
         pid,
         record,
@@ -435,9 +550,13 @@ pub(crate) fn flat(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
     build(facts)
 }
 
-/// An ECS record (`process` / `winlog` / `event` objects).
-pub(crate) fn ecs(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
-    let e: Ecs<'_> = serde_json::from_str(text).map_err(|e| NormalizeError::json("", e))?;
+/// An ECS record (`process` / `winlog` / `event` objects), read from the envelope's slices;
+/// `text` is the whole record, parsed again only to report a field of the wrong type.
+pub(crate) fn ecs(env: &Envelope<'_>, text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
+    let e = match Ecs::from_envelope(env) {
+        Ok(e) => e,
+        Err(()) => serde_json::from_str(text).map_err(|e| NormalizeError::json("", e))?,
+    };
     let event = e.event.unwrap_or_default();
     let winlog = e.winlog.unwrap_or_default();
     let code = event
@@ -475,15 +594,15 @@ pub(crate) fn ecs(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
             .filter(|a| !a.is_empty())
             .map(|a| a.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(" "))
     };
+    // The values kept are moved out (`Cow::into_owned` copies only what still borrows).
     let image = p
         .executable
-        .as_deref()
-        .or(p.name.as_deref())
+        .or(p.name)
         .filter(|s| !s.is_empty())
         .ok_or(NormalizeError::Missing(
             "process.executable or process.name",
         ))?
-        .to_string();
+        .into_owned();
     let host = e.host.unwrap_or_default();
     let cloud = e.cloud.unwrap_or_default();
     let host_name = host
@@ -524,20 +643,14 @@ pub(crate) fn ecs(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
             .map(str::to_string),
         command_line: p
             .command_line
-            .as_deref()
-            .map(str::to_string)
+            .map(Cow::into_owned)
             .or_else(|| args_line(&p.args)),
-        parent_image: parent
-            .executable
-            .as_deref()
-            .or(parent.name.as_deref())
-            .map(str::to_string),
+        parent_image: parent.executable.or(parent.name).map(Cow::into_owned),
         parent_command_line: parent
             .command_line
-            .as_deref()
-            .map(str::to_string)
+            .map(Cow::into_owned)
             .or_else(|| args_line(&parent.args)),
-        cwd: p.working_directory.as_deref().map(str::to_string),
+        cwd: p.working_directory.map(Cow::into_owned),
         user,
         pid: p.pid,
         record: p
@@ -546,7 +659,7 @@ pub(crate) fn ecs(text: &str) -> Result<Option<CommandEvent>, NormalizeError> {
             .or(event.id.as_deref())
             .map(str::to_string)
             .or_else(|| winlog.record_id.map(number_text)),
-        time: e.timestamp.as_deref().map(str::to_string),
+        time: e.timestamp.map(Cow::into_owned),
         account: cloud
             .account
             .as_ref()
@@ -567,12 +680,11 @@ struct Ancestry {
     ssm_session: Option<String>,
 }
 
-fn slashed(s: &str) -> String {
-    s.to_ascii_lowercase().replace('\\', "/")
-}
-
-fn ancestry(f: &Facts) -> Option<Ancestry> {
-    let fields: Vec<(String, &str)> = [
+/// The texts the agent markers are searched in, each lowercased with `/` separators
+/// ([`slashed`]) beside the original: the command line (first, when there is one), working
+/// directory, image, parent image and parent command line. Built once per event.
+fn search_fields(f: &Facts) -> Vec<(String, &str)> {
+    [
         f.command_line.as_deref(),
         f.cwd.as_deref(),
         Some(f.image.as_str()),
@@ -582,10 +694,13 @@ fn ancestry(f: &Facts) -> Option<Ancestry> {
     .into_iter()
     .flatten()
     .map(|s| (slashed(s), s))
-    .collect();
+    .collect()
+}
+
+fn ancestry(f: &Facts, fields: &[(String, &str)]) -> Option<Ancestry> {
     let mut found: Option<Agent> = None;
     'paths: for (marker, agent) in AGENT_PATHS {
-        for (lower, _) in &fields {
+        for (lower, _) in fields {
             let ssm = matches!(agent, Agent::SsmRunCommand | Agent::SsmSession);
             if lower.contains(marker) && (!ssm || lower.contains("amazon/ssm/")) {
                 found = Some(*agent);
@@ -615,7 +730,7 @@ fn ancestry(f: &Facts) -> Option<Ancestry> {
         ssm_command: None,
         ssm_session: None,
     };
-    for (lower, original) in &fields {
+    for (lower, original) in fields {
         if out.ssm_command.is_none() {
             if let Some((instance, id)) = around(lower, original, "/document/orchestration/") {
                 out.ssm_instance = instance;
@@ -635,16 +750,18 @@ fn ancestry(f: &Facts) -> Option<Ancestry> {
 /// For `…/<instance>/document/orchestration/<id>/…`: the instance id (segment before the
 /// marker's first part) and the id after it, in the original case.
 fn around(lower: &str, original: &str, marker: &str) -> Option<(Option<String>, String)> {
-    if !lower.contains("amazon/ssm/") {
+    // `contains` before `find`: most texts miss, and `contains` has a vectorised search that
+    // `find` lacks.
+    if !lower.contains("amazon/ssm/") || !lower.contains(marker) {
         return None;
     }
     let at = lower.find(marker)?;
     // Lowercasing ASCII and swapping `\` for `/` keep byte offsets.
     let after = &original[at + marker.len()..];
-    let id: String = after
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let end = after
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .unwrap_or(after.len());
+    let id = after[..end].to_string();
     if id.is_empty() {
         return None;
     }
@@ -658,8 +775,8 @@ fn around(lower: &str, original: &str, marker: &str) -> Option<(Option<String>, 
 }
 
 /// Whether a shell host runs the agent's own copy of the script it was sent (rather than
-/// being started by that script).
-fn is_wrapper(f: &Facts, base: &str) -> bool {
+/// being started by that script). `cmd` is the command line [`slashed`].
+fn is_wrapper(f: &Facts, base: &str, cmd: &str) -> bool {
     if !SHELL_HOSTS.contains(&base) {
         return false;
     }
@@ -671,7 +788,6 @@ fn is_wrapper(f: &Facts, base: &str) -> bool {
     if SHELL_HOSTS.contains(&parent.as_str()) {
         return false;
     }
-    let cmd = f.command_line.as_deref().map(slashed).unwrap_or_default();
     const SCRIPT_FILES: &[&str] = &[
         "/_script.ps1",
         "/_script.sh",
@@ -682,7 +798,8 @@ fn is_wrapper(f: &Facts, base: &str) -> bool {
 }
 
 fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
-    let Some(anc) = ancestry(&f) else {
+    let fields = search_fields(&f);
+    let Some(anc) = ancestry(&f, &fields) else {
         return Ok(None);
     };
     let time_text = f.time.as_deref().ok_or(NormalizeError::Missing(
@@ -690,8 +807,11 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
     ))?;
     let event_time = parse_time(time_text)?;
     let base = image_base(&f.image);
-    let wrapper = is_wrapper(&f, &base);
-    let host_short = f.host.clone();
+    let cmd = match (&f.command_line, fields.first()) {
+        (Some(_), Some((lower, _))) => lower.as_str(),
+        _ => "",
+    };
+    let wrapper = is_wrapper(&f, &base, cmd);
     let event_id = match &f.record {
         Some(r) => format!("{}:{}:{}", f.host.to_ascii_lowercase(), f.source, r),
         None => {
@@ -711,27 +831,39 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
             format!("{}:{}:{hex}", f.host.to_ascii_lowercase(), f.source)
         }
     };
-    let provider = f.cloud.unwrap_or(anc.agent.provider());
-    let host_id = anc.ssm_instance.clone().or(f.host_id.clone());
-    let user = f.user.clone().filter(|u| !u.is_empty());
+    // From here the facts move into the event; only values it holds twice are copied.
+    let Ancestry {
+        agent,
+        ssm_instance,
+        ssm_command,
+        ssm_session,
+    } = anc;
+    let provider = f.cloud.unwrap_or(agent.provider());
+    let host_id = ssm_instance.or(f.host_id);
+    let user = f.user.filter(|u| !u.is_empty());
     let name = f
         .image
         .rsplit(['\\', '/'])
         .next()
         .unwrap_or(&f.image)
         .to_string();
-    let command_id = match anc.agent {
-        Agent::SsmSession => anc.ssm_session.clone().or(anc.ssm_command.clone()),
-        _ => anc.ssm_command.clone().or(anc.ssm_session.clone()),
+    let parent_name = f
+        .parent_image
+        .as_deref()
+        .map(|p| p.rsplit(['\\', '/']).next().unwrap_or(p).to_string());
+    let command_id = match agent {
+        Agent::SsmSession => ssm_session.or(ssm_command),
+        _ => ssm_command.or(ssm_session),
     };
+    let target = host_id.clone().unwrap_or_else(|| f.host.clone());
     Ok(Some(CommandEvent {
         provider,
         event_id,
         correlation_id: None,
         event_time,
-        account: f.account.clone().unwrap_or_else(|| "unknown".to_string()),
+        account: f.account.unwrap_or_else(|| "unknown".to_string()),
         tenant: None,
-        region: f.region.clone(),
+        region: f.region,
         operation: f.source.to_string(),
         action: Action::AgentProcess,
         principal: Principal {
@@ -742,7 +874,7 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
         },
         source: Source::default(),
         targets: Targets {
-            ids: vec![host_id.clone().unwrap_or_else(|| host_short.clone())],
+            ids: vec![target],
             selector: None,
             count: Some(1),
         },
@@ -757,22 +889,19 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
         enrichment_error: None,
         deleted_before_read: false,
         host: Some(Host {
-            name: f.host.clone(),
+            name: f.host,
             id: host_id,
         }),
         process: Some(Process {
             name,
-            path: Some(f.image.clone()),
-            command_line: f.command_line.clone(),
-            parent_name: f
-                .parent_image
-                .as_deref()
-                .map(|p| p.rsplit(['\\', '/']).next().unwrap_or(p).to_string()),
-            parent_command_line: f.parent_command_line.clone(),
-            working_directory: f.cwd.clone(),
+            path: Some(f.image),
+            command_line: f.command_line,
+            parent_name,
+            parent_command_line: f.parent_command_line,
+            working_directory: f.cwd,
             pid: f.pid,
             user,
-            agent: Some(anc.agent),
+            agent: Some(agent),
             agent_wrapper: wrapper,
         }),
         related: Vec::new(),
@@ -794,6 +923,11 @@ fn parse_time(text: &str) -> Result<jiff::Timestamp, NormalizeError> {
         });
     }
     let iso: Cow<'_, str> = if t.len() > 10 && t.as_bytes()[10] == b' ' {
+        // Sysmon's zone-less form fails the first parse below and passes with `Z` appended: try
+        // that first (a text that parses with `Z` appended cannot parse without it).
+        if let Ok(ts) = format!("{}T{}Z", &t[..10], &t[11..]).parse::<jiff::Timestamp>() {
+            return Ok(ts);
+        }
         Cow::Owned(format!("{}T{}", &t[..10], &t[11..]))
     } else {
         Cow::Borrowed(t)
@@ -804,10 +938,14 @@ fn parse_time(text: &str) -> Result<jiff::Timestamp, NormalizeError> {
 /// A JSON number or string as text (`1`, `"1"` → `1`).
 fn number_text(raw: &RawValue) -> String {
     let t = raw.get().trim();
-    match serde_json::from_str::<String>(t) {
-        Ok(s) => s,
-        Err(_) => t.to_string(),
+    // Only a string can decode as one: a number goes straight to its text (decoding it as a
+    // string first would build, and drop, a serde error per record).
+    if t.starts_with('"') {
+        if let Ok(s) = serde_json::from_str::<String>(t) {
+            return s;
+        }
     }
+    t.to_string()
 }
 
 fn string_of(raw: &RawValue) -> Option<String> {

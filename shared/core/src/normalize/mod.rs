@@ -141,7 +141,11 @@ pub(crate) struct Envelope<'a> {
     pub(crate) response_elements: Option<&'a RawValue>,
     #[serde(rename = "errorCode", borrow)]
     pub(crate) error_code: Option<Str<'a>>,
-    // On-host records (flat Windows / Sentinel / seed names; ECS objects).
+    // On-host records (flat Windows / Sentinel / seed names; ECS objects). Every key the
+    // endpoint readers use is here, as an unparsed slice, so an endpoint record is read in this
+    // one pass: [`endpoint`] decodes only the few values it keeps (a Sysmon record is mostly a
+    // ~1.5 KB `Message` and dozens of fields nobody reads, skipped here once). Raw slices never
+    // fail on a value's type, so the other shapes read exactly as before.
     #[serde(rename = "EventID", borrow)]
     win_event_id: Option<&'a RawValue>,
     #[serde(rename = "Image", borrow)]
@@ -154,6 +158,74 @@ pub(crate) struct Envelope<'a> {
     process: Option<&'a RawValue>,
     #[serde(borrow)]
     winlog: Option<&'a RawValue>,
+    // Read by the endpoint readers only (after the fields above, which keep their places).
+    #[serde(rename = "Channel", borrow)]
+    channel: Option<&'a RawValue>,
+    #[serde(rename = "Hostname", borrow)]
+    hostname: Option<&'a RawValue>,
+    #[serde(rename = "Computer", borrow)]
+    computer: Option<&'a RawValue>,
+    /// The seed's host name (a string), ECS `host` (an object).
+    #[serde(borrow)]
+    host: Option<&'a RawValue>,
+    #[serde(rename = "CommandLine", borrow)]
+    command_line: Option<&'a RawValue>,
+    #[serde(borrow)]
+    process_cmdline: Option<&'a RawValue>,
+    #[serde(rename = "ParentImage", borrow)]
+    parent_image: Option<&'a RawValue>,
+    #[serde(rename = "ParentProcessName", borrow)]
+    parent_process_name_win: Option<&'a RawValue>,
+    #[serde(borrow)]
+    parent_process_name: Option<&'a RawValue>,
+    #[serde(rename = "ParentCommandLine", borrow)]
+    parent_command_line: Option<&'a RawValue>,
+    #[serde(borrow)]
+    parent_process_cmdline: Option<&'a RawValue>,
+    #[serde(rename = "CurrentDirectory", borrow)]
+    current_directory: Option<&'a RawValue>,
+    #[serde(rename = "User", borrow)]
+    user_win: Option<&'a RawValue>,
+    /// The seed's user (a string), ECS `user` (an object).
+    #[serde(borrow)]
+    user: Option<&'a RawValue>,
+    #[serde(rename = "Account", borrow)]
+    account_win: Option<&'a RawValue>,
+    #[serde(rename = "SubjectUserName", borrow)]
+    subject_user: Option<&'a RawValue>,
+    #[serde(rename = "SubjectDomainName", borrow)]
+    subject_domain: Option<&'a RawValue>,
+    #[serde(rename = "TargetUserName", borrow)]
+    target_user: Option<&'a RawValue>,
+    #[serde(rename = "TargetDomainName", borrow)]
+    target_domain: Option<&'a RawValue>,
+    #[serde(rename = "ProcessId", borrow)]
+    process_id: Option<&'a RawValue>,
+    #[serde(rename = "NewProcessId", borrow)]
+    new_process_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pid: Option<&'a RawValue>,
+    #[serde(rename = "ProcessGuid", borrow)]
+    process_guid: Option<&'a RawValue>,
+    #[serde(rename = "RecordNumber", borrow)]
+    record_number: Option<&'a RawValue>,
+    #[serde(rename = "EventRecordId", borrow)]
+    event_record_id: Option<&'a RawValue>,
+    #[serde(rename = "UtcTime", borrow)]
+    utc_time: Option<&'a RawValue>,
+    #[serde(rename = "@timestamp", borrow)]
+    at_timestamp: Option<&'a RawValue>,
+    #[serde(rename = "TimeGenerated", borrow)]
+    time_generated: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(rename = "_ResourceId", borrow)]
+    resource_id: Option<&'a RawValue>,
+    // ECS objects (`host` and `user` above).
+    #[serde(borrow)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cloud: Option<&'a RawValue>,
 }
 
 impl<'a> Envelope<'a> {
@@ -251,14 +323,14 @@ fn normalize_at(text: &str, depth: usize) -> Result<Option<CommandEvent>, Normal
     // On-host records: ECS objects first (their `process` / `winlog` are objects).
     let is_object = |v: Option<&RawValue>| v.is_some_and(|r| r.get().starts_with('{'));
     if is_object(env.process) || is_object(env.winlog) {
-        return endpoint::ecs(text);
+        return endpoint::ecs(&env, text);
     }
     if env.win_event_id.is_some()
         || env.image.is_some()
         || env.new_process_name.is_some()
         || env.process_name.is_some()
     {
-        return endpoint::flat(text);
+        return endpoint::flat(&env, text);
     }
     Err(NormalizeError::UnknownShape(
         "not an EventBridge event, CloudTrail record, SQS message, Event Grid event, CloudEvent, \
