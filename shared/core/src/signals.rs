@@ -402,60 +402,30 @@ pub const COMMAND_PATTERNS: &[(SignalId, &[&str])] = &[
     ),
 ];
 
-/// Per-signal pattern lists ([`COMMAND_PATTERNS`]) matched in one pass over a text, instead of
-/// one substring search per pattern (the command patterns are ~80, and the command line of an
-/// encoded PowerShell is hundreds of bytes). Every pattern has a bit; `pairs` maps a pair of
-/// adjacent bytes (folded to 5 bits each: [`PatternSet::pair`]) to the bits of the patterns
-/// that start with such a pair, so at each position of the text only those patterns are
-/// compared (folding only adds candidates, each is compared in full). Built from the lists on
-/// first use; the lists stay the one declaration.
+/// Per-signal pattern lists ([`COMMAND_PATTERNS`]) matched in one pass over a text with an
+/// Aho-Corasick automaton (the `aho-corasick` crate, built from the lists on first use: the lists
+/// stay the one declaration), instead of one substring search per pattern — the command
+/// patterns are ~80 and the command line of an encoded PowerShell is hundreds of bytes.
 #[derive(Debug)]
 struct PatternSet {
-    /// Every pattern of the lists, in order.
-    patterns: Vec<&'static str>,
-    pairs: Box<[u128; 1024]>,
+    automaton: aho_corasick::AhoCorasick,
+    /// Pattern id → (index of its signal in the lists, index in that signal's list).
+    owner: Vec<(usize, usize)>,
 }
 
 impl PatternSet {
-    /// `None` when the lists do not fit (more than 128 patterns, or one shorter than two
-    /// bytes): they are then searched pattern by pattern.
+    /// `None` only if the automaton cannot be built (it can for any list of short literals);
+    /// the lists are then searched pattern by pattern.
     fn new(lists: &[(SignalId, &[&'static str])]) -> Option<PatternSet> {
-        let patterns: Vec<&'static str> =
-            lists.iter().flat_map(|(_, l)| l.iter().copied()).collect();
-        if patterns.len() > 128 || patterns.iter().any(|p| p.len() < 2) {
-            return None;
-        }
-        let mut pairs = Box::new([0u128; 1024]);
-        for (k, p) in patterns.iter().enumerate() {
-            let b = p.as_bytes();
-            pairs[Self::pair(b[0], b[1])] |= 1 << k;
-        }
-        Some(PatternSet { patterns, pairs })
-    }
-
-    /// The table slot of a byte pair: the low 5 bits of each (letters stay distinct).
-    fn pair(a: u8, b: u8) -> usize {
-        (usize::from(a & 0x1f) << 5) | usize::from(b & 0x1f)
-    }
-
-    /// Bit `k` set when pattern `k` occurs in `text`.
-    fn found_in(&self, text: &str) -> u128 {
-        let text = text.as_bytes();
-        let mut found = 0u128;
-        for (i, pair) in text.windows(2).enumerate() {
-            let mut candidates = self.pairs[Self::pair(pair[0], pair[1])];
-            while candidates != 0 {
-                let k = candidates.trailing_zeros() as usize;
-                candidates &= candidates - 1;
-                // Compared inline: most candidates differ by the third byte (an encoded
-                // command is mostly letter pairs), not worth a `memcmp` call each.
-                let p = self.patterns[k].as_bytes();
-                if text.len() - i >= p.len() && text[i..].iter().zip(p).all(|(a, b)| a == b) {
-                    found |= 1 << k;
-                }
-            }
-        }
-        found
+        let owner: Vec<(usize, usize)> = lists
+            .iter()
+            .enumerate()
+            .flat_map(|(s, (_, l))| (0..l.len()).map(move |k| (s, k)))
+            .collect();
+        let patterns = lists.iter().flat_map(|(_, l)| l.iter().copied());
+        // Standard semantics, so every occurrence of every pattern is reported (overlapping).
+        let automaton = aho_corasick::AhoCorasick::new(patterns).ok()?;
+        Some(PatternSet { automaton, owner })
     }
 }
 
@@ -476,19 +446,19 @@ fn first_hits(
         }
         return;
     };
-    let found = set.found_in(text);
-    let mut start = 0;
-    for (id, patterns) in lists {
-        // The signal's patterns are bits start..start + len; the lowest set one is its first.
-        // (`checked_shr`: a shift by 128, for an empty list at the end, is no bits.)
-        let own = found.checked_shr(start as u32).unwrap_or(0)
-            & u128::MAX
-                .checked_shr((128 - patterns.len()) as u32)
-                .unwrap_or(0);
-        if own != 0 {
-            hit(*id, patterns[own.trailing_zeros() as usize]);
+    // Per signal, the lowest list index found so far.
+    let mut first: Vec<Option<usize>> = vec![None; lists.len()];
+    for m in set.automaton.find_overlapping_iter(text) {
+        let (signal, k) = set.owner[m.pattern().as_usize()];
+        let slot = &mut first[signal];
+        if slot.is_none_or(|have| k < have) {
+            *slot = Some(k);
         }
-        start += patterns.len();
+    }
+    for ((id, patterns), k) in lists.iter().zip(first) {
+        if let Some(k) = k {
+            hit(*id, patterns[k]);
+        }
     }
 }
 
@@ -1353,7 +1323,7 @@ mod tests {
         for lists in [COMMAND_PATTERNS, SEED_PATTERNS] {
             let set = OnceLock::new();
             let built = set.get_or_init(|| PatternSet::new(lists)).is_some();
-            assert!(built, "the lists fit the one-pass matcher");
+            assert!(built, "the automaton is built from the lists");
             let all: Vec<&str> = lists.iter().flat_map(|(_, l)| l.iter().copied()).collect();
             let mut texts: Vec<String> = vec![
                 String::new(),
