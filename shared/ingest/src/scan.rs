@@ -11,7 +11,7 @@
 //! whole parser, not the block scan; they also need `-C target-cpu` or `unsafe` to reach it.
 
 /// The bit masks of one 64-byte block: bit `i` is byte `i`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Masks {
     pub quote: u64,
     pub backslash: u64,
@@ -37,13 +37,7 @@ pub(crate) fn classify(block: &[u8; 64]) -> Masks {
     let open = set_splat_i8_m128i(b'{' as i8);
     let close = set_splat_i8_m128i(b'}' as i8);
     let case = set_splat_i8_m128i(0x20);
-    let mut m = Masks {
-        quote: 0,
-        backslash: 0,
-        newline: 0,
-        open: 0,
-        close: 0,
-    };
+    let mut m = Masks::default();
     let bits = |v, k: usize| u64::from(move_mask_i8_m128i(v) as u16) << (16 * k);
     for (k, lane) in block.chunks_exact(16).enumerate() {
         let Some(lane) = lane.first_chunk::<16>() else {
@@ -69,13 +63,7 @@ pub(crate) fn classify(block: &[u8; 64]) -> Masks {
 /// The same masks, one byte at a time (the reference the SIMD version is tested against).
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 pub(crate) fn classify_portable(block: &[u8; 64]) -> Masks {
-    let mut m = Masks {
-        quote: 0,
-        backslash: 0,
-        newline: 0,
-        open: 0,
-        close: 0,
-    };
+    let mut m = Masks::default();
     for (i, &b) in block.iter().enumerate() {
         let bit = 1u64 << i;
         match b {

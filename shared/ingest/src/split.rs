@@ -1,6 +1,8 @@
 //! The record splitter: a byte-driven state machine that finds record boundaries without
 //! parsing (strings, escapes and nesting depth are tracked; JSON validity is left to the
-//! normalizer). Every byte is looked at once, so splitting is linear in the input.
+//! normalizer). Inside a record, whole 64-byte blocks are classified at once ([`crate::scan`])
+//! and only their brackets outside strings are visited; the machine sees every other byte.
+//! Each byte is classified once, so splitting is linear in the input.
 
 use std::collections::VecDeque;
 
