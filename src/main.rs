@@ -3,6 +3,11 @@
 //! This binary only wires: it parses arguments, reads inputs and hands records to
 //! `cadet-core`. See `cadet --help` and the README for the contract.
 
+/// mimalloc: `hunt` and `detect` make many small, short-lived allocations per record and per
+/// scored event, on several threads (see the workspace `Cargo.toml` for the measured effect).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(feature = "backfill")]
 mod backfill;
 mod baseline;

@@ -339,8 +339,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             }
         };
         let mut published = None;
-        let scored = verdict.clone();
-        let outcome = match verdict {
+        let outcome = match &verdict {
             None => Outcome::Observed,
             Some(v) => {
                 // Re-emissions of earlier findings this event joined, published when they
@@ -375,7 +374,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
                     };
                 }
                 let rejoined: Vec<Finding> = rejoined.into_iter().map(|(f, _)| f).collect();
-                let finding = Finding::from_verdict(&v);
+                let finding = Finding::from_verdict(v);
                 tracing::info!(
                     event_id = %finding.event_id,
                     finding_id = %finding.finding_id,
@@ -412,7 +411,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
         // Only now: a failure above left the baseline untouched for the redelivery.
         // The join entries first (idempotent by event id): if they fail, the event stays
         // unrecorded and the redelivery joins again.
-        let joined = match &scored {
+        let joined = match &verdict {
             Some(v) => join_record_async(&self.store, event, v, &self.policy).await,
             None => Ok(()),
         };
