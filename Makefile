@@ -24,6 +24,20 @@ test: node_modules/.bin/azurite-table .venv/bin/moto_server chromium ## Run ever
 	$(MAKE) fuzz-smoke
 	$(MAKE) lint-infra
 
+# `make test-aarch64`: the record reader's tests (its block scan runs on NEON there) built for
+# aarch64 and run under qemu-user, with Debian's cross gcc and qemu-user-static (installed when
+# absent). Not part of `make test`: an emulated run of one crate, for changes to the splitter.
+AARCH64 := aarch64-unknown-linux-gnu
+.PHONY: test-aarch64
+test-aarch64: ## cadet-ingest's tests for aarch64 (NEON block scan) under qemu-user
+	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64-static >/dev/null || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static; }
+	rustup target list --installed | grep -qx $(AARCH64) || rustup target add $(AARCH64)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu" \
+	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+	  $(CARGO) test --locked -p cadet-ingest --target $(AARCH64)
+
 # Fuzzing (cargo-fuzz, libFuzzer, nightly toolchain): fuzz/ is its own crate, outside the
 # workspace. Seeds come from events/ and policy/ (scripts/fuzz.sh).
 FUZZ_SECONDS ?= 120

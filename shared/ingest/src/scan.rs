@@ -1,14 +1,18 @@
 //! Structural classification of 64-byte blocks, the first stage of simdjson's design: one pass
 //! turns a block into bit masks (quotes, backslashes, newlines, openers, closers), and string
 //! interiors come from a prefix XOR of the quote mask, so the splitter looks only at the few
-//! structural bytes of a record instead of every byte. On x86-64 the classification is SSE2
-//! (the baseline of every x86-64 CPU, so no runtime detection) through `safe_arch`, which wraps
-//! the intrinsics without `unsafe` in this crate; elsewhere a portable loop computes the same
-//! masks (tested equal).
+//! structural bytes of a record instead of every byte.
+//!
+//! The compares run on 16-byte vectors of the `wide` crate, which picks the instructions at
+//! compile time without `unsafe` here: SSE2 on x86-64 (the baseline of every x86-64 CPU, so no
+//! runtime detection), NEON on aarch64 (Graviton, Apple silicon), plain lanes elsewhere. A
+//! byte-at-a-time reference computes the same masks in tests.
 //!
 //! Written here rather than taken from a JSON crate: the splitter needs only the masks and its
 //! own stop rules (raw newlines, depth limits, cut records), and simd-json / sonic-rs expose a
 //! whole parser, not the block scan; they also need `-C target-cpu` or `unsafe` to reach it.
+
+use wide::u8x16;
 
 /// The bit masks of one 64-byte block: bit `i` is byte `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,45 +27,34 @@ pub(crate) struct Masks {
 }
 
 /// Classifies one block.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 pub(crate) fn classify(block: &[u8; 64]) -> Masks {
-    use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
-        set_splat_i8_m128i,
-    };
     // `{` 0x7B / `[` 0x5B and `}` 0x7D / `]` 0x5D differ only in bit 0x20: OR it in and
     // compare once. No other byte maps onto 0x7B or 0x7D that way.
-    let quote = set_splat_i8_m128i(b'"' as i8);
-    let backslash = set_splat_i8_m128i(b'\\' as i8);
-    let newline = set_splat_i8_m128i(b'\n' as i8);
-    let open = set_splat_i8_m128i(b'{' as i8);
-    let close = set_splat_i8_m128i(b'}' as i8);
-    let case = set_splat_i8_m128i(0x20);
+    let quote = u8x16::splat(b'"');
+    let backslash = u8x16::splat(b'\\');
+    let newline = u8x16::splat(b'\n');
+    let open = u8x16::splat(b'{');
+    let close = u8x16::splat(b'}');
+    let case = u8x16::splat(0x20);
     let mut m = Masks::default();
-    let bits = |v, k: usize| u64::from(move_mask_i8_m128i(v) as u16) << (16 * k);
+    let bits = |v: u8x16, k: usize| u64::from(v.to_bitmask()) << (16 * k);
     for (k, lane) in block.chunks_exact(16).enumerate() {
         let Some(lane) = lane.first_chunk::<16>() else {
             continue;
         };
-        let v = load_unaligned_m128i(lane);
-        let folded = bitor_m128i(v, case);
-        m.quote |= bits(cmp_eq_mask_i8_m128i(v, quote), k);
-        m.backslash |= bits(cmp_eq_mask_i8_m128i(v, backslash), k);
-        m.newline |= bits(cmp_eq_mask_i8_m128i(v, newline), k);
-        m.open |= bits(cmp_eq_mask_i8_m128i(folded, open), k);
-        m.close |= bits(cmp_eq_mask_i8_m128i(folded, close), k);
+        let v = u8x16::new(*lane);
+        let folded = v | case;
+        m.quote |= bits(v.simd_eq(quote), k);
+        m.backslash |= bits(v.simd_eq(backslash), k);
+        m.newline |= bits(v.simd_eq(newline), k);
+        m.open |= bits(folded.simd_eq(open), k);
+        m.close |= bits(folded.simd_eq(close), k);
     }
     m
 }
 
-/// Classifies one block.
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-pub(crate) fn classify(block: &[u8; 64]) -> Masks {
-    classify_portable(block)
-}
-
-/// The same masks, one byte at a time (the reference the SIMD version is tested against).
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+/// The same masks, one byte at a time (the reference the vector version is tested against).
+#[cfg(test)]
 pub(crate) fn classify_portable(block: &[u8; 64]) -> Masks {
     let mut m = Masks::default();
     for (i, &b) in block.iter().enumerate() {
