@@ -129,9 +129,9 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
     };
     let started = Instant::now();
     let (store, listing) = if is_s3 {
-        hunt::list_s3(&opts.source, &opts.filter, 0, &opts.s3)?
+        hunt::list_s3(&opts.source, &opts.filter, &opts.s3)?
     } else if opts.source.starts_with("https://") || opts.source.starts_with("http://") {
-        hunt::list_blob(&opts.source, &opts.filter, 0)?
+        hunt::list_blob(&opts.source, &opts.filter)?
     } else {
         bail!(
             "{}: expected s3://BUCKET/PREFIX or an Azure Blob container URL",

@@ -20,11 +20,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use cadet_ingest::layout::Filter;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{assign, walk_plan, Listing, Page, Store};
+use super::{Page, Store};
 
 /// Blob service REST version sent in `x-ms-version`.
 const API_VERSION: &str = "2021-08-06";
@@ -141,8 +140,9 @@ pub(crate) fn sign(key: &[u8], string_to_sign: &str) -> String {
     B64.encode(mac.finalize().into_bytes())
 }
 
-/// Lists a container prefix with pruning.
-pub(crate) fn list(url: &str, filter: &Filter, index: usize) -> Result<(Blob, Listing)> {
+/// Connects to a container: the store, and the prefix a walk starts from. Fails when the
+/// prefix cannot be listed at all (no container, access denied).
+pub(crate) fn connect(url: &str) -> Result<(Blob, String)> {
     let p = parse_url(url)?;
     let auth = match p.sas.clone().or_else(|| {
         std::env::var("AZURE_STORAGE_SAS_TOKEN")
@@ -176,17 +176,9 @@ pub(crate) fn list(url: &str, filter: &Filter, index: usize) -> Result<(Blob, Li
         client,
     };
     // The first call says whether the container can be listed at all.
-    blob.list_page(&p.prefix, true)
+    blob.list_blobs(&p.prefix, true, &mut |_| false)
         .map_err(|e| anyhow::anyhow!(e))?;
-    let mut listing = Listing::default();
-    walk_plan(
-        &p.prefix,
-        filter,
-        |pre, d| blob.list_page(pre, d),
-        &mut listing,
-    );
-    assign(&mut listing, index);
-    Ok((blob, listing))
+    Ok((blob, p.prefix))
 }
 
 impl Blob {
@@ -232,11 +224,16 @@ impl Blob {
         format!("{}/{}/{key}", self.endpoint, self.container)
     }
 
-    fn list_page(&self, prefix: &str, delimited: bool) -> Result<Page, String> {
-        let mut page = Page::default();
+    fn list_blobs(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        on_page: &mut dyn FnMut(Page) -> bool,
+    ) -> Result<(), String> {
         let mut marker = String::new();
         let path = format!("/{}", encode_path(&self.container));
         loop {
+            let mut page = Page::default();
             let mut q = vec![
                 ("restype", "container"),
                 ("comp", "list"),
@@ -261,12 +258,14 @@ impl Blob {
                 return Err(format!("{}: {}", what(), service_error(status, &body)));
             }
             let next = parse_list(&body, &mut page).map_err(|e| format!("{}: {e}", what()))?;
+            if !on_page(page) {
+                return Ok(());
+            }
             match next {
                 Some(m) if !m.is_empty() => marker = m,
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(page)
     }
 }
 
@@ -365,6 +364,15 @@ fn service_error(status: reqwest::StatusCode, body: &str) -> String {
 impl Store for Blob {
     fn display(&self, key: &str) -> String {
         self.name(key)
+    }
+
+    fn list(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        page: &mut dyn FnMut(Page) -> bool,
+    ) -> Result<(), String> {
+        self.list_blobs(prefix, delimited, page)
     }
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {

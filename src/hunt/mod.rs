@@ -1,8 +1,11 @@
 //! `cadet hunt`: the `detect` pipeline over large historical archives.
 //!
 //! 1. **List.** Every SOURCE (a local file or directory, `s3://bucket/prefix`, an Azure Blob
-//!    container URL) is listed with the archive-layout planner of `cadet_ingest::layout`, so
-//!    `--since/--until/--account/--region` skip whole prefixes before anything is read.
+//!    container URL) is walked with the archive-layout planner of `cadet_ingest::layout`, so
+//!    `--since/--until/--account/--region` skip whole prefixes before anything is read. One
+//!    thread lists, in order, and hands each object to the scan as it is listed, at most
+//!    [`LISTED_AHEAD`] ahead: the scan starts with the first object, and the listing of an
+//!    archive of millions of objects is never held in memory.
 //! 2. **Scan, in parallel.** A rayon pool reads, gunzips, splits (`cadet_ingest::Records`),
 //!    pre-filters and normalizes every object; one object is streamed at a time per worker, so
 //!    memory does not grow with the archive. Only the normalized T1651 and context events inside
@@ -31,6 +34,7 @@ pub mod report;
 mod s3;
 mod spill;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,32 +96,75 @@ pub struct S3Options {
     pub region: Option<String>,
 }
 
-/// An object store a source lives in: opens one object as a byte stream.
+/// An object store a source lives in: lists prefixes, opens one object as a byte stream.
 pub(crate) trait Store: Send + Sync {
     /// The object's name in messages (`s3://bucket/key`, a URL without its SAS, a path).
     fn display(&self, key: &str) -> String;
     /// Opens an object for streaming.
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String>;
+    /// Lists one level below `prefix` (`delimited`) or everything under it, handing the keys
+    /// to `page` a page at a time, in key order (so a listing is never held whole); stops early
+    /// when `page` returns false. An error after some pages ends the listing of `prefix`.
+    fn list(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        page: &mut dyn FnMut(Page) -> bool,
+    ) -> Result<(), String>;
 }
 
 /// One object to read.
 #[derive(Debug, Clone)]
 pub(crate) struct Object {
-    /// Index of its store.
-    pub store: usize,
     /// Key, blob name or path.
     pub key: String,
     /// Size in bytes as listed.
     pub size: u64,
 }
 
-/// A listing: objects and the errors met while listing.
+/// What a walk of a source yields, in listing order.
+#[derive(Debug)]
+pub(crate) enum Listed {
+    /// An object the filter keeps.
+    Object(Object),
+    /// An entry or prefix that could not be listed (the walk goes on).
+    Error(String),
+    /// A prefix the planner pruned (not listed at all).
+    Pruned,
+}
+
+#[cfg(feature = "backfill")]
+/// A whole listing, collected (`cadet backfill` sorts its objects oldest first).
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
     pub objects: Vec<Object>,
     pub errors: Vec<String>,
     /// Prefixes pruned by the planner (not listed at all).
     pub pruned: usize,
+}
+
+#[cfg(feature = "backfill")]
+impl Listing {
+    fn add(&mut self, item: Listed) -> bool {
+        match item {
+            Listed::Object(o) => self.objects.push(o),
+            Listed::Error(e) => self.errors.push(e),
+            Listed::Pruned => self.pruned += 1,
+        }
+        true
+    }
+}
+
+/// A hunt's listing runs ahead of its scan by at most this many objects: the scan starts with
+/// the first object listed, and memory does not grow with the number of objects in an archive.
+const LISTED_AHEAD: usize = 4096;
+
+/// One listed object on its way to a worker.
+struct Work {
+    /// Position in the listing (ties in event time are broken by it).
+    index: usize,
+    store: Arc<dyn Store>,
+    object: Object,
 }
 
 /// Messages on stderr: through the progress bar when there is one, so lines do not tear it.
@@ -271,45 +318,16 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         });
     }
 
-    // 1. List.
+    // 1 and 2. List and scan at once: one thread walks the sources in order and hands each
+    // object to the pool as it is listed (at most LISTED_AHEAD ahead of the scan), so the scan
+    // starts at once and a listing of millions of objects is never held whole.
     let remote = opts
         .sources
         .iter()
         .any(|s| !matches!(kind_of(s), Kind::Local));
-    let mut stores: Vec<Box<dyn Store>> = Vec::new();
-    let mut listing = Listing::default();
-    let mut unlistable = 0usize;
-    for source in &opts.sources {
-        let index = stores.len();
-        let result: Result<(Box<dyn Store>, Listing)> = match kind_of(source) {
-            Kind::Local => Ok(local::list(source, &opts.filter, index)),
-            Kind::S3 => list_s3(source, &opts.filter, index, &opts.s3),
-            Kind::Blob => list_blob(source, &opts.filter, index),
-        };
-        match result {
-            Ok((store, l)) => {
-                stores.push(store);
-                listing.objects.extend(l.objects);
-                listing.errors.extend(l.errors);
-                listing.pruned += l.pruned;
-            }
-            Err(e) => {
-                eprintln!("error: {source}: cannot list: {e:#}");
-                unlistable += 1;
-                // Keep indices aligned.
-                stores.push(Box::new(local::Missing));
-            }
-        }
-    }
-    for e in &listing.errors {
-        eprintln!("error: {e}");
-    }
-    let objects = listing.objects;
-    let total_bytes: u64 = objects.iter().map(|o| o.size).sum();
-
-    // 2. Scan in parallel.
     let bar = if opts.progress {
-        let b = indicatif::ProgressBar::new(total_bytes);
+        // The length grows as objects are listed (the drawing thread sets it).
+        let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} ETA {eta}",
@@ -322,6 +340,8 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     };
     let reporter = Reporter { bar: bar.clone() };
     let counters = Arc::new(Counters::default());
+    let listed = ListCounters::default();
+    let names: Mutex<HashMap<usize, String>> = Mutex::new(HashMap::new());
     let pending = Mutex::new(Collector::new(spill::SPILL_EVENTS));
     let spill_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let threads = if remote {
@@ -334,20 +354,25 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         .build()
         .context("starting the worker pool")?;
     let done = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(LISTED_AHEAD);
     std::thread::scope(|scope| {
+        {
+            let (stop, reporter, listed) = (&stop, &reporter, &listed);
+            scope.spawn(move || list_sources(opts, tx, stop, reporter, listed));
+        }
         if let Some(b) = &bar {
             let counters = counters.clone();
-            let done = &done;
-            let total = objects.len();
+            let (done, listed) = (&done, &listed);
             scope.spawn(move || {
                 while !done.load(Ordering::Relaxed) {
                     let secs = started.elapsed().as_secs_f64().max(0.001);
                     let records = counters.records.load(Ordering::Relaxed);
+                    b.set_length(listed.bytes.load(Ordering::Relaxed));
                     b.set_position(counters.bytes.load(Ordering::Relaxed));
                     b.set_message(format!(
                         "{}/{} files, {} records ({:.0}/s)",
                         counters.files_done.load(Ordering::Relaxed),
-                        total,
+                        listed.objects.load(Ordering::Relaxed),
                         records,
                         records as f64 / secs
                     ));
@@ -356,23 +381,36 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             });
         }
         pool.install(|| {
-            objects.par_iter().enumerate().for_each(|(i, obj)| {
+            rx.into_iter().par_bridge().for_each(|work| {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let store = &stores[obj.store];
-                let found = scan(i, obj, store.as_ref(), opts, &counters, &stop, &reporter);
-                if !found.is_empty() {
-                    let result = match pending.lock() {
-                        Ok(mut p) => p.extend(found),
-                        Err(_) => Err(anyhow::anyhow!("a worker panicked while collecting events")),
-                    };
-                    if let Err(e) = result {
-                        // Cannot keep what was found: stop rather than drop findings.
-                        stop.store(true, Ordering::SeqCst);
-                        if let Ok(mut slot) = spill_error.lock() {
-                            slot.get_or_insert(e);
-                        }
+                let store = work.store.as_ref();
+                let found = scan(
+                    work.index,
+                    &work.object,
+                    store,
+                    opts,
+                    &counters,
+                    &stop,
+                    &reporter,
+                );
+                if found.is_empty() {
+                    return;
+                }
+                // Named in a message only if scoring one of its events fails.
+                if let Ok(mut n) = names.lock() {
+                    n.insert(work.index, store.display(&work.object.key));
+                }
+                let result = match pending.lock() {
+                    Ok(mut p) => p.extend(found),
+                    Err(_) => Err(anyhow::anyhow!("a worker panicked while collecting events")),
+                };
+                if let Err(e) = result {
+                    // Cannot keep what was found: stop rather than drop findings.
+                    stop.store(true, Ordering::SeqCst);
+                    if let Ok(mut slot) = spill_error.lock() {
+                        slot.get_or_insert(e);
                     }
                 }
             });
@@ -421,7 +459,11 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             }
             Outcome::Rejected { error } | Outcome::StoreFailed { error, .. } => anyhow::bail!(
                 "{}: event {}: {error}",
-                stores[objects[p.object].store].display(&objects[p.object].key),
+                names
+                    .lock()
+                    .ok()
+                    .and_then(|n| n.get(&p.object).cloned())
+                    .unwrap_or_default(),
                 p.event.event_id
             ),
             Outcome::SinkFailed { errors, .. } => anyhow::bail!("{}", errors.join("; ")),
@@ -451,12 +493,13 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     let c = &counters;
     let files_done = c.files_done.load(Ordering::Relaxed);
     let partial = c.files_partial.load(Ordering::Relaxed);
-    let unreadable = c.unreadable.load(Ordering::Relaxed) + unlistable + listing.errors.len();
+    let files_listed = listed.objects.load(Ordering::Relaxed);
+    let unreadable = c.unreadable.load(Ordering::Relaxed) + listed.errors.load(Ordering::Relaxed);
     let rejected = c.rejected.load(Ordering::Relaxed);
     let sev = severity_list(&by_severity);
     let summary = Summary {
         files: files_done,
-        files_listed: objects.len(),
+        files_listed,
         bytes: c.bytes.load(Ordering::Relaxed),
         records: c.records.load(Ordering::Relaxed),
         context_events,
@@ -471,7 +514,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         seconds: scan_time.as_secs_f64(),
         interrupted,
         partial,
-        pruned: listing.pruned,
+        pruned: listed.pruned.load(Ordering::Relaxed),
     };
     let window = match (opts.filter.since, opts.filter.until) {
         (None, None) => String::new(),
@@ -508,12 +551,12 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     );
     if interrupted {
         eprintln!(
-            "hunt: interrupted: {} of {} files read completely, {} partly, {} not started; \
-             findings above cover only what was read",
+            "hunt: interrupted: {} of the {} files listed read completely, {} partly, {} not \
+             started (listing stopped too); findings above cover only what was read",
             files_done,
-            objects.len(),
+            files_listed,
             partial,
-            objects.len().saturating_sub(files_done + partial),
+            files_listed.saturating_sub(files_done + partial),
         );
     }
     if let Some(path) = &opts.report {
@@ -690,39 +733,143 @@ fn scan(
     found
 }
 
-#[cfg(feature = "hunt-s3")]
+/// What the listing thread counted.
+#[derive(Debug, Default)]
+struct ListCounters {
+    /// Objects handed to the scan.
+    objects: AtomicUsize,
+    /// Their sizes as listed.
+    bytes: AtomicU64,
+    /// Sources, prefixes or entries that could not be listed.
+    errors: AtomicUsize,
+    /// Prefixes the planner pruned.
+    pruned: AtomicUsize,
+}
+
+/// The listing thread: walks every source in order, hands each object to the pool (blocking
+/// while the pool is LISTED_AHEAD objects behind), reports listing errors as they come, and
+/// stops at Ctrl-C. Dropping `tx` at the end ends the scan's input.
+fn list_sources(
+    opts: &Options,
+    tx: std::sync::mpsc::SyncSender<Work>,
+    stop: &AtomicBool,
+    reporter: &Reporter,
+    counters: &ListCounters,
+) {
+    let mut index = 0usize;
+    for source in &opts.sources {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let (store, base) = match connect(source, &opts.s3) {
+            Ok(c) => c,
+            Err(e) => {
+                reporter.error(format!("{source}: cannot list: {e:#}"));
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        let mut emit = |item: Listed| -> bool {
+            match item {
+                Listed::Object(object) => {
+                    counters.bytes.fetch_add(object.size, Ordering::Relaxed);
+                    let work = Work {
+                        index,
+                        store: store.clone(),
+                        object,
+                    };
+                    index += 1;
+                    counters.objects.fetch_add(1, Ordering::Relaxed);
+                    // An error here: the pool is gone (it never stops before its input ends).
+                    if tx.send(work).is_err() {
+                        return false;
+                    }
+                }
+                Listed::Error(e) => {
+                    reporter.error(e);
+                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                Listed::Pruned => {
+                    counters.pruned.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            !stop.load(Ordering::Relaxed)
+        };
+        walk(source, store.as_ref(), &base, &opts.filter, &mut emit);
+    }
+}
+
+/// Walks one source from `base` with the planner.
+fn walk(
+    source: &str,
+    store: &dyn Store,
+    base: &str,
+    filter: &Filter,
+    emit: &mut dyn FnMut(Listed) -> bool,
+) {
+    match kind_of(source) {
+        Kind::Local => local::walk(base, filter, emit),
+        Kind::S3 | Kind::Blob => {
+            walk_plan(base, filter, &|p, d, page| store.list(p, d, page), emit)
+        }
+    }
+}
+
+/// Connects to a source: its store, and where its walk starts.
+fn connect(source: &str, s3: &S3Options) -> Result<(Arc<dyn Store>, String)> {
+    match kind_of(source) {
+        Kind::Local => Ok((Arc::new(local::Local), source.to_string())),
+        Kind::S3 => connect_s3(source, s3),
+        Kind::Blob => connect_blob(source),
+    }
+}
+
+#[cfg(feature = "backfill")]
+/// Lists a whole source into memory (`cadet backfill`, which sorts the objects oldest first).
+fn list_all(source: &str, filter: &Filter, s3: &S3Options) -> Result<(Arc<dyn Store>, Listing)> {
+    let (store, base) = connect(source, s3)?;
+    let mut listing = Listing::default();
+    walk(source, store.as_ref(), &base, filter, &mut |l| {
+        listing.add(l)
+    });
+    Ok((store, listing))
+}
+
+#[cfg(feature = "backfill")]
+/// Lists an S3 prefix with pruning (`cadet backfill`).
 pub(crate) fn list_s3(
     source: &str,
     filter: &Filter,
-    index: usize,
     opts: &S3Options,
-) -> Result<(Box<dyn Store>, Listing)> {
-    let (store, listing) = s3::list(source, filter, index, opts)?;
-    Ok((Box::new(store), listing))
+) -> Result<(Arc<dyn Store>, Listing)> {
+    list_all(source, filter, opts)
+}
+
+#[cfg(feature = "backfill")]
+/// Lists a Blob container prefix with pruning (`cadet backfill`).
+pub(crate) fn list_blob(source: &str, filter: &Filter) -> Result<(Arc<dyn Store>, Listing)> {
+    list_all(source, filter, &S3Options::default())
+}
+
+#[cfg(feature = "hunt-s3")]
+fn connect_s3(source: &str, opts: &S3Options) -> Result<(Arc<dyn Store>, String)> {
+    let (store, prefix) = s3::connect(source, opts)?;
+    Ok((Arc::new(store), prefix))
 }
 
 #[cfg(not(feature = "hunt-s3"))]
-pub(crate) fn list_s3(
-    _: &str,
-    _: &Filter,
-    _: usize,
-    _: &S3Options,
-) -> Result<(Box<dyn Store>, Listing)> {
+fn connect_s3(_: &str, _: &S3Options) -> Result<(Arc<dyn Store>, String)> {
     anyhow::bail!("this cadet was built without the `hunt-s3` feature")
 }
 
 #[cfg(feature = "hunt-blob")]
-pub(crate) fn list_blob(
-    source: &str,
-    filter: &Filter,
-    index: usize,
-) -> Result<(Box<dyn Store>, Listing)> {
-    let (store, listing) = blob::list(source, filter, index)?;
-    Ok((Box::new(store), listing))
+fn connect_blob(source: &str) -> Result<(Arc<dyn Store>, String)> {
+    let (store, prefix) = blob::connect(source)?;
+    Ok((Arc::new(store), prefix))
 }
 
 #[cfg(not(feature = "hunt-blob"))]
-pub(crate) fn list_blob(_: &str, _: &Filter, _: usize) -> Result<(Box<dyn Store>, Listing)> {
+fn connect_blob(_: &str) -> Result<(Arc<dyn Store>, String)> {
     anyhow::bail!("this cadet was built without the `hunt-blob` feature")
 }
 
@@ -735,57 +882,71 @@ pub(crate) struct Page {
     pub errors: Vec<String>,
 }
 
-/// Walks a layout top-down with the planner over any lister: `list(prefix, delimited)` lists
-/// one level (`delimited`) or everything under a prefix.
-pub(crate) fn walk_plan<F>(base: &str, filter: &Filter, mut list: F, listing: &mut Listing)
-where
-    F: FnMut(&str, bool) -> Result<Page, String>,
-{
+/// A lister: `list(prefix, delimited, page)` as [`Store::list`].
+pub(crate) type Lister<'a> =
+    &'a dyn Fn(&str, bool, &mut dyn FnMut(Page) -> bool) -> Result<(), String>;
+
+/// Walks a layout top-down with the planner over any lister, which lists one level
+/// (`delimited`) or everything under a prefix. Everything found goes to `emit` as it is listed;
+/// the walk stops early when `emit` returns false.
+pub(crate) fn walk_plan(
+    base: &str,
+    filter: &Filter,
+    list: Lister<'_>,
+    emit: &mut dyn FnMut(Listed) -> bool,
+) {
     let mut stack = vec![base.to_string()];
     while let Some(prefix) = stack.pop() {
-        match filter.plan(&prefix) {
-            layout::Plan::Prune => listing.pruned += 1,
-            layout::Plan::Descend(p) => match list(&p, true) {
-                Ok(page) => {
-                    listing.errors.extend(page.errors);
-                    push_keys(filter, page.keys, listing);
-                    // Reversed, so that the stack pops them in listing (sorted) order.
-                    stack.extend(page.dirs.into_iter().rev());
+        let targets: Vec<(String, bool)> = match filter.plan(&prefix) {
+            layout::Plan::Prune => {
+                if !emit(Listed::Pruned) {
+                    return;
                 }
-                Err(e) => listing.errors.push(e),
-            },
-            layout::Plan::Fetch(prefixes) => {
-                for p in prefixes {
-                    match list(&p, false) {
-                        Ok(page) => {
-                            listing.errors.extend(page.errors);
-                            push_keys(filter, page.keys, listing);
-                        }
-                        Err(e) => listing.errors.push(e),
-                    }
+                continue;
+            }
+            layout::Plan::Descend(p) => vec![(p, true)],
+            layout::Plan::Fetch(prefixes) => prefixes.into_iter().map(|p| (p, false)).collect(),
+        };
+        for (p, delimited) in targets {
+            let (mut going, mut dirs) = (true, Vec::new());
+            let listed = list(&p, delimited, &mut |page| {
+                going = take(page, filter, emit, &mut dirs);
+                going
+            });
+            if !going {
+                return;
+            }
+            if let Err(e) = listed {
+                if !emit(Listed::Error(e)) {
+                    return;
                 }
             }
+            // Reversed, so that the stack pops them in listing (sorted) order.
+            stack.extend(dirs.into_iter().rev());
         }
     }
 }
 
-fn push_keys(filter: &Filter, keys: Vec<(String, u64)>, listing: &mut Listing) {
-    for (key, size) in keys {
-        if filter.keep_key(&key) {
-            listing.objects.push(Object {
-                store: usize::MAX,
-                key,
-                size,
-            });
+/// Hands a page's errors and kept keys to `emit` and its folders to `dirs`; false when `emit`
+/// asked to stop.
+fn take(
+    page: Page,
+    filter: &Filter,
+    emit: &mut dyn FnMut(Listed) -> bool,
+    dirs: &mut Vec<String>,
+) -> bool {
+    for e in page.errors {
+        if !emit(Listed::Error(e)) {
+            return false;
         }
     }
-}
-
-/// Sets the store index of freshly listed objects.
-pub(crate) fn assign(listing: &mut Listing, store: usize) {
-    for o in &mut listing.objects {
-        o.store = store;
+    for (key, size) in page.keys {
+        if filter.keep_key(&key) && !emit(Listed::Object(Object { key, size })) {
+            return false;
+        }
     }
+    dirs.extend(page.dirs);
+    true
 }
 
 #[cfg(test)]

@@ -16,9 +16,8 @@ use std::io::Read;
 use anyhow::{Context, Result};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
-use cadet_ingest::layout::Filter;
 
-use super::{assign, walk_plan, Listing, Page, S3Options, Store};
+use super::{Page, S3Options, Store};
 
 /// One bucket.
 pub(crate) struct S3 {
@@ -45,13 +44,9 @@ pub(crate) fn parse_url(url: &str) -> Result<(String, String)> {
     Ok((bucket.to_string(), prefix.to_string()))
 }
 
-/// Lists a bucket prefix with pruning.
-pub(crate) fn list(
-    url: &str,
-    filter: &Filter,
-    index: usize,
-    opts: &S3Options,
-) -> Result<(S3, Listing)> {
+/// Connects to a bucket: the store, and the prefix a walk starts from. Fails when the prefix
+/// cannot be listed at all (no bucket, access denied).
+pub(crate) fn connect(url: &str, opts: &S3Options) -> Result<(S3, String)> {
     let (bucket, prefix) = parse_url(url)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -79,22 +74,23 @@ pub(crate) fn list(
         client,
         runtime,
     };
-    let mut listing = Listing::default();
     // The first call says whether the bucket can be listed at all.
-    let first = s3.list_page(&prefix, true);
-    if let Err(e) = first {
+    if let Err(e) = s3.list_objects(&prefix, true, &mut |_| false) {
         anyhow::bail!("{e}");
     }
-    walk_plan(&prefix, filter, |p, d| s3.list_page(p, d), &mut listing);
-    assign(&mut listing, index);
-    Ok((s3, listing))
+    Ok((s3, prefix))
 }
 
 impl S3 {
-    fn list_page(&self, prefix: &str, delimited: bool) -> Result<Page, String> {
-        let mut page = Page::default();
+    fn list_objects(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        on_page: &mut dyn FnMut(Page) -> bool,
+    ) -> Result<(), String> {
         let mut token: Option<String> = None;
         loop {
+            let mut page = Page::default();
             let req = self
                 .client
                 .list_objects_v2()
@@ -120,18 +116,29 @@ impl S3 {
                         .push((k.to_string(), o.size().unwrap_or(0).max(0) as u64));
                 }
             }
+            if !on_page(page) {
+                return Ok(());
+            }
             match out.next_continuation_token() {
                 Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(page)
     }
 }
 
 impl Store for S3 {
     fn display(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
+    }
+
+    fn list(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        page: &mut dyn FnMut(Page) -> bool,
+    ) -> Result<(), String> {
+        self.list_objects(prefix, delimited, page)
     }
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {
