@@ -34,7 +34,6 @@ pub mod report;
 mod s3;
 mod spill;
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -341,7 +340,6 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     let reporter = Reporter { bar: bar.clone() };
     let counters = Arc::new(Counters::default());
     let listed = ListCounters::default();
-    let names: Mutex<HashMap<usize, String>> = Mutex::new(HashMap::new());
     let pending = Mutex::new(Collector::new(spill::SPILL_EVENTS));
     let spill_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let threads = if remote {
@@ -398,10 +396,6 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 if found.is_empty() {
                     return;
                 }
-                // Named in a message only if scoring one of its events fails.
-                if let Ok(mut n) = names.lock() {
-                    n.insert(work.index, store.display(&work.object.key));
-                }
                 let result = match pending.lock() {
                     Ok(mut p) => p.extend(found),
                     Err(_) => Err(anyhow::anyhow!("a worker panicked while collecting events")),
@@ -457,15 +451,9 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 duplicates += 1;
                 continue;
             }
-            Outcome::Rejected { error } | Outcome::StoreFailed { error, .. } => anyhow::bail!(
-                "{}: event {}: {error}",
-                names
-                    .lock()
-                    .ok()
-                    .and_then(|n| n.get(&p.object).cloned())
-                    .unwrap_or_default(),
-                p.event.event_id
-            ),
+            Outcome::Rejected { error } | Outcome::StoreFailed { error, .. } => {
+                anyhow::bail!("{}: event {}: {error}", p.source, p.event.event_id)
+            }
             Outcome::SinkFailed { errors, .. } => anyhow::bail!("{}", errors.join("; ")),
         };
         recognized += 1;
@@ -656,6 +644,8 @@ fn scan(
     reporter: &Reporter,
 ) -> Vec<Pending> {
     let name = || store.display(&obj.key);
+    // Computed once, when the object yields its first event.
+    let mut source: Option<String> = None;
     let reader = match store.open(&obj.key) {
         Ok(r) => r,
         Err(e) => {
@@ -710,6 +700,7 @@ fn scan(
                         event,
                         object: index,
                         record: record.position.index,
+                        source: source.get_or_insert_with(name).clone(),
                     });
                 } else {
                     counters.outside.fetch_add(1, Ordering::Relaxed);

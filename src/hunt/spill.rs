@@ -23,6 +23,8 @@ pub struct Pending {
     pub object: usize,
     /// Its record number in the object.
     pub record: usize,
+    /// The object's name, for a message if scoring the event fails.
+    pub source: String,
 }
 
 type Key = (jiff::Timestamp, usize, usize);
@@ -193,6 +195,7 @@ mod tests {
                 event: event(*t),
                 object: i % 3,
                 record: i,
+                source: format!("object {}", i % 3),
             }])
             .unwrap_or_else(|e| panic!("{e}"));
         }
