@@ -176,7 +176,7 @@ pub(crate) fn connect(url: &str) -> Result<(Blob, String)> {
         client,
     };
     // The first call says whether the container can be listed at all.
-    blob.list_blobs(&p.prefix, true, &mut |_| false)
+    blob.list(&p.prefix, true, &mut |_| false)
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok((blob, p.prefix))
 }
@@ -222,50 +222,6 @@ impl Blob {
 
     fn name(&self, key: &str) -> String {
         format!("{}/{}/{key}", self.endpoint, self.container)
-    }
-
-    fn list_blobs(
-        &self,
-        prefix: &str,
-        delimited: bool,
-        on_page: &mut dyn FnMut(Page) -> bool,
-    ) -> Result<(), String> {
-        let mut marker = String::new();
-        let path = format!("/{}", encode_path(&self.container));
-        loop {
-            let mut page = Page::default();
-            let mut q = vec![
-                ("restype", "container"),
-                ("comp", "list"),
-                ("prefix", prefix),
-            ];
-            if delimited {
-                q.push(("delimiter", "/"));
-            }
-            if !marker.is_empty() {
-                q.push(("marker", marker.as_str()));
-            }
-            let what = || format!("{}: cannot list", self.name(prefix));
-            let resp = self
-                .get(&path, &q)
-                .send()
-                .map_err(|e| format!("{}: {}", what(), transport(e)))?;
-            let status = resp.status();
-            let body = resp
-                .text()
-                .map_err(|e| format!("{}: {}", what(), transport(e)))?;
-            if !status.is_success() {
-                return Err(format!("{}: {}", what(), service_error(status, &body)));
-            }
-            let next = parse_list(&body, &mut page).map_err(|e| format!("{}: {e}", what()))?;
-            if !on_page(page) {
-                return Ok(());
-            }
-            match next {
-                Some(m) if !m.is_empty() => marker = m,
-                _ => return Ok(()),
-            }
-        }
     }
 }
 
@@ -370,9 +326,44 @@ impl Store for Blob {
         &self,
         prefix: &str,
         delimited: bool,
-        page: &mut dyn FnMut(Page) -> bool,
+        on_page: &mut dyn FnMut(Page) -> bool,
     ) -> Result<(), String> {
-        self.list_blobs(prefix, delimited, page)
+        let mut marker = String::new();
+        let path = format!("/{}", encode_path(&self.container));
+        loop {
+            let mut page = Page::default();
+            let mut q = vec![
+                ("restype", "container"),
+                ("comp", "list"),
+                ("prefix", prefix),
+            ];
+            if delimited {
+                q.push(("delimiter", "/"));
+            }
+            if !marker.is_empty() {
+                q.push(("marker", marker.as_str()));
+            }
+            let what = || format!("{}: cannot list", self.name(prefix));
+            let resp = self
+                .get(&path, &q)
+                .send()
+                .map_err(|e| format!("{}: {}", what(), transport(e)))?;
+            let status = resp.status();
+            let body = resp
+                .text()
+                .map_err(|e| format!("{}: {}", what(), transport(e)))?;
+            if !status.is_success() {
+                return Err(format!("{}: {}", what(), service_error(status, &body)));
+            }
+            let next = parse_list(&body, &mut page).map_err(|e| format!("{}: {e}", what()))?;
+            if !on_page(page) {
+                return Ok(());
+            }
+            match next {
+                Some(m) if !m.is_empty() => marker = m,
+                _ => return Ok(()),
+            }
+        }
     }
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {

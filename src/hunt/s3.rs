@@ -75,14 +75,18 @@ pub(crate) fn connect(url: &str, opts: &S3Options) -> Result<(S3, String)> {
         runtime,
     };
     // The first call says whether the bucket can be listed at all.
-    if let Err(e) = s3.list_objects(&prefix, true, &mut |_| false) {
+    if let Err(e) = s3.list(&prefix, true, &mut |_| false) {
         anyhow::bail!("{e}");
     }
     Ok((s3, prefix))
 }
 
-impl S3 {
-    fn list_objects(
+impl Store for S3 {
+    fn display(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    fn list(
         &self,
         prefix: &str,
         delimited: bool,
@@ -124,21 +128,6 @@ impl S3 {
                 _ => return Ok(()),
             }
         }
-    }
-}
-
-impl Store for S3 {
-    fn display(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.bucket)
-    }
-
-    fn list(
-        &self,
-        prefix: &str,
-        delimited: bool,
-        page: &mut dyn FnMut(Page) -> bool,
-    ) -> Result<(), String> {
-        self.list_objects(prefix, delimited, page)
     }
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {
