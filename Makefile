@@ -20,7 +20,7 @@ run: build ## Detect over the sample events in events/ with a fresh embedded (re
 
 .PHONY: test
 test: node_modules/.bin/azurite-table .venv/bin/moto_server chromium ## Run every test (unit, golden, corpus, CLI end-to-end, Azure handler + Azurite, fuzz smoke, infra lint)
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked --no-fail-fast
 	$(MAKE) fuzz-smoke
 	$(MAKE) lint-infra
 
@@ -39,14 +39,22 @@ test-aarch64: ## cadet-ingest's tests for aarch64 (NEON block scan) under qemu-u
 	  $(CARGO) test --locked -p cadet-ingest --target $(AARCH64)
 
 # Fuzzing (cargo-fuzz, libFuzzer, nightly toolchain): fuzz/ is its own crate, outside the
-# workspace. Seeds come from events/ and policy/ (scripts/fuzz.sh).
+# workspace. Seeds come from events/ and policy/ (scripts/fuzz.sh). cargo-fuzz is installed into
+# the clone's own .tools/ (pinned version), never into the user's ~/.cargo/bin. libFuzzer needs a
+# nightly toolchain (FUZZ_TOOLCHAIN); rustup installs it when absent and its servers are reachable.
 FUZZ_SECONDS ?= 120
 FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TOOLCHAIN ?= nightly
+CARGO_FUZZ_VERSION ?= 0.13.2
+export FUZZ_TOOLCHAIN
 
 .PHONY: fuzz-tools
-fuzz-tools:
-	@rustup toolchain list | grep -q '^nightly' || { echo "fuzzing needs the nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
-	@command -v cargo-fuzz >/dev/null || $(CARGO) +stable install cargo-fuzz --locked
+fuzz-tools: .tools/bin/cargo-fuzz
+	@rustup toolchain list | grep -q '^$(FUZZ_TOOLCHAIN)' || rustup toolchain install $(FUZZ_TOOLCHAIN) --profile minimal || \
+	  { echo "fuzzing needs the $(FUZZ_TOOLCHAIN) toolchain and rustup could not install it: run 'rustup toolchain install $(FUZZ_TOOLCHAIN)' where rustup's servers are reachable" >&2; exit 1; }
+
+.tools/bin/cargo-fuzz:
+	$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root .tools
 
 .PHONY: fuzz
 fuzz: fuzz-tools ## Run every fuzz target for FUZZ_SECONDS (default 120) each; crashes land in fuzz/artifacts/

@@ -10,8 +10,11 @@ seconds="${1:?usage: fuzz.sh SECONDS [TARGET...]}"
 shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(split normalize score policy azure_request)
+# cargo-fuzz from the clone's own .tools/ (make fuzz-tools), and the nightly toolchain it needs.
+export PATH="$root/.tools/bin:$PATH"
+toolchain="${FUZZ_TOOLCHAIN:-nightly}"
 cd "$root/fuzz"
-cargo +nightly fuzz build
+cargo +"$toolchain" fuzz build
 seed() { # seed TARGET: the corpus directory, filled from the samples once
   local dir="corpus/$1"
   mkdir -p "$dir"
@@ -36,7 +39,7 @@ printf '%-14s %8s %10s %8s %8s %7s\n' target seconds execs exec/s cov corpus
 for t in "${targets[@]}"; do
   seed "$t"
   log="$(mktemp)"
-  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \
+  if ! cargo +"$toolchain" fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \
       -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "fuzz target $t failed: reproducer in fuzz/artifacts/$t/" >&2

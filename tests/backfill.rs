@@ -3,6 +3,8 @@
 //! set, oldest first, and a rerun resumes from the checkpoint.
 #![cfg(feature = "backfill")]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -14,11 +16,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cadet-backfill-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+fn tmp(name: &str) -> common::Tmp {
+    common::tmp(&format!("backfill-{name}"))
 }
 
 fn free_port() -> u16 {
@@ -271,7 +270,6 @@ fn s3_org_trail_enqueues_exactly_the_pruned_set_and_resumes() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
     assert!(receive().is_empty());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 const DEV_KEY: &str =
@@ -388,5 +386,4 @@ fn blob_archive_enqueues_exactly_the_pruned_set() {
             Some(("insights-activity-logs".to_string(), b.clone()))
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,8 @@
 //! End-to-end tests of `cadet detect` on bad and hostile input: each case asserts the
 //! verdicts that survive, the error line and the exit code.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,11 +20,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cadet-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+fn tmp(name: &str) -> common::Tmp {
+    common::tmp(&format!("bad-{name}"))
 }
 
 /// The sample SendCommand as one line, with a distinct event id per `n`.
@@ -304,10 +303,47 @@ fn chmod(p: &Path, mode: u32) {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// How the walk test runs cadet so that permission bits apply to it. Root bypasses them
+/// through two capabilities (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so as root cadet is run
+/// under `setpriv` with both dropped from its bounding set: still uid 0, still able to reach a
+/// clone under a 0700 directory such as /root, but subject to the mode bits of what it reads.
+/// Where setpriv cannot drop them (no CAP_SETPCAP in a container), cadet runs as `nobody` from
+/// a copy of the binary in a 0755 temporary folder that `nobody` can reach.
+enum Unprivileged {
+    AsIs,
+    Setpriv,
+    /// The folder holding the copy (kept alive while the test runs) and the copy.
+    Nobody(#[allow(dead_code)] tempfile::TempDir, PathBuf),
+}
+
+fn unprivileged() -> Unprivileged {
+    if !nix::unistd::geteuid().is_root() {
+        return Unprivileged::AsIs;
+    }
+    let drop = ["--bounding-set", "-dac_override,-dac_read_search", "--"];
+    let setpriv_works = Command::new("setpriv")
+        .args(drop)
+        .arg("true")
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if setpriv_works {
+        return Unprivileged::Setpriv;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("cadet-bad-bin-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("{e}"));
+    chmod(dir.path(), 0o755);
+    let bin = dir.path().join("cadet");
+    std::fs::copy(env!("CARGO_BIN_EXE_cadet"), &bin).unwrap_or_else(|e| panic!("{e}"));
+    chmod(&bin, 0o755);
+    Unprivileged::Nobody(dir, bin)
+}
+
 #[test]
 fn an_unreadable_subdirectory_is_reported_and_the_walk_goes_on() {
-    // Permission bits do not stop root, so when the tests run as root cadet is run as the
-    // unprivileged `nobody` (uid/gid 65534) for this test; otherwise as the current user.
+    // Permission bits do not stop root: see `unprivileged`.
     let dir = tmp("walk");
     chmod(&dir, 0o755);
     for (sub, n) in [("a", 1), ("b-locked", 2), ("c", 3)] {
@@ -324,11 +360,39 @@ fn an_unreadable_subdirectory_is_reported_and_the_walk_goes_on() {
         dir.join("c").join("dangling.json"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let root_user = nix::unistd::geteuid().is_root();
-    let r = run(&[s(&dir)], |cmd| {
-        if root_user {
+    let how = unprivileged();
+    let r = run(&[s(&dir)], |cmd| match &how {
+        Unprivileged::AsIs => {}
+        Unprivileged::Setpriv => {
+            // The same program and arguments, started through setpriv.
+            let mut wrapped = Command::new("setpriv");
+            wrapped
+                .args(["--bounding-set", "-dac_override,-dac_read_search", "--"])
+                .arg(cmd.get_program())
+                .args(cmd.get_args())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            for (k, v) in cmd.get_envs() {
+                match v {
+                    Some(v) => wrapped.env(k, v),
+                    None => wrapped.env_remove(k),
+                };
+            }
+            *cmd = wrapped;
+        }
+        Unprivileged::Nobody(_, bin) => {
             use std::os::unix::process::CommandExt;
-            cmd.uid(65534).gid(65534);
+            let mut wrapped = Command::new(bin);
+            wrapped
+                .args(cmd.get_args())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .env_remove("NO_COLOR")
+                .uid(65534)
+                .gid(65534);
+            *cmd = wrapped;
         }
     });
     chmod(&dir.join("b-locked"), 0o755);

@@ -3,6 +3,8 @@
 //! peak resident set of the largest waited-for child). This file holds one test, so its process
 //! has no other children.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -50,8 +52,7 @@ fn peak_kib() -> i64 {
 
 /// Runs cadet on `data` and returns (finding count, error lines, exit code).
 fn run(name: &str, data: &[u8], extra: &[&str]) -> (usize, Vec<String>, i32) {
-    let dir = std::env::temp_dir().join(format!("cadet-bomb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir = common::tmp("bomb");
     let path = dir.join(name);
     std::fs::write(&path, data).unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
@@ -61,7 +62,6 @@ fn run(name: &str, data: &[u8], extra: &[&str]) -> (usize, Vec<String>, i32) {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    let _ = std::fs::remove_file(&path);
     let stderr = String::from_utf8_lossy(&out.stderr);
     (
         String::from_utf8_lossy(&out.stdout).lines().count(),

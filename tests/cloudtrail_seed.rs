@@ -4,6 +4,8 @@
 //! makes routine activity score as routine.
 #![cfg(feature = "cloudtrail")]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -144,9 +146,7 @@ fn seeds_from_lookup_events_with_pagination_and_throttling() {
         }
     });
 
-    let dir = std::env::temp_dir().join(format!("cadet-ct-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir = common::tmp("ct");
     let state = dir.join("state.redb");
     let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
         .args([
@@ -224,5 +224,4 @@ fn seeds_from_lookup_events_with_pagination_and_throttling() {
         .unwrap_or_default();
     assert!(ids.contains(&"established_routine"), "{f}");
     assert!(!ids.contains(&"first_action"), "{f}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

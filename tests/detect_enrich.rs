@@ -4,6 +4,8 @@
 //! (the managed identity branch of the chain). Without `--enrich` nothing is asked.
 #![cfg(feature = "enrich")]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -299,13 +301,6 @@ fn detect_enrich_reads_ssm_documents_and_arm_scripts_with_the_default_chains() {
     );
 }
 
-fn tempdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "cadet-detect-enrich-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
-    d
+fn tempdir() -> common::Tmp {
+    common::tmp("detect-enrich")
 }

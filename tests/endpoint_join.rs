@@ -2,6 +2,8 @@
 //! CLI runs that share one state file (redb), in both arrival orders, and malformed host
 //! records rejected with a clear error while the rest of the file is scored.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,11 +13,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cadet-endpoint-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+fn tmp(name: &str) -> common::Tmp {
+    common::tmp(&format!("endpoint-{name}"))
 }
 
 /// The records of a sample (a JSON array), as NDJSON lines.
@@ -106,7 +105,6 @@ fn the_join_spans_two_runs_with_one_state_file_in_both_orders() {
         if host_first {
             assert_eq!(child["revision"], 1, "{child}");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -135,7 +133,6 @@ fn malformed_host_records_are_rejected_alone() {
     );
     let n = String::from_utf8_lossy(&out.stdout).lines().count();
     assert_eq!(n, 2, "both good records scored");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// OCSF: the host and the process land in `device` and `evidences[0].process`, the join in

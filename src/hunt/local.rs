@@ -165,8 +165,11 @@ mod tests {
     /// paths (as a sorted listing would give them), and the walk stops when asked.
     #[test]
     fn lists_a_tree_in_bounded_pages_in_path_order() {
-        let root = std::env::temp_dir().join(format!("cadet-list-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let tmp = tempfile::Builder::new()
+            .prefix("cadet-list-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let root = tmp.path();
         let mut want = Vec::new();
         for (dir, n) in [("a", 1200), ("b", 5), ("b.d", 3), ("c/d", 900)] {
             let d = root.join(dir);
@@ -206,6 +209,5 @@ mod tests {
         })
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(first, PAGE_KEYS);
-        let _ = std::fs::remove_dir_all(&root);
     }
 }
