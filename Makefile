@@ -20,7 +20,7 @@ run: build ## Detect over the sample events in events/ with a fresh embedded (re
 
 .PHONY: test
 test: node_modules/.bin/azurite-table .venv/bin/moto_server chromium ## Run every test (unit, golden, corpus, CLI end-to-end, Azure handler + Azurite, fuzz smoke, infra lint)
-	$(CARGO) test --workspace --locked --no-fail-fast
+	CARGO=$(CARGO) bash scripts/cargo-test.sh
 	$(MAKE) fuzz-smoke
 	$(MAKE) lint-infra
 

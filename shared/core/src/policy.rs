@@ -144,8 +144,12 @@ pub struct Thresholds {
     pub denied_window_minutes: u32,
     /// Window in which steps by one principal form a sequence, minutes.
     pub sequence_window_minutes: u32,
-    /// Days of history before activity can count as `established_routine`.
+    /// Days of own history below which a principal is young: peer (organisation-wide) history
+    /// is consulted for it and vouches for its novelties.
     pub routine_min_days: u32,
+    /// Distinct days on which a principal has acted before its activity can count as
+    /// `established_routine` (habits are learnt from recurrence, not from calendar age).
+    pub routine_min_active_days: u32,
     /// Earlier events of the same action before activity can count as `established_routine`.
     pub routine_min_events: u64,
     /// Earlier occurrences of the same (action, document, targets, network, client) at a
@@ -203,6 +207,7 @@ impl Default for Thresholds {
             denied_window_minutes: 10,
             sequence_window_minutes: 30,
             routine_min_days: 14,
+            routine_min_active_days: 3,
             routine_min_events: 10,
             cadence_min_repeats: 5,
             cadence_tolerance_minutes: 60,

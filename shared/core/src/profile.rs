@@ -844,6 +844,26 @@ pub struct History<'a> {
     pub peer: Option<&'a Profile>,
 }
 
+/// The UTC day (days since the epoch) of `t`.
+fn utc_day(t: Timestamp) -> i64 {
+    t.as_second().div_euclid(86_400)
+}
+
+/// Distinct UTC days on which the principal acted, within its activity window
+/// ([`ACTIVITY_DAYS`]).
+fn active_days(p: &Profile) -> u32 {
+    let mut days = 0;
+    let mut last = None;
+    for h in &p.active_hours {
+        let d = h / 24;
+        if last != Some(d) {
+            days += 1;
+            last = Some(d);
+        }
+    }
+    days
+}
+
 fn age_days(p: &Profile, t: Timestamp) -> i64 {
     t.duration_since(p.first_seen).as_hours() / 24
 }
@@ -1183,17 +1203,24 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             );
         } else {
             let age = age_days(p, e.event_time);
+            let days = active_days(p);
             // Commands of every kind count (an administrator mixes sessions and scripts); this
             // action itself must not be new (first_action blocks the credit above).
             let count: u64 = p.actions.values().sum();
             let this = p.actions.get(&e.action).copied().unwrap_or(0);
-            // Known is not enough: a network, client or document first seen minutes ago
-            // (earlier in the same intrusion) is not established yet.
+            // Known is not enough: a value is established once it has recurred on a later day
+            // than the one it was first seen on, and that first day is over a day ago. A
+            // network, client or document first seen minutes ago (earlier in the same burst)
+            // stays novel for the whole burst.
             let settled = e.event_time - SignedDuration::from_hours(24);
             let established = |list: &[Seen], v: Option<String>| {
-                v.is_none_or(|v| list.iter().any(|s| s.value == v && s.first <= settled))
+                v.is_none_or(|v| {
+                    list.iter().any(|s| {
+                        s.value == v && s.first <= settled && utc_day(s.last) > utc_day(s.first)
+                    })
+                })
             };
-            let routine = age >= i64::from(th.routine_min_days)
+            let routine = days >= th.routine_min_active_days
                 && count >= th.routine_min_events
                 && novel == 0
                 && established(&p.networks, network_of(e.source.ip.as_deref()))
@@ -1207,7 +1234,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                     policy,
                     SignalId::EstablishedRoutine,
                     format!(
-                        "routine for this principal: {count} commands ({this} {}) over {age} days from known networks and clients ({})",
+                        "routine for this principal: {count} commands ({this} {}) on {days} distinct days over {age} days, from networks, clients and documents each recurring across days ({})",
                         e.action,
                         top_values(&p.networks, 2)
                     ),
