@@ -17,7 +17,9 @@ fn makefile_targets() -> Vec<(String, String)> {
             let (head, desc) = l.split_once(" ## ")?;
             let (target, _) = head.split_once(':')?;
             let ok = !target.is_empty()
-                && target.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && target
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             ok.then(|| (target.to_string(), desc.trim().to_string()))
         })
         .collect()
@@ -65,7 +67,15 @@ fn quick_start_names_the_prerequisites_make_test_does_not_install() {
     // What `make test` expects to find rather than install (see the Makefile and
     // scripts/lint-infra.sh): rustup (the pinned toolchain and the nightly one for fuzzing),
     // terraform, python3 with venv, npm, and Chromium (installed through apt-get when absent).
-    for needle in ["rustup", "nightly", "terraform", "python3", "npm", "chromium", ".tools"] {
+    for needle in [
+        "rustup",
+        "nightly",
+        "terraform",
+        "python3",
+        "npm",
+        "chromium",
+        ".tools",
+    ] {
         assert!(
             quick.contains(needle),
             "the quick start does not mention `{needle}`, which `make test` relies on"

@@ -844,6 +844,16 @@ pub struct History<'a> {
     pub peer: Option<&'a Profile>,
 }
 
+/// The signals that measure novelty against history (scaled down in the learning period).
+const NOVELTY_SIGNALS: [SignalId; 6] = [
+    SignalId::FirstAction,
+    SignalId::NewSourceNetwork,
+    SignalId::NewClient,
+    SignalId::NewDocument,
+    SignalId::FanOutAboveHistory,
+    SignalId::DormantPrincipal,
+];
+
 /// The UTC day (days since the epoch) of `t`.
 fn utc_day(t: Timestamp) -> i64 {
     t.as_second().div_euclid(86_400)
@@ -1159,6 +1169,21 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     }
 
     sequences(e, p, policy, out);
+    // Novelty that belongs to a completed chain is evidence of the chain, not the noise of a
+    // young account: the learning period does not discount it.
+    let chain = [
+        SignalId::SequenceInstanceProfile,
+        SignalId::SequenceRunbook,
+        SignalId::SequenceDocumentRun,
+        SignalId::SequenceCleanup,
+    ];
+    if dampen && chain.iter().any(|id| out.has(*id)) {
+        out.full_weight(
+            policy,
+            &NOVELTY_SIGNALS,
+            "learning period, but part of a completed chain: full weight",
+        );
+    }
 
     if command {
         habits(e, p, policy, out);
@@ -1281,6 +1306,11 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
     let first_day = now_day - i64::from(th.habit_lookback_days);
     let mut same_time_days = 0u32;
     let mut last_same = i64::MIN;
+    // Days at this time of day whatever their kind, and days of today's kind at any time.
+    let mut any_kind_days = 0u32;
+    let mut last_any = i64::MIN;
+    let mut kind_days = 0u32;
+    let mut last_kind = i64::MIN;
     // Distinct days with activity in each local hour of day (each stored hour is one day's).
     let mut days_at = [0u32; 24];
     let mut active_days = 0u32;
@@ -1304,9 +1334,20 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
             last_active = d;
         }
         days_at[hod as usize] += 1;
-        if d != last_same && circ(hod, now_hod) <= tolerance && business(d) == today_business {
-            same_time_days += 1;
-            last_same = d;
+        let same_kind = business(d) == today_business;
+        if d != last_kind && same_kind {
+            kind_days += 1;
+            last_kind = d;
+        }
+        if circ(hod, now_hod) <= tolerance {
+            if d != last_any {
+                any_kind_days += 1;
+                last_any = d;
+            }
+            if d != last_same && same_kind {
+                same_time_days += 1;
+                last_same = d;
+            }
         }
     }
     let nearest = (0..24i64)
@@ -1336,6 +1377,13 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
         let usual = if same_time_days >= th.habit_min_days {
             Some(format!(
                 "active within {} h of it on {same_time_days} of the last {} days ({kind})",
+                th.habit_tolerance_hours, th.habit_lookback_days
+            ))
+        } else if any_kind_days >= th.habit_min_days && kind_days > 0 {
+            // Its own clock, not the policy's: a principal that already works on this kind of
+            // day (weekend on-call, another region's week) at its usual time of day.
+            Some(format!(
+                "active within {} h of it on {any_kind_days} of the last {} days, and already active on {kind_days} {kind}",
                 th.habit_tolerance_hours, th.habit_lookback_days
             ))
         } else if let Some((lo, hi)) = window.filter(|&(lo, hi)| {

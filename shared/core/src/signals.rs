@@ -642,6 +642,23 @@ impl Signals {
         self.items.iter().any(|s| s.id == id)
     }
 
+    /// Gives the listed signals back their full policy weight, where they were scaled down
+    /// (the learning period's novelty weighting), and says why in their reason.
+    pub fn full_weight(&mut self, policy: &Policy, ids: &[SignalId], why: &str) {
+        for s in self.items.iter_mut().filter(|s| ids.contains(&s.id)) {
+            let w = policy.weights.get(s.id);
+            if w > 0 && s.points != w {
+                s.points = w;
+                if let Some(cut) = s.reason.find(" (learning period:") {
+                    s.reason.truncate(cut);
+                }
+                s.reason.push_str(" (");
+                s.reason.push_str(why);
+                s.reason.push(')');
+            }
+        }
+    }
+
     /// The collected signals.
     pub fn into_vec(self) -> Vec<Signal> {
         self.items

@@ -1,0 +1,248 @@
+//! Habits learnt from recurrence, each identity on its own clock:
+//! - routine credit once values have recurred across distinct days (not after a fixed age), and
+//!   never for values first seen earlier in the same burst;
+//! - a weekend or another week's rhythm that the principal already keeps is its usual time;
+//! - novelty that completes a chain is not discounted by the learning period.
+
+use std::path::PathBuf;
+
+use cadet_core::baseline::{process, Processed};
+use cadet_core::{normalize, Policy, Severity, SignalId, Verdict};
+use cadet_state::MemoryStore;
+use serde_json::{json, Value};
+
+/// Day 0 = Monday 2026-09-07.
+fn at(day: i64, hour: i64, minute: i64) -> String {
+    let t: jiff::Timestamp = "2026-09-07T00:00:00Z"
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = t + jiff::SignedDuration::from_mins(day * 1440 + hour * 60 + minute);
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn run(store: &MemoryStore, v: &Value, policy: &Policy) -> Verdict {
+    let e = normalize(&v.to_string())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no event"));
+    match process(store, &e, policy) {
+        Ok(Processed::Verdict(v)) => *v,
+        other => panic!("expected a verdict, got {other:?}"),
+    }
+}
+
+fn ids(v: &Verdict) -> Vec<SignalId> {
+    v.signals.iter().map(|s| s.id).collect()
+}
+
+fn points(v: &Verdict, id: SignalId) -> Option<i32> {
+    v.signals.iter().find(|s| s.id == id).map(|s| s.points)
+}
+
+/// A configuration-management SendCommand (AWS-RunShellScript) by tag, from `ip`.
+fn playbook(id: &str, time: &str, tag: &str, ip: &str) -> Value {
+    json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ssm", "account": "111122223333", "detail": {
+        "eventSource": "ssm.amazonaws.com", "eventName": "SendCommand", "eventTime": time, "eventID": id,
+        "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "sourceIPAddress": ip,
+        "userAgent": "Boto3/1.34.84 md/Botocore#1.34.84 ua/2.0 os/linux#6.1.0 lang/python#3.11.7 Botocore/1.34.84",
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/AnsibleSSMRole/ansible-ctrl-01",
+            "accountId": "111122223333", "accessKeyId": "ASIAEXAMPLEANSIBLE01",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/AnsibleSSMRole", "userName": "AnsibleSSMRole"}}},
+        "requestParameters": {"documentName": "AWS-RunShellScript", "targets": [{"key": "tag:Tier", "values": [tag]}]},
+        "responseElements": {"command": {"commandId": format!("c-{id}"), "targetCount": 0}}}})
+}
+
+#[test]
+fn an_hourly_job_rotating_over_tags_is_routine_once_it_has_recurred_across_days() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    let tags = ["worker", "web", "app"];
+    let mut n = 0;
+    let mut day_two = Vec::new();
+    for day in 0..3 {
+        for hour in 8..18 {
+            n += 1;
+            let v = run(
+                &store,
+                &playbook(
+                    &format!("p-{n}"),
+                    &at(day, hour, 5),
+                    tags[n % 3],
+                    "10.40.2.11",
+                ),
+                &policy,
+            );
+            if day == 1 {
+                day_two.push(v);
+            }
+        }
+    }
+    // On its second day the values have been seen on one earlier day only: no credit yet.
+    assert!(day_two
+        .iter()
+        .all(|v| !ids(v).contains(&SignalId::EstablishedRoutine)));
+    // From its fourth day: three distinct active days, values recurring across days.
+    let v = run(
+        &store,
+        &playbook("p-day4", &at(3, 8, 5), "web", "10.40.2.11"),
+        &policy,
+    );
+    assert!(
+        ids(&v).contains(&SignalId::EstablishedRoutine),
+        "{:?}",
+        v.signals
+    );
+    assert!(
+        v.severity <= Severity::Low,
+        "{} {:?}",
+        v.risk_score,
+        ids(&v)
+    );
+    let reason = v
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::EstablishedRoutine)
+        .map(|s| s.reason.clone())
+        .unwrap_or_default();
+    assert!(reason.contains("3 distinct days"), "{reason}");
+
+    // The same role from a network it has never used: the first call is novel, and the next
+    // calls of the burst, from a network first seen minutes ago, get no routine credit either.
+    let first = run(
+        &store,
+        &playbook("b-1", &at(3, 9, 40), "web", "45.137.21.9"),
+        &policy,
+    );
+    assert!(ids(&first).contains(&SignalId::NewSourceNetwork));
+    for (i, minute) in [44, 47, 52].into_iter().enumerate() {
+        let v = run(
+            &store,
+            &playbook(
+                &format!("b-{}", i + 2),
+                &at(3, 9, minute),
+                "app",
+                "45.137.21.9",
+            ),
+            &policy,
+        );
+        assert!(
+            !ids(&v).contains(&SignalId::EstablishedRoutine)
+                && !ids(&v).contains(&SignalId::RecurringRoutine),
+            "burst call {} got routine credit: {:?}",
+            i + 2,
+            v.signals
+        );
+        assert!(
+            v.severity >= Severity::Medium,
+            "{} {:?}",
+            v.risk_score,
+            ids(&v)
+        );
+    }
+}
+
+/// A SendCommand by an IAM Identity Center person (permission-set role `PlatformAdmin`).
+fn sso_call(person: &str, id: &str, time: &str) -> Value {
+    json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ssm", "account": "111122223333", "detail": {
+        "eventSource": "ssm.amazonaws.com", "eventName": "SendCommand", "eventTime": time, "eventID": id,
+        "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64",
+        "userIdentity": {"type": "AssumedRole",
+            "arn": format!("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_PlatformAdmin_1a2b3c/{person}"),
+            "accountId": "111122223333", "accessKeyId": "ASIAEXAMPLESSO000001",
+            "sessionContext": {"sessionIssuer": {"type": "Role",
+                "arn": "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_PlatformAdmin_1a2b3c",
+                "userName": "AWSReservedSSO_PlatformAdmin_1a2b3c"}}},
+        "requestParameters": {"documentName": "AWS-RunShellScript", "instanceIds": ["i-0123456789abcdef0"]},
+        "responseElements": {"command": {"commandId": format!("c-{id}"), "targetCount": 1}}}})
+}
+
+#[test]
+fn a_weekend_at_the_usual_hour_is_usual_for_someone_who_already_works_weekends() {
+    let policy = Policy::default();
+    // Wednesday, Saturday and Tuesday at 14:xx (days 2, 5, 8), then Saturday day 12.
+    let store = MemoryStore::new();
+    for (i, day) in [2, 5, 8].into_iter().enumerate() {
+        run(
+            &store,
+            &sso_call("dana@example.com", &format!("w-{i}"), &at(day, 14, 10)),
+            &policy,
+        );
+    }
+    let v = run(
+        &store,
+        &sso_call("dana@example.com", "w-sat", &at(12, 14, 47)),
+        &policy,
+    );
+    assert!(ids(&v).contains(&SignalId::OffHours), "{:?}", ids(&v));
+    assert_eq!(
+        points(&v, SignalId::UsualHours),
+        points(&v, SignalId::OffHours).map(|p| -p),
+        "{:?}",
+        v.signals
+    );
+
+    // The same hours on weekdays only: a first Saturday is still off-hours for that person.
+    let store = MemoryStore::new();
+    for (i, day) in [0, 1, 2, 3].into_iter().enumerate() {
+        run(
+            &store,
+            &sso_call("eli@example.com", &format!("e-{i}"), &at(day, 14, 10)),
+            &policy,
+        );
+    }
+    let v = run(
+        &store,
+        &sso_call("eli@example.com", "e-sat", &at(5, 14, 30)),
+        &policy,
+    );
+    assert!(ids(&v).contains(&SignalId::OffHours), "{:?}", ids(&v));
+    assert!(!ids(&v).contains(&SignalId::UsualHours), "{:?}", v.signals);
+}
+
+fn sample(rel: &str) -> Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(rel);
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn novelty_that_completes_a_chain_keeps_its_full_weight_in_the_learning_period() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    // A new account: a lone first action is discounted to the learning weight.
+    let alone = run(
+        &store,
+        &sso_call("fay@example.com", "f-1", &at(0, 10, 0)),
+        &policy,
+    );
+    assert_eq!(points(&alone, SignalId::FirstAction), Some(3));
+    // Runbook written, published and started within minutes: the job completes the chain, and
+    // its first action counts in full.
+    for f in [
+        "azure/automation-runbook-write.json",
+        "azure/automation-runbook-publish.json",
+    ] {
+        run(&store, &sample(f), &policy);
+    }
+    let v = run(&store, &sample("azure/automation-job-write.json"), &policy);
+    assert!(
+        ids(&v).contains(&SignalId::SequenceRunbook),
+        "{:?}",
+        ids(&v)
+    );
+    assert_eq!(
+        points(&v, SignalId::FirstAction),
+        Some(policy.weights.get(SignalId::FirstAction)),
+        "{:?}",
+        v.signals
+    );
+    let reason = v
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::FirstAction)
+        .map(|s| s.reason.clone())
+        .unwrap_or_default();
+    assert!(reason.contains("completed chain"), "{reason}");
+}
