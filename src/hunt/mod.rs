@@ -187,6 +187,8 @@ struct Counters {
     files_done: AtomicUsize,
     files_partial: AtomicUsize,
     bytes: AtomicU64,
+    /// Text split after gunzip (as read for plain objects).
+    raw_bytes: AtomicU64,
     records: AtomicU64,
     skipped: AtomicU64,
     rejected: AtomicU64,
@@ -489,6 +491,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         files: files_done,
         files_listed,
         bytes: c.bytes.load(Ordering::Relaxed),
+        raw_bytes: c.raw_bytes.load(Ordering::Relaxed),
         records: c.records.load(Ordering::Relaxed),
         context_events,
         recognized,
@@ -514,10 +517,11 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         ),
     };
     eprintln!(
-        "hunt: {} of {} files, {}, {} records in {:.2} s; {} cloud admin commands ({}), {} printed{}{}",
+        "hunt: {} of {} files, {} read ({} decompressed), {} records in {:.2} s; {} cloud admin commands ({}), {} printed{}{}",
         summary.files,
         summary.files_listed,
         human_bytes(summary.bytes),
+        human_bytes(summary.raw_bytes),
         summary.records,
         summary.seconds,
         recognized,
@@ -573,6 +577,8 @@ pub struct Summary {
     pub files_listed: usize,
     /// Bytes read from the sources (compressed for gzip objects).
     pub bytes: u64,
+    /// Bytes of text split: after gunzip for gzip objects, as read for plain ones.
+    pub raw_bytes: u64,
     /// Records split.
     pub records: u64,
     /// T1651 and context events collected for scoring.
@@ -714,6 +720,9 @@ fn scan(
         }
     }
     let skipped = items.skipped();
+    counters
+        .raw_bytes
+        .fetch_add(items.bytes_split(), Ordering::Relaxed);
     counters
         .records
         .fetch_add(records + skipped, Ordering::Relaxed);
