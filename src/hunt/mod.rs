@@ -506,6 +506,8 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         interrupted,
         partial,
         pruned: listed.pruned.load(Ordering::Relaxed),
+        all: opts.all,
+        alert_severity: policy.alert_severity,
     };
     let window = match (opts.filter.since, opts.filter.until) {
         (None, None) => String::new(),
@@ -607,6 +609,10 @@ pub struct Summary {
     pub partial: usize,
     /// Prefixes pruned without listing.
     pub pruned: usize,
+    /// `--all`: every verdict was printed, not only those at the alert severity.
+    pub all: bool,
+    /// The policy's alert severity (what is printed without `--all`).
+    pub alert_severity: Severity,
 }
 
 fn severity_list(by: &[usize; 5]) -> String {
