@@ -382,6 +382,73 @@ fn bad_objects_are_reported_per_object_and_the_hunt_goes_on() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--dump-dom` of a report in headless chromium (fresh profile), after its script ran.
+fn dump_dom(report: &Path, profile: &Path) -> String {
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "chromium is not installed: `make test` installs it (apt-get install -y chromium)"
+            )
+        });
+    let dom = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1400,900",
+            "--virtual-time-budget=5000",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let page = String::from_utf8_lossy(&dom.stdout).into_owned();
+    let log = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "chromium failed: {log}");
+    assert!(
+        !page.contains("data-error=\""),
+        "the page reported a script error: {}",
+        page.lines()
+            .find(|l| l.contains("data-error=\""))
+            .unwrap_or("")
+    );
+    assert!(!log.contains("Uncaught"), "JavaScript error: {log}");
+    // The policy allows only the page's own script and style (by hash): a violation means
+    // the hashes are stale or something else tried to run.
+    assert!(
+        !log.contains("Content Security Policy"),
+        "CSP violation: {log}"
+    );
+    page
+}
+
+/// The value of a `<body>` attribute in a DOM dump.
+fn body_attr<'a>(page: &'a str, name: &str) -> &'a str {
+    let body = &page[page.find("<body").unwrap_or(0)..];
+    let key = format!(" {name}=\"");
+    body.find(&key)
+        .map(|at| {
+            let v = &body[at + key.len()..];
+            &v[..v.find('"').unwrap_or(0)]
+        })
+        .unwrap_or("")
+}
+
 #[test]
 fn report_renders_in_headless_chromium() {
     let dir = tmp("report");
@@ -398,65 +465,94 @@ fn report_renders_in_headless_chromium() {
         &archive.display().to_string(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let n = findings(&out).len();
+    let printed = findings(&out);
+    let n = printed
+        .iter()
+        .map(|f| f["finding_id"].as_str().unwrap_or_default())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     assert!(n > 5, "only {n} findings");
     let html = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         !html.contains(" src=") && !html.contains("<link"),
         "the page must not load anything"
     );
+    assert!(
+        html.contains("script-src 'sha256-") && !html.contains("unsafe-inline"),
+        "the policy must name the inline script by hash"
+    );
 
-    let chromium = ["chromium", "chromium-browser"]
-        .iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "chromium is not installed: `make test` installs it (apt-get install -y chromium)"
-            )
-        });
-    let profile = dir.join("chromium-profile");
-    let dom = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", report.display()))
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let page = String::from_utf8_lossy(&dom.stdout);
-    let log = String::from_utf8_lossy(&dom.stderr);
-    assert!(dom.status.success(), "chromium failed: {log}");
-    assert!(
-        !page.contains("data-error=\""),
-        "the page reported a script error: {}",
-        page.lines()
-            .find(|l| l.contains("data-error=\""))
-            .unwrap_or("")
+    let page = dump_dom(&report, &dir.join("chromium-profile"));
+    assert_eq!(body_attr(&page, "data-rendered"), n.to_string());
+    // Every finding is counted once in the timeline's bars (one bar per bucket, not a dot
+    // per finding).
+    let bars: Vec<usize> = page
+        .split("<g class=\"bar\" data-n=\"")
+        .skip(1)
+        .map(|b| b[..b.find('"').unwrap_or(0)].parse().unwrap_or(0))
+        .collect();
+    assert!(!bars.is_empty() && bars.len() < n, "{} bars", bars.len());
+    assert_eq!(bars.iter().sum::<usize>(), n);
+    // Incident rows, a page of them at most, and nothing drawn per finding until asked.
+    let incidents: usize = body_attr(&page, "data-incidents").parse().unwrap_or(0);
+    assert!((1..=n).contains(&incidents), "{incidents} incidents");
+    assert_eq!(
+        page.matches("<div class=\"inc\"").count(),
+        incidents.min(20)
     );
-    assert!(!log.contains("Uncaught"), "JavaScript error: {log}");
-    assert!(
-        page.contains(&format!("data-rendered=\"{n}\"")),
-        "expected {n} findings rendered"
+    assert_eq!(
+        body_attr(&page, "data-drawn"),
+        incidents.min(20).to_string()
     );
-    assert_eq!(page.matches("<details class=\"finding\"").count(), n);
-    // The timeline drew one dot per finding, the tables their rows.
-    assert_eq!(page.matches("class=\"dot\"").count(), n);
     assert!(page.contains("Top principals") && page.contains(ACCOUNTS[0]));
+    // Human times: seconds and the zone, no sub-second digits.
+    assert!(page.contains(" UTC") && !page.contains(".000"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn empty_report_says_what_the_filters_kept_out() {
+    let dir = tmp("report-empty");
+    // One flat file (no archive layout to prune by): every event is read, then filtered.
+    let text: String = org_trail_records()
+        .iter()
+        .map(|p| format!("{}\n", p.record))
+        .collect();
+    let file = dir.join("events.json");
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    let report = dir.join("empty.html");
+    let out = cadet(&[
+        "hunt",
+        "--since",
+        "2027-01-01",
+        "--report",
+        &report.display().to_string(),
+        &file.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(findings(&out).is_empty());
+    let outside = stderr(&out)
+        .split(" outside the window")
+        .next()
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(outside > 0, "{}", stderr(&out));
+
+    let page = dump_dom(&report, &dir.join("chromium-profile"));
+    assert_eq!(body_attr(&page, "data-rendered"), "0");
+    assert!(page.contains("No findings in this report."), "{page}");
+    assert!(
+        page.contains("Window: 2027-01-01 00:00:00 UTC → the end"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "{outside} events were outside the window, accounts or regions and were not scored \
+             — every event found was outside them."
+        )),
+        "{page}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -187,6 +187,8 @@ struct Counters {
     files_done: AtomicUsize,
     files_partial: AtomicUsize,
     bytes: AtomicU64,
+    /// Text split after gunzip (as read for plain objects).
+    raw_bytes: AtomicU64,
     records: AtomicU64,
     skipped: AtomicU64,
     rejected: AtomicU64,
@@ -489,6 +491,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         files: files_done,
         files_listed,
         bytes: c.bytes.load(Ordering::Relaxed),
+        raw_bytes: c.raw_bytes.load(Ordering::Relaxed),
         records: c.records.load(Ordering::Relaxed),
         context_events,
         recognized,
@@ -503,6 +506,8 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         interrupted,
         partial,
         pruned: listed.pruned.load(Ordering::Relaxed),
+        all: opts.all,
+        alert_severity: policy.alert_severity,
     };
     let window = match (opts.filter.since, opts.filter.until) {
         (None, None) => String::new(),
@@ -514,10 +519,11 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         ),
     };
     eprintln!(
-        "hunt: {} of {} files, {}, {} records in {:.2} s; {} cloud admin commands ({}), {} printed{}{}",
+        "hunt: {} of {} files, {} read ({} decompressed), {} records in {:.2} s; {} cloud admin commands ({}), {} printed{}{}",
         summary.files,
         summary.files_listed,
         human_bytes(summary.bytes),
+        human_bytes(summary.raw_bytes),
         summary.records,
         summary.seconds,
         recognized,
@@ -573,6 +579,8 @@ pub struct Summary {
     pub files_listed: usize,
     /// Bytes read from the sources (compressed for gzip objects).
     pub bytes: u64,
+    /// Bytes of text split: after gunzip for gzip objects, as read for plain ones.
+    pub raw_bytes: u64,
     /// Records split.
     pub records: u64,
     /// T1651 and context events collected for scoring.
@@ -601,6 +609,10 @@ pub struct Summary {
     pub partial: usize,
     /// Prefixes pruned without listing.
     pub pruned: usize,
+    /// `--all`: every verdict was printed, not only those at the alert severity.
+    pub all: bool,
+    /// The policy's alert severity (what is printed without `--all`).
+    pub alert_severity: Severity,
 }
 
 fn severity_list(by: &[usize; 5]) -> String {
@@ -714,6 +726,9 @@ fn scan(
         }
     }
     let skipped = items.skipped();
+    counters
+        .raw_bytes
+        .fetch_add(items.bytes_split(), Ordering::Relaxed);
     counters
         .records
         .fetch_add(records + skipped, Ordering::Relaxed);

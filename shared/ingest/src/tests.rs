@@ -215,6 +215,21 @@ fn gzip_members_are_decoded_as_a_stream() {
 }
 
 #[test]
+fn bytes_split_counts_the_decoded_text() {
+    let text = b"{\"a\":1}\n{\"b\":2}\n".repeat(500);
+    for data in [gzip(&text), text.clone()] {
+        let mut records = Records::new(std::io::Cursor::new(data.clone()), Limits::default());
+        assert_eq!(records.by_ref().count(), 1000);
+        assert_eq!(
+            records.bytes_split(),
+            text.len() as u64,
+            "gzip: {}",
+            records.is_gzip()
+        );
+    }
+}
+
+#[test]
 fn truncated_gzip_yields_complete_records_then_one_error() {
     let mut text = String::new();
     for i in 0..2000 {
