@@ -84,6 +84,21 @@ pub const AWS_OPERATIONS: &[AwsOperation] = &[
         "ssm:UpdateAssociation",
         Action::Association,
     ),
+    // Maintenance window tasks: a Run Command or Automation document on the window's targets,
+    // on the window's schedule (Lambda and Step Functions tasks run nothing on a machine and
+    // are dropped by the normalizer).
+    aws(
+        "ssm.amazonaws.com",
+        "RegisterTaskWithMaintenanceWindow",
+        "ssm:RegisterTaskWithMaintenanceWindow",
+        Action::Association,
+    ),
+    aws(
+        "ssm.amazonaws.com",
+        "UpdateMaintenanceWindowTask",
+        "ssm:UpdateMaintenanceWindowTask",
+        Action::Association,
+    ),
     aws(
         "ssm.amazonaws.com",
         "StartAutomationExecution",

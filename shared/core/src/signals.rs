@@ -707,6 +707,9 @@ fn action_reason(event: &CommandEvent) -> &'static str {
             "an interactive shell on the target through the control plane"
         }
         (Provider::Azure, Action::Session) => "a serial console session gives a shell on the VM",
+        (Provider::Aws, Action::Association) if event.operation.contains("MaintenanceWindow") => {
+            "a maintenance window task runs a document on the window's targets on its schedule"
+        }
         (_, Action::Association) => {
             "a State Manager association applies a document to instances on a schedule"
         }

@@ -86,6 +86,11 @@ struct Request {
     command: Option<String>,
     // ModifyDocumentPermission
     account_ids_to_add: Option<Vec<String>>,
+    // Maintenance window tasks: the document (`taskArn`) and what kind of task runs it.
+    task_arn: Option<String>,
+    task_type: Option<String>,
+    window_task_id: Option<String>,
+    task_invocation_parameters: Option<serde_json::Map<String, serde_json::Value>>,
     // IAM / EC2 context
     role_name: Option<String>,
     instance_profile_name: Option<String>,
@@ -108,6 +113,7 @@ struct Response {
     document_description: Option<DocumentDescription>,
     automation_execution_id: Option<String>,
     association_description: Option<AssociationDescription>,
+    window_task_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -191,6 +197,9 @@ pub(super) fn normalize(
     let req: Request = parse_opt(rec.request_parameters, "requestParameters")?;
     let resp: Response = parse_opt(rec.response_elements, "responseElements")?;
 
+    if !runs_on_machines(&req) {
+        return Ok(None);
+    }
     let principal = principal(&identity);
     let targets = targets(op.action, &req, &resp);
     let document = document(op.action, name, &req, &resp);
@@ -205,7 +214,9 @@ pub(super) fn normalize(
             resp.association_description
                 .as_ref()
                 .and_then(|a| a.association_id.clone())
-        });
+        })
+        .or_else(|| resp.window_task_id.clone())
+        .or_else(|| req.window_task_id.clone());
     let max_errors = req
         .max_errors
         .clone()
@@ -427,6 +438,22 @@ fn role_arn_from_session(arn: &str) -> String {
     }
 }
 
+/// Whether a maintenance window task runs a document on machines: Run Command and Automation
+/// tasks do, Lambda and Step Functions tasks do not. An update names no task type; its
+/// invocation parameters tell, when it has them. Every other call: true.
+fn runs_on_machines(req: &Request) -> bool {
+    const MACHINE: [&str; 2] = ["RUN_COMMAND", "AUTOMATION"];
+    if let Some(kind) = req.task_type.as_deref() {
+        return MACHINE.iter().any(|k| kind.eq_ignore_ascii_case(k));
+    }
+    match &req.task_invocation_parameters {
+        Some(p) if !p.is_empty() => p
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("runCommand") || k.eq_ignore_ascii_case("automation")),
+        _ => true,
+    }
+}
+
 fn targets(action: Action, req: &Request, resp: &Response) -> Targets {
     let mut t = Targets::default();
     match action {
@@ -466,6 +493,8 @@ fn targets(action: Action, req: &Request, resp: &Response) -> Targets {
                     selectors.push(format!("tag:{tag}={}", spec.values.join(",")));
                 } else if key.eq_ignore_ascii_case("tag-key") {
                     selectors.push(format!("tag-key:{}", spec.values.join(",")));
+                } else if key.eq_ignore_ascii_case("WindowTargetIds") {
+                    selectors.push(format!("window-target:{}", spec.values.join(",")));
                 } else if key.eq_ignore_ascii_case("resource-groups:Name") {
                     selectors.push(format!("resource-group:{}", spec.values.join(",")));
                 } else if !key.is_empty() {
@@ -505,9 +534,11 @@ fn document(action: Action, event_name: &str, req: &Request, resp: &Response) ->
             .instance_profile_name
             .clone()
             .or_else(|| req.role_name.clone())?,
+        // A maintenance window task's `name` is the task's, its document is `taskArn`.
         _ => req
-            .document_name
+            .task_arn
             .clone()
+            .or_else(|| req.document_name.clone())
             .or_else(|| req.name.clone())
             .or_else(|| resp.command.as_ref().and_then(|c| c.document_name.clone()))
             .or_else(|| {
@@ -529,7 +560,12 @@ fn document(action: Action, event_name: &str, req: &Request, resp: &Response) ->
                 .as_ref()
                 .and_then(|d| d.document_type.clone())
         })
-        .or_else(|| (event_name == "StartAutomationExecution").then(|| "Automation".to_string()));
+        .or_else(|| (event_name == "StartAutomationExecution").then(|| "Automation".to_string()))
+        .or_else(|| match req.task_type.as_deref() {
+            Some("RUN_COMMAND") => Some("Command".to_string()),
+            Some("AUTOMATION") => Some("Automation".to_string()),
+            _ => None,
+        });
     let version = resp
         .document_description
         .as_ref()
@@ -554,5 +590,51 @@ mod tests {
             "arn:aws:iam::111122223333:role/Admin"
         );
         assert_eq!(role_arn_from_session("garbage"), "garbage");
+    }
+
+    fn maintenance_task(task: &str) -> String {
+        format!(
+            r#"{{"eventVersion":"1.09","eventSource":"ssm.amazonaws.com","eventName":"RegisterTaskWithMaintenanceWindow",
+            "eventTime":"2026-10-05T22:41:09Z","eventID":"mw-1","awsRegion":"eu-west-1","recipientAccountId":"111122223333",
+            "userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/t","accountId":"111122223333","userName":"t"}},
+            "requestParameters":{{"windowId":"mw-0c5","name":"task-name-not-a-document",
+              "targets":[{{"key":"WindowTargetIds","values":["e32e"]}}],{task}}},
+            "responseElements":{{"windowTaskId":"8a4b"}}}}"#
+        )
+    }
+
+    #[test]
+    fn maintenance_window_tasks_run_their_task_arn_and_only_on_machines() {
+        let e = crate::normalize(&maintenance_task(
+            r#""taskArn":"AWS-RunShellScript","taskType":"RUN_COMMAND""#,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("a Run Command task is a command"));
+        assert_eq!(e.action, Action::Association);
+        assert_eq!(e.operation, "ssm:RegisterTaskWithMaintenanceWindow");
+        let doc = e.document.unwrap_or_else(|| panic!("no document"));
+        assert_eq!(doc.name, "AWS-RunShellScript");
+        assert_eq!(doc.kind.as_deref(), Some("Command"));
+        assert_eq!(e.command_id.as_deref(), Some("8a4b"));
+        assert_eq!(e.targets.selector.as_deref(), Some("window-target:e32e"));
+        // Automation tasks run on machines too; an update names no type, its parameters tell.
+        for task in [
+            r#""taskArn":"AWS-RestartEC2Instance","taskType":"AUTOMATION""#,
+            r#""taskArn":"AWS-RunShellScript","taskInvocationParameters":{"runCommand":{}}"#,
+        ] {
+            assert!(crate::normalize(&maintenance_task(task))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_some());
+        }
+        // Lambda and Step Functions tasks run nothing on a machine.
+        for task in [
+            r#""taskArn":"arn:aws:lambda:eu-west-1:1:function:f","taskType":"LAMBDA""#,
+            r#""taskArn":"arn:aws:states:eu-west-1:1:stateMachine:s","taskType":"STEP_FUNCTIONS""#,
+            r#""taskArn":"arn:aws:lambda:eu-west-1:1:function:f","taskInvocationParameters":{"lambda":{}}"#,
+        ] {
+            assert!(crate::normalize(&maintenance_task(task))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_none());
+        }
     }
 }
