@@ -246,3 +246,62 @@ fn novelty_that_completes_a_chain_keeps_its_full_weight_in_the_learning_period()
         .unwrap_or_default();
     assert!(reason.contains("completed chain"), "{reason}");
 }
+
+#[test]
+fn a_known_caller_on_a_class_of_machines_it_never_touched_keeps_that_novelty_visible() {
+    let store = MemoryStore::new();
+    let policy = Policy::default();
+    let mut n = 0;
+    for day in 0..5 {
+        for hour in [10, 15] {
+            n += 1;
+            run(
+                &store,
+                &playbook(&format!("k-{n}"), &at(day, hour, 5), "web", "10.40.2.11"),
+                &policy,
+            );
+        }
+    }
+    // Usual network, client, document and targets: routine.
+    let usual = run(
+        &store,
+        &playbook("k-usual", &at(7, 10, 5), "web", "10.40.2.11"),
+        &policy,
+    );
+    assert!(!ids(&usual).contains(&SignalId::NewTargetClass));
+    assert!(
+        ids(&usual).contains(&SignalId::EstablishedRoutine)
+            || ids(&usual).contains(&SignalId::RecurringRoutine),
+        "{:?}",
+        usual.signals
+    );
+    // Everything usual but the machines: the new class is a signal, and no routine credit.
+    let v = run(
+        &store,
+        &playbook("k-db", &at(7, 11, 5), "database", "10.40.2.11"),
+        &policy,
+    );
+    assert!(
+        ids(&v).contains(&SignalId::NewTargetClass),
+        "{:?}",
+        v.signals
+    );
+    assert!(!ids(&v).contains(&SignalId::EstablishedRoutine));
+    assert!(!ids(&v).contains(&SignalId::RecurringRoutine));
+    assert!(
+        v.severity >= Severity::Medium,
+        "{} {:?}",
+        v.risk_score,
+        ids(&v)
+    );
+    let reason = v
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::NewTargetClass)
+        .map(|s| s.reason.clone())
+        .unwrap_or_default();
+    assert!(
+        reason.contains("tag:tier=database") && reason.contains("known: tag:tier=web"),
+        "{reason}"
+    );
+}

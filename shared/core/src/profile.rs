@@ -46,6 +46,10 @@ pub const NOVEL_DOCUMENT: u8 = 2;
 pub const NOVEL_NETWORK: u8 = 4;
 /// A client new to the principal.
 pub const NOVEL_CLIENT: u8 = 8;
+/// A class of machines new to the principal ([`target_classes`]).
+pub const NOVEL_TARGET: u8 = 16;
+/// Prefix of the target-class entries kept in [`Profile::targets`] beside target ids.
+const CLASS: &str = "class:";
 const CAP_NETWORKS: usize = 64;
 const CAP_CLIENTS: usize = 32;
 const CAP_DOCUMENTS: usize = 64;
@@ -344,6 +348,15 @@ impl Profile {
                 bits |= NOVEL_CLIENT;
             }
         }
+        // Judged only once classes are recorded (a profile written before they were kept
+        // learns them from its next event instead of calling every class new).
+        if self.targets.iter().any(|s| s.value.starts_with(CLASS))
+            && target_classes(e)
+                .iter()
+                .any(|c| !contains(&self.targets, c))
+        {
+            bits |= NOVEL_TARGET;
+        }
         bits
     }
 
@@ -471,6 +484,9 @@ impl Profile {
             }
             for id in &e.targets.ids {
                 remember(&mut self.targets, id.to_ascii_lowercase(), t, CAP_TARGETS);
+            }
+            for class in target_classes(e) {
+                remember(&mut self.targets, class, t, CAP_TARGETS);
             }
             if let Some(n) = fan_out(e) {
                 self.max_fan_out = self.max_fan_out.max(n);
@@ -844,8 +860,42 @@ pub struct History<'a> {
     pub peer: Option<&'a Profile>,
 }
 
+/// The classes of machines an event reaches, as kept in [`Profile::targets`]
+/// (`class:tag:role=web`, `class:rg:<subscription>/<group>`): each target selector but `*`
+/// (wildcards have a signal of their own) and the resource group of each Azure target. AWS
+/// instance ids carry no class (instances are replaced all the time) and give none.
+pub fn target_classes(e: &CommandEvent) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for sel in e.targets.selector.iter().flat_map(|s| s.split(' ')) {
+        if !sel.is_empty() && sel != "*" {
+            out.push(truncate(format!("{CLASS}{}", sel.to_ascii_lowercase())));
+        }
+    }
+    for id in &e.targets.ids {
+        let lower = id.to_ascii_lowercase();
+        let mut parts = lower.split('/');
+        let mut sub = None;
+        while let Some(p) = parts.next() {
+            match p {
+                "subscriptions" => sub = parts.next(),
+                "resourcegroups" => {
+                    if let (Some(s), Some(rg)) = (sub, parts.next()) {
+                        out.push(truncate(format!("{CLASS}rg:{s}/{rg}")));
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The signals that measure novelty against history (scaled down in the learning period).
-const NOVELTY_SIGNALS: [SignalId; 6] = [
+const NOVELTY_SIGNALS: [SignalId; 7] = [
+    SignalId::NewTargetClass,
     SignalId::FirstAction,
     SignalId::NewSourceNetwork,
     SignalId::NewClient,
@@ -914,6 +964,7 @@ fn describe_novel(bits: u8) -> String {
         (NOVEL_DOCUMENT, "new document"),
         (NOVEL_NETWORK, "new network"),
         (NOVEL_CLIENT, "new client"),
+        (NOVEL_TARGET, "new class of machines"),
     ] {
         if bits & bit != 0 {
             v.push(what);
@@ -1079,6 +1130,33 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 );
             }
         }
+        let active = own.is_some_and(|p| active_days(p) >= th.routine_min_active_days);
+        if let (true, Some(p)) = (novel & NOVEL_TARGET != 0 && active, own) {
+            let new: Vec<String> = target_classes(e)
+                .into_iter()
+                .filter(|c| !contains(&p.targets, c))
+                .map(|c| c[CLASS.len()..].to_string())
+                .collect();
+            let known: Vec<Seen> = p
+                .targets
+                .iter()
+                .filter(|s| s.value.starts_with(CLASS))
+                .map(|s| Seen {
+                    value: s.value[CLASS.len()..].to_string(),
+                    ..s.clone()
+                })
+                .collect();
+            novelty(
+                out,
+                SignalId::NewTargetClass,
+                format!(
+                    "first command on {} by this principal, active on {} days (known: {})",
+                    new.join(", "),
+                    active_days(p),
+                    top_values(&known, 3)
+                ),
+            );
+        }
         if let Some(reason) = burst {
             out.push(policy, SignalId::NoveltyBurst, reason);
         }
@@ -1194,6 +1272,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     // principal never keeps.
     let unroutine = [
         SignalId::FirstAction,
+        SignalId::NewTargetClass,
         SignalId::FanOutAboveHistory,
         SignalId::NoveltyBurst,
         SignalId::UnusualHour,
@@ -1611,6 +1690,31 @@ fn dedup_join(items: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_classes_are_selectors_and_azure_resource_groups() {
+        let mut e = crate::normalize(
+            r#"{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand","eventTime":"2026-10-01T10:00:00Z",
+            "eventID":"t-1","recipientAccountId":"111122223333","requestParameters":{"documentName":"AWS-RunShellScript"},
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/t","accountId":"111122223333"}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no event"));
+        e.targets.selector = Some("* tag:Role=Web resource-group:Ops".into());
+        e.targets.ids = vec![
+            "/subscriptions/S1/resourceGroups/RG-Prod/providers/Microsoft.Compute/virtualMachines/vm1".into(),
+            "/subscriptions/S1/resourceGroups/rg-prod/providers/Microsoft.Compute/virtualMachines/vm2".into(),
+            "i-0123456789abcdef0".into(),
+        ];
+        assert_eq!(
+            target_classes(&e),
+            [
+                "class:resource-group:ops",
+                "class:rg:s1/rg-prod",
+                "class:tag:role=web"
+            ]
+        );
+    }
 
     #[test]
     fn networks_are_prefixes() {

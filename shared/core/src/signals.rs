@@ -137,6 +137,10 @@ signals! {
     NewClient => new_client = 10;
     /// Baseline: a document, runbook or extension this principal has not used.
     NewDocument => new_document = 10;
+    /// Baseline: a class of machines (tag or resource-group selector, Azure resource group)
+    /// this principal, active on several days, has never run commands on: routine credit
+    /// never hides it.
+    NewTargetClass => new_target_class = 15;
     /// Baseline: more targets than twice this principal's largest fan-out.
     FanOutAboveHistory => fan_out_above_history = 15;
     /// Baseline: many distinct targets by one principal within an hour, across events.
