@@ -156,23 +156,30 @@ fn sso_call(person: &str, id: &str, time: &str) -> Value {
         "responseElements": {"command": {"commandId": format!("c-{id}"), "targetCount": 1}}}})
 }
 
-#[test]
-fn a_weekend_at_the_usual_hour_is_usual_for_someone_who_already_works_weekends() {
+/// `person`'s SendCommand at `hour`:10 on each of `days`, then their verdict on `last` (day,
+/// hour, minute).
+fn sso_history(person: &str, days: &[i64], hour: i64, last: (i64, i64, i64)) -> Verdict {
     let policy = Policy::default();
-    // Wednesday, Saturday and Tuesday at 14:xx (days 2, 5, 8), then Saturday day 12.
     let store = MemoryStore::new();
-    for (i, day) in [2, 5, 8].into_iter().enumerate() {
+    for (i, day) in days.iter().enumerate() {
         run(
             &store,
-            &sso_call("dana@example.com", &format!("w-{i}"), &at(day, 14, 10)),
+            &sso_call(person, &format!("{person}-{i}"), &at(*day, hour, 10)),
             &policy,
         );
     }
-    let v = run(
+    let (day, hour, minute) = last;
+    run(
         &store,
-        &sso_call("dana@example.com", "w-sat", &at(12, 14, 47)),
+        &sso_call(person, &format!("{person}-last"), &at(day, hour, minute)),
         &policy,
-    );
+    )
+}
+
+#[test]
+fn a_weekend_at_the_usual_hour_is_usual_for_someone_who_already_works_weekends() {
+    // Wednesday, Saturday and Tuesday at 14:xx (days 2, 5, 8), then Saturday day 12.
+    let v = sso_history("dana@example.com", &[2, 5, 8], 14, (12, 14, 47));
     assert!(ids(&v).contains(&SignalId::OffHours), "{:?}", ids(&v));
     assert_eq!(
         points(&v, SignalId::UsualHours),
@@ -180,21 +187,8 @@ fn a_weekend_at_the_usual_hour_is_usual_for_someone_who_already_works_weekends()
         "{:?}",
         v.signals
     );
-
     // The same hours on weekdays only: a first Saturday is still off-hours for that person.
-    let store = MemoryStore::new();
-    for (i, day) in [0, 1, 2, 3].into_iter().enumerate() {
-        run(
-            &store,
-            &sso_call("eli@example.com", &format!("e-{i}"), &at(day, 14, 10)),
-            &policy,
-        );
-    }
-    let v = run(
-        &store,
-        &sso_call("eli@example.com", "e-sat", &at(5, 14, 30)),
-        &policy,
-    );
+    let v = sso_history("eli@example.com", &[0, 1, 2, 3], 14, (5, 14, 30));
     assert!(ids(&v).contains(&SignalId::OffHours), "{:?}", ids(&v));
     assert!(!ids(&v).contains(&SignalId::UsualHours), "{:?}", v.signals);
 }
