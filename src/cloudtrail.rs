@@ -86,6 +86,7 @@ async fn fetch(opts: &Options) -> Result<Vec<String>> {
     }
     let config = loader.load().await;
     let client = aws_sdk_cloudtrail::Client::new(&config);
+    let endpoint = crate::cloud_error::aws_endpoint(opts.endpoint_url.as_deref());
     let end = std::time::SystemTime::now();
     let start = end - Duration::from_secs(u64::from(opts.days) * 86_400);
     let tty = std::io::stderr().is_terminal();
@@ -112,7 +113,11 @@ async fn fetch(opts: &Options) -> Result<Vec<String>> {
                     anyhow::anyhow!(
                         "CloudTrail LookupEvents ({source}, page {}): {}",
                         page + 1,
-                        aws_sdk_cloudtrail::error::DisplayErrorContext(&e)
+                        crate::cloud_error::aws(
+                            &e,
+                            &format!("cloudtrail:LookupEvents in {}", opts.region),
+                            endpoint.as_ref()
+                        )
                     )
                 })?;
             page += 1;

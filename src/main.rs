@@ -11,6 +11,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "backfill")]
 mod backfill;
 mod baseline;
+#[cfg(any(feature = "aws", feature = "hunt-blob"))]
+mod cloud_error;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;
 mod detect;

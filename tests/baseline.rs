@@ -807,3 +807,44 @@ fn a_role_routine_in_another_account_is_not_a_stranger_in_a_new_one() {
     let v = verdict(&store, &user("444444444444", "u-x", &at(12, 7, 0)), &policy);
     assert!(ids(&v).contains(&SignalId::FirstAction), "{:?}", v.signals);
 }
+
+/// Regression (cli-msgs 3): `baseline seed --cloudtrail` without credentials printed the SDK's
+/// kilobyte of debug output over several lines. One line now says what is missing.
+#[cfg(feature = "cloudtrail")]
+#[test]
+fn cloudtrail_seed_without_credentials_is_one_line() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Nothing listens there; credentials are missing before any request is sent anyway.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args([
+            "baseline",
+            "--state",
+            "memory",
+            "seed",
+            "--cloudtrail",
+            "--region",
+            "eu-west-1",
+        ])
+        .args(["--endpoint-url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.len() < 300, "{} chars: {err}", err.len());
+    assert!(
+        err.starts_with(
+            "error: CloudTrail LookupEvents (ssm.amazonaws.com, page 1): no AWS credentials found"
+        ) && err.contains("AWS_PROFILE")
+            && err.contains("AWS_ACCESS_KEY_ID"),
+        "{err}"
+    );
+}

@@ -440,3 +440,44 @@ fn policy_changes_the_verdict_and_bad_policies_are_refused() {
         "a bad policy stops detect before any input is read"
     );
 }
+
+/// Regression (cli-msgs 3): `--enrich` without Azure credentials printed five lines where the
+/// README promises one. Each enricher that cannot start says why on one line.
+#[cfg(feature = "enrich")]
+#[test]
+fn enrich_without_credentials_is_one_line_per_enricher() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Nothing listens there; the credentials are missing before any request is sent anyway.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .args(["detect", "--state", "memory", "--enrich"])
+        .arg(root().join("events/aws/sendcommand-root.json"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("--enrich:")).collect();
+    assert_eq!(notes.len(), 2, "{err}");
+    assert_eq!(err.lines().count(), 3, "two notes and the summary: {err}");
+    for n in &notes {
+        assert!(n.len() < 300, "{} chars: {n}", n.len());
+    }
+    assert!(
+        notes[0].starts_with("--enrich: SSM off: ") && notes[0].contains("AWS_ACCESS_KEY_ID"),
+        "{err}"
+    );
+    assert!(
+        notes[1].starts_with("--enrich: ARM off: ") && notes[1].contains("az login"),
+        "{err}"
+    );
+}

@@ -28,6 +28,10 @@ mod blob;
 /// Shared Key signing (`cadet backfill` signs its Azure queue messages the same way).
 #[cfg(feature = "hunt-blob")]
 pub(crate) use blob::sign as blob_sign;
+/// One-line messages for Azure Storage refusals and transport failures (`cadet backfill`'s
+/// queue speaks the same REST dialect).
+#[cfg(feature = "backfill")]
+pub(crate) use blob::{service_error as storage_refusal, transport as storage_transport};
 mod local;
 pub mod report;
 #[cfg(feature = "hunt-s3")]
@@ -755,7 +759,8 @@ fn list_sources(
         let (store, base) = match connect(source, &opts.s3) {
             Ok(c) => c,
             Err(e) => {
-                reporter.error(format!("{source}: cannot list: {e:#}"));
+                // The message names the source (without a SAS token) and why.
+                reporter.error(format!("{e:#}"));
                 counters.errors.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -806,7 +811,8 @@ fn walk(
     }
 }
 
-/// Connects to a source: its store, and where its walk starts.
+/// Connects to a source: its store, and where its walk starts. An error is one line that
+/// names the source.
 fn connect(source: &str, s3: &S3Options) -> Result<(Arc<dyn Store>, String)> {
     match kind_of(source) {
         Kind::Local => Ok((Arc::new(local::Local), source.to_string())),
@@ -849,8 +855,8 @@ fn connect_s3(source: &str, opts: &S3Options) -> Result<(Arc<dyn Store>, String)
 }
 
 #[cfg(not(feature = "hunt-s3"))]
-fn connect_s3(_: &str, _: &S3Options) -> Result<(Arc<dyn Store>, String)> {
-    anyhow::bail!("this cadet was built without the `hunt-s3` feature")
+fn connect_s3(source: &str, _: &S3Options) -> Result<(Arc<dyn Store>, String)> {
+    anyhow::bail!("{source}: this cadet was built without the `hunt-s3` feature")
 }
 
 #[cfg(feature = "hunt-blob")]
@@ -860,8 +866,9 @@ fn connect_blob(source: &str) -> Result<(Arc<dyn Store>, String)> {
 }
 
 #[cfg(not(feature = "hunt-blob"))]
-fn connect_blob(_: &str) -> Result<(Arc<dyn Store>, String)> {
-    anyhow::bail!("this cadet was built without the `hunt-blob` feature")
+fn connect_blob(source: &str) -> Result<(Arc<dyn Store>, String)> {
+    let shown = source.split('?').next().unwrap_or(source);
+    anyhow::bail!("{shown}: this cadet was built without the `hunt-blob` feature")
 }
 
 /// One listing call's result: common prefixes ("directories"), keys with sizes, and entries
