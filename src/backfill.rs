@@ -199,9 +199,12 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
     }
     let todo = &items[skip..];
     if opts.dry_run {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(crate::output::stdout());
         for i in todo {
-            println!("{}", store.display(&i.key));
+            writeln!(out, "{}", store.display(&i.key))?;
         }
+        out.flush()?;
         eprintln!("backfill: dry run: {} files would be enqueued", todo.len());
         return Ok(ExitCode::SUCCESS);
     }

@@ -33,7 +33,12 @@ pub struct Options {
 pub const SOURCES: [&str; 2] = ["ssm.amazonaws.com", "ecs.amazonaws.com"];
 
 /// Fetches history and observes it into the store. Returns (learned, duplicates, rejected).
-pub fn seed<S: BaselineStore>(store: &S, opts: &Options) -> Result<(usize, usize, usize)> {
+/// `record_name` keeps each principal's display name for `baseline show`.
+pub fn seed<S: BaselineStore>(
+    store: &S,
+    opts: &Options,
+    record_name: &dyn Fn(&str, Option<&str>),
+) -> Result<(usize, usize, usize)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,6 +66,7 @@ pub fn seed<S: BaselineStore>(store: &S, opts: &Options) -> Result<(usize, usize
     for (i, (_, text)) in sorted.iter().enumerate() {
         match cadet_core::normalize(text) {
             Ok(Some(ev)) => {
+                record_name(&ev.principal.id, ev.principal.name.as_deref());
                 if observe_only(store, &ev).map_err(|e| anyhow::anyhow!("{e}"))? {
                     learned += 1;
                 } else {

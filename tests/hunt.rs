@@ -1147,3 +1147,158 @@ fn an_anonymous_blob_refusal_says_which_credential_to_set() {
         "{err}"
     );
 }
+
+/// Regression (cli-msgs 2): the hunt summary said "0 cloud admin commands" for events a state
+/// file already held. It names them as duplicates of that baseline.
+#[test]
+fn a_hunt_into_a_state_file_names_duplicates_of_the_baseline() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let archive = dir.path().join("archive");
+    write_tree(&archive, &org_trail_files(&org_trail_records()));
+    let state = dir.path().join("state.redb");
+    let hunt = || {
+        let out = cadet(&[
+            "hunt",
+            "--state",
+            &state.display().to_string(),
+            &archive.display().to_string(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let first = hunt();
+    assert!(!first.contains("duplicate"), "{first}");
+    let second = hunt();
+    let summary = second
+        .lines()
+        .find(|l| l.contains(" files, "))
+        .unwrap_or_else(|| panic!("{second}"));
+    // (Events more than a day older than the newest one have left the dedup window of their
+    // profile and are scored again: not every event of a three-day archive is a duplicate.)
+    assert!(
+        summary.contains(" new cloud admin commands (")
+            && summary.contains(&format!(
+                "duplicates of events already in the baseline {} (not scored again; --state \
+                 memory or a new state file scores them afresh)",
+                state.display()
+            )),
+        "{summary}"
+    );
+}
+
+/// Regression (cli-msgs 4): `cadet hunt … | head` printed "error: Broken pipe". A reader that
+/// goes away ends the hunt quietly with status 0.
+#[test]
+fn hunt_into_a_pipe_closed_after_one_line_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/aws/sendcommand-stratus-red-team.json"))
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut text = String::new();
+    for i in 0..2000 {
+        let mut e = base["detail"].clone();
+        e["eventID"] = Value::from(format!("00000000-0000-4000-8000-{i:012}"));
+        text.push_str(&e.to_string());
+        text.push('\n');
+    }
+    std::fs::write(dir.path().join("many.jsonl"), text).unwrap_or_else(|e| panic!("{e}"));
+    for format in ["json", "text"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cadet"))
+            .args(["hunt", "--all", "--format", format])
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!line.is_empty(), "{format}");
+        drop(reader);
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("Broken pipe"),
+            "{format}: {err}"
+        );
+    }
+}
+
+/// Regression (cli-msgs 4): `--report` into a missing folder failed only after the whole
+/// hunt. It fails at once, on one line, before anything is read; a report file a failed run
+/// created is not left behind.
+#[test]
+fn an_unwritable_report_fails_before_the_hunt() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let archive = dir.path().join("archive");
+    write_tree(&archive, &org_trail_files(&org_trail_records()));
+    let report = dir.path().join("no-such-folder/hunt.html");
+    let out = cadet(&[
+        "hunt",
+        "--report",
+        &report.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "error: --report {}: cannot write: the folder {} does not exist\n",
+            report.display(),
+            dir.path().join("no-such-folder").display()
+        ),
+        "one line, and no hunt summary: nothing was read"
+    );
+
+    // A folder in the way of the file: refused as well.
+    let out = cadet(&[
+        "hunt",
+        "--report",
+        &archive.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: --report {}: cannot write: ",
+            archive.display()
+        )) && err.lines().count() == 1,
+        "{err}"
+    );
+
+    // A hunt that fails after the report file was opened (here: a state file that is not
+    // one) leaves no empty report behind.
+    let report = dir.path().join("hunt.html");
+    let garbage = dir.path().join("garbage.redb");
+    std::fs::write(&garbage, b"not a state file").unwrap_or_else(|e| panic!("{e}"));
+    let out = cadet(&[
+        "hunt",
+        "--report",
+        &report.display().to_string(),
+        "--state",
+        &garbage.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!report.exists());
+    let out = cadet(&[
+        "hunt",
+        "--report",
+        &report.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(
+        html.to_ascii_lowercase().contains("<html"),
+        "a report was written"
+    );
+}
