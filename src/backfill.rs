@@ -199,9 +199,12 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
     }
     let todo = &items[skip..];
     if opts.dry_run {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(crate::output::stdout());
         for i in todo {
-            println!("{}", store.display(&i.key));
+            writeln!(out, "{}", store.display(&i.key))?;
         }
+        out.flush()?;
         eprintln!("backfill: dry run: {} files would be enqueued", todo.len());
         return Ok(ExitCode::SUCCESS);
     }
@@ -307,6 +310,8 @@ struct Sqs {
     url: String,
     fifo: bool,
     runtime: tokio::runtime::Runtime,
+    /// The endpoint override, for messages.
+    endpoint: Option<crate::cloud_error::Endpoint>,
 }
 
 impl Sqs {
@@ -338,6 +343,7 @@ impl Sqs {
             url: url.to_string(),
             fifo: url.ends_with(".fifo"),
             runtime,
+            endpoint: crate::cloud_error::aws_endpoint(opts.endpoint_url.as_deref()),
         })
     }
 
@@ -365,7 +371,11 @@ impl Sqs {
                 anyhow::anyhow!(
                     "sqs:SendMessageBatch to {}: {}",
                     self.url,
-                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                    crate::cloud_error::aws(
+                        &e,
+                        "sqs:SendMessage on the queue",
+                        self.endpoint.as_ref()
+                    )
                 )
             })?;
             let failed: Vec<String> = out.failed().iter().map(|f| f.id().to_string()).collect();
@@ -396,6 +406,8 @@ impl Sqs {
 struct AzureQueue {
     /// `…/QUEUE/messages` without the SAS.
     url: String,
+    /// `scheme://host[:port]`, for messages.
+    endpoint: String,
     sas: Option<String>,
     key: Option<(String, Vec<u8>)>,
     /// Canonical resource prefix for Shared Key: `/ACCOUNT/…path…/messages`.
@@ -465,6 +477,7 @@ impl AzureQueue {
             );
         }
         let url = format!("{}/messages", base.trim_end_matches('/'));
+        let endpoint = parsed.origin().ascii_serialization();
         let canonical = format!("/{account}{}/messages", parsed.path().trim_end_matches('/'));
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -473,6 +486,7 @@ impl AzureQueue {
             .context("HTTP client")?;
         Ok(AzureQueue {
             url,
+            endpoint,
             sas,
             key,
             canonical,
@@ -517,15 +531,21 @@ impl AzureQueue {
                 Ok(r) => {
                     let status = r.status();
                     let text = r.text().unwrap_or_default();
-                    last = format!(
-                        "HTTP {status}: {}",
-                        text.chars().take(200).collect::<String>()
-                    );
+                    last = hunt::storage_refusal(status, &text);
+                    if status.as_u16() == 403 {
+                        last.push_str(if self.sas.is_some() {
+                            "; the SAS was refused: check it has not expired and allows add \
+                             (sp=a)"
+                        } else {
+                            "; the key in AZURE_STORAGE_KEY was refused: check it is a key of \
+                             the queue's account"
+                        });
+                    }
                     if status.is_client_error() && status.as_u16() != 429 {
                         break;
                     }
                 }
-                Err(e) => last = e.without_url().to_string(),
+                Err(e) => last = hunt::storage_transport(&self.endpoint, e),
             }
             std::thread::sleep(Duration::from_millis(200 * attempt));
         }

@@ -15,20 +15,22 @@ pub fn seed(
     paths: &[String],
     limits: cadet_ingest::Limits,
 ) -> Result<(usize, usize, usize)> {
-    crate::with_store!(store, s => seed_with(s, paths, limits))
+    let record = |id: &str, name: Option<&str>| store.record_name(id, name);
+    crate::with_store!(store, s => seed_with(s, paths, limits, &record))
 }
 
 fn seed_with<S: BaselineStore>(
     store: &S,
     paths: &[String],
     limits: cadet_ingest::Limits,
+    record_name: &dyn Fn(&str, Option<&str>),
 ) -> Result<(usize, usize, usize)> {
     use cadet_ingest::Item;
     let (mut learned, mut duplicates, mut rejected) = (0, 0, 0);
     for source in cadet_ingest::expand(paths) {
         let source = source.map_err(|w| anyhow::anyhow!("{}: cannot read: {}", w.path, w.error))?;
         let name = source.display();
-        let records = cadet_ingest::open(&source, limits)
+        let records = crate::detect::open_input(&source, limits)
             .map_err(|e| anyhow::anyhow!("{name}: cannot read: {e}"))?;
         for item in records {
             let item = item.map_err(|e| anyhow::anyhow!("{name}: cannot read: {e}"))?;
@@ -42,6 +44,7 @@ fn seed_with<S: BaselineStore>(
             };
             match normalized {
                 Ok(Some(ev)) => {
+                    record_name(&ev.principal.id, ev.principal.name.as_deref());
                     if observe_only(store, &ev)
                         .map_err(|e| anyhow::anyhow!("{name}: {pos}: {e}"))?
                     {
@@ -62,31 +65,42 @@ fn seed_with<S: BaselineStore>(
 }
 
 /// `show`: profiles whose principal matches (exact id, or a case-insensitive substring of the
-/// key), as pretty JSON.
+/// key), or whose principal was seen under a matching display name (an Azure user's UPN:
+/// profiles are keyed by object id), as pretty JSON.
 pub fn show(store: &Store, principal: &str) -> Result<usize> {
     let needle = principal.to_ascii_lowercase();
+    let wanted = principal.to_lowercase();
+    let named: Vec<String> = store
+        .names()?
+        .into_iter()
+        .filter(|(_, name)| name.to_lowercase().contains(&wanted))
+        .map(|(id, _)| id.to_ascii_lowercase())
+        .collect();
     let mut shown = 0;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(crate::output::stdout());
     for (key, profile) in store.entries()? {
         let principal_part = key.splitn(3, '|').nth(2).unwrap_or("");
         if principal_part == "*" {
             continue;
         }
-        if principal_part == principal || key.to_ascii_lowercase().contains(&needle) {
+        let lower = key.to_ascii_lowercase();
+        if principal_part == principal
+            || lower.contains(&needle)
+            || named.iter().any(|id| lower.contains(id.as_str()))
+        {
             let line = ExportLine { key, profile };
             serde_json::to_writer_pretty(&mut out, &line)?;
             writeln!(out)?;
             shown += 1;
         }
     }
+    out.flush()?;
     Ok(shown)
 }
 
 /// `export`: every profile as JSON lines.
 pub fn export(store: &Store) -> Result<usize> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::output::stdout());
     let entries = store.entries()?;
     let n = entries.len();
     for (key, profile) in entries {

@@ -33,7 +33,12 @@ pub struct Options {
 pub const SOURCES: [&str; 2] = ["ssm.amazonaws.com", "ecs.amazonaws.com"];
 
 /// Fetches history and observes it into the store. Returns (learned, duplicates, rejected).
-pub fn seed<S: BaselineStore>(store: &S, opts: &Options) -> Result<(usize, usize, usize)> {
+/// `record_name` keeps each principal's display name for `baseline show`.
+pub fn seed<S: BaselineStore>(
+    store: &S,
+    opts: &Options,
+    record_name: &dyn Fn(&str, Option<&str>),
+) -> Result<(usize, usize, usize)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,6 +66,7 @@ pub fn seed<S: BaselineStore>(store: &S, opts: &Options) -> Result<(usize, usize
     for (i, (_, text)) in sorted.iter().enumerate() {
         match cadet_core::normalize(text) {
             Ok(Some(ev)) => {
+                record_name(&ev.principal.id, ev.principal.name.as_deref());
                 if observe_only(store, &ev).map_err(|e| anyhow::anyhow!("{e}"))? {
                     learned += 1;
                 } else {
@@ -86,6 +92,7 @@ async fn fetch(opts: &Options) -> Result<Vec<String>> {
     }
     let config = loader.load().await;
     let client = aws_sdk_cloudtrail::Client::new(&config);
+    let endpoint = crate::cloud_error::aws_endpoint(opts.endpoint_url.as_deref());
     let end = std::time::SystemTime::now();
     let start = end - Duration::from_secs(u64::from(opts.days) * 86_400);
     let tty = std::io::stderr().is_terminal();
@@ -112,7 +119,11 @@ async fn fetch(opts: &Options) -> Result<Vec<String>> {
                     anyhow::anyhow!(
                         "CloudTrail LookupEvents ({source}, page {}): {}",
                         page + 1,
-                        aws_sdk_cloudtrail::error::DisplayErrorContext(&e)
+                        crate::cloud_error::aws(
+                            &e,
+                            &format!("cloudtrail:LookupEvents in {}", opts.region),
+                            endpoint.as_ref()
+                        )
                     )
                 })?;
             page += 1;

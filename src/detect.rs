@@ -26,6 +26,8 @@ pub struct Options {
     pub limits: Limits,
     /// `--enrich`: SSM and ARM enrichment with the default credential chains.
     pub enrich: bool,
+    /// `--state-wait`: how long to wait for a state file another process holds.
+    pub state_wait: std::time::Duration,
 }
 
 #[derive(Debug, Default)]
@@ -53,15 +55,130 @@ pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
 
 pub fn run(opts: &Options) -> Result<ExitCode> {
     let policy = load_policy(opts.policy.as_ref())?;
-    let store = crate::state::open(opts.state.as_deref())?;
+    let store = crate::state::open(opts.state.as_deref(), opts.state_wait)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let enrich = enrichers(&rt, &policy, opts.enrich)?;
-    let code = crate::with_store!(&store, s => run_with(&rt, s, &policy, &enrich, opts))?;
+    if reads_stdin(&opts.paths) {
+        use std::io::IsTerminal;
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "reading events from standard input (Ctrl-D to end); pass files or folders to \
+                 read them instead"
+            );
+        }
+    }
+    let record = |id: &str, name: Option<&str>| store.record_name(id, name);
+    let tally = crate::with_store!(&store, s => run_with(&rt, s, &policy, &enrich, opts, &record))?;
     store.flush()?;
-    Ok(code)
+    if opts.format == Format::Text {
+        eprintln!("{}", summary(&tally, &store, opts.all));
+    }
+    #[cfg(feature = "enrich")]
+    if let Some(n) = enrich.ssm.as_ref().map(|s| s.skipped()).filter(|n| *n > 0) {
+        eprintln!("--enrich: {n} SSM calls of other accounts or regions were not enriched");
+    }
+    Ok(if tally.unreadable > 0 {
+        ExitCode::from(1)
+    } else if tally.rejected > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Opens one input as records. Standard input is read through [`SettledEof`], so that one
+/// Ctrl-D on a terminal ends it (the gzip sniffing reads once more after the end of input,
+/// which on a terminal would wait for a second Ctrl-D).
+pub(crate) fn open_input(
+    source: &cadet_ingest::Source,
+    limits: Limits,
+) -> Result<cadet_ingest::Records<cadet_ingest::BoxedRead>, cadet_ingest::InputError> {
+    match source {
+        cadet_ingest::Source::Stdin => Ok(cadet_ingest::Records::new(
+            SettledEof {
+                inner: std::io::stdin(),
+                ended: false,
+            },
+            limits,
+        )),
+        _ => cadet_ingest::open(source, limits),
+    }
+}
+
+/// A reader whose end of input is final: after one read returns 0, every read does, without
+/// asking the inner reader again (a terminal answers each read after Ctrl-D by waiting).
+struct SettledEof<R> {
+    inner: R,
+    ended: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for SettledEof<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ended || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.ended = n == 0;
+        Ok(n)
+    }
+}
+
+/// Whether `detect PATHS` reads standard input (no path, or `-`).
+fn reads_stdin(paths: &[String]) -> bool {
+    paths.is_empty() || paths.iter().any(|p| p == "-")
+}
+
+/// The one-line summary on stderr (text format). Duplicates are named for what they are:
+/// events the baseline already holds, which are not scored again.
+fn summary(tally: &Tally, store: &crate::state::Store, all: bool) -> String {
+    let sev = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ]
+    .iter()
+    .filter(|s| tally.by_severity[**s as usize] > 0)
+    .map(|s| format!("{} {}", tally.by_severity[*s as usize], s))
+    .collect::<Vec<_>>()
+    .join(", ");
+    // After a run over events the baseline already held, "0 cloud admin commands" would say
+    // there were none: they are not new.
+    let new = if tally.duplicates > 0 && !store.was_empty() {
+        "new "
+    } else {
+        ""
+    };
+    format!(
+        "{} records, {} {new}cloud admin commands ({}), {} printed{}{}{}",
+        tally.records,
+        tally.recognized,
+        if sev.is_empty() {
+            "none".to_string()
+        } else {
+            sev
+        },
+        tally.printed,
+        if all {
+            ""
+        } else {
+            " (alert severity and above; --all for every verdict)"
+        },
+        if tally.duplicates > 0 {
+            format!(", {}", store.duplicates_phrase(tally.duplicates))
+        } else {
+            String::new()
+        },
+        if tally.rejected > 0 {
+            format!(", {} rejected", tally.rejected)
+        } else {
+            String::new()
+        },
+    )
 }
 
 /// The enrichers `--enrich` asks for (none without it).
@@ -100,17 +217,19 @@ type Enrich = crate::enrich::Enrichers;
 #[cfg(not(feature = "enrich"))]
 type Enrich = NoEnrichers;
 
+/// Reads every input through the pipeline and prints as it goes; returns the counts.
+/// `record_name` keeps each principal's display name for `baseline show`.
 fn run_with<S: AsyncBaselineStore + Sync>(
     rt: &tokio::runtime::Runtime,
     store: &S,
     policy: &Policy,
     enrich: &Enrich,
     opts: &Options,
-) -> Result<ExitCode> {
+    record_name: &dyn Fn(&str, Option<&str>),
+) -> Result<Tally> {
     let pipeline =
         Pipeline::new(store, policy.clone(), Vec::new()).with_enrichers(enrich.enrichers.clone());
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::output::stdout());
     let mut printer = Printer::new(opts.format, opts.colour);
     let mut tally = Tally::default();
 
@@ -124,7 +243,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             }
         };
         let name = source.display();
-        let records = match cadet_ingest::open(&source, opts.limits) {
+        let records = match open_input(&source, opts.limits) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {name}: cannot read: {e}");
@@ -174,6 +293,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 };
             tally.recognized += 1;
             tally.by_severity[finding.severity as usize] += 1;
+            record_name(&finding.principal.id, finding.principal.name.as_deref());
             if opts.all || alert {
                 tally.printed += 1;
                 printer.emit(&mut out, *finding)?;
@@ -194,57 +314,5 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     }
     printer.finish(&mut out)?;
     out.flush()?;
-    drop(out);
-
-    if opts.format == Format::Text {
-        let sev = [
-            Severity::Critical,
-            Severity::High,
-            Severity::Medium,
-            Severity::Low,
-            Severity::Info,
-        ]
-        .iter()
-        .filter(|s| tally.by_severity[**s as usize] > 0)
-        .map(|s| format!("{} {}", tally.by_severity[*s as usize], s))
-        .collect::<Vec<_>>()
-        .join(", ");
-        eprintln!(
-            "{} records, {} cloud admin commands ({}), {} printed{}{}{}",
-            tally.records,
-            tally.recognized,
-            if sev.is_empty() {
-                "none".to_string()
-            } else {
-                sev
-            },
-            tally.printed,
-            if opts.all {
-                ""
-            } else {
-                " (alert severity and above; --all for every verdict)"
-            },
-            if tally.duplicates > 0 {
-                format!(", {} duplicates suppressed", tally.duplicates)
-            } else {
-                String::new()
-            },
-            if tally.rejected > 0 {
-                format!(", {} rejected", tally.rejected)
-            } else {
-                String::new()
-            },
-        );
-    }
-    #[cfg(feature = "enrich")]
-    if let Some(n) = enrich.ssm.as_ref().map(|s| s.skipped()).filter(|n| *n > 0) {
-        eprintln!("--enrich: {n} SSM calls of other accounts or regions were not enriched");
-    }
-    Ok(if tally.unreadable > 0 {
-        ExitCode::from(1)
-    } else if tally.rejected > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(tally)
 }

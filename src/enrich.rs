@@ -73,8 +73,12 @@ async fn ssm(policy: &Policy) -> Result<Arc<Scoped>, String> {
     .map_err(|_| "STS GetCallerIdentity timed out".to_string())?
     .map_err(|e| {
         format!(
-            "no usable AWS credentials ({})",
-            aws_sdk_sts::error::DisplayErrorContext(&e)
+            "STS GetCallerIdentity: {}",
+            crate::cloud_error::aws(
+                &e,
+                "sts:GetCallerIdentity",
+                crate::cloud_error::aws_endpoint(None).as_ref()
+            )
         )
     })?;
     let account = who
@@ -98,15 +102,19 @@ async fn arm() -> Result<(ArmEnricher, &'static str), String> {
     let managed = ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"]
         .iter()
         .all(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    // The developer credential lists every tool it tried on lines of their own: one line here.
+    let one_line = |e: String| crate::cloud_error::azure_login(&e);
     let token = if managed {
-        CredentialToken::managed_identity(std::env::var("AZURE_CLIENT_ID").ok())?
+        CredentialToken::managed_identity(std::env::var("AZURE_CLIENT_ID").ok())
     } else {
-        CredentialToken::developer_tools()?
-    };
+        CredentialToken::developer_tools()
+    }
+    .map_err(one_line)?;
     // Fail at start, with the reason, rather than once per event.
     tokio::time::timeout(PROBE, token.token())
         .await
-        .map_err(|_| format!("{} timed out", token.describe()))??;
+        .map_err(|_| format!("{} timed out", token.describe()))?
+        .map_err(one_line)?;
     let what = token.describe();
     let endpoint = std::env::var("CADET_ARM_ENDPOINT")
         .ok()

@@ -11,6 +11,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "backfill")]
 mod backfill;
 mod baseline;
+#[cfg(any(feature = "aws", feature = "hunt-blob"))]
+mod cloud_error;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;
 mod detect;
@@ -22,6 +24,7 @@ mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -58,6 +61,11 @@ enum Command {
         /// `$XDG_DATA_HOME/cadet/state.redb`).
         #[arg(long, global = true)]
         state: Option<String>,
+        /// Wait up to SECONDS (at most a day) for a state file another process has open (0:
+        /// fail at once).
+        #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0,
+              value_parser = clap::value_parser!(u64).range(0..=MAX_STATE_WAIT))]
+        state_wait: u64,
         #[command(subcommand)]
         command: BaselineCommand,
     },
@@ -90,9 +98,11 @@ enum BaselineCommand {
         #[command(flatten)]
         limits: LimitArgs,
     },
-    /// Print the profiles of a principal (ARN, object id, or any part of the key) as JSON.
+    /// Print the profiles of a principal (ARN, object id, UPN or display name, or any part of
+    /// the key) as JSON.
     Show {
-        /// Principal id or a substring of `provider|account|principal`.
+        /// Principal id, a UPN or name it was seen with, or a substring of
+        /// `provider|account|principal`.
         principal: String,
     },
     /// Print every profile as JSON lines (for `import` into another store).
@@ -121,6 +131,11 @@ struct DetectArgs {
     /// across runs.
     #[arg(long)]
     state: Option<String>,
+    /// Wait up to SECONDS (at most a day) for a state file another process has open (0: fail
+    /// at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_STATE_WAIT))]
+    state_wait: u64,
     /// Policy file (TOML); default: the built-in policy.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -167,6 +182,11 @@ struct HuntArgs {
     /// state file path.
     #[arg(long)]
     state: Option<String>,
+    /// Wait up to SECONDS (at most a day) for a state file another process has open (0: fail
+    /// at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_STATE_WAIT))]
+    state_wait: u64,
     /// Policy file (TOML); default: the built-in policy.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -243,6 +263,9 @@ struct BackfillArgs {
     #[arg(long)]
     s3_region: Option<String>,
 }
+
+/// Longest `--state-wait`, in seconds: a day.
+const MAX_STATE_WAIT: u64 = 86_400;
 
 /// `--since`/`--until`: RFC 3339, a UTC date, or an age before now.
 fn parse_when(text: &str) -> Result<jiff::Timestamp, String> {
@@ -375,14 +398,9 @@ fn main() -> ExitCode {
                 colour,
                 limits: args.limits.limits(),
                 enrich: args.enrich,
+                state_wait: Duration::from_secs(args.state_wait),
             };
-            match detect::run(&opts) {
-                Ok(code) => code,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
+            detect::run(&opts).unwrap_or_else(fail)
         }
         Command::Hunt(args) => {
             use std::io::IsTerminal;
@@ -402,6 +420,7 @@ fn main() -> ExitCode {
                 format: args.format,
                 all: args.all,
                 state: args.state,
+                state_wait: Duration::from_secs(args.state_wait),
                 policy: args.policy,
                 colour: tty(
                     args.color,
@@ -424,13 +443,7 @@ fn main() -> ExitCode {
                     region: args.s3_region,
                 },
             };
-            match hunt::run(&opts) {
-                Ok(code) => code,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
+            hunt::run(&opts).unwrap_or_else(fail)
         }
         #[cfg(feature = "backfill")]
         Command::Backfill(args) => {
@@ -457,13 +470,7 @@ fn main() -> ExitCode {
                     ColorChoice::Auto => std::io::stderr().is_terminal(),
                 },
             };
-            match backfill::run(&opts) {
-                Ok(code) => code,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
+            backfill::run(&opts).unwrap_or_else(fail)
         }
         #[cfg(not(feature = "backfill"))]
         Command::Backfill(_) => {
@@ -478,34 +485,62 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
             Ok(text) => match cadet_core::Policy::from_toml(&text) {
-                Ok(_) => {
-                    println!("ok: {} is a valid cadet policy", file.display());
-                    ExitCode::SUCCESS
-                }
+                Ok(_) => print_out(format_args!(
+                    "ok: {} is a valid cadet policy\n",
+                    file.display()
+                )),
                 Err(e) => {
                     eprintln!("error: {}: {e}", file.display());
                     ExitCode::from(1)
                 }
             },
         },
-        Command::Baseline { state, command } => match run_baseline(state.as_deref(), command) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(1)
-            }
-        },
+        Command::Baseline {
+            state,
+            state_wait,
+            command,
+        } => run_baseline(state.as_deref(), Duration::from_secs(state_wait), command)
+            .unwrap_or_else(fail),
         Command::Policy {
             command: PolicyCommand::Default,
-        } => {
-            print!("{}", cadet_core::DEFAULT_POLICY);
-            ExitCode::SUCCESS
-        }
+        } => print_out(format_args!("{}", cadet_core::DEFAULT_POLICY)),
     }
 }
 
-fn run_baseline(state: Option<&str>, command: BaselineCommand) -> anyhow::Result<ExitCode> {
-    let store = state::open(state)?;
+/// The end of a command that failed: one `error:` line and status 1. A reader that went away
+/// (`cadet … | head`) is not an error: the command ends quietly with status 0, as ripgrep does.
+fn fail(e: anyhow::Error) -> ExitCode {
+    if output::stdout_gone() {
+        return ExitCode::SUCCESS;
+    }
+    // One line whatever a library put in its message.
+    let text = format!("{e:#}");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    eprintln!("error: {line}");
+    ExitCode::from(1)
+}
+
+/// Prints to stdout without `print!`'s panic when the reader has gone away.
+fn print_out(text: std::fmt::Arguments<'_>) -> ExitCode {
+    use std::io::Write;
+    let mut out = output::stdout();
+    match out.write_fmt(text).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e.into()),
+    }
+}
+
+fn run_baseline(
+    state: Option<&str>,
+    wait: Duration,
+    command: BaselineCommand,
+) -> anyhow::Result<ExitCode> {
+    let store = state::open(state, wait)?;
     let code = match command {
         BaselineCommand::Seed {
             paths,
@@ -575,7 +610,8 @@ fn seed_cloudtrail(
         endpoint_url,
         interval: std::time::Duration::from_millis(page_interval_ms),
     };
-    with_store!(store, s => cloudtrail::seed(s, &opts))
+    let record = |id: &str, name: Option<&str>| store.record_name(id, name);
+    with_store!(store, s => cloudtrail::seed(s, &opts, &record))
 }
 
 #[cfg(not(feature = "cloudtrail"))]

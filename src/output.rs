@@ -1,8 +1,9 @@
 //! Output formats: a readable table, finding JSON lines, OCSF JSON lines.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use cadet_core::finding::short_id;
+use cadet_core::finding::{short_id, OCSF_VERSION};
 use cadet_core::{Finding, Severity};
 
 /// Output format.
@@ -12,8 +13,51 @@ pub enum Format {
     Text,
     /// One finding JSON object per line (the finding contract).
     Json,
-    /// One OCSF 1.3 Detection Finding (class 2004) per line.
+    /// One OCSF Detection Finding (class 2004) per line, of the version the writer emits.
+    #[value(help = ocsf_help())]
     Ocsf,
+}
+
+/// `--format ocsf` in `--help`: the version comes from the constant the OCSF writer puts in
+/// `metadata.version`, so the two cannot disagree.
+fn ocsf_help() -> String {
+    format!("One OCSF {OCSF_VERSION} Detection Finding (class 2004) per line")
+}
+
+/// Set when a write to standard output found its reader gone (EPIPE: `cadet … | head`). Only
+/// [`Stdout`] sets it, so a broken connection elsewhere (a socket, a queue) is never taken for
+/// it. Process-wide like the pipe itself.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Standard output (locked), noting a reader that went away for [`stdout_gone`].
+#[derive(Debug)]
+pub struct Stdout(std::io::StdoutLock<'static>);
+
+/// The process's standard output.
+pub fn stdout() -> Stdout {
+    Stdout(std::io::stdout().lock())
+}
+
+/// Whether a write to standard output failed because its reader went away: the command ends
+/// quietly then, as Unix tools do.
+pub fn stdout_gone() -> bool {
+    STDOUT_GONE.load(Ordering::Relaxed)
+}
+
+fn note(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).inspect_err(note)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().inspect_err(note)
+    }
 }
 
 /// Writes findings as they come (JSON) or collects them for a table (text).

@@ -807,3 +807,320 @@ fn a_role_routine_in_another_account_is_not_a_stranger_in_a_new_one() {
     let v = verdict(&store, &user("444444444444", "u-x", &at(12, 7, 0)), &policy);
     assert!(ids(&v).contains(&SignalId::FirstAction), "{:?}", v.signals);
 }
+
+fn sample_line(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(rel);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str::<Value>(&text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_string()
+}
+
+/// Regression (cli-msgs 1): while one cadet held a state file, a second was told "Database
+/// already open … (not a cadet state file, or corrupt: move it aside …)". The file is healthy:
+/// the message names the holder and `--state-wait`, and `--state-wait` waits for it.
+#[test]
+fn a_state_file_in_use_names_its_holder_and_state_wait_waits_for_it() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.path().join("state.redb");
+    let file = dir.path().join("event.json");
+    std::fs::write(&file, sample_line("aws/sendcommand-root.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // The holder reads stdin, which stays open: one event in, its finding out, so the state
+    // file is open.
+    let mut holder = cadet()
+        .args(["detect", "--format", "json", "--all", "--state"])
+        .arg(&state)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut input = holder.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    writeln!(
+        input,
+        "{}",
+        sample_line("aws/sendcommand-stratus-red-team.json")
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    input.flush().unwrap_or_else(|e| panic!("{e}"));
+    let mut findings = BufReader::new(holder.stdout.take().unwrap_or_else(|| panic!("stdout")));
+    let mut first = String::new();
+    findings
+        .read_line(&mut first)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.contains("finding_id"), "{first}");
+
+    let out = cadet()
+        .args(["detect", "--state"])
+        .arg(&state)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: state file {} is in use by ",
+            state.display()
+        )) && err.contains("--state-wait SECONDS")
+            && err.contains("--state memory"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("corrupt") && !err.contains("move it aside"),
+        "a healthy file is not corrupt: {err}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(
+            err.contains(&format!("pid {} (cadet detect ", holder.id())),
+            "{err}"
+        );
+    }
+
+    // --state-wait: says it waits, and runs once the holder has ended.
+    let mut waiter = cadet()
+        .args([
+            "detect",
+            "--state-wait",
+            "5",
+            "--format",
+            "json",
+            "--all",
+            "--state",
+        ])
+        .arg(&state)
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut waiting = BufReader::new(waiter.stderr.take().unwrap_or_else(|| panic!("stderr")));
+    let mut line = String::new();
+    waiting
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        line.contains("is in use by") && line.contains("waiting up to 5 s"),
+        "{line}"
+    );
+    drop(input);
+    drop(findings);
+    assert!(holder.wait().is_ok_and(|s| s.success()));
+    let out = waiter.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "the waiter ran once the file was free"
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("\"finding_id\""), "{printed}");
+}
+
+/// Regression (cli-msgs 2): a second `detect` over the same files said "0 cloud admin commands
+/// (none), 0 printed, 22 duplicates suppressed", even with `--all`. The summary names them as
+/// duplicates of the baseline at PATH and says how to score them again.
+#[test]
+fn a_rerun_names_duplicates_of_the_baseline_and_how_to_rescore_them() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.path().join("state.redb");
+    let events = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events/aws");
+    let run = || {
+        let out = cadet()
+            .args(["detect", "--all", "--state"])
+            .arg(&state)
+            .arg(&events)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        err.lines().last().unwrap_or_default().to_string()
+    };
+    let first = run();
+    assert!(!first.contains("duplicate"), "{first}");
+    let second = run();
+    assert!(
+        second.contains(&format!(
+            "duplicates of events already in the baseline {} (not scored again; --state memory \
+             or a new state file scores them afresh)",
+            state.display()
+        )),
+        "{second}"
+    );
+    assert!(
+        !second.contains(" 0 cloud admin commands")
+            && second.contains("0 new cloud admin commands"),
+        "{second}"
+    );
+
+    // A fresh baseline: the only duplicates are the run's own (Activity Log phases).
+    let out = cadet()
+        .args(["detect", "--state", "memory"])
+        .arg(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("events/azure/activity-log-export-runcommand.json"),
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 duplicates suppressed (redeliveries or phases of operations already seen in this run)"),
+        "{err}"
+    );
+}
+
+/// Regression (cli-msgs 4): profiles of Azure users are keyed by object id, so `baseline show`
+/// with the user's UPN found nothing. The UPN a principal was seen with finds its profiles.
+#[test]
+fn baseline_show_finds_an_azure_user_by_upn() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.path().join("state.redb");
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("events/azure/vm-runcommand-admin-benign.json");
+    let out = cadet()
+        .args(["baseline", "seed", "--state"])
+        .arg(&state)
+        .arg(&sample)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for who in [
+        "l.chen@contoso.example",
+        "L.Chen@Contoso.example",
+        "88e57a56-d23d-45ed-a9c3-28cd065e9ff6",
+    ] {
+        let out = cadet()
+            .args(["baseline", "show", who, "--state"])
+            .arg(&state)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            shown.contains("\"key\": \"azure|")
+                && shown.contains("|88e57a56-d23d-45ed-a9c3-28cd065e9ff6\""),
+            "{who}: {shown}"
+        );
+    }
+    let out = cadet()
+        .args(["baseline", "show", "nobody@contoso.example", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Regression (cli-msgs 4): `cadet baseline show … | head` printed "error: Broken pipe". A
+/// reader that goes away ends the command quietly, with status 0.
+#[test]
+fn baseline_show_and_export_into_a_closed_pipe_end_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.path().join("state.redb");
+    let history = dir.path().join("history.jsonl");
+    // 300 principals: their profiles as pretty JSON are far more than a pipe holds.
+    let mut lines = String::new();
+    for n in 0..300 {
+        let mut v = routine(&format!("p-{n}"), &at(n % 20, 10, 0));
+        v["detail"]["userIdentity"]["arn"] =
+            json!(format!("arn:aws:sts::111122223333:assumed-role/Bot{n}/run"));
+        v["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+            json!(format!("arn:aws:iam::111122223333:role/Bot{n}"));
+        v["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] =
+            json!(format!("Bot{n}"));
+        lines.push_str(&v.to_string());
+        lines.push('\n');
+    }
+    std::fs::write(&history, lines).unwrap_or_else(|e| panic!("{e}"));
+    let out = cadet()
+        .args(["baseline", "seed", "--state"])
+        .arg(&state)
+        .arg(&history)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for args in [vec!["baseline", "show", "Bot"], vec!["baseline", "export"]] {
+        let mut child = cadet()
+            .args(&args)
+            .arg("--state")
+            .arg(&state)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!line.is_empty(), "{args:?}");
+        drop(reader);
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("pipe"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// Regression (cli-msgs 3): `baseline seed --cloudtrail` without credentials printed the SDK's
+/// kilobyte of debug output over several lines. One line now says what is missing.
+#[cfg(feature = "cloudtrail")]
+#[test]
+fn cloudtrail_seed_without_credentials_is_one_line() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Nothing listens there; credentials are missing before any request is sent anyway.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args([
+            "baseline",
+            "--state",
+            "memory",
+            "seed",
+            "--cloudtrail",
+            "--region",
+            "eu-west-1",
+        ])
+        .args(["--endpoint-url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.len() < 300, "{} chars: {err}", err.len());
+    assert!(
+        err.starts_with(
+            "error: CloudTrail LookupEvents (ssm.amazonaws.com, page 1): no AWS credentials found"
+        ) && err.contains("AWS_PROFILE")
+            && err.contains("AWS_ACCESS_KEY_ID"),
+        "{err}"
+    );
+}

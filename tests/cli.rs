@@ -440,3 +440,214 @@ fn policy_changes_the_verdict_and_bad_policies_are_refused() {
         "a bad policy stops detect before any input is read"
     );
 }
+
+/// Regression (cli-msgs 4): `--help` said OCSF 1.3 while the output was 1.5.0. The help is
+/// built from the constant the OCSF writer puts in `metadata.version`.
+#[test]
+fn help_names_the_ocsf_version_the_writer_emits() {
+    let version = cadet_core::finding::OCSF_VERSION;
+    for command in ["detect", "hunt"] {
+        let out = cadet()
+            .args([command, "--help"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains(&format!("One OCSF {version} Detection Finding")),
+            "{command}: {help}"
+        );
+        assert!(!help.contains("OCSF 1.3"), "{command}: {help}");
+    }
+    let event = root().join("events/aws/sendcommand-root.json");
+    let out = cadet()
+        .args(["detect", "--state", "memory", "--format", "ocsf"])
+        .arg(&event)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let line: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(line["metadata"]["version"], version);
+}
+
+/// Regression (cli-msgs 4): the README's error example had older wording. It is run here and
+/// compared line by line, so it stays what cadet prints.
+#[test]
+fn the_readme_error_example_is_what_cadet_prints() {
+    let readme =
+        std::fs::read_to_string(root().join("README.md")).unwrap_or_else(|e| panic!("{e}"));
+    let command = r#"$ printf '{"a":1}\nnot json\n' | cadet detect --state memory -"#;
+    let mut lines = readme.lines().skip_while(|l| *l != command);
+    assert_eq!(lines.next(), Some(command), "the example is in the README");
+    let want: Vec<&str> = lines
+        .by_ref()
+        .take_while(|l| !l.starts_with("$ "))
+        .collect();
+    let code: Option<i32> = lines.next().and_then(|l| l.trim().parse().ok());
+    let mut child = cadet()
+        .args(["detect", "--state", "memory", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    child
+        .stdin
+        .take()
+        .unwrap_or_else(|| panic!("stdin"))
+        .write_all(b"{\"a\":1}\nnot json\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let got = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+    assert_eq!(out.status.code(), code);
+}
+
+/// Many distinct SendCommand events (their findings are far more than a pipe holds).
+fn many_events(dir: &Path, n: usize) -> PathBuf {
+    let base = sample("aws/sendcommand-stratus-red-team.json");
+    let mut text = String::new();
+    for i in 0..n {
+        let mut e = base.clone();
+        e["detail"]["eventID"] = json!(format!("00000000-0000-4000-8000-{i:012}"));
+        text.push_str(&e.to_string());
+        text.push('\n');
+    }
+    write(dir, "many.jsonl", &text)
+}
+
+/// Regression (cli-msgs 4): `cadet … | head` printed "error: Broken pipe". A reader that goes
+/// away ends the command quietly with status 0, in every format.
+#[test]
+fn detect_into_a_pipe_closed_after_one_line_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = many_events(dir.path(), 2000);
+    for format in ["json", "text", "ocsf"] {
+        let mut child = cadet()
+            .args(["detect", "--state", "memory", "--all", "--format", format])
+            .arg(&input)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!line.is_empty(), "{format}");
+        drop(reader);
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("Broken pipe") && !err.contains("panicked"),
+            "{format}: {err}"
+        );
+    }
+    // `policy default` wrote with print!, which panics on a closed pipe.
+    let mut child = cadet()
+        .args(["policy", "default"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Regression (cli-msgs 4): `cadet detect` with no arguments on a terminal waited silently
+/// for stdin. On a terminal it says so on stderr (once); reading a pipe it stays silent.
+#[cfg(unix)]
+#[test]
+fn detect_says_it_reads_a_terminal_and_is_silent_on_a_pipe() {
+    let hint = "reading events from standard input (Ctrl-D to end); pass files or folders to read them instead";
+    let pty = nix::pty::openpty(None, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut child = cadet()
+        .args(["detect", "--state", "memory"])
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut terminal = std::fs::File::from(pty.master);
+    // One Ctrl-D at the start of a line: the end of input on a terminal.
+    terminal
+        .write_all(b"\x04")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cadet detect did not end at one Ctrl-D");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    drop(terminal);
+    let mut err = String::new();
+    std::io::Read::read_to_string(
+        &mut child.stderr.take().unwrap_or_else(|| panic!("stderr")),
+        &mut err,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(err.lines().next(), Some(hint), "{err}");
+    assert_eq!(err.matches(hint).count(), 1, "{err}");
+
+    let (_, err, code) = run_json(&[], Some(""));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("standard input"), "{err}");
+}
+
+/// Regression (cli-msgs 3): `--enrich` without Azure credentials printed five lines where the
+/// README promises one. Each enricher that cannot start says why on one line.
+#[cfg(feature = "enrich")]
+#[test]
+fn enrich_without_credentials_is_one_line_per_enricher() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Nothing listens there; the credentials are missing before any request is sent anyway.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .args(["detect", "--state", "memory", "--enrich"])
+        .arg(root().join("events/aws/sendcommand-root.json"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("--enrich:")).collect();
+    assert_eq!(notes.len(), 2, "{err}");
+    assert_eq!(err.lines().count(), 3, "two notes and the summary: {err}");
+    for n in &notes {
+        assert!(n.len() < 300, "{} chars: {n}", n.len());
+    }
+    assert!(
+        notes[0].starts_with("--enrich: SSM off: ") && notes[0].contains("AWS_ACCESS_KEY_ID"),
+        "{err}"
+    );
+    assert!(
+        notes[1].starts_with("--enrich: ARM off: ") && notes[1].contains("az login"),
+        "{err}"
+    );
+}

@@ -1042,3 +1042,359 @@ fn blob_activity_log_archive_hunt() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A loopback HTTP server that answers every request with `status` and `body` (XML); its
+/// port. The thread ends with the test process.
+fn answering(status: &'static str, body: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn);
+            // The request's head; a GET or HEAD from the clients here has no body.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let mut conn = reader.into_inner();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+                 x-amz-request-id: 1\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// `cadet` with nothing of the caller's environment but PATH: an empty HOME (no AWS or Azure
+/// configuration), no instance metadata service.
+fn bare(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cadet"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Every stderr line is an `error:` line or a summary line (no continuation lines), each
+/// under 300 characters; returns the `error:` lines.
+fn one_line_errors(err: &str) -> Vec<&str> {
+    for l in err.lines() {
+        assert!(
+            l.starts_with("error: ") || l.starts_with("hunt: ") || l.starts_with("backfill: "),
+            "a line that is not an error or a summary: {l:?} in\n{err}"
+        );
+        assert!(l.len() < 300, "{} chars: {l}", l.len());
+    }
+    err.lines().filter(|l| l.starts_with("error: ")).collect()
+}
+
+/// Regression (cli-msgs 3): without AWS credentials, `cadet hunt s3://…` and `cadet backfill`
+/// printed the SDK's debug dump (a kilobyte over six lines, "cannot list:" twice). One line
+/// says what was tried and what to set.
+#[cfg(feature = "hunt-s3")]
+#[test]
+fn missing_aws_credentials_are_one_line_in_hunt_and_backfill() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Nothing listens there; the credentials are missing before any request is sent anyway.
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let out = bare(home.path())
+        .args([
+            "hunt",
+            "--endpoint-url",
+            &endpoint,
+            "s3://org-trail/AWSLogs/",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let errors = one_line_errors(&err);
+    assert_eq!(
+        errors,
+        [
+            "error: s3://org-trail/AWSLogs/: cannot list: no AWS credentials found (tried \
+          environment, shared config/credentials files, SSO, web identity, ECS, IMDS); set \
+          AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        ],
+        "{err}"
+    );
+
+    let out = bare(home.path())
+        .env("AWS_PROFILE", "no-such-profile")
+        .args([
+            "backfill",
+            "--endpoint-url",
+            &endpoint,
+            "s3://org-trail/AWSLogs/",
+        ])
+        .args(["--queue", &format!("{endpoint}/111122223333/q")])
+        .arg("--checkpoint")
+        .arg(home.path().join("checkpoint.json"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let errors = one_line_errors(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with(
+            "error: s3://org-trail/AWSLogs/: cannot list: no AWS credentials found for \
+             AWS_PROFILE=no-such-profile"
+        ) && errors[0].contains("aws configure --profile no-such-profile"),
+        "{err}"
+    );
+}
+
+/// Regression (cli-msgs 3): an endpoint that cannot be reached is named, with the operating
+/// system's reason and the option that set it, on one line.
+#[cfg(feature = "hunt-s3")]
+#[test]
+fn an_unreachable_s3_endpoint_is_one_line() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let out = bare(home.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["hunt", "--endpoint-url", &endpoint, "s3://org-trail/"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let errors = one_line_errors(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "error: s3://org-trail/: cannot list: cannot reach {endpoint}: "
+        )) && errors[0].ends_with("; check --endpoint-url and the network"),
+        "{err}"
+    );
+}
+
+/// Regression (cli-msgs 3): a refusal names the HTTP status, the error code and the message,
+/// and the permission the call needs.
+#[cfg(feature = "hunt-s3")]
+#[test]
+fn an_s3_refusal_names_status_code_and_permission() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let port = answering(
+        "403 Forbidden",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+         <Message>Access Denied</Message><RequestId>1</RequestId></Error>",
+    );
+    let out = bare(home.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("CADET_S3_FORCE_PATH_STYLE", "true")
+        .args([
+            "hunt",
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .arg("s3://org-trail/AWSLogs/")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        one_line_errors(&err),
+        [
+            "error: s3://org-trail/AWSLogs/: cannot list: HTTP 403 AccessDenied: Access Denied; \
+          the credentials in use lack s3:ListBucket on org-trail"
+        ],
+        "{err}"
+    );
+}
+
+/// Regression (cli-msgs 3): a container that refuses anonymous access says which credential
+/// to set, on one line (Azure's message has a request id and a time on lines of their own).
+#[cfg(feature = "hunt-blob")]
+#[test]
+fn an_anonymous_blob_refusal_says_which_credential_to_set() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let port = answering(
+        "403 Server failed to authenticate the request",
+        "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>NoAuthenticationInformation\
+         </Code><Message>Server failed to authenticate the request. Please refer to the \
+         information in the www-authenticate header.\nRequestId:1\nTime:2026-12-06T00:00:00Z\
+         </Message></Error>",
+    );
+    let url = format!("http://127.0.0.1:{port}/devstoreaccount1/insights-activity-logs/");
+    let out = bare(home.path())
+        .args(["hunt", &url])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let errors = one_line_errors(&err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "error: {url}: cannot list: HTTP 403 NoAuthenticationInformation: "
+        )) && errors[0].contains("AZURE_STORAGE_SAS_TOKEN")
+            && errors[0].contains("AZURE_STORAGE_KEY"),
+        "{err}"
+    );
+}
+
+/// Regression (cli-msgs 2): the hunt summary said "0 cloud admin commands" for events a state
+/// file already held. It names them as duplicates of that baseline.
+#[test]
+fn a_hunt_into_a_state_file_names_duplicates_of_the_baseline() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let archive = dir.path().join("archive");
+    write_tree(&archive, &org_trail_files(&org_trail_records()));
+    let state = dir.path().join("state.redb");
+    let hunt = || {
+        let out = cadet(&[
+            "hunt",
+            "--state",
+            &state.display().to_string(),
+            &archive.display().to_string(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let first = hunt();
+    assert!(!first.contains("duplicate"), "{first}");
+    let second = hunt();
+    let summary = second
+        .lines()
+        .find(|l| l.contains(" files, "))
+        .unwrap_or_else(|| panic!("{second}"));
+    // (Events more than a day older than the newest one have left the dedup window of their
+    // profile and are scored again: not every event of a three-day archive is a duplicate.)
+    assert!(
+        summary.contains(" new cloud admin commands (")
+            && summary.contains(&format!(
+                "duplicates of events already in the baseline {} (not scored again; --state \
+                 memory or a new state file scores them afresh)",
+                state.display()
+            )),
+        "{summary}"
+    );
+}
+
+/// Regression (cli-msgs 4): `cadet hunt … | head` printed "error: Broken pipe". A reader that
+/// goes away ends the hunt quietly with status 0.
+#[test]
+fn hunt_into_a_pipe_closed_after_one_line_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/aws/sendcommand-stratus-red-team.json"))
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut text = String::new();
+    for i in 0..2000 {
+        let mut e = base["detail"].clone();
+        e["eventID"] = Value::from(format!("00000000-0000-4000-8000-{i:012}"));
+        text.push_str(&e.to_string());
+        text.push('\n');
+    }
+    std::fs::write(dir.path().join("many.jsonl"), text).unwrap_or_else(|e| panic!("{e}"));
+    for format in ["json", "text"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cadet"))
+            .args(["hunt", "--all", "--format", format])
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!line.is_empty(), "{format}");
+        drop(reader);
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(
+            !err.contains("error") && !err.contains("Broken pipe"),
+            "{format}: {err}"
+        );
+    }
+}
+
+/// Regression (cli-msgs 4): `--report` into a missing folder failed only after the whole
+/// hunt. It fails at once, on one line, before anything is read; a report file a failed run
+/// created is not left behind.
+#[test]
+fn an_unwritable_report_fails_before_the_hunt() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let archive = dir.path().join("archive");
+    write_tree(&archive, &org_trail_files(&org_trail_records()));
+    let report = dir.path().join("no-such-folder/hunt.html");
+    let out = cadet(&[
+        "hunt",
+        "--report",
+        &report.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "error: --report {}: cannot write: the folder {} does not exist\n",
+            report.display(),
+            dir.path().join("no-such-folder").display()
+        ),
+        "one line, and no hunt summary: nothing was read"
+    );
+
+    // A folder in the way of the file: refused as well.
+    let out = cadet(&[
+        "hunt",
+        "--report",
+        &archive.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: --report {}: cannot write: ",
+            archive.display()
+        )) && err.lines().count() == 1,
+        "{err}"
+    );
+
+    // A hunt that fails after the report file was opened (here: a state file that is not
+    // one) leaves no empty report behind.
+    let report = dir.path().join("hunt.html");
+    let garbage = dir.path().join("garbage.redb");
+    std::fs::write(&garbage, b"not a state file").unwrap_or_else(|e| panic!("{e}"));
+    let out = cadet(&[
+        "hunt",
+        "--report",
+        &report.display().to_string(),
+        "--state",
+        &garbage.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!report.exists());
+    let out = cadet(&[
+        "hunt",
+        "--report",
+        &report.display().to_string(),
+        &archive.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(
+        html.to_ascii_lowercase().contains("<html"),
+        "a report was written"
+    );
+}

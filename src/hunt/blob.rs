@@ -141,32 +141,33 @@ pub(crate) fn sign(key: &[u8], string_to_sign: &str) -> String {
 }
 
 /// Connects to a container: the store, and the prefix a walk starts from. Fails when the
-/// prefix cannot be listed at all (no container, access denied).
+/// prefix cannot be listed at all (no container, access denied), with a one-line message that
+/// names the source without its SAS token.
 pub(crate) fn connect(url: &str) -> Result<(Blob, String)> {
-    let p = parse_url(url)?;
-    let auth = match p.sas.clone().or_else(|| {
+    let shown = url.split('?').next().unwrap_or(url);
+    let p = parse_url(url).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let sas = p.sas.clone().or_else(|| {
         std::env::var("AZURE_STORAGE_SAS_TOKEN")
             .ok()
             .filter(|s| !s.is_empty())
-    }) {
-        Some(sas) => Auth::Sas(sas.trim_start_matches('?').to_string()),
-        None => match std::env::var("AZURE_STORAGE_KEY")
-            .ok()
-            .filter(|s| !s.is_empty())
-        {
-            Some(k) => Auth::Key(
-                B64.decode(k.trim())
-                    .map_err(|_| anyhow::anyhow!("AZURE_STORAGE_KEY is not valid base64"))?,
-            ),
-            None => Auth::Anonymous,
-        },
+    });
+    let key = std::env::var("AZURE_STORAGE_KEY")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let auth = match (sas, key) {
+        (Some(sas), _) => Auth::Sas(sas.trim_start_matches('?').to_string()),
+        (None, Some(k)) => Auth::Key(
+            B64.decode(k.trim())
+                .map_err(|_| anyhow::anyhow!("{shown}: AZURE_STORAGE_KEY is not valid base64"))?,
+        ),
+        (None, None) => Auth::Anonymous,
     };
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         // Per request, body included: an hourly Activity Log blob is a few MB.
         .timeout(Duration::from_secs(600))
         .build()
-        .context("building the HTTP client")?;
+        .with_context(|| format!("{shown}: building the HTTP client"))?;
     let blob = Blob {
         endpoint: p.endpoint,
         base_path: p.base_path,
@@ -222,6 +223,33 @@ impl Blob {
 
     fn name(&self, key: &str) -> String {
         format!("{}/{}/{key}", self.endpoint, self.container)
+    }
+
+    /// A refusal, and what fixes it for the credentials in use.
+    fn refused(&self, status: reqwest::StatusCode, body: &str) -> String {
+        let head = service_error(status, body);
+        let fix = match (status.as_u16(), &self.auth) {
+            (401 | 403, Auth::Anonymous) => {
+                "anonymous access refused: set AZURE_STORAGE_SAS_TOKEN (or a SAS in the URL) or \
+                 AZURE_STORAGE_KEY"
+                    .to_string()
+            }
+            (403, Auth::Key(_)) => format!(
+                "the key in AZURE_STORAGE_KEY was refused: check it is a key of account {}",
+                self.account
+            ),
+            (403, Auth::Sas(_)) => "the SAS was refused: check it has not expired and allows \
+                 read and list (sp=rl)"
+                .to_string(),
+            (404, _) if head.contains("ContainerNotFound") => {
+                format!(
+                    "no container {} in account {}",
+                    self.container, self.account
+                )
+            }
+            _ => return head,
+        };
+        format!("{head}; {fix}")
     }
 }
 
@@ -288,27 +316,39 @@ pub(crate) fn parse_list(xml: &str, page: &mut Page) -> Result<Option<String>, S
     Ok(next)
 }
 
-/// A transport error without the URL (which may carry a SAS token).
-fn transport(e: reqwest::Error) -> String {
+/// A transport error as one line, without the URL (which may carry a SAS token): the endpoint
+/// that could not be reached and the operating system's reason.
+pub(crate) fn transport(endpoint: &str, e: reqwest::Error) -> String {
     let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+    let why = crate::cloud_error::innermost(&e);
+    if e.is_connect() {
+        format!("cannot reach {endpoint}: {why}; check the URL and the network")
+    } else if e.is_timeout() {
+        format!("{endpoint} did not answer in time ({why}); check the URL and the network")
+    } else {
+        crate::cloud_error::chain(&e).join(": ")
     }
-    text
 }
 
-/// `HTTP 403 AuthorizationFailure: message` from an error response.
-fn service_error(status: reqwest::StatusCode, body: &str) -> String {
+/// `HTTP 403 AuthorizationFailure: message` from an error response: the message's first
+/// sentence (Azure adds a request id and a time on lines of their own, and advice that does
+/// not apply here).
+pub(crate) fn service_error(status: reqwest::StatusCode, body: &str) -> String {
     let pick = |tag: &str| {
         let open = format!("<{tag}>");
         let close = format!("</{tag}>");
         body.split_once(&open)
             .and_then(|(_, r)| r.split_once(&close))
-            .map(|(v, _)| v.lines().next().unwrap_or("").to_string())
+            .map(|(v, _)| {
+                let line = v.lines().next().unwrap_or("").trim();
+                let sentence = line.split_once(". ").map_or(line, |(s, _)| s);
+                let sentence = sentence.trim_end_matches('.');
+                if sentence.chars().count() > 160 {
+                    sentence.chars().take(159).collect::<String>() + "…"
+                } else {
+                    sentence.to_string()
+                }
+            })
     };
     match (pick("Code"), pick("Message")) {
         (Some(c), Some(m)) => format!("HTTP {} {c}: {m}", status.as_u16()),
@@ -347,13 +387,13 @@ impl Store for Blob {
             let resp = self
                 .get(&path, &q)
                 .send()
-                .map_err(|e| format!("{}: {}", what(), transport(e)))?;
+                .map_err(|e| format!("{}: {}", what(), transport(&self.endpoint, e)))?;
             let status = resp.status();
             let body = resp
                 .text()
-                .map_err(|e| format!("{}: {}", what(), transport(e)))?;
+                .map_err(|e| format!("{}: {}", what(), transport(&self.endpoint, e)))?;
             if !status.is_success() {
-                return Err(format!("{}: {}", what(), service_error(status, &body)));
+                return Err(format!("{}: {}", what(), self.refused(status, &body)));
             }
             let next = parse_list(&body, &mut page).map_err(|e| format!("{}: {e}", what()))?;
             if !on_page(page) {
@@ -368,11 +408,14 @@ impl Store for Blob {
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {
         let path = format!("/{}/{}", encode_path(&self.container), encode_path(key));
-        let resp = self.get(&path, &[]).send().map_err(transport)?;
+        let resp = self
+            .get(&path, &[])
+            .send()
+            .map_err(|e| transport(&self.endpoint, e))?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().unwrap_or_default();
-            return Err(service_error(status, &body));
+            return Err(self.refused(status, &body));
         }
         Ok(Box::new(resp))
     }

@@ -28,6 +28,10 @@ mod blob;
 /// Shared Key signing (`cadet backfill` signs its Azure queue messages the same way).
 #[cfg(feature = "hunt-blob")]
 pub(crate) use blob::sign as blob_sign;
+/// One-line messages for Azure Storage refusals and transport failures (`cadet backfill`'s
+/// queue speaks the same REST dialect).
+#[cfg(feature = "backfill")]
+pub(crate) use blob::{service_error as storage_refusal, transport as storage_transport};
 mod local;
 pub mod report;
 #[cfg(feature = "hunt-s3")]
@@ -63,6 +67,8 @@ pub struct Options {
     pub all: bool,
     /// `--state` (None = memory).
     pub state: Option<String>,
+    /// `--state-wait`: how long to wait for a state file another process holds.
+    pub state_wait: Duration,
     /// `--policy`.
     pub policy: Option<PathBuf>,
     /// Colour in the text table.
@@ -295,17 +301,89 @@ fn kind_of(source: &str) -> Kind {
 /// Runs a hunt.
 pub fn run(opts: &Options) -> Result<ExitCode> {
     let policy = crate::detect::load_policy(opts.policy.as_ref())?;
-    let store = crate::state::open(Some(opts.state.as_deref().unwrap_or("memory")))?;
-    let code = crate::with_store!(&store, s => run_with(s, &policy, opts))?;
-    store.flush()?;
+    // Before any listing: a report that cannot be written fails now, not after the hunt.
+    let report = opts.report.as_deref().map(ReportFile::open).transpose()?;
+    let state = crate::state::open(
+        Some(opts.state.as_deref().unwrap_or("memory")),
+        opts.state_wait,
+    )?;
+    let (code, html) = crate::with_store!(&state, s => run_with(s, &state, &policy, opts))?;
+    state.flush()?;
+    if let (Some(file), Some(html)) = (report, html) {
+        let path = file.write(&html)?;
+        eprintln!("hunt: report written to {}", path.display());
+    }
     Ok(code)
 }
 
+/// `--report FILE`, opened when the hunt starts. A file this run created is removed again if
+/// the hunt fails before writing it; an existing one is replaced only by a finished report.
+#[derive(Debug)]
+struct ReportFile {
+    path: PathBuf,
+    file: std::fs::File,
+    created: bool,
+    written: bool,
+}
+
+impl ReportFile {
+    fn open(path: &std::path::Path) -> Result<ReportFile> {
+        let cannot = |e: std::io::Error| {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            match parent {
+                Some(dir) if e.kind() == std::io::ErrorKind::NotFound && !dir.is_dir() => {
+                    anyhow::anyhow!(
+                        "--report {}: cannot write: the folder {} does not exist",
+                        path.display(),
+                        dir.display()
+                    )
+                }
+                _ => anyhow::anyhow!("--report {}: cannot write: {e}", path.display()),
+            }
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true);
+        let (file, created) = match options.clone().create_new(true).open(path) {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                (options.open(path).map_err(cannot)?, false)
+            }
+            Err(e) => return Err(cannot(e)),
+        };
+        Ok(ReportFile {
+            path: path.to_path_buf(),
+            file,
+            created,
+            written: false,
+        })
+    }
+
+    /// Replaces the file's content with the report; returns its path.
+    fn write(mut self, html: &str) -> Result<PathBuf> {
+        let what = || format!("writing the report {}", self.path.display());
+        self.file.set_len(0).with_context(what)?;
+        self.file.write_all(html.as_bytes()).with_context(what)?;
+        self.file.flush().with_context(what)?;
+        self.written = true;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for ReportFile {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The hunt itself; returns the exit status and, with `--report`, the page to write.
 fn run_with<S: AsyncBaselineStore + Sync>(
     store: &S,
+    state: &crate::state::Store,
     policy: &Policy,
     opts: &Options,
-) -> Result<ExitCode> {
+) -> Result<(ExitCode, Option<String>)> {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -432,8 +510,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         .build()
         .context("starting the async runtime")?;
     let pipeline = Pipeline::new(store, policy.clone(), Vec::new());
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(crate::output::stdout());
     let mut printer = Printer::new(opts.format, opts.colour);
     let mut by_severity = [0usize; 5];
     let (mut recognized, mut printed, mut duplicates) = (0usize, 0usize, 0usize);
@@ -460,6 +537,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         };
         recognized += 1;
         by_severity[finding.severity as usize] += 1;
+        state.record_name(&p.event.principal.id, p.event.principal.name.as_deref());
         let rejoined = rejoined
             .into_iter()
             .filter(|r| opts.all || r.severity >= policy.alert_severity);
@@ -518,8 +596,14 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             u.map(|t| t.to_string()).unwrap_or_else(|| "the end".into())
         ),
     };
+    // Events a state file already held are not new, and say where they were recorded.
+    let new = if duplicates > 0 && !state.was_empty() {
+        "new "
+    } else {
+        ""
+    };
     eprintln!(
-        "hunt: {} of {} files, {} read ({} decompressed), {} records in {:.2} s; {} cloud admin commands ({}), {} printed{}{}",
+        "hunt: {} of {} files, {} read ({} decompressed), {} records in {:.2} s; {} {new}cloud admin commands ({}), {} printed{}{}",
         summary.files,
         summary.files_listed,
         human_bytes(summary.bytes),
@@ -530,7 +614,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         if sev.is_empty() { "none".into() } else { sev },
         printed,
         if opts.all { "" } else { " (alert severity and above; --all for every verdict)" },
-        if duplicates > 0 { format!(", {duplicates} duplicates suppressed") } else { String::new() },
+        if duplicates > 0 { format!(", {}", state.duplicates_phrase(duplicates)) } else { String::new() },
     );
     eprintln!(
         "hunt: events {}{}; {} outside the window/accounts/regions; {} rejected records, {} unreadable objects",
@@ -553,13 +637,11 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             files_listed.saturating_sub(files_done + partial),
         );
     }
-    if let Some(path) = &opts.report {
-        let html = report::render(&report_findings, &summary, &opts.filter, &opts.sources);
-        std::fs::write(path, html)
-            .with_context(|| format!("writing the report {}", path.display()))?;
-        eprintln!("hunt: report written to {}", path.display());
-    }
-    Ok(if interrupted {
+    let html = opts
+        .report
+        .is_some()
+        .then(|| report::render(&report_findings, &summary, &opts.filter, &opts.sources));
+    let code = if interrupted {
         ExitCode::from(130)
     } else if unreadable > 0 {
         ExitCode::from(1)
@@ -567,7 +649,8 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    Ok((code, html))
 }
 
 /// Figures of one hunt, for the summary lines and the report.
@@ -770,7 +853,8 @@ fn list_sources(
         let (store, base) = match connect(source, &opts.s3) {
             Ok(c) => c,
             Err(e) => {
-                reporter.error(format!("{source}: cannot list: {e:#}"));
+                // The message names the source (without a SAS token) and why.
+                reporter.error(format!("{e:#}"));
                 counters.errors.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -821,7 +905,8 @@ fn walk(
     }
 }
 
-/// Connects to a source: its store, and where its walk starts.
+/// Connects to a source: its store, and where its walk starts. An error is one line that
+/// names the source.
 fn connect(source: &str, s3: &S3Options) -> Result<(Arc<dyn Store>, String)> {
     match kind_of(source) {
         Kind::Local => Ok((Arc::new(local::Local), source.to_string())),
@@ -864,8 +949,8 @@ fn connect_s3(source: &str, opts: &S3Options) -> Result<(Arc<dyn Store>, String)
 }
 
 #[cfg(not(feature = "hunt-s3"))]
-fn connect_s3(_: &str, _: &S3Options) -> Result<(Arc<dyn Store>, String)> {
-    anyhow::bail!("this cadet was built without the `hunt-s3` feature")
+fn connect_s3(source: &str, _: &S3Options) -> Result<(Arc<dyn Store>, String)> {
+    anyhow::bail!("{source}: this cadet was built without the `hunt-s3` feature")
 }
 
 #[cfg(feature = "hunt-blob")]
@@ -875,8 +960,9 @@ fn connect_blob(source: &str) -> Result<(Arc<dyn Store>, String)> {
 }
 
 #[cfg(not(feature = "hunt-blob"))]
-fn connect_blob(_: &str) -> Result<(Arc<dyn Store>, String)> {
-    anyhow::bail!("this cadet was built without the `hunt-blob` feature")
+fn connect_blob(source: &str) -> Result<(Arc<dyn Store>, String)> {
+    let shown = source.split('?').next().unwrap_or(source);
+    anyhow::bail!("{shown}: this cadet was built without the `hunt-blob` feature")
 }
 
 /// One listing call's result: common prefixes ("directories"), keys with sizes, and entries

@@ -14,16 +14,18 @@
 use std::io::Read;
 
 use anyhow::{Context, Result};
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::{Page, S3Options, Store};
+use crate::cloud_error;
 
 /// One bucket.
 pub(crate) struct S3 {
     bucket: String,
     client: aws_sdk_s3::Client,
     runtime: tokio::runtime::Runtime,
+    /// The endpoint override, for messages.
+    endpoint: Option<crate::cloud_error::Endpoint>,
 }
 
 impl std::fmt::Debug for S3 {
@@ -45,14 +47,15 @@ pub(crate) fn parse_url(url: &str) -> Result<(String, String)> {
 }
 
 /// Connects to a bucket: the store, and the prefix a walk starts from. Fails when the prefix
-/// cannot be listed at all (no bucket, access denied).
+/// cannot be listed at all (no bucket, access denied, no credentials), with a one-line message
+/// that names the source.
 pub(crate) fn connect(url: &str, opts: &S3Options) -> Result<(S3, String)> {
-    let (bucket, prefix) = parse_url(url)?;
+    let (bucket, prefix) = parse_url(url).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("starting the S3 client runtime")?;
+        .with_context(|| format!("{url}: starting the S3 client runtime"))?;
     let client = runtime.block_on(async {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(r) = &opts.region {
@@ -73,6 +76,7 @@ pub(crate) fn connect(url: &str, opts: &S3Options) -> Result<(S3, String)> {
         bucket,
         client,
         runtime,
+        endpoint: cloud_error::aws_endpoint(opts.endpoint_url.as_deref()),
     };
     // The first call says whether the bucket can be listed at all.
     if let Err(e) = s3.list(&prefix, true, &mut |_| false) {
@@ -106,7 +110,11 @@ impl Store for S3 {
                 format!(
                     "s3://{}/{prefix}: cannot list: {}",
                     self.bucket,
-                    DisplayErrorContext(&e)
+                    cloud_error::aws(
+                        &e,
+                        &format!("s3:ListBucket on {}", self.bucket),
+                        self.endpoint.as_ref()
+                    )
                 )
             })?;
             for cp in out.common_prefixes() {
@@ -132,10 +140,13 @@ impl Store for S3 {
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {
         let req = self.client.get_object().bucket(&self.bucket).key(key);
-        let out = self
-            .runtime
-            .block_on(req.send())
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        let out = self.runtime.block_on(req.send()).map_err(|e| {
+            cloud_error::aws(
+                &e,
+                "s3:GetObject on it (and kms:Decrypt for an SSE-KMS trail)",
+                self.endpoint.as_ref(),
+            )
+        })?;
         Ok(Box::new(Body {
             runtime: self.runtime.handle().clone(),
             stream: out.body,
@@ -161,7 +172,7 @@ impl Read for Body {
                 Some(Err(e)) => {
                     return Err(std::io::Error::other(format!(
                         "reading the object body: {}",
-                        DisplayErrorContext(&e)
+                        cloud_error::chain(&e).join(": ")
                     )))
                 }
             }

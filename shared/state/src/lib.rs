@@ -39,14 +39,23 @@ pub mod azure_table;
 /// Errors of the stores in this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// The state file could not be opened (missing directory, permissions, locked by another
-    /// process, corrupt).
+    /// The state file could not be opened (missing directory, permissions, corrupt).
     #[error("state file {path}: {reason}")]
     Open {
         /// The file.
         path: String,
         /// Why.
         reason: String,
+    },
+    /// The state file is open in another process (redb allows one at a time). The file is
+    /// not damaged; the caller may wait and try again.
+    #[error("state file {path} is in use by {holder}: one process at a time can open it")]
+    Locked {
+        /// The file.
+        path: String,
+        /// Who holds it: `pid 4242 (cadet detect …)`, or `another process` when that cannot
+        /// be known.
+        holder: String,
     },
     /// The state file was written by an incompatible cadet version.
     #[error(

@@ -5,12 +5,18 @@
 //! [`SCHEMA_VERSION`]. Each `put` is one write transaction that re-reads the version
 //! inside the transaction, so the compare-and-set is atomic even with several handles.
 //!
-//! redb allows one process per file (a second open fails with "already open"), so the store
-//! keeps a write-back cache: reads fill it, conditional writes update it (the version check runs
+//! redb allows one process per file (a second open fails with [`StateError::Locked`], which
+//! names the holding process where Linux's `/proc/locks` tells it), so the store keeps a
+//! write-back cache: reads fill it, conditional writes update it (the version check runs
 //! against the cache under one mutex, which is what makes concurrent writers in this process
 //! safe), and dirty profiles go to disk in one transaction every [`WRITE_BATCH`] updates and on
 //! [`RedbStore::flush`] (durable, one fsync). The CLI flushes at the end of a run, so a crash
 //! loses at most the run's unflushed updates, never the file.
+//!
+//! Table `names` maps a principal id (an Entra object id, an ARN) → the display name or UPN it
+//! was last seen with, recorded by the CLI ([`RedbStore::record_name`]) so that `cadet baseline
+//! show` finds an Azure user by UPN although profiles are keyed by object id. Files without
+//! the table read as having no names (no schema change).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +34,7 @@ pub const SCHEMA_VERSION: u32 = 4;
 
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
+const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 
 #[derive(Deserialize)]
 struct Record {
@@ -57,6 +64,8 @@ struct Entry {
 struct Cache {
     entries: HashMap<String, Entry>,
     dirty: usize,
+    /// Principal id → display name recorded in this run; `true` while not yet written.
+    names: HashMap<String, (String, bool)>,
 }
 
 /// A redb state file.
@@ -64,6 +73,8 @@ pub struct RedbStore {
     db: Database,
     path: PathBuf,
     cache: Mutex<Cache>,
+    /// The file held no profiles when it was opened.
+    was_empty: bool,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -94,16 +105,89 @@ impl RedbStore {
             && std::fs::metadata(path)
                 .map(|m| m.len() > 0)
                 .unwrap_or(false);
-        let db = Database::create(path).map_err(|e| {
-            open_err(format!("{e} (not a cadet state file, or corrupt: move it aside; it is never reset automatically)"))
+        let db = Database::create(path).map_err(|e| match e {
+            // Healthy, and held by another process (redb's exclusive flock).
+            redb::DatabaseError::DatabaseAlreadyOpen => StateError::Locked {
+                path: shown.clone(),
+                holder: lock_holder(path).unwrap_or_else(|| "another process".to_string()),
+            },
+            // Permissions, a full disk, a directory: nothing says the file is damaged.
+            redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                if !matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                open_err(format!("cannot open it: {io}"))
+            }
+            e => open_err(format!(
+                "{e} (not a cadet state file, or corrupt: move it aside; it is never reset \
+                 automatically)"
+            )),
         })?;
-        let store = RedbStore {
+        let mut store = RedbStore {
             db,
             path: path.to_path_buf(),
             cache: Mutex::new(Cache::default()),
+            was_empty: true,
         };
         store.check_schema(existed)?;
+        store.was_empty = !store.has_profiles()?;
         Ok(store)
+    }
+
+    /// Whether the file held no profiles when it was opened (a new or empty baseline: every
+    /// duplicate a run meets was then recorded by that run).
+    pub fn was_empty(&self) -> bool {
+        self.was_empty
+    }
+
+    fn has_profiles(&self) -> Result<bool, StateError> {
+        let rtx = self.db.begin_read().map_err(io)?;
+        match rtx.open_table(PROFILES) {
+            Ok(t) => Ok(t.first().map_err(io)?.is_some()),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Remembers the display name (UPN, user or role name) a principal id was seen with, for
+    /// [`RedbStore::names`]; written with the next batch of profiles.
+    pub fn record_name(&self, principal_id: &str, name: &str) {
+        if name.is_empty() || name == principal_id {
+            return;
+        }
+        let mut cache = self.lock();
+        match cache.names.get(principal_id) {
+            Some((known, _)) if known == name => {}
+            _ => {
+                cache
+                    .names
+                    .insert(principal_id.to_string(), (name.to_string(), true));
+            }
+        }
+    }
+
+    /// Every (principal id, display name) recorded, in id order.
+    pub fn names(&self) -> Result<Vec<(String, String)>, StateError> {
+        {
+            let mut cache = self.lock();
+            if cache.names.values().any(|(_, dirty)| *dirty) {
+                self.write_dirty(&mut cache, Durability::None)?;
+            }
+        }
+        let rtx = self.db.begin_read().map_err(io)?;
+        let table = match rtx.open_table(NAMES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut out = Vec::new();
+        for item in table.iter().map_err(io)? {
+            let (k, v) = item.map_err(io)?;
+            out.push((k.value().to_string(), v.value().to_string()));
+        }
+        Ok(out)
     }
 
     fn check_schema(&self, existed: bool) -> Result<(), StateError> {
@@ -179,10 +263,19 @@ impl RedbStore {
                     table.insert(key.as_str(), bytes.as_slice()).map_err(io)?;
                 }
             }
+            if cache.names.values().any(|(_, dirty)| *dirty) {
+                let mut names = wtx.open_table(NAMES).map_err(io)?;
+                for (id, (name, _)) in cache.names.iter().filter(|(_, (_, d))| *d) {
+                    names.insert(id.as_str(), name.as_str()).map_err(io)?;
+                }
+            }
         }
         wtx.commit().map_err(io)?;
         for e in cache.entries.values_mut() {
             e.dirty = false;
+        }
+        for (_, dirty) in cache.names.values_mut() {
+            *dirty = false;
         }
         cache.dirty = 0;
         if cache.entries.len() > CACHE_MAX {
@@ -261,6 +354,68 @@ impl RedbStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Who holds the exclusive lock redb takes on `path` (`flock`): `pid 4242 (cadet detect …)`,
+/// from Linux's `/proc/locks` (matched by device and inode) and the holder's command line.
+/// None elsewhere, or when the kernel does not say (another PID namespace shows pid 0).
+#[cfg(target_os = "linux")]
+fn lock_holder(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let dev = meta.dev();
+    // glibc's major()/minor() encoding of a dev_t; /proc/locks prints them in hex.
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|line| {
+        // `7: FLOCK  ADVISORY  WRITE 4242 fe:00:1234 0 EOF`; waiters read `7: -> FLOCK …`.
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let pid = match f.as_slice() {
+            [_, "FLOCK", _, _, pid, at, ..] if *at == id => pid.parse::<u32>().ok()?,
+            _ => return None,
+        };
+        (pid != 0).then(|| describe_pid(pid))
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lock_holder(_: &Path) -> Option<String> {
+    None
+}
+
+/// `pid 4242 (cadet detect --state team.redb -)`: the command line without its program's
+/// folder, shortened, with URL queries (SAS tokens) left out.
+#[cfg(target_os = "linux")]
+fn describe_pid(pid: u32) -> String {
+    const MAX: usize = 120;
+    if pid == std::process::id() {
+        return format!("this process (pid {pid})");
+    }
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut args = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    let Some(program) = args.next() else {
+        return format!("pid {pid}");
+    };
+    let program = Path::new(&program)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or(program);
+    let mut line = std::iter::once(program)
+        .chain(args.map(|a| match a.split_once('?') {
+            Some((url, _)) if url.contains("://") => format!("{url}?…"),
+            _ => a,
+        }))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if line.chars().count() > MAX {
+        line = line.chars().take(MAX - 1).collect::<String>() + "…";
+    }
+    format!("pid {pid} ({line})")
 }
 
 impl BaselineStore for RedbStore {
@@ -376,6 +531,57 @@ mod tests {
             "the file was left untouched"
         );
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A second open of a healthy file in use is `Locked`, names the holder and says nothing
+    /// of corruption; the file opens again once the first handle is gone.
+    #[test]
+    fn a_file_in_use_is_locked_not_corrupt() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("state.redb");
+        let first = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let err = RedbStore::open(&path).err();
+        let Some(StateError::Locked { holder, .. }) = &err else {
+            panic!("expected Locked, got {err:?}");
+        };
+        if cfg!(target_os = "linux") {
+            assert!(
+                holder.contains(&format!("pid {}", std::process::id())),
+                "{holder}"
+            );
+        }
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            text.contains("in use by") && !text.contains("corrupt"),
+            "{text}"
+        );
+        drop(first);
+        assert!(RedbStore::open(&path).is_ok());
+    }
+
+    #[test]
+    fn names_are_recorded_and_read_back() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("state.redb");
+        {
+            let s = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(s.was_empty());
+            s.record_name("oid-1", "a@contoso.example");
+            s.record_name("oid-2", "oid-2");
+            let p = Profile::new(jiff::Timestamp::UNIX_EPOCH);
+            assert!(matches!(
+                s.put("azure|sub|oid-1", &p, None),
+                Ok(Put::Written(_))
+            ));
+            s.flush().unwrap_or_else(|e| panic!("{e}"));
+        }
+        let s = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!s.was_empty());
+        let names = s.names().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            names,
+            vec![("oid-1".to_string(), "a@contoso.example".to_string())]
+        );
     }
 
     #[test]
