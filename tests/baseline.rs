@@ -1,6 +1,9 @@
 //! Behavioural baseline scenarios: weeks of routine, then deviations; sequences; dedup;
 //! persistence across CLI processes; corrupt state; concurrent updates.
 
+mod common;
+use common::sample;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -206,14 +209,6 @@ fn dormant_principal_and_denied_burst() {
     assert!(ids(&last).contains(&SignalId::AccessDenied));
 }
 
-fn file_event(rel: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(rel);
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{e}")))
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
 #[test]
 fn pacu_and_microburst_sequences() {
     let store = MemoryStore::new();
@@ -224,7 +219,7 @@ fn pacu_and_microburst_sequences() {
     ] {
         assert!(
             matches!(
-                process(&store, &ev(&file_event(f)), &policy),
+                process(&store, &ev(&sample(f)), &policy),
                 Ok(Processed::Observed)
             ),
             "{f}: context only"
@@ -232,7 +227,7 @@ fn pacu_and_microburst_sequences() {
     }
     let v = verdict(
         &store,
-        &file_event("aws/sendcommand-pacu-stale-cli.json"),
+        &sample("aws/sendcommand-pacu-stale-cli.json"),
         &policy,
     );
     assert!(
@@ -245,13 +240,9 @@ fn pacu_and_microburst_sequences() {
         "azure/automation-runbook-write.json",
         "azure/automation-runbook-publish.json",
     ] {
-        verdict(&store, &file_event(f), &policy);
+        verdict(&store, &sample(f), &policy);
     }
-    let v = verdict(
-        &store,
-        &file_event("azure/automation-job-write.json"),
-        &policy,
-    );
+    let v = verdict(&store, &sample("azure/automation-job-write.json"), &policy);
     assert!(
         ids(&v).contains(&SignalId::SequenceRunbook),
         "{:?}",
@@ -263,7 +254,7 @@ fn pacu_and_microburst_sequences() {
 fn managed_run_command_written_then_deleted_is_flagged() {
     let store = MemoryStore::new();
     let policy = Policy::default();
-    let write = file_event("azure/vm-managed-runcommand-write.json");
+    let write = sample("azure/vm-managed-runcommand-write.json");
     verdict(&store, &write, &policy);
     let mut delete = write.clone();
     delete["id"] = json!("delete-1");
@@ -294,7 +285,7 @@ fn managed_run_command_written_then_deleted_is_flagged() {
 fn redeliveries_and_activity_log_phases_are_deduplicated() {
     let store = MemoryStore::new();
     let policy = Policy::default();
-    let e = file_event("azure/vm-runcommand-aobo-partner.json");
+    let e = sample("azure/vm-runcommand-aobo-partner.json");
     verdict(&store, &e, &policy);
     assert!(matches!(
         process(&store, &ev(&e), &policy),
@@ -325,8 +316,7 @@ fn redeliveries_and_activity_log_phases_are_deduplicated() {
 
 #[test]
 fn concurrent_updates_of_one_principal_all_land() {
-    let dir = std::env::temp_dir().join(format!("cadet-conc-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::tmp("conc");
     let redb = Arc::new(RedbStore::open(&dir.join("s.redb")).unwrap_or_else(|e| panic!("{e}")));
     let mem = Arc::new(MemoryStore::new());
     let policy = Arc::new(Policy::default());
@@ -369,7 +359,6 @@ fn concurrent_updates_of_one_principal_all_land() {
     ] {
         assert_eq!(events, Some(100), "{name}: every concurrent update landed");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn cadet() -> Command {
@@ -378,9 +367,7 @@ fn cadet() -> Command {
 
 #[test]
 fn cli_state_persists_across_runs_and_seed_show_export_import() {
-    let dir = std::env::temp_dir().join(format!("cadet-cli-state-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir = common::tmp("cli-state");
     let state = dir.join("state.redb");
     let history = dir.join("history.jsonl");
     let mut lines = String::new();
@@ -501,14 +488,11 @@ fn cli_state_persists_across_runs_and_seed_show_export_import() {
         std::fs::read(&export).unwrap_or_default(),
         "export → import → export round-trips"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn cli_refuses_a_corrupt_state_file() {
-    let dir = std::env::temp_dir().join(format!("cadet-corrupt-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir = common::tmp("corrupt");
     let state = dir.join("state.redb");
     std::fs::write(&state, b"garbage that is not redb").unwrap_or_else(|e| panic!("{e}"));
     let ev = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events/aws/sendcommand-root.json");
@@ -528,7 +512,6 @@ fn cli_refuses_a_corrupt_state_file() {
         std::fs::read(&state).unwrap_or_default(),
         b"garbage that is not redb"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

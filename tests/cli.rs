@@ -1,6 +1,9 @@
 //! End-to-end tests of `cadet detect` and `cadet policy` against the real binary: every input
 //! shape of the CLI contract, output formats, error lines and exit codes.
 
+mod common;
+use common::sample;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -17,17 +20,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cadet-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
-}
-
-fn sample(rel: &str) -> Value {
-    let text = std::fs::read_to_string(root().join("events").join(rel))
-        .unwrap_or_else(|e| panic!("{rel}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+fn tmp(name: &str) -> common::Tmp {
+    common::tmp(&format!("cli-{name}"))
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -5,6 +5,7 @@
 #![cfg(feature = "enrich")]
 
 mod common;
+use common::sample;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,12 +18,6 @@ use serde_json::{json, Value};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn sample(rel: &str) -> Value {
-    let p = repo().join("events").join(rel);
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn free_port() -> u16 {

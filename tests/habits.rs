@@ -4,7 +4,8 @@
 //! - a weekend or another week's rhythm that the principal already keeps is its usual time;
 //! - novelty that completes a chain is not discounted by the learning period.
 
-use std::path::PathBuf;
+mod common;
+use common::sample;
 
 use cadet_core::baseline::{process, Processed};
 use cadet_core::{normalize, Policy, Severity, SignalId, Verdict};
@@ -191,14 +192,6 @@ fn a_weekend_at_the_usual_hour_is_usual_for_someone_who_already_works_weekends()
     let v = sso_history("eli@example.com", &[0, 1, 2, 3], 14, (5, 14, 30));
     assert!(ids(&v).contains(&SignalId::OffHours), "{:?}", ids(&v));
     assert!(!ids(&v).contains(&SignalId::UsualHours), "{:?}", v.signals);
-}
-
-fn sample(rel: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(rel);
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{e}")))
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! The reference for every hunt is `cadet detect` over the same records sorted by event time:
 //! a hunt scores in event-time order, so both must print the same findings.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -17,11 +19,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cadet-hunt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+fn tmp(name: &str) -> common::Tmp {
+    common::tmp(&format!("hunt-{name}"))
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -309,7 +308,6 @@ fn local_org_trail_hunt_matches_detect_in_time_order_and_prunes() {
         "{}",
         stderr(&out)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -379,24 +377,11 @@ fn bad_objects_are_reported_per_object_and_the_hunt_goes_on() {
     // Everything from the good files, plus the SendCommand before the cut.
     let want = reference(&records, &dir, |_| true);
     assert_eq!(got.len(), want.len() + 1, "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `--dump-dom` of a report in headless chromium (fresh profile), after its script ran.
 fn dump_dom(report: &Path, profile: &Path) -> String {
-    let chromium = ["chromium", "chromium-browser"]
-        .iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "chromium is not installed: `make test` installs it (apt-get install -y chromium)"
-            )
-        });
+    let chromium = common::chromium();
     let dom = Command::new(chromium)
         .args([
             "--headless",
@@ -507,7 +492,6 @@ fn report_renders_in_headless_chromium() {
     assert!(page.contains("Top principals") && page.contains(ACCOUNTS[0]));
     // Human times: seconds and the zone, no sub-second digits.
     assert!(page.contains(" UTC") && !page.contains(".000"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -553,7 +537,6 @@ fn empty_report_says_what_the_filters_kept_out() {
         )),
         "{page}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A moto server, killed on drop.
@@ -748,7 +731,6 @@ fn s3_org_trail_hunt_with_bad_and_unreadable_objects() {
         "{}",
         stderr(&out)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Azurite's well-known development account.
@@ -1040,7 +1022,6 @@ fn blob_activity_log_archive_hunt() {
         "{}",
         stderr(&out)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A loopback HTTP server that answers every request with `status` and `body` (XML); its

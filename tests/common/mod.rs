@@ -46,3 +46,29 @@ pub fn tmp(prefix: &str) -> Tmp {
         .tempdir()
         .unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}")))
 }
+
+/// A sample event from `events/` (path relative to it), parsed.
+pub fn sample(rel: &str) -> serde_json::Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(rel);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The headless browser the report tests drive: Debian's `chromium` (`make test` installs it).
+pub fn chromium() -> &'static str {
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "chromium is not installed: `make test` installs it (apt-get install -y chromium)"
+            )
+        })
+}

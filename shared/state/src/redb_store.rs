@@ -492,15 +492,20 @@ impl cadet_core::AsyncBaselineStore for RedbStore {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("cadet-redb-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        p
+    /// A state file path in a fresh temporary folder (removed with the guard, also when the
+    /// test fails).
+    fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::Builder::new()
+            .prefix("cadet-redb-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.path().join(format!("{name}.redb"));
+        (dir, p)
     }
 
     #[test]
     fn persists_across_handles_and_refuses_stale_writes() {
-        let path = tmp("persist");
+        let (_dir, path) = tmp("persist");
         let p = Profile::new(jiff::Timestamp::UNIX_EPOCH);
         {
             let s = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -516,7 +521,7 @@ mod tests {
 
     #[test]
     fn corrupt_files_are_refused_not_reset() {
-        let path = tmp("corrupt");
+        let (_dir, path) = tmp("corrupt");
         std::fs::write(&path, b"this is not a redb file, but it is somebody's data")
             .unwrap_or_else(|e| panic!("{e}"));
         let err = RedbStore::open(&path)
@@ -586,7 +591,7 @@ mod tests {
 
     #[test]
     fn a_newer_schema_is_refused() {
-        let path = tmp("schema");
+        let (_dir, path) = tmp("schema");
         {
             let db = Database::create(&path).unwrap_or_else(|e| panic!("{e}"));
             let wtx = db.begin_write().unwrap_or_else(|e| panic!("{e}"));
