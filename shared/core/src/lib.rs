@@ -7,10 +7,10 @@
 //! [`Finding`]s to sinks. Keeping I/O out is enforced by the dependency list, and makes every
 //! verdict reproducible from the event, the baseline and the policy alone.
 //!
-//! - [`normalize`] turns any supported record shape into a provider-neutral [`CommandEvent`],
+//! - [`normalize()`] turns any supported record shape into a provider-neutral [`CommandEvent`],
 //!   or `None` for events that are not cloud administration commands.
 //! - [`signals`] declares every explainable factor with its default weight.
-//! - [`score`] sums the signals into a [`Verdict`] with a severity band.
+//! - [`score()`] sums the signals into a [`Verdict`] with a severity band.
 //! - [`policy`] loads and validates the TOML policy (weights, allow-lists, windows, trust).
 //! - [`profile`] and [`baseline`]: the per-principal history, the stateful signals, and the
 //!   pure store trait with the read → score → conditional-write step.

@@ -317,7 +317,7 @@ pub struct Host {
     pub id: Option<String>,
 }
 
-/// The cloud agent an on-host process descends from (see [`crate::normalize`]'s agent table).
+/// The cloud agent an on-host process descends from (see [`crate::normalize`](mod@crate::normalize)'s agent table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Agent {

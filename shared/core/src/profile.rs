@@ -217,7 +217,7 @@ pub struct Routine {
     pub key: u64,
     /// What it is, for reasons: `AWS-RunShellScript to tag:Role=web`.
     pub label: String,
-    /// Occurrences, epoch seconds, ascending (last [`CAP_ROUTINE_TIMES`], within
+    /// Occurrences, epoch seconds, ascending (last `CAP_ROUTINE_TIMES` (16), within
     /// `ROUTINE_DAYS`).
     pub times: Vec<i64>,
 }

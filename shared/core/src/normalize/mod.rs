@@ -1,7 +1,7 @@
 //! `normalize`: one raw record → `Option<CommandEvent>`.
 //!
 //! The entry points take JSON text and never do I/O. Shape detection reads the record's top-level
-//! keys once into [`Envelope`], a union of every supported shape's top-level fields in which
+//! keys once into `Envelope`, a union of every supported shape's top-level fields in which
 //! nested objects stay as unparsed [`RawValue`] slices; only the branch that applies parses
 //! further. Unrelated events (another API, another Event Grid type) are `Ok(None)` and cost little
 //! more than a scan, which matters when a trail or an export carries mostly other calls.
