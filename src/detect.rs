@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cadet_core::{AsyncBaselineStore, Policy, Severity};
+use cadet_core::{AsyncBaselineStore, Policy};
 use cadet_pipeline::{Outcome, Pipeline, Raw};
 
 use cadet_ingest::{Item, Limits};
@@ -134,18 +134,7 @@ fn reads_stdin(paths: &[String]) -> bool {
 /// The one-line summary on stderr (text format). Duplicates are named for what they are:
 /// events the baseline already holds, which are not scored again.
 fn summary(tally: &Tally, store: &crate::state::Store, all: bool) -> String {
-    let sev = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ]
-    .iter()
-    .filter(|s| tally.by_severity[**s as usize] > 0)
-    .map(|s| format!("{} {}", tally.by_severity[*s as usize], s))
-    .collect::<Vec<_>>()
-    .join(", ");
+    let sev = crate::output::severity_list(&tally.by_severity);
     // After a run over events the baseline already held, "0 cloud admin commands" would say
     // there were none: they are not new.
     let new = if tally.duplicates > 0 && !store.was_empty() {

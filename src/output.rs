@@ -213,3 +213,19 @@ fn row(f: &Finding) -> [String; 8] {
         signals,
     ]
 }
+
+/// Verdict counts by severity, highest first, zeros left out: `2 critical, 5 low`.
+pub fn severity_list(by: &[usize; 5]) -> String {
+    [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ]
+    .iter()
+    .filter(|s| by[**s as usize] > 0)
+    .map(|s| format!("{} {}", by[*s as usize], s))
+    .collect::<Vec<_>>()
+    .join(", ")
+}

@@ -1010,8 +1010,6 @@ fn baseline_show_finds_an_azure_user_by_upn() {
 /// reader that goes away ends the command quietly, with status 0.
 #[test]
 fn baseline_show_and_export_into_a_closed_pipe_end_quietly() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = dir.path().join("state.redb");
     let history = dir.path().join("history.jsonl");
@@ -1041,23 +1039,9 @@ fn baseline_show_and_export_into_a_closed_pipe_end_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
     for args in [vec!["baseline", "show", "Bot"], vec!["baseline", "export"]] {
-        let mut child = cadet()
-            .args(&args)
-            .arg("--state")
-            .arg(&state)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut reader = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
-        let mut line = String::new();
-        reader
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (line, out) =
+            common::first_line_then_close(cadet().args(&args).arg("--state").arg(&state));
         assert!(!line.is_empty(), "{args:?}");
-        drop(reader);
-        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
         assert!(

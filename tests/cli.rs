@@ -514,26 +514,15 @@ fn many_events(dir: &Path, n: usize) -> PathBuf {
 /// away ends the command quietly with status 0, in every format.
 #[test]
 fn detect_into_a_pipe_closed_after_one_line_ends_quietly() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let input = many_events(dir.path(), 2000);
     for format in ["json", "text", "ocsf"] {
-        let mut child = cadet()
-            .args(["detect", "--state", "memory", "--all", "--format", format])
-            .arg(&input)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut reader = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
-        let mut line = String::new();
-        reader
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (line, out) = common::first_line_then_close(
+            cadet()
+                .args(["detect", "--state", "memory", "--all", "--format", format])
+                .arg(&input),
+        );
         assert!(!line.is_empty(), "{format}");
-        drop(reader);
-        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{format}: {err}");
         assert!(

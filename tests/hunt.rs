@@ -1282,22 +1282,12 @@ fn hunt_into_a_pipe_closed_after_one_line_ends_quietly() {
     }
     std::fs::write(dir.path().join("many.jsonl"), text).unwrap_or_else(|e| panic!("{e}"));
     for format in ["json", "text"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cadet"))
-            .args(["hunt", "--all", "--format", format])
-            .arg(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut reader = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout")));
-        let mut line = String::new();
-        reader
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (line, out) = common::first_line_then_close(
+            Command::new(env!("CARGO_BIN_EXE_cadet"))
+                .args(["hunt", "--all", "--format", format])
+                .arg(dir.path()),
+        );
         assert!(!line.is_empty(), "{format}");
-        drop(reader);
-        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{format}: {err}");
         assert!(

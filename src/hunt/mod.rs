@@ -564,7 +564,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     let files_listed = listed.objects.load(Ordering::Relaxed);
     let unreadable = c.unreadable.load(Ordering::Relaxed) + listed.errors.load(Ordering::Relaxed);
     let rejected = c.rejected.load(Ordering::Relaxed);
-    let sev = severity_list(&by_severity);
+    let sev = crate::output::severity_list(&by_severity);
     let summary = Summary {
         files: files_done,
         files_listed,
@@ -696,21 +696,6 @@ pub struct Summary {
     pub all: bool,
     /// The policy's alert severity (what is printed without `--all`).
     pub alert_severity: Severity,
-}
-
-fn severity_list(by: &[usize; 5]) -> String {
-    [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ]
-    .iter()
-    .filter(|s| by[**s as usize] > 0)
-    .map(|s| format!("{} {}", by[*s as usize], s))
-    .collect::<Vec<_>>()
-    .join(", ")
 }
 
 fn human_bytes(n: u64) -> String {

@@ -72,3 +72,25 @@ pub fn chromium() -> &'static str {
             )
         })
 }
+
+/// Runs `cmd` with stdout piped, reads its first line, then closes the pipe (as `| head -1`
+/// does) and waits: the line and the finished process's status and stderr.
+pub fn first_line_then_close(cmd: &mut std::process::Command) -> (String, std::process::Output) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(reader);
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    (line, out)
+}

@@ -1266,6 +1266,17 @@ impl Period {
     }
 }
 
+/// One routine identity's evaluation weeks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdentityEval {
+    /// Routine calls that yielded a verdict.
+    pub calls: u64,
+    /// Of those, at or above the alert severity.
+    pub alerts: u64,
+    /// Highest routine score.
+    pub max: u8,
+}
+
 /// The result of [`evaluate`].
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -1281,8 +1292,9 @@ pub struct Report {
     pub attacks: Vec<AttackResult>,
     /// Routine alerts (both periods): identity, time, operation, score, signals.
     pub false_alerts: Vec<(String, bool, String, String, u8, String)>,
-    /// Highest routine score per identity in the evaluation weeks.
-    pub identity_max: BTreeMap<String, u8>,
+    /// Per identity (`name@account`) in the evaluation weeks: routine calls, false alerts and
+    /// the highest routine score.
+    pub identity_eval: BTreeMap<String, IdentityEval>,
     /// Records that failed to normalize or score (must be zero).
     pub errors: Vec<String>,
 }
@@ -1348,8 +1360,10 @@ pub fn evaluate(records: &[Record], policy: &Policy) -> Report {
                 if let Some(v) = &verdict {
                     period.routine_calls += 1;
                     if !r.warmup {
-                        let m = report.identity_max.entry(identity.clone()).or_insert(0);
-                        *m = (*m).max(v.risk_score);
+                        let m = report.identity_eval.entry(identity.clone()).or_default();
+                        m.calls += 1;
+                        m.alerts += u64::from(alert);
+                        m.max = m.max.max(v.risk_score);
                     }
                     if alert {
                         period.routine_alerts += 1;
@@ -1448,9 +1462,30 @@ impl fmt::Display for Report {
                 )?;
             }
         }
-        writeln!(f, "highest routine score per identity (evaluation weeks):")?;
-        for (id, max) in &self.identity_max {
-            writeln!(f, "  {id:<58} {max:>3}")?;
+        // One identity across its accounts (`ansible@111…`, `ansible@222…` → `ansible`).
+        let mut by_name: BTreeMap<&str, IdentityEval> = BTreeMap::new();
+        for (id, e) in &self.identity_eval {
+            let name = id.split('@').next().unwrap_or(id);
+            let m = by_name.entry(name).or_default();
+            m.calls += e.calls;
+            m.alerts += e.alerts;
+            m.max = m.max.max(e.max);
+        }
+        writeln!(
+            f,
+            "per identity, evaluation weeks (across accounts): calls, false alerts, per 1,000, highest score"
+        )?;
+        for (name, e) in &by_name {
+            let per = if e.calls == 0 {
+                0.0
+            } else {
+                e.alerts as f64 * 1000.0 / e.calls as f64
+            };
+            writeln!(
+                f,
+                "  {name:<20} {:>6} {:>4} {per:>8.2} {:>4}",
+                e.calls, e.alerts, e.max
+            )?;
         }
         for e in &self.errors {
             writeln!(f, "error: {e}")?;
