@@ -138,6 +138,24 @@ fn an_hourly_job_rotating_over_tags_is_routine_once_it_has_recurred_across_days(
             v.risk_score,
             ids(&v)
         );
+        // The network the alerted burst brought in minutes ago is still new to this role.
+        let net = v
+            .signals
+            .iter()
+            .find(|s| s.id == SignalId::NewSourceNetwork)
+            .map(|s| s.reason.clone())
+            .unwrap_or_else(|| {
+                panic!(
+                    "burst call {}: no new_source_network {:?}",
+                    i + 2,
+                    v.signals
+                )
+            });
+        assert!(
+            net.contains("45.137.21.0/24 first seen at 09:40 UTC")
+                && net.contains("not established"),
+            "{net}"
+        );
     }
 }
 

@@ -56,7 +56,7 @@ resource "azurerm_eventgrid_system_topic_event_subscription" "detect" {
     max_events_per_batch = var.max_events_per_batch
   }
 
-  # One string_in filter on data.operationName with every operation of operations.json (21 values;
+  # One string_in filter on data.operationName with every operation of operations.json (22 values;
   # Event Grid allows 25 advanced-filter values per subscription in total). Event Grid string
   # comparisons are case-insensitive, so "microsoft.compute/virtualmachines/runcommand/action"
   # matches too: the canonical case in operations.json is for the core's table, not for Event Grid.

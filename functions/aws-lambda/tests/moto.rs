@@ -210,7 +210,9 @@ async fn dynamodb_baseline_persists_and_concurrent_updates_land() {
         let mut e = ev.clone();
         e.event_id = format!("concurrent-{i}");
         tasks.push(tokio::spawn(async move {
-            record_async(&store, &e).await.map_err(|e| e.to_string())
+            record_async(&store, &e, None, &cadet_core::Policy::default())
+                .await
+                .map_err(|e| e.to_string())
         }));
     }
     for t in tasks {

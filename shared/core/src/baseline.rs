@@ -8,6 +8,7 @@
 
 use jiff::Timestamp;
 
+use crate::grant;
 use crate::join;
 use crate::model::{Action, CommandEvent};
 use crate::policy::Policy;
@@ -92,6 +93,15 @@ pub fn process<S: BaselineStore>(
     let keys = Keys::of(event);
     let account_first_seen = account_first_seen(store, event).map_err(ProcessError::Store)?;
     let loaded = join_load(store, event).map_err(ProcessError::Store)?;
+    let grants = match grant::caller_key(event) {
+        Some(k) => store
+            .get(&k)
+            .map_err(ProcessError::Store)?
+            .map(|s| s.profile.joins)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    grant_record(store, event, policy)?;
     for _ in 0..MAX_ATTEMPTS {
         let stored = store.get(&keys.profile).map_err(ProcessError::Store)?;
         if stored
@@ -112,6 +122,7 @@ pub fn process<S: BaselineStore>(
             principal: own,
             account_first_seen,
             peer: peer.as_ref(),
+            grants: &grants,
         };
         let verdict = evaluate_joined(event, history, policy, &loaded);
         if let Some(k) = keys.peer_update(own, event) {
@@ -121,7 +132,8 @@ pub fn process<S: BaselineStore>(
             Some(s) => (s.profile, Some(s.version)),
             None => (Profile::new(event.event_time), None),
         };
-        profile.observe(event);
+        let alerted = matches!(&verdict, Processed::Verdict(v) if v.is_alert(policy));
+        profile.observe_scored(event, alerted);
         match store
             .put(&keys.profile, &profile, version.as_ref())
             .map_err(ProcessError::Store)?
@@ -205,6 +217,7 @@ pub fn observe_only<S: BaselineStore>(
 ) -> Result<bool, ProcessError<S::Error>> {
     let keys = Keys::of(event);
     account_first_seen(store, event).map_err(ProcessError::Store)?;
+    grant_record(store, event, &Policy::default())?;
     for _ in 0..MAX_ATTEMPTS {
         let stored = store.get(&keys.profile).map_err(ProcessError::Store)?;
         if stored
@@ -269,6 +282,68 @@ fn evaluate_joined(
         Processed::Verdict(v) => Processed::Verdict(Box::new(join::finish(*v, loaded, policy))),
         other => other,
     }
+}
+
+/// Records a grant under each of its grantees ([`grant::grantee_keys`]); idempotent, so a
+/// redelivery records it once.
+fn grant_record<S: BaselineStore>(
+    store: &S,
+    event: &CommandEvent,
+    policy: &Policy,
+) -> Result<(), ProcessError<S::Error>> {
+    for skey in grant::grantee_keys(event) {
+        let mut done = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = store.get(&skey).map_err(ProcessError::Store)?;
+            let (mut p, version) = match stored {
+                Some(s) => (s.profile, Some(s.version)),
+                None => (Profile::new(event.event_time), None),
+            };
+            grant::updated(&mut p, event, policy);
+            if let Put::Written(_) = store
+                .put(&skey, &p, version.as_ref())
+                .map_err(ProcessError::Store)?
+            {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            return Err(ProcessError::Contention(MAX_ATTEMPTS, skey));
+        }
+    }
+    Ok(())
+}
+
+/// [`grant_record`] for an [`AsyncBaselineStore`].
+async fn grant_record_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    event: &CommandEvent,
+    policy: &Policy,
+) -> Result<(), ProcessError<S::Error>> {
+    for skey in grant::grantee_keys(event) {
+        let mut done = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = store.get(&skey).await.map_err(ProcessError::Store)?;
+            let (mut p, version) = match stored {
+                Some(s) => (s.profile, Some(s.version)),
+                None => (Profile::new(event.event_time), None),
+            };
+            grant::updated(&mut p, event, policy);
+            if let Put::Written(_) = store
+                .put(&skey, &p, version.as_ref())
+                .await
+                .map_err(ProcessError::Store)?
+            {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            return Err(ProcessError::Contention(MAX_ATTEMPTS, skey));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the entry lists of an event's join keys.
@@ -455,7 +530,11 @@ pub async fn process_async<S: AsyncBaselineStore + Sync>(
     if let Processed::Verdict(v) = &verdict {
         join_record_async(store, event, v, policy).await?;
     }
-    match record_async(store, event).await? {
+    let v = match &verdict {
+        Processed::Verdict(v) => Some(v.as_ref()),
+        _ => None,
+    };
+    match record_async(store, event, v, policy).await? {
         true => Ok(verdict),
         // A concurrent delivery recorded it between our read and write.
         false => Ok(Processed::Duplicate),
@@ -521,10 +600,20 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
             .map(|s| s.profile),
         None => None,
     };
+    let grants = match grant::caller_key(event) {
+        Some(k) => store
+            .get(&k)
+            .await
+            .map_err(ProcessError::Store)?
+            .map(|s| s.profile.joins)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let history = History {
         principal: own,
         account_first_seen,
         peer: peer.as_ref(),
+        grants: &grants,
     };
     let loaded = join_load_async(store, event)
         .await
@@ -538,8 +627,11 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
 pub async fn record_async<S: AsyncBaselineStore + Sync>(
     store: &S,
     event: &CommandEvent,
+    verdict: Option<&Verdict>,
+    policy: &Policy,
 ) -> Result<bool, ProcessError<S::Error>> {
     let keys = Keys::of(event);
+    grant_record_async(store, event, policy).await?;
     for _ in 0..MAX_ATTEMPTS {
         let stored = store
             .get(&keys.profile)
@@ -558,7 +650,7 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
             Some(s) => (s.profile, Some(s.version)),
             None => (Profile::new(event.event_time), None),
         };
-        profile.observe(event);
+        profile.observe_scored(event, verdict.is_some_and(|v| v.is_alert(policy)));
         if let Put::Written(_) = store
             .put(&keys.profile, &profile, version.as_ref())
             .await

@@ -33,7 +33,9 @@
 #![deny(missing_docs)]
 
 pub mod baseline;
+pub mod credential;
 pub mod finding;
+pub mod grant;
 pub mod join;
 pub mod model;
 pub mod normalize;

@@ -151,7 +151,8 @@ impl PrincipalKind {
     }
 }
 
-/// Long-term vs temporary AWS access key, from the key id prefix.
+/// The kind of credential a call was made with: an AWS access key's kind from its id prefix,
+/// or how an Azure service principal authenticated (`appidacr`). Append only: stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyKind {
@@ -159,6 +160,11 @@ pub enum KeyKind {
     LongTerm,
     /// `ASIA…`: STS temporary credentials.
     Temporary,
+    /// Azure service principal with a client secret (`appidacr` 1).
+    ClientSecret,
+    /// Azure service principal with a certificate or a federated client assertion
+    /// (`appidacr` 2).
+    ClientAssertion,
 }
 
 /// Who made the call.

@@ -160,6 +160,56 @@ pub const AWS_OPERATIONS: &[AwsOperation] = &[
         "ec2:ReplaceIamInstanceProfileAssociation",
         Action::Context,
     ),
+    // Grants (context for grant_then_use): a credential, a policy or a trust for another
+    // identity, whose first commands then follow. Append only: operation codes are stored.
+    aws(
+        "iam.amazonaws.com",
+        "CreateAccessKey",
+        "iam:CreateAccessKey",
+        Action::Context,
+    ),
+    aws(
+        "iam.amazonaws.com",
+        "CreateLoginProfile",
+        "iam:CreateLoginProfile",
+        Action::Context,
+    ),
+    aws(
+        "iam.amazonaws.com",
+        "AttachUserPolicy",
+        "iam:AttachUserPolicy",
+        Action::Context,
+    ),
+    aws(
+        "iam.amazonaws.com",
+        "PutUserPolicy",
+        "iam:PutUserPolicy",
+        Action::Context,
+    ),
+    aws(
+        "iam.amazonaws.com",
+        "AddUserToGroup",
+        "iam:AddUserToGroup",
+        Action::Context,
+    ),
+    aws(
+        "iam.amazonaws.com",
+        "AttachRolePolicy",
+        "iam:AttachRolePolicy",
+        Action::Context,
+    ),
+    aws(
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        "iam:PutRolePolicy",
+        Action::Context,
+    ),
+    aws(
+        "iam.amazonaws.com",
+        "UpdateAssumeRolePolicy",
+        "iam:UpdateAssumeRolePolicy",
+        Action::Context,
+    ),
 ];
 
 /// Every Azure operation cadet normalizes.
@@ -250,6 +300,13 @@ pub const AZURE_OPERATIONS: &[AzureOperation] = &[
         "Microsoft.HybridCompute/machines/runCommands/delete",
         Action::Context,
     ),
+    // A role assignment (context for grant_then_use). The grantee is named only where the
+    // record carries its request body (Activity Log exports), not in Event Grid events.
+    // Append only: operation codes are stored.
+    az(
+        "Microsoft.Authorization/roleAssignments/write",
+        Action::Context,
+    ),
 ];
 
 /// Looks up an AWS operation by CloudTrail `eventSource` and `eventName` (exact, as CloudTrail
@@ -268,29 +325,47 @@ pub fn azure_operation(name: &str) -> Option<&'static AzureOperation> {
         .find(|op| op.name.len() == name.len() && op.name.eq_ignore_ascii_case(name))
 }
 
-/// A compact code for an operation name (an index into the AWS then the Azure table), used
-/// to keep recent-event lists in profiles small.
+/// First code of the Azure table: codes are stored in profiles, so each table's codes are its
+/// indexes (both tables are append-only) and adding an AWS operation never moves Azure's.
+pub const AZURE_CODE_BASE: u16 = 0x4000;
+
+/// Length of the AWS table when Azure codes followed it directly (state schema 4 and older);
+/// see [`legacy_code`].
+pub const LEGACY_AWS_LEN: u16 = 18;
+
+/// A compact code for an operation name (the index into the AWS table, or
+/// [`AZURE_CODE_BASE`] plus the index into the Azure table), used to keep recent-event lists
+/// in profiles small.
 pub fn code_of(operation: &str) -> Option<u16> {
     AWS_OPERATIONS
         .iter()
         .position(|o| o.operation == operation)
+        .and_then(|i| u16::try_from(i).ok())
         .or_else(|| {
             AZURE_OPERATIONS
                 .iter()
                 .position(|o| o.name.eq_ignore_ascii_case(operation))
-                .map(|i| i + AWS_OPERATIONS.len())
+                .and_then(|i| u16::try_from(i).ok())
+                .map(|i| i + AZURE_CODE_BASE)
         })
-        .and_then(|i| u16::try_from(i).ok())
 }
 
 /// The operation name for a code from [`code_of`].
 pub fn operation_of(code: u16) -> Option<&'static str> {
-    let i = usize::from(code);
-    AWS_OPERATIONS.get(i).map(|o| o.operation).or_else(|| {
-        AZURE_OPERATIONS
-            .get(i.checked_sub(AWS_OPERATIONS.len())?)
-            .map(|o| o.name)
-    })
+    match code.checked_sub(AZURE_CODE_BASE) {
+        Some(i) => AZURE_OPERATIONS.get(usize::from(i)).map(|o| o.name),
+        None => AWS_OPERATIONS.get(usize::from(code)).map(|o| o.operation),
+    }
+}
+
+/// A code written by state schema 4 or older (Azure codes right after the 18 AWS ones) as
+/// today's code.
+pub fn legacy_code(code: u16) -> u16 {
+    if (LEGACY_AWS_LEN..AZURE_CODE_BASE).contains(&code) {
+        code - LEGACY_AWS_LEN + AZURE_CODE_BASE
+    } else {
+        code
+    }
 }
 
 #[cfg(test)]
@@ -339,6 +414,19 @@ mod tests {
             assert_eq!(code_of(op.name).and_then(operation_of), Some(op.name));
         }
         assert_eq!(code_of("nope"), None);
+        // Schema 4 numbered Azure right after the first 18 AWS operations.
+        assert_eq!(
+            AWS_OPERATIONS[usize::from(LEGACY_AWS_LEN) - 1].operation,
+            "ec2:ReplaceIamInstanceProfileAssociation"
+        );
+        assert_eq!(
+            operation_of(legacy_code(LEGACY_AWS_LEN)),
+            Some(AZURE_OPERATIONS[0].name)
+        );
+        assert_eq!(
+            operation_of(legacy_code(3)),
+            Some(AWS_OPERATIONS[3].operation)
+        );
         assert_eq!(operation_of(9999), None);
     }
 

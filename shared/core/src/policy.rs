@@ -194,6 +194,9 @@ pub struct Thresholds {
     /// How far an on-host clock may run ahead of (or a delivery lag behind) the control plane:
     /// an on-host process up to this many minutes *before* the call still joins it.
     pub join_max_skew_minutes: u32,
+    /// Hours after a grant to an identity (access key, policy, group, trust, role
+    /// assignment) during which its first commands score `grant_then_use`.
+    pub grant_window_hours: u32,
 }
 
 impl Default for Thresholds {
@@ -224,6 +227,7 @@ impl Default for Thresholds {
             peer_min_days: 7,
             join_window_minutes: 10,
             join_max_skew_minutes: 2,
+            grant_window_hours: 24,
         }
     }
 }

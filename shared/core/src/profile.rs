@@ -48,6 +48,12 @@ pub const NOVEL_NETWORK: u8 = 4;
 pub const NOVEL_CLIENT: u8 = 8;
 /// A class of machines new to the principal ([`target_classes`]).
 pub const NOVEL_TARGET: u8 = 16;
+/// Not a novelty: set in [`Recent::novel`] when the event's verdict alerted, so the
+/// principal's next steps within `thresholds.sequence_window_minutes` are judged as one
+/// episode ([`Profile::observe_scored`]).
+pub const ALERTED: u8 = 0x80;
+/// The novelty bits of [`Recent::novel`].
+pub const NOVELTY_BITS: u8 = !ALERTED;
 /// Prefix of the target-class entries kept in [`Profile::targets`] beside target ids.
 const CLASS: &str = "class:";
 const CAP_NETWORKS: usize = 64;
@@ -124,7 +130,7 @@ pub fn peer_key(provider: Provider, peer: &str) -> String {
 
 /// Timestamps inside profile lists are stored as whole epoch seconds: compact in every
 /// encoding and cheap to decode (a profile holds hundreds of them).
-mod secs {
+pub(crate) mod secs {
     use jiff::Timestamp;
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -293,6 +299,14 @@ pub struct Profile {
     /// ([`crate::join`]; bounded).
     #[serde(default)]
     pub joins: Vec<crate::join::JoinEntry>,
+    /// AWS session keys used recently: networks owners and clients per key, for the
+    /// stolen-credential signs ([`crate::credential`]; bounded). Added in state schema 5.
+    #[serde(default)]
+    pub credentials: Vec<crate::credential::Credential>,
+    /// How an Azure service principal authenticated (`client_secret`, `client_assertion`),
+    /// with counts ([`crate::credential`]). Added in state schema 5.
+    #[serde(default)]
+    pub credential_kinds: Vec<Seen>,
 }
 
 impl Profile {
@@ -316,7 +330,41 @@ impl Profile {
             routines: Vec::new(),
             accounts: Vec::new(),
             joins: Vec::new(),
+            credentials: Vec::new(),
+            credential_kinds: Vec::new(),
         }
+    }
+
+    /// Upgrades a profile written by state schema 4 or older, once decoded: recent
+    /// operation codes are renumbered ([`crate::operations::legacy_code`]). Fields added since
+    /// (credentials) start empty.
+    pub fn upgrade_from_v4(&mut self) {
+        for r in &mut self.recent {
+            r.op = crate::operations::legacy_code(r.op);
+        }
+    }
+
+    /// Novelty bits for `e`'s network, client and document when they were first seen at or
+    /// after `since`: values a burst introduced minutes ago are not established.
+    pub fn fresh_values(&self, e: &CommandEvent, since: Timestamp) -> u8 {
+        let fresh = |l: &[Seen], v: &str| l.iter().any(|s| s.value == v && s.first >= since);
+        let mut bits = 0;
+        if let Some(net) = network_of(e.source.ip.as_deref()) {
+            if fresh(&self.networks, &net) {
+                bits |= NOVEL_NETWORK;
+            }
+        }
+        if let Some(client) = client_of(e) {
+            if fresh(&self.clients, &client) {
+                bits |= NOVEL_CLIENT;
+            }
+        }
+        if let Some(doc) = &e.document {
+            if fresh(&self.documents, &doc_value(&doc.name)) {
+                bits |= NOVEL_DOCUMENT;
+            }
+        }
+        bits
     }
 
     /// What about `e` is new to this principal ([`NOVEL_ACTION`] | [`NOVEL_DOCUMENT`] | …),
@@ -454,6 +502,11 @@ impl Profile {
 
     /// Records an event. Call after scoring.
     pub fn observe(&mut self, e: &CommandEvent) {
+        self.observe_scored(e, false);
+    }
+
+    /// [`Profile::observe`], remembering whether the event's verdict alerted ([`ALERTED`]).
+    pub fn observe_scored(&mut self, e: &CommandEvent, alerted: bool) {
         let t = e.event_time;
         if self.events == 0 || t < self.first_seen {
             self.first_seen = t;
@@ -497,6 +550,9 @@ impl Profile {
             let h = hour_of_week(t);
             self.hours[h] = self.hours[h].saturating_add(1);
         }
+        if e.action != Action::Context && !denied {
+            crate::credential::observe(self, e);
+        }
         if let Some(op) = crate::operations::code_of(&e.operation) {
             self.recent.push_back(Recent {
                 time: t,
@@ -504,7 +560,7 @@ impl Profile {
                 action: e.action,
                 document: e.document.as_ref().map(|d| document_hash(&d.name)),
                 denied,
-                novel,
+                novel: if alerted { novel | ALERTED } else { novel },
             });
         }
         if !denied {
@@ -530,9 +586,11 @@ impl Profile {
             &mut self.clients,
             &mut self.documents,
             &mut self.targets,
+            &mut self.credential_kinds,
         ] {
             list.retain(|s| s.last >= stale);
         }
+        crate::credential::expire(&mut self.credentials, now);
         let recent_cut = now - SignedDuration::from_hours(RECENT_HOURS);
         while self.recent.front().is_some_and(|r| r.time < recent_cut)
             || self.recent.len() > CAP_RECENT
@@ -618,6 +676,19 @@ impl Profile {
             + self.recent_targets.len() * 20
             + self.seen_ids.len() * 20
             + self.active_hours.len() * 5
+            + seen(&self.credential_kinds)
+            + self
+                .credentials
+                .iter()
+                .map(|c| {
+                    40 + c
+                        .owners
+                        .iter()
+                        .chain(&c.clients)
+                        .map(|v| v.len() + 3)
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
             + self
                 .routines
                 .iter()
@@ -743,7 +814,7 @@ fn short_target(id: &str) -> &str {
     id.trim_end_matches('/').rsplit('/').next().unwrap_or(id)
 }
 
-fn remember(list: &mut Vec<Seen>, value: String, t: Timestamp, cap: usize) {
+pub(crate) fn remember(list: &mut Vec<Seen>, value: String, t: Timestamp, cap: usize) {
     let value = truncate(value);
     if let Some(s) = list.iter_mut().find(|s| s.value == value) {
         s.count += 1;
@@ -858,6 +929,9 @@ pub struct History<'a> {
     /// The organisation-wide profile of the same role, person or application ([`peer_id`]),
     /// when the principal's own history is young and one exists.
     pub peer: Option<&'a Profile>,
+    /// Grants to the principal by other identities, recent first-use candidates
+    /// ([`crate::grant`]).
+    pub grants: &'a [crate::join::JoinEntry],
 }
 
 /// The classes of machines an event reaches, as kept in [`Profile::targets`]
@@ -1004,6 +1078,22 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         None if command => NOVEL_ACTION,
         None => 0,
     };
+    // An episode that already alerted: the principal's next steps within the sequence window
+    // are judged with it. Values it introduced minutes ago stay new, and the learning period
+    // does not discount them.
+    let episode_start =
+        e.event_time - SignedDuration::from_mins(i64::from(th.sequence_window_minutes));
+    let episode = own.and_then(|p| {
+        p.recent
+            .iter()
+            .filter(|r| r.novel & ALERTED != 0 && r.time >= episode_start && r.time <= e.event_time)
+            .max_by_key(|r| r.time)
+    });
+    let mut fresh = 0;
+    if let (true, Some(p), Some(_)) = (command, own, episode) {
+        fresh = p.fresh_values(e, episode_start) & !novel;
+        novel |= fresh;
+    }
     let own_bits = novel;
     if let Some(pp) = peer_profile {
         let peer_bits = pp.novelties(e);
@@ -1029,13 +1119,23 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         let earlier: Vec<&Recent> = p
             .recent
             .iter()
-            .filter(|r| r.novel != 0 && r.time >= window && r.time <= e.event_time)
+            .filter(|r| r.novel & NOVELTY_BITS != 0 && r.time >= window && r.time <= e.event_time)
             .collect();
-        let items = novel.count_ones() + earlier.iter().map(|r| r.novel.count_ones()).sum::<u32>();
+        let items = novel.count_ones()
+            + earlier
+                .iter()
+                .map(|r| (r.novel & NOVELTY_BITS).count_ones())
+                .sum::<u32>();
         if !earlier.is_empty() && items >= th.novelty_burst_count {
             let mut steps: Vec<String> = earlier
                 .iter()
-                .map(|r| format!("{} ({})", r.operation(), describe_novel(r.novel)))
+                .map(|r| {
+                    format!(
+                        "{} ({})",
+                        r.operation(),
+                        describe_novel(r.novel & NOVELTY_BITS)
+                    )
+                })
                 .collect();
             steps.push(format!("{} ({})", e.operation, describe_novel(novel)));
             burst = Some(format!(
@@ -1048,7 +1148,20 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             ));
         }
     }
-    let dampen = learning && burst.is_none();
+    let dampen = learning && burst.is_none() && episode.is_none();
+    // A value the alerted episode introduced: said as such, with the values known before it.
+    let episode_reason = |bit: u8, what: &str, value: &str, list: &[Seen]| -> Option<String> {
+        let r = episode.filter(|_| fresh & bit != 0)?;
+        let first = list.iter().find(|s| s.value == value)?.first;
+        let others: Vec<Seen> = list.iter().filter(|s| s.value != value).cloned().collect();
+        let before = top_values(&others, 3);
+        Some(format!(
+            "{what} {value} first seen at {} in this principal's episode that alerted on {} at {}: minutes old, not established (known before: {before})",
+            first.strftime("%H:%M UTC"),
+            r.operation(),
+            r.time.strftime("%H:%M UTC")
+        ))
+    };
     let novelty = |out: &mut Signals, id: SignalId, reason: String| {
         let w = policy.weights.get(id);
         if dampen && w > 0 {
@@ -1101,10 +1214,15 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 novelty(
                     out,
                     SignalId::NewSourceNetwork,
-                    format!(
-                        "new source network {net} for this principal (known: {})",
-                        lists(|p| &p.networks)
-                    ),
+                    own.and_then(|p| {
+                        episode_reason(NOVEL_NETWORK, "source network", &net, &p.networks)
+                    })
+                    .unwrap_or_else(|| {
+                        format!(
+                            "new source network {net} for this principal (known: {})",
+                            lists(|p| &p.networks)
+                        )
+                    }),
                 );
             }
         }
@@ -1113,7 +1231,10 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 novelty(
                     out,
                     SignalId::NewClient,
-                    format!("new client {client} (known: {})", lists(|p| &p.clients)),
+                    own.and_then(|p| episode_reason(NOVEL_CLIENT, "client", &client, &p.clients))
+                        .unwrap_or_else(|| {
+                            format!("new client {client} (known: {})", lists(|p| &p.clients))
+                        }),
                 );
             }
         }
@@ -1122,11 +1243,21 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 novelty(
                     out,
                     SignalId::NewDocument,
-                    format!(
-                        "first use of {} by this principal (known: {})",
-                        doc.name,
-                        lists(|p| &p.documents)
-                    ),
+                    own.and_then(|p| {
+                        episode_reason(
+                            NOVEL_DOCUMENT,
+                            "document",
+                            &doc_value(&doc.name),
+                            &p.documents,
+                        )
+                    })
+                    .unwrap_or_else(|| {
+                        format!(
+                            "first use of {} by this principal (known: {})",
+                            doc.name,
+                            lists(|p| &p.documents)
+                        )
+                    }),
                 );
             }
         }
@@ -1173,9 +1304,22 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             );
         }
     }
+    if command {
+        crate::grant::signals(e, history.grants, own, policy, out);
+    }
     let Some(p) = own else {
+        if dampen && out.has(SignalId::GrantThenUse) {
+            out.full_weight(
+                policy,
+                &NOVELTY_SIGNALS,
+                "learning period, but part of a grant-then-use chain: full weight",
+            );
+        }
         return;
     };
+    if command {
+        crate::credential::signals(e, p, policy, out);
+    }
 
     if command {
         if let Some(n) = fan_out(e) {
@@ -1254,6 +1398,9 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         SignalId::SequenceRunbook,
         SignalId::SequenceDocumentRun,
         SignalId::SequenceCleanup,
+        SignalId::GrantThenUse,
+        SignalId::CredentialSecondOwner,
+        SignalId::CredentialTypeChange,
     ];
     if dampen && chain.iter().any(|id| out.has(*id)) {
         out.full_weight(
@@ -1280,6 +1427,10 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         SignalId::SequenceRunbook,
         SignalId::SequenceDocumentRun,
         SignalId::SequenceCleanup,
+        SignalId::GrantThenUse,
+        SignalId::CredentialSecondOwner,
+        SignalId::SessionClientChange,
+        SignalId::CredentialTypeChange,
     ];
     if command && !unroutine.iter().any(|id| out.has(*id)) {
         if let Some((r, period, matched, span)) =

@@ -220,6 +220,18 @@ signals! {
     /// The control-plane call and the on-host process were joined (same SSM command id, or an
     /// Azure Run Command on the VM within the join window): one episode seen from both sides.
     JoinedActivity => joined_activity = 5;
+    /// Chain across identities: this identity's first commands follow, within
+    /// `thresholds.grant_window_hours`, a grant to it by another identity (IAM access key,
+    /// login profile, policy, group or trust; Azure role assignment).
+    GrantThenUse => grant_then_use = 30;
+    /// Stolen credential: one AWS session key (`ASIA…`) used from a second network owner
+    /// (autonomous system or cloud provider) within its lifetime.
+    CredentialSecondOwner => credential_second_owner = 25;
+    /// Stolen credential: the client family changed inside one AWS session.
+    SessionClientChange => session_client_change = 10;
+    /// Stolen credential: an Azure service principal that authenticated with a certificate or
+    /// federated assertion now uses a client secret (`appidacr` 2 → 1).
+    CredentialTypeChange => credential_type_change = 30;
 }
 
 /// Shell and script hosts (image file names, lowercase, without `.exe`): the seed query's four

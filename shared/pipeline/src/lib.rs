@@ -416,7 +416,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             None => Ok(()),
         };
         let recorded = match joined {
-            Ok(()) => record_async(&self.store, event).await,
+            Ok(()) => record_async(&self.store, event, verdict.as_deref(), &self.policy).await,
             Err(e) => Err(e),
         };
         match recorded {

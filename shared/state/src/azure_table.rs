@@ -534,11 +534,15 @@ impl cadet_core::AsyncBaselineStore for AzureTableStore {
             key: key.to_string(),
             reason,
         })?;
-        let profile: Profile =
+        let mut profile: Profile =
             serde_json::from_str(&json).map_err(|e| AzureTableError::Corrupt {
                 key: key.to_string(),
                 reason: e.to_string(),
             })?;
+        // Written before schema 5 (no credentials field): renumber its operation codes.
+        if !json.contains("\"credentials\"") {
+            profile.upgrade_from_v4();
+        }
         Ok(Some(Stored {
             profile,
             version: Version(etag),

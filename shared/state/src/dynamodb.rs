@@ -128,9 +128,9 @@ impl AsyncBaselineStore for DynamoStore {
         };
         let profile: Profile = match item.get("p") {
             Some(AttributeValue::B(b)) => {
-                postcard::from_bytes(b.as_ref()).map_err(|e| StateError::Corrupt {
+                crate::codec::decode_profile(b.as_ref()).map_err(|reason| StateError::Corrupt {
                     key: key.to_string(),
-                    reason: e.to_string(),
+                    reason,
                 })?
             }
             _ => {

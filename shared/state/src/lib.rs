@@ -25,6 +25,8 @@ use std::sync::Mutex;
 use cadet_core::baseline::{BaselineStore, Put, Stored, Version};
 use cadet_core::profile::Profile;
 
+#[cfg(any(feature = "redb", feature = "dynamodb"))]
+pub mod codec;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "redb")]

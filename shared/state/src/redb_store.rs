@@ -25,28 +25,22 @@ use std::sync::{Mutex, MutexGuard};
 use cadet_core::baseline::{BaselineStore, Put, Stored, Version};
 use cadet_core::profile::Profile;
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
-use serde::{Deserialize, Serialize};
 
 use crate::StateError;
 
-/// Schema version written to new files and required of existing ones.
-pub const SCHEMA_VERSION: u32 = 4;
+/// Schema version written to new files and required of existing ones. Files of
+/// [`UPGRADABLE_SCHEMA`] are accepted and marked with this version: their records are
+/// upgraded as they are read ([`crate::codec`]) and rewritten in today's layout on their next
+/// update.
+pub const SCHEMA_VERSION: u32 = 5;
+/// The older schema this version reads and upgrades in place.
+pub const UPGRADABLE_SCHEMA: u32 = 4;
 
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 
-#[derive(Deserialize)]
-struct Record {
-    v: u64,
-    p: Profile,
-}
-
-#[derive(Serialize)]
-struct RecordRef<'a> {
-    v: u64,
-    p: &'a Profile,
-}
+use crate::codec::{decode_record, RecordRef};
 
 /// Dirty profiles written per batch transaction.
 pub const WRITE_BATCH: usize = 4096;
@@ -202,6 +196,7 @@ impl RedbStore {
         };
         match found {
             Some(v) if v == SCHEMA_VERSION => Ok(()),
+            Some(UPGRADABLE_SCHEMA) => self.write_schema(),
             Some(v) => Err(StateError::Schema {
                 path: shown,
                 found: v,
@@ -294,11 +289,11 @@ impl RedbStore {
         let Some(guard) = table.get(key).map_err(io)? else {
             return Ok(None);
         };
-        let rec: Record = postcard::from_bytes(guard.value()).map_err(|e| StateError::Corrupt {
+        let rec = decode_record(guard.value()).map_err(|reason| StateError::Corrupt {
             key: key.to_string(),
-            reason: e.to_string(),
+            reason,
         })?;
-        Ok(Some((rec.p, rec.v)))
+        Ok(Some((rec.1, rec.0)))
     }
 
     fn load<'c>(&self, cache: &'c mut Cache, key: &str) -> Result<&'c mut Entry, StateError> {
@@ -341,11 +336,11 @@ impl RedbStore {
         for item in table.iter().map_err(io)? {
             let (k, v) = item.map_err(io)?;
             let key = k.value().to_string();
-            let rec: Record = postcard::from_bytes(v.value()).map_err(|e| StateError::Corrupt {
+            let (_, p) = decode_record(v.value()).map_err(|reason| StateError::Corrupt {
                 key: key.clone(),
-                reason: e.to_string(),
+                reason,
             })?;
-            out.push((key, rec.p));
+            out.push((key, p));
         }
         Ok(out)
     }

@@ -91,9 +91,13 @@ struct Request {
     task_type: Option<String>,
     window_task_id: Option<String>,
     task_invocation_parameters: Option<serde_json::Map<String, serde_json::Value>>,
-    // IAM / EC2 context
+    // IAM / EC2 context; grants name the grantee and the policy or group
     role_name: Option<String>,
     instance_profile_name: Option<String>,
+    user_name: Option<String>,
+    group_name: Option<String>,
+    policy_arn: Option<String>,
+    policy_name: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -201,7 +205,11 @@ pub(super) fn normalize(
         return Ok(None);
     }
     let principal = principal(&identity);
-    let targets = targets(op.action, &req, &resp);
+    let targets = if op.action == Action::Context {
+        grantee(&account, &req)
+    } else {
+        targets(op.action, &req, &resp)
+    };
     let document = document(op.action, name, &req, &resp);
     let command_id = resp
         .command
@@ -454,6 +462,19 @@ fn runs_on_machines(req: &Request) -> bool {
     }
 }
 
+/// The identity an IAM context call acts on, as the ARN its own calls will carry: the user
+/// (`userName`) or the role (`roleName`). Nothing when the call names neither (a user
+/// creating their own access key).
+fn grantee(account: &str, req: &Request) -> Targets {
+    let mut t = Targets::default();
+    if let Some(user) = req.user_name.as_deref().filter(|u| !u.is_empty()) {
+        t.ids.push(format!("arn:aws:iam::{account}:user/{user}"));
+    } else if let Some(role) = req.role_name.as_deref().filter(|r| !r.is_empty()) {
+        t.ids.push(format!("arn:aws:iam::{account}:role/{role}"));
+    }
+    t
+}
+
 fn targets(action: Action, req: &Request, resp: &Response) -> Targets {
     let mut t = Targets::default();
     match action {
@@ -531,8 +552,12 @@ fn document(action: Action, event_name: &str, req: &Request, resp: &Response) ->
             .clone()
             .or_else(|| req.container.clone().map(|c| format!("ecs-exec:{c}")))?,
         Action::Context => req
-            .instance_profile_name
-            .clone()
+            .policy_arn
+            .as_deref()
+            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            .or_else(|| req.policy_name.clone())
+            .or_else(|| req.group_name.as_ref().map(|g| format!("group/{g}")))
+            .or_else(|| req.instance_profile_name.clone())
             .or_else(|| req.role_name.clone())?,
         // A maintenance window task's `name` is the task's, its document is `taskArn`.
         _ => req

@@ -12,7 +12,8 @@ use serde_json::value::RawValue;
 
 use super::NormalizeError;
 use crate::model::{
-    Action, CommandEvent, Document, Outcome, Principal, PrincipalKind, Provider, Source, Targets,
+    Action, CommandEvent, Document, KeyKind, Outcome, Principal, PrincipalKind, Provider, Source,
+    Targets,
 };
 use crate::operations::azure_operation;
 
@@ -61,6 +62,10 @@ struct Claims {
     azp: Option<String>,
     #[serde(deserialize_with = "lenient")]
     idtyp: Option<String>,
+    /// How the application authenticated: 0 public client, 1 client secret, 2 certificate
+    /// or client assertion (federated credentials). `azpacr` in v2 tokens.
+    #[serde(alias = "azpacr", deserialize_with = "lenient")]
+    appidacr: Option<String>,
     #[serde(deserialize_with = "lenient")]
     ipaddr: Option<String>,
     #[serde(deserialize_with = "lenient")]
@@ -149,6 +154,57 @@ struct Properties {
     status_code: Option<String>,
     #[serde(deserialize_with = "lenient")]
     hierarchy: Option<String>,
+    /// The request body, as a JSON string (Activity Log exports; Event Grid has none).
+    #[serde(deserialize_with = "lenient")]
+    requestbody: Option<String>,
+}
+
+/// A role assignment's request body: `{"Properties":{"PrincipalId":…,"RoleDefinitionId":…}}`
+/// (PascalCase in the Activity Log, camelCase in the REST API).
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct RoleAssignmentBody {
+    #[serde(alias = "properties")]
+    #[serde(rename = "Properties")]
+    properties: RoleAssignmentProperties,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct RoleAssignmentProperties {
+    #[serde(
+        rename = "PrincipalId",
+        alias = "principalId",
+        deserialize_with = "lenient"
+    )]
+    principal_id: Option<String>,
+    #[serde(
+        rename = "RoleDefinitionId",
+        alias = "roleDefinitionId",
+        deserialize_with = "lenient"
+    )]
+    role_definition_id: Option<String>,
+}
+
+/// The grantee (as its object id, which its own calls carry) and the role of a role
+/// assignment, from the request body when the record has one. A body that is not the
+/// expected JSON names nothing (the event is still scored).
+fn role_assignment(props: &Properties) -> (Targets, Option<Document>) {
+    let body: RoleAssignmentBody = props
+        .requestbody
+        .as_deref()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or_default();
+    let mut targets = Targets::default();
+    if let Some(id) = body.properties.principal_id.filter(|i| !i.is_empty()) {
+        targets.ids.push(id.to_ascii_lowercase());
+    }
+    let document = body.properties.role_definition_id.map(|r| Document {
+        name: r.rsplit('/').next().unwrap_or(&r).to_ascii_lowercase(),
+        kind: Some("RoleDefinition".to_string()),
+        version: None,
+    });
+    (targets, document)
 }
 
 /// Event Grid `data`, an Activity Log export record, or an Activity Log REST record.
@@ -397,7 +453,11 @@ fn build(rec: &AzureRecord, failed_type: bool) -> Result<Option<Partial>, Normal
         .or_else(|| claims.tid.clone());
 
     let principal = principal(&claims, &auth, rec.caller.as_deref());
-    let (targets, document) = target_and_document(op.action, &resource);
+    let (targets, document) = if op.name == "Microsoft.Authorization/roleAssignments/write" {
+        role_assignment(&props)
+    } else {
+        target_and_document(op.action, &resource)
+    };
     let api_version = http.url.as_deref().and_then(api_version_of);
     let ip = http
         .client_ip_address
@@ -493,6 +553,13 @@ fn principal(claims: &Claims, auth: &Authorization, caller: Option<&str>) -> Pri
             .or_else(|| claims.appid.clone()),
     };
     let identity_provider = claims.idp.as_deref().map(tenant_of_issuer);
+    // How a service principal authenticated (`appidacr`): a secret where it used to present a
+    // certificate or federated assertion is a stolen-credential sign (credential_type_change).
+    let key_kind = match (kind, claims.appidacr.as_deref().map(str::trim)) {
+        (PrincipalKind::ServicePrincipal, Some("1")) => Some(KeyKind::ClientSecret),
+        (PrincipalKind::ServicePrincipal, Some("2")) => Some(KeyKind::ClientAssertion),
+        _ => None,
+    };
     let mfa = claims.amr.as_deref().and_then(|amr| {
         if amr
             .split(|c: char| c == ',' || c.is_whitespace())
@@ -515,6 +582,7 @@ fn principal(claims: &Claims, auth: &Authorization, caller: Option<&str>) -> Pri
         evidence_principal_type: evidence_type,
         evidence_role: evidence.and_then(|e| e.role.clone()),
         managed_identity_resource: claims.xms_mirid.clone(),
+        key_kind,
         ..Principal::default()
     }
 }
