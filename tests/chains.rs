@@ -366,3 +366,44 @@ fn one_session_with_a_second_client_is_a_stolen_credential_sign_and_a_new_sessio
     .unwrap_or_else(|| panic!("verdict"));
     assert!(reason(&v, SignalId::SessionClientChange).is_none());
 }
+
+#[test]
+fn one_session_key_from_a_second_network_owner_is_a_stolen_credential_sign() {
+    let store = MemoryStore::new();
+    // An instance's role session, used from its own AWS address, then from a VPS provider.
+    let key = "ASIAINSTANCEKEY00042";
+    run(
+        &store,
+        &send_command("k1", 0, session(key), "3.80.0.1", CLI),
+    );
+    let same = run(
+        &store,
+        &send_command("k2", 10, session(key), "3.80.7.9", CLI),
+    )
+    .unwrap_or_else(|| panic!("verdict"));
+    assert!(
+        reason(&same, SignalId::CredentialSecondOwner).is_none(),
+        "another AWS address is the same owner: {:?}",
+        same.signals
+    );
+    let v = run(
+        &store,
+        &send_command("k3", 95, session(key), "104.131.0.1", CLI),
+    )
+    .unwrap_or_else(|| panic!("verdict"));
+    let r = reason(&v, SignalId::CredentialSecondOwner)
+        .unwrap_or_else(|| panic!("no credential_second_owner: {:?}", v.signals));
+    assert!(r.contains("ASIA…0042"), "{r}");
+    assert!(r.contains("first used 95 minutes ago from aws"), "{r}");
+    assert!(
+        r.contains("digitalocean") && r.contains("104.131.0.1"),
+        "{r}"
+    );
+    // A private address (a VPC endpoint) has no owner to compare.
+    let v = run(
+        &store,
+        &send_command("k4", 100, session(key), "10.0.3.4", CLI),
+    )
+    .unwrap_or_else(|| panic!("verdict"));
+    assert!(reason(&v, SignalId::CredentialSecondOwner).is_none());
+}

@@ -9,7 +9,8 @@
 //! | `session_client_change` | the client family changed inside one AWS session | [`Credential::clients`] per key |
 //! | `credential_type_change` | an Azure service principal that authenticated with a certificate or federated assertion (`appidacr` 2) now uses a client secret (`appidacr` 1) | [`Profile::credential_kinds`] |
 //!
-//! Network owners come from the versioned table shipped with the project ([`owner_of`]);
+//! Network owners come from the versioned table shipped with the project
+//! ([`crate::owner::owner_of`]);
 //! private, loopback and AWS-internal sources have none and are never compared. Session keys
 //! live at most 36 hours (STS allows 12, role chaining and clock skew aside), so a key unseen
 //! for [`CREDENTIAL_HOURS`] is forgotten; at most [`CAP_CREDENTIALS`] keys and
@@ -49,12 +50,8 @@ pub struct Credential {
     pub clients: Vec<String>,
 }
 
-/// The network owner of a source address, as a short key (`as16509`) and a label for
-/// reasons (`AS16509 Amazon.com (AWS)`), from the shipped table. None for service host names,
-/// private, loopback and other special addresses, and addresses the table does not cover.
-pub fn owner_of(ip: Option<&str>) -> Option<(String, String)> {
-    let _ip: std::net::IpAddr = ip?.trim().parse().ok()?;
-    None // MERGE: cadet_network::owner
+fn owner_of(ip: Option<&str>) -> Option<(String, String)> {
+    crate::owner::owner_of(ip).map(|o| (o.key, o.label))
 }
 
 /// The session key of an AWS call made with temporary credentials.

@@ -40,6 +40,7 @@ pub mod join;
 pub mod model;
 pub mod normalize;
 pub mod operations;
+pub mod owner;
 pub mod policy;
 pub mod profile;
 pub mod score;

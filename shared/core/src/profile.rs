@@ -307,6 +307,10 @@ pub struct Profile {
     /// with counts ([`crate::credential`]). Added in state schema 5.
     #[serde(default)]
     pub credential_kinds: Vec<Seen>,
+    /// Network owners (cloud provider, autonomous system; [`crate::owner`]) the principal's
+    /// commands came from (bounded). Added in state schema 5.
+    #[serde(default)]
+    pub owners: Vec<Seen>,
 }
 
 impl Profile {
@@ -332,6 +336,7 @@ impl Profile {
             joins: Vec::new(),
             credentials: Vec::new(),
             credential_kinds: Vec::new(),
+            owners: Vec::new(),
         }
     }
 
@@ -387,7 +392,10 @@ impl Profile {
             }
         }
         if let Some(net) = network_of(e.source.ip.as_deref()) {
-            if !contains(&self.networks, &net) {
+            // A network new to a principal whose networks churn, from an owner it
+            // established, is expected (scored apart, not a novelty).
+            if !contains(&self.networks, &net) && crate::owner::expected_network(self, e).is_none()
+            {
                 bits |= NOVEL_NETWORK;
             }
         }
@@ -423,6 +431,9 @@ impl Profile {
             *self.actions.entry(e.action).or_insert(0) += 1;
             if let Some(net) = network_of(e.source.ip.as_deref()) {
                 remember(&mut self.networks, net, t, CAP_NETWORKS);
+            }
+            if let Some(owner) = crate::owner::owner_of(e.source.ip.as_deref()) {
+                remember(&mut self.owners, owner.key, t, crate::owner::CAP_OWNERS);
             }
             if let Some(client) = client_of(e) {
                 remember(&mut self.clients, client, t, CAP_CLIENTS);
@@ -529,6 +540,9 @@ impl Profile {
             if let Some(net) = network_of(e.source.ip.as_deref()) {
                 remember(&mut self.networks, net, t, CAP_NETWORKS);
             }
+            if let Some(owner) = crate::owner::owner_of(e.source.ip.as_deref()) {
+                remember(&mut self.owners, owner.key, t, crate::owner::CAP_OWNERS);
+            }
             if let Some(client) = client_of(e) {
                 remember(&mut self.clients, client, t, CAP_CLIENTS);
             }
@@ -587,6 +601,7 @@ impl Profile {
             &mut self.documents,
             &mut self.targets,
             &mut self.credential_kinds,
+            &mut self.owners,
         ] {
             list.retain(|s| s.last >= stale);
         }
@@ -677,6 +692,7 @@ impl Profile {
             + self.seen_ids.len() * 20
             + self.active_hours.len() * 5
             + seen(&self.credential_kinds)
+            + seen(&self.owners)
             + self
                 .credentials
                 .iter()
@@ -1218,8 +1234,24 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                         episode_reason(NOVEL_NETWORK, "source network", &net, &p.networks)
                     })
                     .unwrap_or_else(|| {
+                        let owner = crate::owner::owner_of(e.source.ip.as_deref());
+                        let whose = match (&owner, own) {
+                            (Some(o), Some(p)) if !p.owners.is_empty() => {
+                                if p.owners.iter().any(|s| s.value == o.key) {
+                                    format!(", owner {} already used", o.label)
+                                } else {
+                                    format!(
+                                        ", owner {} never used before (known owners: {})",
+                                        o.label,
+                                        top_values(&p.owners, 3)
+                                    )
+                                }
+                            }
+                            (Some(o), _) => format!(", owner {}", o.label),
+                            (None, _) => String::new(),
+                        };
                         format!(
-                            "new source network {net} for this principal (known: {})",
+                            "new source network {net} for this principal (known: {}){whose}",
                             lists(|p| &p.networks)
                         )
                     }),
@@ -1260,6 +1292,25 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                     }),
                 );
             }
+        }
+        // A new network that this principal's churn makes expected: what is left of the
+        // novelty, with the evidence.
+        if let Some(x) = own.and_then(|p| crate::owner::expected_network(p, e)) {
+            let share = x.churn.share();
+            let w = policy.weights.get(SignalId::NewSourceNetwork);
+            let points = (f64::from(w) * (1.0 - share)).round() as i32;
+            out.push_points(
+                SignalId::NewSourceNetwork,
+                points,
+                format!(
+                    "new source network {}, but expected for this principal: its owner {} is established, and its last {} calls came from {} different networks (weight ×{:.2})",
+                    network_of(e.source.ip.as_deref()).unwrap_or_default(),
+                    x.owner.label,
+                    x.churn.calls,
+                    x.churn.networks,
+                    1.0 - share
+                ),
+            );
         }
         let active = own.is_some_and(|p| active_days(p) >= th.routine_min_active_days);
         if let (true, Some(p)) = (novel & NOVEL_TARGET != 0 && active, own) {
@@ -1478,7 +1529,8 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             let routine = days >= th.routine_min_active_days
                 && count >= th.routine_min_events
                 && novel == 0
-                && established(&p.networks, network_of(e.source.ip.as_deref()))
+                && (established(&p.networks, network_of(e.source.ip.as_deref()))
+                    || crate::owner::expected_network(p, e).is_some())
                 && established(&p.clients, client_of(e))
                 && established(
                     &p.documents,
