@@ -1,0 +1,179 @@
+//! The generator's state: clock, fleets, the records written so far, the identities met and
+//! the cast of personas the attack library picks its victims from.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::emit::{aws, azure};
+use crate::org::{Clock, Fleet, Zone, SUBS};
+use crate::rng::Rng;
+use crate::{Cloud, Kind, Label, Record};
+
+/// What the simulator knows about one routine identity.
+#[derive(Debug, Clone)]
+pub struct IdentityInfo {
+    /// Kind.
+    pub kind: Kind,
+    /// Time zone of a person.
+    pub zone: Option<Zone>,
+    /// First day of activity (joined).
+    pub from: i64,
+    /// Day activity stops (left), `i64::MAX` when still there.
+    pub to: i64,
+}
+
+/// An AWS identity an attack can borrow (its usual habits included, so an attacker can mimic
+/// them or not).
+#[derive(Debug, Clone)]
+pub struct AwsPersona {
+    /// Routine identity label.
+    pub id: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Caller (session key refreshed by the attack).
+    pub caller: aws::Caller,
+    /// Usual account (index in [`crate::org::ACCOUNTS`]).
+    pub account: usize,
+    /// Usual source address.
+    pub ip: String,
+    /// Usual client.
+    pub ua: String,
+    /// Machine roles it works on.
+    pub roles: Vec<&'static str>,
+    /// Time zone of a person.
+    pub zone: Option<Zone>,
+    /// Instance-profile callers: the `Role` tag of the host the credentials live on.
+    pub host: Option<&'static str>,
+    /// Active days.
+    pub from: i64,
+    /// Active until.
+    pub to: i64,
+}
+
+/// An Azure identity an attack can borrow.
+#[derive(Debug, Clone)]
+pub struct AzPersona {
+    /// Routine identity label.
+    pub id: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Caller.
+    pub caller: azure::Caller,
+    /// Usual subscription (index in [`SUBS`]).
+    pub sub: usize,
+    /// Resource groups it works on.
+    pub rgs: Vec<&'static str>,
+    /// Usual source address.
+    pub ip: String,
+    /// Time zone of a person.
+    pub zone: Option<Zone>,
+}
+
+/// Generator state.
+#[derive(Debug)]
+pub struct Gen {
+    /// Seed.
+    pub seed: u64,
+    /// Calendar.
+    pub clock: Clock,
+    /// Machines.
+    pub fleet: Fleet,
+    ids: Rng,
+    /// Records written.
+    pub out: Vec<Record>,
+    /// Routine identities.
+    pub identities: BTreeMap<String, IdentityInfo>,
+    /// AWS personas for the attack library.
+    pub aws_cast: Vec<AwsPersona>,
+    /// Azure personas for the attack library.
+    pub az_cast: Vec<AzPersona>,
+}
+
+impl Gen {
+    /// A generator for a seed and calendar.
+    pub fn new(seed: u64, clock: Clock) -> Gen {
+        let fleet = Fleet::new(seed, clock.days);
+        Gen {
+            seed,
+            clock,
+            fleet,
+            ids: Rng::stream(seed, "ids"),
+            out: Vec::new(),
+            identities: BTreeMap::new(),
+            aws_cast: Vec::new(),
+            az_cast: Vec::new(),
+        }
+    }
+
+    /// An independent random stream for one part of the organisation.
+    pub fn stream(&self, salt: &str) -> Rng {
+        Rng::stream(self.seed, salt)
+    }
+
+    /// Registers a routine identity.
+    pub fn register(&mut self, id: &str, kind: Kind, zone: Option<Zone>, from: i64, to: i64) {
+        self.identities.insert(
+            id.to_string(),
+            IdentityInfo {
+                kind,
+                zone,
+                from,
+                to,
+            },
+        );
+    }
+
+    /// A fresh id (UUID shaped).
+    pub fn uuid(&mut self) -> String {
+        self.ids.uuid()
+    }
+
+    fn push(&mut self, time: Timestamp, json: String, label: Label, cloud: Cloud) {
+        let warmup = time < self.clock.eval_start();
+        self.out.push(Record {
+            time,
+            json,
+            label,
+            warmup,
+            cloud,
+        });
+    }
+
+    /// Writes an AWS call; now and then EventBridge delivers it twice.
+    pub fn aws(&mut self, call: &aws::Call, label: Label) {
+        let ids = &mut self.ids;
+        let json = aws::event(call, || ids.uuid());
+        if self.ids.chance(0.002) {
+            let later = call.time + SignedDuration::from_secs(self.ids.range(1, 90));
+            self.push(later, json.clone(), label.clone(), Cloud::Aws);
+        }
+        self.push(call.time, json, label, Cloud::Aws);
+    }
+
+    /// Writes an ARM operation: Event Grid for most subscriptions, Activity Log diagnostic
+    /// records (two phases) for the platform subscription.
+    pub fn azure(&mut self, call: &azure::Call, label: Label) {
+        let ids = &mut self.ids;
+        if call.sub == SUBS[2].id {
+            for (t, json) in azure::activity_log(call, || ids.uuid().to_ascii_uppercase()) {
+                self.push(t, json, label.clone(), Cloud::Azure);
+            }
+        } else {
+            let json = azure::event_grid(call, || ids.uuid());
+            if self.ids.chance(0.002) {
+                let later = call.time + SignedDuration::from_secs(self.ids.range(5, 300));
+                self.push(later, json.clone(), label.clone(), Cloud::Azure);
+            }
+            self.push(call.time, json, label, Cloud::Azure);
+        }
+    }
+}
+
+/// A routine label.
+pub fn routine(identity: &str, kind: Kind) -> Label {
+    Label::Routine {
+        identity: identity.to_string(),
+        kind,
+    }
+}
