@@ -160,8 +160,8 @@ lint-infra: ## terraform fmt -check and checkov (installed into .venv)
 	bash scripts/lint-infra.sh
 
 .PHONY: scenario
-scenario: ## Detection quality over the synthetic organisation (precision, recall, false alerts per 1,000)
-	$(CARGO) run --release --locked -p cadet-scenario -- --seed 1651
+scenario: ## Detection quality over the simulated organisation, seeds 1-10 (precision, recall per attack kind, false alerts per 1,000 per identity kind)
+	$(CARGO) run --release --locked -p cadet-scenario
 
 .PHONY: bench-endpoint
 bench-endpoint: ## Criterion benchmark of normalize+score of on-host process events (Sysmon flat, ECS); ratios against a Value parse

@@ -1,6 +1,112 @@
 //! An organisation simulator for measuring cadet's detection quality.
 //!
-//! DOCS
+//! [`generate`] writes eight weeks (two of warm-up, six of evaluation) of a mid-sized
+//! organisation's control-plane activity on AWS and Azure as the clouds deliver it —
+//! CloudTrail records in the EventBridge envelope (as the Lambda receives them), Event Grid
+//! events and, for one subscription, Activity Log diagnostic records (Start and Success
+//! phases) — and injects a library of attacks in the evaluation weeks. [`evaluate`] scores
+//! the records in time order with a fresh `cadet_state::MemoryStore` through
+//! `cadet_core::normalize` and `cadet_core::baseline::process`, exactly as the functions do,
+//! and reports precision, recall per attack kind and false alerts per 1,000 routine calls per
+//! identity kind. The simulator never calls cadet's feature, profile or policy code to decide
+//! what routine looks like: routine comes from the distributions below, and cadet is only
+//! the thing measured.
+//!
+//! # The organisation
+//!
+//! Five AWS accounts (prod, stage, dev, shared services, data; prod in three regions) and
+//! three Azure subscriptions (prod, nonprod, and a platform subscription exporting its
+//! Activity Log), one Entra tenant. About 130 EC2 instances and 55 Azure VMs, tagged
+//! (`Role`, `Env`, `PatchGroup`) or grouped by resource group; each slot is a succession of
+//! machines with exponential lifetimes (workers a few days, web servers about nine,
+//! databases months), so instance ids and VM names change over the weeks.
+//!
+//! About 335 routine identities of 18 kinds ([`Kind`]), each record labelled with its
+//! identity and kind:
+//!
+//! | kind | what it does |
+//! |---|---|
+//! | `sso-admin` | 36 Identity Center administrators, 12 per zone (America/New_York, Europe/London, Asia/Kolkata): SendCommand, StartSession, look-ups, document edits in 2–3 accounts on the roles they work on; incident days bring bursts of 4–20 commands on one role |
+//! | `sso-developer` | 80 developers, mostly Session Manager into dev and stage machines |
+//! | `on-call` | 8 SREs on a weekly rotation, paged at night on weekdays and at any hour at weekends |
+//! | `iam-user` | 8 people with legacy access keys and 10 scripts on cron from fixed hosts, old SDKs, some keys rotated; one user goes quiet after ten days |
+//! | `aws-new-hire`, `azure-new-hire` | people joining on a Monday during the weeks, ramping up over two weeks |
+//! | `ci-oidc` | 24 GitHub repositories, a deploy role per environment: `AssumeRoleWithWebIdentity`, a session per run (`GitHubActions`, `gha-<sha>`, `GitHubActions-<run id>`), a new Azure runner address nearly every run, runner-image client bumps weekly, polling look-ups; nightly scheduled workflows started late when GitHub is busy |
+//! | `ci-self-hosted` | self-hosted runners in the shared-services VPC, calls from its NAT gateway |
+//! | `config-mgmt` | Ansible (AWX) and Salt controllers: every hour, the next target tag in a rotation of 3–5, through the VPC endpoint; skipped and repeated runs; controllers rebuilt |
+//! | `instance-profile` | 20 roles on hosts (session name = instance id, private address through the VPC endpoint or the NAT gateway); hourly, daily or on-demand; the host changes when it is replaced |
+//! | `lambda` | 10 functions, scheduled or alarm-driven (clusters), from AWS addresses or a NAT gateway |
+//! | `service-invoked` | maintenance windows (`invokedBy` ssm.amazonaws.com) patching weekly or nightly, State Manager associations starting Automation, Quick Setup through CloudFormation |
+//! | `iac` | Terraform through Atlantis: associations and the organisation's own documents |
+//! | `azure-admin` | 24 Entra administrators in three zones (portal, az CLI, Az PowerShell, VS Code), Run Command, managed run commands, extensions, runbook edits and jobs; a weekend on-call rotation |
+//! | `devops-sp` | 16 Azure DevOps service connections (federated credential, `appidacr` 2), Microsoft-hosted agents (new Azure address per job) or a self-hosted pool |
+//! | `managed-identity` | Function apps and VMs (`xms_mirid`) running commands on timers or events |
+//! | `automation-schedule` | Logic Apps starting Automation jobs hourly or daily |
+//! | `azure-policy` | DeployIfNotExists remediation installing agents on every new VM |
+//!
+//! # Distributions
+//!
+//! People: a working-day start drawn per person (07:30–10:15 local), a lunch dip, an evening
+//! share (0–12 %), their zone's public holidays (Labor Day and Columbus Day in New York,
+//! Gandhi Jayanti and Dussehra in Kolkata) and DST changes, a vacation of 5–12 days for
+//! about half of them, joiners and leavers. Volume: a per-person rate from a lognormal
+//! (σ 0.8) times a lognormal day factor, drawn as Poisson counts, so a few people do most of
+//! the work and everyone has busy days. Where they connect from: office egress NAT pools
+//! (several /24s per office), the corporate VPN, and home ISPs whose addresses change every
+//! few weeks. Clients: aws-cli v2, browsers on the console, Azure client apps, each upgraded
+//! at random days (exponential intervals). Failures (`AccessDenied`, `ThrottlingException`,
+//! failed ARM operations) at about 1 %, EventBridge and Event Grid redeliveries at 0.2 %.
+//! Machines: schedules with Pareto-tailed jitter, skipped runs, reruns, heavy-tailed alarm
+//! clusters. All draws come from the crate's own SplitMix64 ([`Rng`]), in one stream per
+//! identity, so a seed gives the same organisation forever.
+//!
+//! # The attack library
+//!
+//! Each kind is injected once per seed, on an evaluation day and at a varied time (the
+//! victim's working hours, the evening or the night), against a victim of the right kind.
+//! Expected severities were written from the threat before looking at cadet's scores;
+//! context steps (grants, document creation) expect nothing.
+//!
+//! | attack | cloud | steps | expected severity |
+//! |---|---|---|---|
+//! | `sso-admin-replay` | aws | an administrator's Identity Center session replayed from a VPS with boto3: 3 SendCommand to prod | high, medium, medium |
+//! | `sso-developer-replay` | aws | a developer's session replayed from a VPS (their own client string): 2 StartSession | medium each |
+//! | `on-call-replay` | aws | the on-call SRE's session replayed at night from a VPS: 2 SendCommand to prod | medium each |
+//! | `new-hire-replay` | aws | a new hire's session replayed from a VPS: StartSession then SendCommand | medium each |
+//! | `iam-key-new-owner` | aws | a script's IAM user key used from a new network owner with a new client: SendCommand | high |
+//! | `iam-key-two-owners` | aws | a person's IAM key used from the office and, within the hour, from a VPS: SendCommand | medium |
+//! | `ci-role-outside-pipeline` | aws | a GitHub OIDC role session used from a VPS with aws-cli on Windows: SendCommand | high |
+//! | `ci-self-hosted-replay` | aws | a self-hosted runner's role session used outside the VPC: SendCommand | high |
+//! | `config-mgmt-replay` | aws | the Ansible role's credentials used from a VPS on instance ids: SendCommand | high |
+//! | `instance-creds-outside-aws` | aws | instance-profile credentials (session = instance id) used from a VPS with Pacu's client: SendCommand | high |
+//! | `lambda-creds-replay` | aws | a Lambda function's role credentials used from a VPS: SendCommand | high |
+//! | `iac-role-replay` | aws | the Terraform role used from a VPS: CreateAssociation of AWS-RunShellScript on Env=prod | high |
+//! | `client-change-in-session` | aws | an administrator's live session (same key, same address) switches from aws-cli to Pacu's boto3: 2 SendCommand | medium each |
+//! | `aws-burst-fanout` | aws | a known administrator, usual network and client: SendCommand to 40 instances one by one in ~8 minutes | none for the first 3, medium to the 10th, high after |
+//! | `aws-grant-then-use` | aws | stolen admin session: CreateUser, CreateAccessKey, AttachUserPolicy AmazonSSMFullAccess; the new user's SendCommand from another VPS | grants none; SendCommand high |
+//! | `aws-create-then-run` | aws | a compromised pipeline (usual runner pool and client): CreateDocument then SendCommand of it to 5 instances | CreateDocument none; SendCommand high |
+//! | `aws-low-and-slow` | aws | a known administrator, usual network, client and document: one SendCommand a day for 5 working days on a role they never touched | first medium, then low |
+//! | `ci-start-session` | aws | a GitHub OIDC role opens a Session Manager session from the runner pool | high |
+//! | `wildcard-association-by-human` | aws | a developer creates a State Manager association of AWS-RunShellScript on InstanceIds=* | high |
+//! | `mw-task-registration` | aws | a developer registers an AWS-RunShellScript task with the prod maintenance window; the window runs it | registration medium; the window's SendCommand medium |
+//! | `dormant-key-reactivated` | aws | an IAM user silent for weeks is used again from a residential address: SendCommand | medium |
+//! | `new-role-new-account` | aws | OrganizationAccountAccessRole in a freshly vended account no one uses runs SendCommand | medium |
+//! | `pacu-instance-profile` | aws | a leaked key: CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile, ReplaceIamInstanceProfileAssociation, then SendCommand with maxErrors 100% | IAM steps none; SendCommand high |
+//! | `azure-admin-replay` | azure | an Entra administrator's token replayed from a VPS with Az PowerShell: 3 Run Command | high, medium, medium |
+//! | `azure-new-hire-replay` | azure | a new hire's token replayed from a VPS: Run Command | medium |
+//! | `sp-secret-switch` | azure | a DevOps service principal that always used its federated credential (appidacr 2) signs in with a secret (appidacr 1) from a VPS: 2 Run Command | high each |
+//! | `mi-token-outside-azure` | azure | a managed identity's token (xms_mirid) used from a VPS: Run Command | high |
+//! | `azure-burst-fanout` | azure | MicroBurst Invoke-AzVMBulkCMD by a known administrator from the usual network: Run Command on 30 VMs in ~10 minutes | none for the first 3, medium to the 10th, high after |
+//! | `azure-grant-then-use` | azure | stolen admin token: roleAssignments/write (Virtual Machine Contributor) to a new service principal, which runs Run Command with a secret from a VPS | grant none; Run Command high |
+//! | `runbook-chain` | azure | MicroBurst-style: runbook write (random name), draft write, publish, webhook write, job, delete | webhook medium; job high; others none |
+//! | `azure-low-and-slow` | azure | a known administrator, usual network and client: one Run Command a day for 5 working days in a resource group they never touched | first medium, then low |
+//! | `aobo-partner-runcommand` | azure | a partner tenant's admin agent (ForeignGroup, Owner, foreign identity provider): 2 Run Command | high each |
+//! | `office-client-runcommand` | azure | AADInternals Invoke-AzureVMScript: an administrator's token for the Office client, api-version 2018-04-01, from a VPS | high |
+//! | `custom-script-extension` | azure | a stolen administrator token from a VPS writes CustomScriptExtension (encoded PowerShell) on 3 Windows VMs | high each |
+//!
+//! Some attacks emit context records the normalizer does not cover today (IAM user and key
+//! creation, role assignments, `AssumeRoleWithWebIdentity`); [`evaluate`] counts them as
+//! ignored instead of failing.
 
 #![deny(missing_docs)]
 

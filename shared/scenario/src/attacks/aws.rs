@@ -1,30 +1,29 @@
 //! AWS attacks.
 
-use cadet_core::Severity::{self, High, Low, Medium};
+use cadet_core::Severity::{self, High, Medium};
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{aws_victim, day, step, time, KALI_CLI, PACU_UA};
 use crate::emit::aws::{self as emit, Caller, Targets};
-use crate::emit::aws_id;
 use crate::net;
-use crate::org::{Fleet, ACCOUNTS, NEW_ACCOUNT, PROD, STAGE};
+use crate::org::{ACCOUNTS, PROD};
 use crate::rng::Rng;
 use crate::sim::{routine, AwsPersona, Gen};
 use crate::Kind;
 
 /// Who, from where, with what, in which account.
-struct Op {
-    name: &'static str,
-    account: String,
-    region: &'static str,
-    caller: Caller,
-    ip: String,
-    ua: String,
+pub(super) struct Op {
+    pub(super) name: &'static str,
+    pub(super) account: String,
+    pub(super) region: &'static str,
+    pub(super) caller: Caller,
+    pub(super) ip: String,
+    pub(super) ua: String,
 }
 
 impl Op {
-    fn call(
+    pub(super) fn call(
         &self,
         g: &mut Gen,
         t: Timestamp,
@@ -49,7 +48,7 @@ impl Op {
         g.aws(&call, step(self.name, expect));
     }
 
-    fn send(
+    pub(super) fn send(
         &self,
         g: &mut Gen,
         t: Timestamp,
@@ -63,7 +62,7 @@ impl Op {
         self.call(g, t, ("ssm.amazonaws.com", "SendCommand"), rr, expect);
     }
 
-    fn session(
+    pub(super) fn session(
         &self,
         g: &mut Gen,
         rng: &mut Rng,
@@ -77,7 +76,14 @@ impl Op {
 }
 
 /// Instances of an account among roles, alive on a day.
-fn ids(g: &Gen, rng: &mut Rng, account: usize, roles: &[&str], day: i64, n: usize) -> Vec<String> {
+pub(super) fn ids(
+    g: &Gen,
+    rng: &mut Rng,
+    account: usize,
+    roles: &[&str],
+    day: i64,
+    n: usize,
+) -> Vec<String> {
     let mut alive: Vec<String> = g
         .fleet
         .alive(account, None, day)
@@ -104,7 +110,7 @@ fn ids(g: &Gen, rng: &mut Rng, account: usize, roles: &[&str], day: i64, n: usiz
 }
 
 /// A victim of a kind and an evaluation day on which it is active.
-fn victim(g: &Gen, rng: &mut Rng, kind: Kind, room: i64) -> Option<(i64, AwsPersona)> {
+pub(super) fn victim(g: &Gen, rng: &mut Rng, kind: Kind, room: i64) -> Option<(i64, AwsPersona)> {
     (0..40).find_map(|_| {
         let d = day(g, rng, room);
         aws_victim(g, rng, kind, d).map(|p| (d, p))
@@ -112,7 +118,7 @@ fn victim(g: &Gen, rng: &mut Rng, kind: Kind, room: i64) -> Option<(i64, AwsPers
 }
 
 /// The victim's caller with fresh session credentials.
-fn fresh(p: &AwsPersona, rng: &mut Rng) -> Caller {
+pub(super) fn fresh(p: &AwsPersona, rng: &mut Rng) -> Caller {
     match &p.caller {
         Caller::Sso {
             permission_set,
@@ -140,7 +146,7 @@ fn fresh(p: &AwsPersona, rng: &mut Rng) -> Caller {
     }
 }
 
-fn op(name: &'static str, p: &AwsPersona, caller: Caller, ip: String, ua: String) -> Op {
+pub(super) fn op(name: &'static str, p: &AwsPersona, caller: Caller, ip: String, ua: String) -> Op {
     let acct = ACCOUNTS[p.account];
     Op {
         name,
@@ -152,15 +158,15 @@ fn op(name: &'static str, p: &AwsPersona, caller: Caller, ip: String, ua: String
     }
 }
 
-fn mins(m: i64) -> SignedDuration {
+pub(super) fn mins(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
 }
 
-fn vps(rng: &mut Rng) -> String {
+pub(super) fn vps(rng: &mut Rng) -> String {
     net::attacker_ip(rng).1
 }
 
-fn boto_linux(rng: &mut Rng) -> String {
+pub(super) fn boto_linux(rng: &mut Rng) -> String {
     net::boto3(
         rng.range(0, 40),
         "os/linux#6.8.0-45-generic md/arch#x86_64",
@@ -487,330 +493,4 @@ pub(super) fn burst_fanout(g: &mut Gen, rng: &mut Rng, name: &'static str) {
             expect,
         );
     }
-}
-
-pub(super) fn grant_then_use(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::SsoAdmin, 1) else {
-        return;
-    };
-    let t = time(g, rng, p.zone, d);
-    let o = Op {
-        account: ACCOUNTS[PROD].id.into(),
-        ..op(name, &p, fresh(&p, rng), vps(rng), boto_linux(rng))
-    };
-    let user = format!("svc-monitoring-{}", rng.range(2, 9));
-    let key = format!("AKIA{}", aws_id(&format!("{user}{d}"), 16));
-    let iam = "iam.amazonaws.com";
-    o.call(g, t, (iam, "CreateUser"), (json!({"userName": user}), json!({"user": {"userName": user, "arn": format!("arn:aws:iam::{}:user/{user}", ACCOUNTS[PROD].id)}})), None);
-    o.call(
-        g,
-        t + mins(1),
-        (iam, "CreateAccessKey"),
-        (
-            json!({"userName": user}),
-            json!({"accessKey": {"accessKeyId": key, "status": "Active", "userName": user}}),
-        ),
-        None,
-    );
-    o.call(
-        g,
-        t + mins(2),
-        (iam, "AttachUserPolicy"),
-        (
-            json!({"userName": user, "policyArn": "arn:aws:iam::aws:policy/AmazonSSMFullAccess"}),
-            Value::Null,
-        ),
-        None,
-    );
-    let later = t + mins(rng.range(20, 90));
-    let new = Op {
-        caller: Caller::User { name: user, key },
-        ip: vps(rng),
-        ua: KALI_CLI.into(),
-        ..o
-    };
-    for k in 0..2 {
-        let target = ids(g, rng, PROD, &["db", "app"], d, 2);
-        new.send(
-            g,
-            later + mins(3 * k),
-            "AWS-RunShellScript",
-            &Targets::Ids(target),
-            "0",
-            Some(High),
-        );
-    }
-}
-
-pub(super) fn create_then_run(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::CiOidc, 1) else {
-        return;
-    };
-    let zone = crate::org::Zone::ALL[rng.below(3) as usize];
-    let t = g.clock.local(zone, d, rng.range(9 * 60, 19 * 60));
-    let o = op(
-        name,
-        &p,
-        fresh(&p, rng),
-        net::azure_pool_ip(rng),
-        p.ua.clone(),
-    );
-    let doc = format!("sys-update-{}", rng.hex(6));
-    o.call(
-        g,
-        t,
-        ("ssm.amazonaws.com", "CreateDocument"),
-        (
-            json!({"name": doc, "content": "HIDDEN_DUE_TO_SECURITY_REASONS", "documentType": "Command", "documentFormat": "JSON"}),
-            json!({"documentDescription": {"name": doc, "documentType": "Command", "status": "Creating"}}),
-        ),
-        None,
-    );
-    let target = ids(g, rng, p.account, &p.roles, d, 5);
-    o.send(
-        g,
-        t + mins(rng.range(2, 5)),
-        &doc,
-        &Targets::Ids(target),
-        "0",
-        Some(High),
-    );
-}
-
-pub(super) fn low_and_slow(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::SsoAdmin, 9) else {
-        return;
-    };
-    let fresh_roles: Vec<&str> = Fleet::roles(p.account)
-        .into_iter()
-        .filter(|r| !p.roles.contains(r))
-        .collect();
-    if fresh_roles.is_empty() {
-        return;
-    }
-    let role = *rng.pick(&fresh_roles);
-    let zone = p.zone.unwrap_or(crate::org::Zone::London);
-    let mut n = 0;
-    for day in d..g.clock.days {
-        if n == 5 {
-            break;
-        }
-        if !g.clock.workday(zone, day) {
-            continue;
-        }
-        let t = g.clock.local(zone, day, rng.range(10 * 60, 17 * 60));
-        let o = op(
-            name,
-            &p,
-            fresh(&p, rng),
-            net::office_ip(rng, zone),
-            p.ua.clone(),
-        );
-        let target = ids(g, rng, p.account, &[role], day, 1);
-        o.send(
-            g,
-            t,
-            "AWS-RunShellScript",
-            &Targets::Ids(target),
-            "0",
-            Some(if n == 0 { Medium } else { Low }),
-        );
-        n += 1;
-    }
-}
-
-pub(super) fn ci_start_session(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::CiOidc, 1) else {
-        return;
-    };
-    let t = time(g, rng, None, d);
-    let ua = net::aws_cli(d - d % 7, &net::runner_os(d), "ssm.start-session");
-    let o = op(name, &p, fresh(&p, rng), net::azure_pool_ip(rng), ua);
-    let target = ids(g, rng, p.account, &p.roles, d, 1);
-    o.session(g, rng, t, &target[0], Some(High));
-}
-
-pub(super) fn wildcard_association(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::SsoDeveloper, 1) else {
-        return;
-    };
-    let t = time(g, rng, p.zone, d);
-    let o = Op {
-        account: ACCOUNTS[STAGE].id.into(),
-        ..op(
-            name,
-            &p,
-            fresh(&p, rng),
-            p.ip.clone(),
-            p.ua.replace("ssm.send-command", "ssm.create-association"),
-        )
-    };
-    let rr = emit::association(
-        "AWS-RunShellScript",
-        &Targets::All,
-        "rate(30 minutes)",
-        "fix-perms",
-        &rng.uuid(),
-    );
-    o.call(
-        g,
-        t,
-        ("ssm.amazonaws.com", "CreateAssociation"),
-        rr,
-        Some(High),
-    );
-}
-
-pub(super) fn mw_task_registration(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::SsoDeveloper, 1) else {
-        return;
-    };
-    let t = time(g, rng, p.zone, d);
-    let acct = ACCOUNTS[PROD].id;
-    let o = Op {
-        account: acct.into(),
-        ..op(
-            name,
-            &p,
-            fresh(&p, rng),
-            p.ip.clone(),
-            p.ua.replace(
-                "ssm.send-command",
-                "ssm.register-task-with-maintenance-window",
-            ),
-        )
-    };
-    let window = format!("mw-0{}", rng.hex(17));
-    let target = rng.uuid();
-    o.call(
-        g,
-        t,
-        ("ssm.amazonaws.com", "RegisterTaskWithMaintenanceWindow"),
-        (
-            json!({"windowId": window, "taskArn": "AWS-RunShellScript", "taskType": "RUN_COMMAND",
-                "targets": [{"key": "WindowTargetIds", "values": [target]}], "maxConcurrency": "100%", "maxErrors": "100%",
-                "taskInvocationParameters": {"runCommand": {"parameters": "HIDDEN_DUE_TO_SECURITY_REASONS"}}}),
-            json!({"windowTaskId": rng.uuid()}),
-        ),
-        Some(Medium),
-    );
-    let run = t + mins(rng.range(60, 360));
-    let mw = Op {
-        caller: Caller::Role {
-            role: "SSMMaintenanceWindowRole".into(),
-            session: rng.uuid(),
-            invoked_by: Some("ssm.amazonaws.com"),
-            web_identity: None,
-            key: format!("ASIA{}", aws_id(&format!("mwx{d}"), 16)),
-        },
-        ip: "ssm.amazonaws.com".into(),
-        ua: "ssm.amazonaws.com".into(),
-        ..o
-    };
-    mw.send(
-        g,
-        run,
-        "AWS-RunShellScript",
-        &Targets::Window(target),
-        "100%",
-        Some(Medium),
-    );
-}
-
-pub(super) fn dormant_reactivated(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let dormant: Vec<AwsPersona> = g
-        .aws_cast
-        .iter()
-        .filter(|p| p.kind == Kind::IamUser && p.to < g.clock.warm_days)
-        .cloned()
-        .collect();
-    let Some(p) = dormant.first() else { return };
-    let d = day(g, rng, 1);
-    let t = time(g, rng, p.zone, d);
-    let mut home = net::Home::new(rng, p.zone.unwrap_or(crate::org::Zone::London));
-    let o = op(name, p, p.caller.clone(), home.ip(rng, d), p.ua.clone());
-    let target = ids(g, rng, p.account, &p.roles, d, 2);
-    o.send(
-        g,
-        t,
-        "AWS-RunShellScript",
-        &Targets::Ids(target),
-        "0",
-        Some(Medium),
-    );
-}
-
-pub(super) fn new_role_new_account(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let d = day(g, rng, 1);
-    let t = time(g, rng, None, d);
-    let o = Op {
-        name,
-        account: NEW_ACCOUNT.into(),
-        region: "us-east-1",
-        caller: Caller::Role {
-            role: "OrganizationAccountAccessRole".into(),
-            session: "admin".into(),
-            invoked_by: None,
-            web_identity: None,
-            key: format!("ASIA{}", rng.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")),
-        },
-        ip: vps(rng),
-        ua: net::aws_cli(
-            d,
-            "os/linux#6.8.0-45-generic md/arch#x86_64",
-            "ssm.send-command",
-        ),
-    };
-    let target = format!("i-0{}", rng.hex(16));
-    o.send(
-        g,
-        t,
-        "AWS-RunShellScript",
-        &Targets::Ids(vec![target]),
-        "0",
-        Some(Medium),
-    );
-}
-
-pub(super) fn pacu_instance_profile(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::IamUser, 1) else {
-        return;
-    };
-    let t = time(g, rng, None, d);
-    let o = op(name, &p, p.caller.clone(), vps(rng), PACU_UA.into());
-    let iam = "iam.amazonaws.com";
-    let steps: [(&str, &str, Value); 4] = [
-        (
-            iam,
-            "CreateRole",
-            json!({"roleName": "SSM", "assumeRolePolicyDocument": "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"}),
-        ),
-        (
-            iam,
-            "CreateInstanceProfile",
-            json!({"instanceProfileName": "SSM"}),
-        ),
-        (
-            iam,
-            "AddRoleToInstanceProfile",
-            json!({"instanceProfileName": "SSM", "roleName": "SSM"}),
-        ),
-        (
-            "ec2.amazonaws.com",
-            "ReplaceIamInstanceProfileAssociation",
-            json!({"associationId": format!("iip-assoc-0{}", rng.hex(16)), "iamInstanceProfile": {"name": "SSM"}}),
-        ),
-    ];
-    for (k, (src, api, rq)) in steps.into_iter().enumerate() {
-        o.call(g, t + mins(k as i64), (src, api), (rq, Value::Null), None);
-    }
-    let target = ids(g, rng, p.account, &[], d, 3);
-    o.send(
-        g,
-        t + mins(6),
-        "AWS-RunShellScript",
-        &Targets::Ids(target),
-        "100%",
-        Some(High),
-    );
 }

@@ -304,16 +304,17 @@ pub(super) fn runbook_chain(g: &mut Gen, rng: &mut Rng, name: &'static str) {
 }
 
 pub(super) fn low_and_slow(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::AzureAdmin, 9) else {
+    // An administrator with resource groups they never touched in their subscription.
+    let Some((d, p, fresh)) = (0..40).find_map(|_| {
+        let (d, p) = victim(g, rng, Kind::AzureAdmin, 9)?;
+        let fresh: Vec<&str> = Fleet::resource_groups(p.sub)
+            .into_iter()
+            .filter(|r| !p.rgs.contains(r))
+            .collect();
+        (!fresh.is_empty()).then_some((d, p, fresh))
+    }) else {
         return;
     };
-    let fresh: Vec<&str> = Fleet::resource_groups(p.sub)
-        .into_iter()
-        .filter(|r| !p.rgs.contains(r))
-        .collect();
-    if fresh.is_empty() {
-        return;
-    }
     let rg = *rng.pick(&fresh);
     let zone = p.zone.unwrap_or(Zone::London);
     let mut n = 0;

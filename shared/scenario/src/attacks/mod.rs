@@ -16,6 +16,7 @@ use crate::sim::{AwsPersona, AzPersona, Gen};
 use crate::{Cloud, Kind, Label};
 
 pub mod aws;
+pub mod aws_paths;
 pub mod azure;
 
 /// One attack kind of the library.
@@ -56,15 +57,15 @@ kinds! {
     "iac-role-replay", Aws, "the Terraform role used from a VPS: CreateAssociation of AWS-RunShellScript on Env=prod", "high", aws::iac_replay;
     "client-change-in-session", Aws, "an administrator's live session (same key, same address) switches from aws-cli to Pacu's boto3: 2 SendCommand", "medium each", aws::client_change;
     "aws-burst-fanout", Aws, "a known administrator, usual network and client: SendCommand to 40 instances one by one in ~8 minutes", "none for the first 3, medium to the 10th, high after", aws::burst_fanout;
-    "aws-grant-then-use", Aws, "stolen admin session: CreateUser, CreateAccessKey, AttachUserPolicy AmazonSSMFullAccess; the new user's SendCommand from another VPS", "grants none; SendCommand high", aws::grant_then_use;
-    "aws-create-then-run", Aws, "a compromised pipeline (usual runner pool and client): CreateDocument then SendCommand of it to 5 instances", "CreateDocument none; SendCommand high", aws::create_then_run;
-    "aws-low-and-slow", Aws, "a known administrator, usual network, client and document: one SendCommand a day for 5 working days on a role they never touched", "first medium, then low", aws::low_and_slow;
-    "ci-start-session", Aws, "a GitHub OIDC role opens a Session Manager session from the runner pool", "high", aws::ci_start_session;
-    "wildcard-association-by-human", Aws, "a developer creates a State Manager association of AWS-RunShellScript on InstanceIds=*", "high", aws::wildcard_association;
-    "mw-task-registration", Aws, "a developer registers an AWS-RunShellScript task with the prod maintenance window; the window runs it", "registration medium; the window's SendCommand medium", aws::mw_task_registration;
-    "dormant-key-reactivated", Aws, "an IAM user silent for weeks is used again from a residential address: SendCommand", "medium", aws::dormant_reactivated;
-    "new-role-new-account", Aws, "OrganizationAccountAccessRole in a freshly vended account no one uses runs SendCommand", "medium", aws::new_role_new_account;
-    "pacu-instance-profile", Aws, "a leaked key: CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile, ReplaceIamInstanceProfileAssociation, then SendCommand with maxErrors 100%", "IAM steps none; SendCommand high", aws::pacu_instance_profile;
+    "aws-grant-then-use", Aws, "stolen admin session: CreateUser, CreateAccessKey, AttachUserPolicy AmazonSSMFullAccess; the new user's SendCommand from another VPS", "grants none; SendCommand high", aws_paths::grant_then_use;
+    "aws-create-then-run", Aws, "a compromised pipeline (usual runner pool and client): CreateDocument then SendCommand of it to 5 instances", "CreateDocument none; SendCommand high", aws_paths::create_then_run;
+    "aws-low-and-slow", Aws, "a known administrator, usual network, client and document: one SendCommand a day for 5 working days on a role they never touched", "first medium, then low", aws_paths::low_and_slow;
+    "ci-start-session", Aws, "a GitHub OIDC role opens a Session Manager session from the runner pool", "high", aws_paths::ci_start_session;
+    "wildcard-association-by-human", Aws, "a developer creates a State Manager association of AWS-RunShellScript on InstanceIds=*", "high", aws_paths::wildcard_association;
+    "mw-task-registration", Aws, "a developer registers an AWS-RunShellScript task with the prod maintenance window; the window runs it", "registration medium; the window's SendCommand medium", aws_paths::mw_task_registration;
+    "dormant-key-reactivated", Aws, "an IAM user silent for weeks is used again from a residential address: SendCommand", "medium", aws_paths::dormant_reactivated;
+    "new-role-new-account", Aws, "OrganizationAccountAccessRole in a freshly vended account no one uses runs SendCommand", "medium", aws_paths::new_role_new_account;
+    "pacu-instance-profile", Aws, "a leaked key: CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile, ReplaceIamInstanceProfileAssociation, then SendCommand with maxErrors 100%", "IAM steps none; SendCommand high", aws_paths::pacu_instance_profile;
     "azure-admin-replay", Azure, "an Entra administrator's token replayed from a VPS with Az PowerShell: 3 Run Command", "high, medium, medium", azure::admin_replay;
     "azure-new-hire-replay", Azure, "a new hire's token replayed from a VPS: Run Command", "medium", azure::new_hire_replay;
     "sp-secret-switch", Azure, "a DevOps service principal that always used its federated credential (appidacr 2) signs in with a secret (appidacr 1) from a VPS: 2 Run Command", "high each", azure::sp_secret_switch;

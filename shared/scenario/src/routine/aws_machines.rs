@@ -590,7 +590,7 @@ fn service_invoked(g: &mut Gen) {
                 let t = g.clock.utc(day, minute) + SignedDuration::from_secs(rng.range(0, 300));
                 let caller = Caller::Role {
                     role: "SSMAutomationAssociationRole".into(),
-                    session: format!("{}", rng.hex(32)),
+                    session: rng.hex(32),
                     invoked_by: Some("ssm.amazonaws.com"),
                     web_identity: None,
                     key: format!("ASIA{}", aws_id(&format!("sa{account}{day}"), 16)),
@@ -644,7 +644,7 @@ fn service_invoked(g: &mut Gen) {
                 );
                 let caller = Caller::Role {
                     role: "AWS-QuickSetup-StackSet-Local-ExecutionRole".into(),
-                    session: format!("{}", rng.hex(20)),
+                    session: rng.hex(20),
                     invoked_by: Some("cloudformation.amazonaws.com"),
                     web_identity: None,
                     key: format!("ASIA{}", aws_id(&format!("qs{account}{day}"), 16)),

@@ -444,13 +444,13 @@ fn schedules(g: &mut Gen) {
 
 /// Azure Policy (DeployIfNotExists): monitoring agents on every new VM within the hour.
 fn policy(g: &mut Gen) {
-    for sub in 0..SUBS.len() {
-        let id = format!("policy:deploy-ama@{}", SUBS[sub].name);
+    for (sub, subscription) in SUBS.iter().enumerate() {
+        let id = format!("policy:deploy-ama@{}", subscription.name);
         g.register(&id, Kind::AzurePolicy, None, 0, i64::MAX);
         let mut rng: Rng = g.stream(&id);
         let mirid = format!(
             "/subscriptions/{}/providers/Microsoft.Authorization/policyAssignments/deploy-ama",
-            SUBS[sub].id
+            subscription.id
         );
         let caller = Caller::managed(
             name_uuid(&id),

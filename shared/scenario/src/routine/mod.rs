@@ -134,7 +134,7 @@ impl Person {
             home: Home::new(rng, zone),
             office: rng.unit() * 0.8,
             vpn: rng.unit() * 0.6,
-            os: *rng.pick(net::LAPTOP_OS),
+            os: net::LAPTOP_OS[rng.below(net::LAPTOP_OS.len() as u64) as usize],
             upgrades: {
                 let mean = rng.range(10, 40) as f64;
                 Upgrades::new(rng, mean, days)
@@ -223,23 +223,21 @@ impl Names {
                 ],
             ),
         };
-        loop {
-            let (f, l) = (*rng.pick(first), *rng.pick(last));
-            let mut handle = format!("{f}.{l}");
-            let mut n = 2;
-            while self.used.contains(&handle) {
-                handle = format!("{f}.{l}{n}");
-                n += 1;
-            }
-            self.used.insert(handle.clone());
-            let cap = |s: &str| {
-                let mut c = s.chars();
-                c.next()
-                    .map(|x| x.to_ascii_uppercase().to_string() + c.as_str())
-                    .unwrap_or_default()
-            };
-            return (handle, format!("{} {}", cap(f), cap(l)));
+        let (f, l) = (*rng.pick(first), *rng.pick(last));
+        let mut handle = format!("{f}.{l}");
+        let mut n = 2;
+        while self.used.contains(&handle) {
+            handle = format!("{f}.{l}{n}");
+            n += 1;
         }
+        self.used.insert(handle.clone());
+        let cap = |s: &str| {
+            let mut c = s.chars();
+            c.next()
+                .map(|x| x.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        };
+        (handle, format!("{} {}", cap(f), cap(l)))
     }
 }
 
