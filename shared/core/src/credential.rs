@@ -5,8 +5,8 @@
 //!
 //! | signal | evidence | kept in the profile |
 //! |---|---|---|
-//! | `credential_second_owner` | one AWS session key (`ASIA…`) used from a second network owner (autonomous system or cloud provider) within its lifetime | [`Credential::owners`] per key |
-//! | `session_client_change` | the client family changed inside one AWS session | [`Credential::clients`] per key |
+//! | `credential_second_owner` | one AWS session key (`ASIA…`) used from a second network owner (autonomous system or cloud provider) within its lifetime, one the principal had not used before the session began | [`Credential::owners`] per key |
+//! | `session_client_change` | the client family changed inside one AWS session, to one the principal had not used before the session began | [`Credential::clients`] per key |
 //! | `credential_type_change` | an Azure service principal that authenticated with a certificate or federated assertion (`appidacr` 2) now uses a client secret (`appidacr` 1) | [`Profile::credential_kinds`] |
 //!
 //! Network owners come from the versioned table shipped with the project
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{CommandEvent, KeyKind};
 use crate::policy::Policy;
-use crate::profile::{client_of, hash64, remember, Profile};
+use crate::profile::{client_of, hash64, remember, Profile, Seen};
 use crate::signals::{SignalId, Signals};
 
 /// Session keys kept per principal (the most recently used).
@@ -150,8 +150,15 @@ pub fn signals(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals
     if let Some(key) = session_key(e) {
         let h = hash64(key);
         if let Some(c) = p.credentials.iter().find(|c| c.key == h) {
+            // Known to the principal before this session began: the person moving between
+            // office, VPN and home with one session, not a second party.
+            let known_before =
+                |list: &[Seen], v: &str| list.iter().any(|s| s.value == v && s.first < c.first);
             if let Some((owner, label)) = owner_of(e.source.ip.as_deref()) {
-                if !c.owners.is_empty() && !c.owners.contains(&owner) {
+                if !c.owners.is_empty()
+                    && !c.owners.contains(&owner)
+                    && !known_before(&p.owners, &owner)
+                {
                     out.push(
                         policy,
                         SignalId::CredentialSecondOwner,
@@ -166,7 +173,10 @@ pub fn signals(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals
                 }
             }
             if let Some(client) = client_of(e) {
-                if !c.clients.is_empty() && !c.clients.contains(&client) {
+                if !c.clients.is_empty()
+                    && !c.clients.contains(&client)
+                    && !known_before(&p.clients, &client)
+                {
                     out.push(
                         policy,
                         SignalId::SessionClientChange,

@@ -34,6 +34,7 @@
 
 pub mod baseline;
 pub mod credential;
+pub mod familiar;
 pub mod finding;
 pub mod grant;
 pub mod join;

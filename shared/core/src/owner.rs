@@ -6,13 +6,15 @@
 //!
 //! - *Is a new network expected for this identity?* A CI runner pool or an instance fleet
 //!   behind changing NAT addresses comes from a new /24 on nearly every call, all of one
-//!   provider. When the principal's recent networks are mostly single-use
-//!   ([`Churn::share`] ≥ [`EXPECTED_SHARE`], at least [`MIN_NETWORKS`] of them) and this
-//!   address's owner is established for it (first seen over a day ago and seen again on a
-//!   later day), the new /24 is [`expected_network`]: `new_source_network` keeps only
-//!   `1 − share` of its points, says why, and does not count as a novelty (bursts, routine).
-//!   For a person who always works from one network the share is near 0 and a new network
-//!   scores in full.
+//!   provider. The principal's own rate of new networks ([`Churn::share`], from
+//!   [`crate::profile::Novelty`]) says how much a new one tells: [`Churn::surprise`] is its
+//!   information, `ln(1/share)`, relative to that of someone who changes networks once in 50
+//!   commands ([`RARE_RATE`]). When that is under [`EXPECTED_BELOW`] (with at least
+//!   [`MIN_NETWORKS`] new networks in [`MIN_CALLS`] commands) and this address's owner is
+//!   established for the principal (first seen over a day ago and seen again on a later day),
+//!   the new /24 is [`expected_network`]: `new_source_network` keeps that share of its points
+//!   (at least one, so the evidence shows), says why, and does not count as a novelty (bursts,
+//!   routine). For a person who always works from one network a new one scores in full.
 //! - *Is a credential used from two places?* ([`crate::credential`]).
 //!
 //! Private, loopback, link-local and CGNAT addresses have no owner (VPC endpoints, on-premises
@@ -29,10 +31,15 @@ use crate::profile::{network_of, Profile, Seen};
 
 /// Owners kept per principal (the most recently seen).
 pub const CAP_OWNERS: usize = 16;
-/// Networks a principal must have used before its churn is judged.
-pub const MIN_NETWORKS: usize = 5;
-/// Share of single-use networks from which a new network is expected.
-pub const EXPECTED_SHARE: f64 = 0.5;
+/// Commands from a new network a principal must have made before its churn is judged ...
+pub const MIN_NETWORKS: u32 = 5;
+/// ... among at least this many commands counted.
+pub const MIN_CALLS: u32 = 20;
+/// The rate of new networks of someone who rarely changes networks (one command in 50): a new
+/// network from such a principal carries a new network's full weight.
+pub const RARE_RATE: f64 = 0.02;
+/// Below this share of its full weight, a new network is expected rather than novel.
+pub const EXPECTED_BELOW: f64 = 0.75;
 
 /// The owner of a source address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,33 +88,44 @@ pub fn owner_of(ip: Option<&str>) -> Option<SourceOwner> {
     }
 }
 
-/// How a principal's recent networks churn: how many distinct networks its retained calls
-/// came from.
+/// How often a principal's commands came from a network it had not used.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Churn {
-    /// Distinct networks retained.
-    pub networks: usize,
-    /// Calls from them.
-    pub calls: u64,
+    /// Commands counted ([`crate::profile::Novelty::calls`]).
+    pub calls: u32,
+    /// ... from a network new at the time.
+    pub new: u32,
 }
 
 impl Churn {
-    /// Of a principal's network list.
-    pub fn of(list: &[Seen]) -> Churn {
+    /// Of a principal's profile.
+    pub fn of(p: &Profile) -> Churn {
         Churn {
-            networks: list.len(),
-            calls: list.iter().map(|s| s.count).sum(),
+            calls: p.novelty.calls,
+            new: p.novelty.networks,
         }
     }
 
-    /// Share of calls that came from a network used for the first time (distinct networks
-    /// over calls): near 1 for a runner pool, near 0 for someone at one desk.
+    /// Share of commands from a network used for the first time (smoothed: one more new in
+    /// two more calls): near 1 for a runner pool, near 0 for someone at one desk.
     pub fn share(&self) -> f64 {
-        if self.calls == 0 {
-            return 0.0;
-        }
-        (self.networks as f64 / self.calls as f64).min(1.0)
+        (f64::from(self.new) + 1.0) / (f64::from(self.calls) + 2.0)
     }
+
+    /// How surprising a new network is from this principal, as a share of the full weight:
+    /// its information, `ln(1/share)`, over that of a principal that rarely changes networks,
+    /// `ln(1/RARE_RATE)`; between 0 and 1.
+    pub fn surprise(&self) -> f64 {
+        surprise(self.new, self.calls)
+    }
+}
+
+/// How surprising a new value is from a principal that brought one in `new` of its last
+/// `calls` commands, as a share of the full weight: the information of the smoothed rate,
+/// `ln(1/rate)`, over that of [`RARE_RATE`]; between 0 and 1.
+pub fn surprise(new: u32, calls: u32) -> f64 {
+    let rate = (f64::from(new) + 1.0) / (f64::from(calls) + 2.0);
+    ((1.0 / rate).ln() / (1.0 / RARE_RATE).ln()).clamp(0.0, 1.0)
 }
 
 /// Why a new network is expected for this principal.
@@ -131,8 +149,8 @@ pub fn expected_network(p: &Profile, e: &CommandEvent) -> Option<Expected> {
     if p.networks.iter().any(|s| s.value == net) {
         return None;
     }
-    let churn = Churn::of(&p.networks);
-    if churn.networks < MIN_NETWORKS || churn.share() < EXPECTED_SHARE {
+    let churn = Churn::of(p);
+    if churn.new < MIN_NETWORKS || churn.calls < MIN_CALLS || churn.surprise() >= EXPECTED_BELOW {
         return None;
     }
     let owner = owner_of(e.source.ip.as_deref())?;
@@ -160,18 +178,23 @@ mod tests {
     }
 
     #[test]
-    fn churn_is_the_share_of_single_use_networks() {
-        let t = Timestamp::UNIX_EPOCH;
-        let seen = |v: &str, count| Seen {
-            value: v.into(),
-            first: t,
-            last: t,
-            count,
-        };
-        let desk = Churn::of(&[seen("a", 400), seen("b", 20)]);
+    fn a_new_network_surprises_in_proportion_to_how_rarely_the_principal_changes_networks() {
+        let desk = Churn { calls: 400, new: 2 };
         assert!(desk.share() < 0.01);
-        let pool: Vec<Seen> = (0..40).map(|i| seen(&format!("n{i}"), 1)).collect();
-        assert!((Churn::of(&pool).share() - 1.0).abs() < f64::EPSILON);
-        assert_eq!(Churn::of(&[]).share(), 0.0);
+        assert!((desk.surprise() - 1.0).abs() < f64::EPSILON);
+        let pool = Churn { calls: 40, new: 38 };
+        assert!(pool.share() > 0.9);
+        assert!(pool.surprise() < 0.05);
+        // One command in three from a new network: about a quarter of the weight.
+        let jobs = Churn {
+            calls: 300,
+            new: 100,
+        };
+        assert!(
+            (0.2..0.35).contains(&jobs.surprise()),
+            "{}",
+            jobs.surprise()
+        );
+        assert!((Churn { calls: 0, new: 0 }.share() - 0.5).abs() < f64::EPSILON);
     }
 }

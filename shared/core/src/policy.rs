@@ -53,6 +53,10 @@ pub struct PolicyFile {
     pub learning_period_days: u32,
     /// Fraction (0.0–1.0) of their weight that novelty signals keep during the learning period.
     pub learning_weight: f64,
+    /// Fraction (0.0–1.0) of their weight that a call's shape signals (script document, tag
+    /// target, instance role, long-term key …) keep when the principal's own history shows
+    /// that shape is its habit. Used with a baseline store.
+    pub familiar_weight: f64,
     /// Points per signal id (negative values lower the score). Unknown ids are rejected.
     pub weights: Weights,
     /// Base points per action, added to every verdict of that action.
@@ -450,6 +454,7 @@ impl Default for PolicyFile {
             business_hours: WindowSpec::default(),
             learning_period_days: 14,
             learning_weight: 0.2,
+            familiar_weight: 0.25,
             weights: Weights::default(),
             base: BaseWeights::default(),
             thresholds: Thresholds::default(),
@@ -583,6 +588,8 @@ pub struct Policy {
     pub learning_period_days: u32,
     /// Weight fraction kept by novelty signals during learning.
     pub learning_weight: f64,
+    /// Weight fraction kept by shape signals that are the principal's habit.
+    pub familiar_weight: f64,
     /// Signal weights.
     pub weights: Weights,
     /// Base points per action.
@@ -632,6 +639,7 @@ fn unreachable_default() -> Policy {
         },
         learning_period_days: 0,
         learning_weight: 1.0,
+        familiar_weight: 1.0,
         weights: Weights::default(),
         base: BaseWeights::default(),
         thresholds: Thresholds::default(),
@@ -681,6 +689,13 @@ impl Policy {
                 line: 0,
                 key: "learning_weight".into(),
                 message: format!("must be between 0.0 and 1.0, got {}", file.learning_weight),
+            });
+        }
+        if !(0.0..=1.0).contains(&file.familiar_weight) {
+            return Err(PolicyError::Invalid {
+                line: 0,
+                key: "familiar_weight".into(),
+                message: format!("must be between 0.0 and 1.0, got {}", file.familiar_weight),
             });
         }
         if file.thresholds.many_targets == 0 {
@@ -795,6 +810,7 @@ impl Policy {
             business_hours,
             learning_period_days: file.learning_period_days,
             learning_weight: file.learning_weight,
+            familiar_weight: file.familiar_weight,
             weights: file.weights,
             base: file.base,
             thresholds: file.thresholds,

@@ -48,6 +48,9 @@ pub const NOVEL_NETWORK: u8 = 4;
 pub const NOVEL_CLIENT: u8 = 8;
 /// A class of machines new to the principal ([`target_classes`]).
 pub const NOVEL_TARGET: u8 = 16;
+/// Not stored in [`Recent::novel`]: the call's network owner is new to the principal (counted
+/// in [`Novelty::owners`]).
+pub const NOVEL_OWNER: u8 = 32;
 /// Not a novelty: set in [`Recent::novel`] when the event's verdict alerted, so the
 /// principal's next steps within `thresholds.sequence_window_minutes` are judged as one
 /// episode ([`Profile::observe_scored`]).
@@ -205,6 +208,52 @@ pub struct RecentTarget {
     pub time: Timestamp,
 }
 
+/// How often a principal's commands came with a value it had not used before, per feature:
+/// its own rate of novelty. Counts are halved together once `calls` passes
+/// [`Novelty::HALVE_AT`], so recent behaviour weighs more and the counters stay small.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Novelty {
+    /// Commands counted.
+    pub calls: u32,
+    /// ... whose source network (/24, /48) was new.
+    pub networks: u32,
+    /// ... whose client family was new.
+    pub clients: u32,
+    /// ... whose document, runbook or run command name was new.
+    pub documents: u32,
+    /// ... whose network owner was new.
+    pub owners: u32,
+}
+
+impl Novelty {
+    /// Calls after which every count is halved.
+    pub const HALVE_AT: u32 = 512;
+
+    fn count(&mut self, bits: u8) {
+        self.calls += 1;
+        self.networks += u32::from(bits & NOVEL_NETWORK != 0);
+        self.clients += u32::from(bits & NOVEL_CLIENT != 0);
+        self.documents += u32::from(bits & NOVEL_DOCUMENT != 0);
+        self.owners += u32::from(bits & NOVEL_OWNER != 0);
+        if self.calls > Self::HALVE_AT {
+            self.calls /= 2;
+            self.networks /= 2;
+            self.clients /= 2;
+            self.documents /= 2;
+            self.owners /= 2;
+        }
+    }
+
+    /// Share of calls with a new value of a feature (`networks`, …); 0 without calls.
+    pub fn rate(&self, firsts: u32) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            (f64::from(firsts) / f64::from(self.calls)).min(1.0)
+        }
+    }
+}
+
 /// A delivery already processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeenId {
@@ -311,6 +360,9 @@ pub struct Profile {
     /// commands came from (bounded). Added in state schema 5.
     #[serde(default)]
     pub owners: Vec<Seen>,
+    /// The principal's own rate of novelty per feature ([`Novelty`]). Added in state schema 5.
+    #[serde(default)]
+    pub novelty: Novelty,
 }
 
 impl Profile {
@@ -337,6 +389,7 @@ impl Profile {
             credentials: Vec::new(),
             credential_kinds: Vec::new(),
             owners: Vec::new(),
+            novelty: Novelty::default(),
         }
     }
 
@@ -367,6 +420,33 @@ impl Profile {
         if let Some(doc) = &e.document {
             if fresh(&self.documents, &doc_value(&doc.name)) {
                 bits |= NOVEL_DOCUMENT;
+            }
+        }
+        bits
+    }
+
+    /// Which of `e`'s network, client and document this principal has never used, however
+    /// expected (the raw counts behind [`Profile::novelty`]).
+    fn firsts(&self, e: &CommandEvent) -> u8 {
+        let mut bits = 0;
+        if let Some(net) = network_of(e.source.ip.as_deref()) {
+            if !contains(&self.networks, &net) {
+                bits |= NOVEL_NETWORK;
+            }
+        }
+        if let Some(client) = client_of(e) {
+            if !contains(&self.clients, &client) {
+                bits |= NOVEL_CLIENT;
+            }
+        }
+        if let Some(doc) = &e.document {
+            if !contains(&self.documents, &doc_value(&doc.name)) {
+                bits |= NOVEL_DOCUMENT;
+            }
+        }
+        if let Some(owner) = crate::owner::owner_of(e.source.ip.as_deref()) {
+            if !contains(&self.owners, &owner.key) {
+                bits |= NOVEL_OWNER;
             }
         }
         bits
@@ -529,6 +609,8 @@ impl Profile {
         self.events += 1;
         let denied = is_failure_denied(e);
         if e.action != Action::Context && !denied {
+            let firsts = self.firsts(e);
+            self.novelty.count(firsts);
             let hour = t.as_second().div_euclid(3600).clamp(0, i64::from(u32::MAX)) as u32;
             if let Err(i) = self.active_hours.binary_search(&hour) {
                 self.active_hours.insert(i, hour);
@@ -760,15 +842,37 @@ fn truncate(mut s: String) -> String {
     s
 }
 
-/// A document as remembered: lowercase, and a shared document's ARN reduced to its name, so
+/// A document's exact name: lowercase, and a shared document's ARN reduced to its name, so
 /// `CreateDocument` of `Foo` and `SendCommand` of `arn:…:document/Foo` are the same document.
-pub fn doc_value(name: &str) -> String {
+fn doc_name(name: &str) -> String {
     truncate(name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase())
 }
 
-/// [`hash64`] of [`doc_value`].
+/// A document as remembered in [`Profile::documents`]: its family, [`doc_name`] with every
+/// all-digit part and every hexadecimal id of 8 or more characters masked, so a pipeline's
+/// per-run names (`deploy-76134`, `patch-2026-10-01`, `run-3f2a9c1e`) are one document
+/// (`deploy-#`, `patch-#-#-#`, `run-#`) while another name is still new.
+pub fn doc_value(name: &str) -> String {
+    let exact = doc_name(name);
+    let mut out = String::with_capacity(exact.len());
+    for part in exact.split_inclusive(|c: char| !c.is_ascii_alphanumeric()) {
+        let (token, sep) = match part.char_indices().last() {
+            Some((i, c)) if !c.is_ascii_alphanumeric() => (&part[..i], &part[i..]),
+            _ => (part, ""),
+        };
+        let digits = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit());
+        let hex_id = token.len() >= 8
+            && token.bytes().all(|b| b.is_ascii_hexdigit())
+            && token.bytes().any(|b| b.is_ascii_digit());
+        out.push_str(if digits || hex_id { "#" } else { token });
+        out.push_str(sep);
+    }
+    out
+}
+
+/// [`hash64`] of the exact document name (sequences match the very document written).
 pub fn document_hash(name: &str) -> u64 {
-    hash64(&doc_value(name))
+    hash64(&doc_name(name))
 }
 
 /// The fingerprint of a repeatable action: action, document, targets (selector or the sorted
@@ -924,7 +1028,7 @@ pub fn client_of(e: &CommandEvent) -> Option<String> {
     )
 }
 
-fn fan_out(e: &CommandEvent) -> Option<u64> {
+pub(crate) fn fan_out(e: &CommandEvent) -> Option<u64> {
     e.targets
         .count
         .or_else(|| (!e.targets.ids.is_empty()).then_some(e.targets.ids.len() as u64))
@@ -984,7 +1088,8 @@ pub fn target_classes(e: &CommandEvent) -> Vec<String> {
 }
 
 /// The signals that measure novelty against history (scaled down in the learning period).
-const NOVELTY_SIGNALS: [SignalId; 7] = [
+const NOVELTY_SIGNALS: [SignalId; 8] = [
+    SignalId::NewNetworkOwner,
     SignalId::NewTargetClass,
     SignalId::FirstAction,
     SignalId::NewSourceNetwork,
@@ -995,13 +1100,13 @@ const NOVELTY_SIGNALS: [SignalId; 7] = [
 ];
 
 /// The UTC day (days since the epoch) of `t`.
-fn utc_day(t: Timestamp) -> i64 {
+pub(crate) fn utc_day(t: Timestamp) -> i64 {
     t.as_second().div_euclid(86_400)
 }
 
 /// Distinct UTC days on which the principal acted, within its activity window
 /// ([`ACTIVITY_DAYS`]).
-fn active_days(p: &Profile) -> u32 {
+pub(crate) fn active_days(p: &Profile) -> u32 {
     let mut days = 0;
     let mut last = None;
     for h in &p.active_hours {
@@ -1293,22 +1398,52 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 );
             }
         }
+        // A network owner the principal never used, weighed by how rarely it changes owners.
+        if let Some((p, o)) = own
+            .filter(|p| active_days(p) >= th.routine_min_active_days && !p.owners.is_empty())
+            .zip(crate::owner::owner_of(e.source.ip.as_deref()))
+            .filter(|(p, o)| !contains(&p.owners, &o.key))
+        {
+            let surprise = crate::owner::surprise(p.novelty.owners, p.novelty.calls);
+            let w = policy.weights.get(SignalId::NewNetworkOwner);
+            let mut points = (f64::from(w) * surprise).round() as i32;
+            let mut note = String::new();
+            if dampen && points > 0 {
+                points = (f64::from(points) * policy.learning_weight).round() as i32;
+                note = format!(
+                    " (learning period: {:.0}% weight)",
+                    policy.learning_weight * 100.0
+                );
+            }
+            out.push_points(
+                SignalId::NewNetworkOwner,
+                points.max(w.signum()),
+                format!(
+                    "network owner {} never used by this principal (its owners: {}; {} of its last {} commands came from an owner new at the time: weight ×{surprise:.2}){note}",
+                    o.label,
+                    top_values(&p.owners, 3),
+                    p.novelty.owners,
+                    p.novelty.calls
+                ),
+            );
+        }
         // A new network that this principal's churn makes expected: what is left of the
         // novelty, with the evidence.
         if let Some(x) = own.and_then(|p| crate::owner::expected_network(p, e)) {
-            let share = x.churn.share();
+            let factor = x.churn.surprise();
             let w = policy.weights.get(SignalId::NewSourceNetwork);
-            let points = (f64::from(w) * (1.0 - share)).round() as i32;
+            // At least a point when the weight is positive, so the evidence stays visible.
+            let points = ((f64::from(w) * factor).round() as i32).max(w.signum());
             out.push_points(
                 SignalId::NewSourceNetwork,
                 points,
                 format!(
-                    "new source network {}, but expected for this principal: its owner {} is established, and its last {} calls came from {} different networks (weight ×{:.2})",
+                    "new source network {}, but expected for this principal: {} of its last {} commands came from a network it had not used, and the owner {} is established (weight ×{:.2})",
                     network_of(e.source.ip.as_deref()).unwrap_or_default(),
-                    x.owner.label,
+                    x.churn.new,
                     x.churn.calls,
-                    x.churn.networks,
-                    1.0 - share
+                    x.owner.label,
+                    factor
                 ),
             );
         }
@@ -1463,6 +1598,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
 
     if command {
         habits(e, p, policy, out);
+        crate::familiar::discount(e, p, policy, out);
     }
 
     // Routine: a recurring job, or the same thing from the same place for weeks — never for
@@ -1470,6 +1606,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     // principal never keeps.
     let unroutine = [
         SignalId::FirstAction,
+        SignalId::NewNetworkOwner,
         SignalId::NewTargetClass,
         SignalId::FanOutAboveHistory,
         SignalId::NoveltyBurst,
@@ -1498,7 +1635,8 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                     at.minute()
                 ),
             };
-            out.push(
+            push_routine(
+                out,
                 policy,
                 SignalId::RecurringRoutine,
                 format!(
@@ -1537,7 +1675,8 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                     e.document.as_ref().map(|d| doc_value(&d.name)),
                 );
             if routine {
-                out.push(
+                push_routine(
+                    out,
                     policy,
                     SignalId::EstablishedRoutine,
                     format!(
@@ -1568,6 +1707,22 @@ fn top_actions(p: &Profile) -> String {
 /// Activity is kept per UTC hour; it is read in the policy's time zone at the event's offset
 /// (one conversion per event), so a daylight-saving change inside the lookback shifts old
 /// hours by one, which `habit_tolerance_hours` absorbs.
+/// The shortest arc of the 24-hour clock that holds every hour in `hours` (sorted, 0–23):
+/// its first hour and its length in hours (0 for a single hour).
+fn working_span(hours: &[i64]) -> Option<(i64, i64)> {
+    let n = hours.len();
+    if n == 0 {
+        return None;
+    }
+    // The arc starts after the widest gap between consecutive hours, going round the clock.
+    let (after, _) = (0..n)
+        .map(|i| (i, (hours[(i + 1) % n] - hours[i]).rem_euclid(24)))
+        .max_by_key(|&(i, gap)| (if n == 1 { 24 } else { gap }, std::cmp::Reverse(i)))?;
+    let lo = hours[(after + 1) % n];
+    let hi = hours[after];
+    Some((lo, (hi - lo).rem_euclid(24)))
+}
+
 fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
     let th = &policy.thresholds;
     let offset_h = i64::from(policy.timezone.to_offset(e.event_time).seconds()) / 3600;
@@ -1652,10 +1807,9 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
         // day between the first and last it has acted in on at least two days, over twice
         // the evidence — so a weekend at a person's working hours is not their off-hours.
         let supported: Vec<i64> = (0..24).filter(|&h| days_at[h as usize] >= 2).collect();
-        let window = match (supported.first(), supported.last()) {
-            (Some(&lo), Some(&hi)) if hi - lo <= 14 => Some((lo, hi)),
-            _ => None,
-        };
+        // The shortest span of the clock holding every supported hour (it may cross midnight:
+        // a New York evening is the small hours in UTC), if it is a working day's length.
+        let window = working_span(&supported).filter(|&(_, len)| len <= 14);
         let usual = if same_time_days >= th.habit_min_days {
             Some(format!(
                 "active within {} h of it on {same_time_days} of the last {} days ({kind})",
@@ -1668,11 +1822,14 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
                 "active within {} h of it on {any_kind_days} of the last {} days, and already active on {kind_days} {kind}",
                 th.habit_tolerance_hours, th.habit_lookback_days
             ))
-        } else if let Some((lo, hi)) = window.filter(|&(lo, hi)| {
-            active_days >= th.habit_min_days.saturating_mul(2) && (lo..=hi).contains(&now_hod)
+        } else if let Some((lo, len)) = window.filter(|&(lo, len)| {
+            active_days >= th.habit_min_days.saturating_mul(2)
+                && (now_hod - (lo - tolerance)).rem_euclid(24) <= len + 2 * tolerance
         }) {
             Some(format!(
-                "inside its working hours {lo:02}:00–{hi:02}:59, active on {active_days} of the last {} days",
+                "inside its working hours {lo:02}:00–{:02}:59 (within {} h), active on {active_days} of the last {} days",
+                (lo + len).rem_euclid(24),
+                th.habit_tolerance_hours,
                 th.habit_lookback_days
             ))
         } else {
@@ -1703,6 +1860,33 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
                 th.habit_lookback_days
             ),
         );
+    }
+}
+
+/// Routine credit: at least the signal's weight, and as much as the points of the call's shape
+/// that the principal's routine explains ([`crate::signals::HABITUAL`]): a script by tag from
+/// an instance role is what this principal's calls look like, not evidence against it.
+fn push_routine(out: &mut Signals, policy: &Policy, id: SignalId, reason: String) {
+    let w = policy.weights.get(id);
+    let habitual: Vec<(SignalId, i32)> = out
+        .as_slice()
+        .iter()
+        .filter(|s| s.points > 0 && crate::signals::HABITUAL.contains(&s.id))
+        .map(|s| (s.id, s.points))
+        .collect();
+    let shape: i32 = habitual.iter().map(|(_, p)| p).sum();
+    if w < 0 && shape > -w {
+        let names: Vec<&str> = habitual.iter().map(|(id, _)| id.as_str()).collect();
+        out.push_points(
+            id,
+            -shape,
+            format!(
+                "{reason}; the shape of its usual calls ({}: {shape} points) is explained by that history",
+                names.join(", ")
+            ),
+        );
+    } else {
+        out.push(policy, id, reason);
     }
 }
 
@@ -1917,6 +2101,26 @@ mod tests {
                 "class:tag:role=web"
             ]
         );
+    }
+
+    #[test]
+    fn working_spans_go_round_the_clock() {
+        assert_eq!(working_span(&[]), None);
+        assert_eq!(working_span(&[9]), Some((9, 0)));
+        assert_eq!(working_span(&[9, 10, 11, 17]), Some((9, 8)));
+        // New York's working day in UTC: 13:00 to 00:59.
+        assert_eq!(working_span(&[0, 13, 14, 18, 22, 23]), Some((13, 11)));
+    }
+
+    #[test]
+    fn documents_are_remembered_by_family() {
+        assert_eq!(doc_value("deploy-76134"), "deploy-#");
+        assert_eq!(doc_value("Patch-2026-10-01"), "patch-#-#-#");
+        assert_eq!(doc_value("run-3f2a9c1e"), "run-#");
+        assert_eq!(doc_value("arn:aws:ssm:eu-west-1:1:document/Foo"), "foo");
+        assert_eq!(doc_value("kx7QpLw2mZrT9vBn"), "kx7qplw2mzrt9vbn");
+        assert_eq!(doc_value("AWS-RunShellScript"), "aws-runshellscript");
+        assert_ne!(document_hash("deploy-1"), document_hash("deploy-2"));
     }
 
     #[test]

@@ -232,7 +232,32 @@ signals! {
     /// Stolen credential: an Azure service principal that authenticated with a certificate or
     /// federated assertion now uses a client secret (`appidacr` 2 → 1).
     CredentialTypeChange => credential_type_change = 30;
+    /// Baseline: a network owner (cloud provider, autonomous system) this principal has never
+    /// used, scaled by how rarely it changes owners.
+    NewNetworkOwner => new_network_owner = 15;
 }
+
+/// Signals about a call's shape that an established routine explains: when
+/// `established_routine` or `recurring_routine` fires, its credit grows to cancel them (a
+/// configuration-management role running scripts by tag every hour). Attack markers (offensive
+/// tools, attack distributions, the Office client, foreign tenants and delegated admin, root,
+/// suspicious names, public shares), command text and chains are never explained away, and
+/// any novelty withholds the routine credit in the first place.
+pub const HABITUAL: &[SignalId] = &[
+    SignalId::ScriptDocument,
+    SignalId::CustomDocument,
+    SignalId::CommandDocumentChanged,
+    SignalId::ManyTargets,
+    SignalId::TagTarget,
+    SignalId::WildcardTarget,
+    SignalId::MaxErrorsUnbounded,
+    SignalId::LongTermKey,
+    SignalId::NoMfa,
+    SignalId::InstanceRoleCaller,
+    SignalId::CrossAccountCaller,
+    SignalId::StaleSdk,
+    SignalId::LegacyApiVersion,
+];
 
 /// Shell and script hosts (image file names, lowercase, without `.exe`): the seed query's four
 /// plus their siblings on Windows and Linux.
@@ -672,6 +697,22 @@ impl Signals {
                 s.reason.push_str(why);
                 s.reason.push(')');
             }
+        }
+    }
+
+    /// Scales a signal's points by `factor` (at least one point keeps its sign, so the evidence
+    /// stays visible) and says why in its reason.
+    pub fn scale(&mut self, id: SignalId, factor: f64, why: &str) {
+        for s in self.items.iter_mut().filter(|s| s.id == id) {
+            let scaled = (f64::from(s.points) * factor).round() as i32;
+            s.points = if scaled == 0 {
+                s.points.signum()
+            } else {
+                scaled
+            };
+            s.reason.push_str(" (");
+            s.reason.push_str(why);
+            s.reason.push(')');
         }
     }
 

@@ -1,0 +1,133 @@
+//! Familiar shape: a call's shape signals, discounted when the principal's own history shows
+//! that shape is its habit.
+//!
+//! The event's shape sets a prior: a script document, targets chosen by tag, an instance
+//! role's or a long-term key's credentials are how attacks look, and also how most routine
+//! administration looks. For a principal with no history the prior stands. For one whose
+//! history shows the same shape on several days, the shape says little about this call, so its
+//! signals keep `familiar_weight` (0.25) of their points, and each says which history
+//! explains it. What the call does that is *new* (networks, clients, targets, hours, chains,
+//! credentials) scores separately and is never discounted here, nor are attack markers
+//! (offensive tools, attack distributions, the Office client, foreign tenants, root,
+//! suspicious names, command text).
+//!
+//! | signal | familiar when |
+//! |---|---|
+//! | `script_document`, `custom_document`, `command_document_changed` | the document's family ([`doc_value`]) is established: first used over a day ago, used again on a later day |
+//! | `tag_target` | every target class of the call is established |
+//! | `many_targets` | the fan-out is within the principal's largest |
+//! | `long_term_key`, `no_mfa`, `instance_role_caller`, `cross_account_caller` | the principal ran this action on at least `routine_min_active_days` days with these credentials |
+//! | `stale_sdk` | the client family is established |
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::model::CommandEvent;
+use crate::policy::Policy;
+use crate::profile::{
+    active_days, client_of, doc_value, fan_out, target_classes, utc_day, Profile, Seen,
+};
+use crate::signals::{SignalId, Signals};
+
+/// `value` in `list`, first seen over a day before `now` and seen again on a later day.
+pub fn established<'a>(list: &'a [Seen], value: &str, now: Timestamp) -> Option<&'a Seen> {
+    let settled = now - SignedDuration::from_hours(24);
+    list.iter()
+        .find(|s| s.value == value && s.first <= settled && utc_day(s.last) > utc_day(s.first))
+}
+
+fn day(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d").to_string()
+}
+
+/// Why the shape signal `id` of `e` is this principal's habit, if it is.
+fn evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Option<String> {
+    let now = e.event_time;
+    let days = active_days(p);
+    let runs = p.actions.get(&e.action).copied().unwrap_or(0);
+    match id {
+        SignalId::ScriptDocument | SignalId::CustomDocument | SignalId::CommandDocumentChanged => {
+            let name = &e.document.as_ref()?.name;
+            let s = established(&p.documents, &doc_value(name), now)?;
+            Some(format!(
+                "its usual document: {} used {} times since {}",
+                s.value,
+                s.count,
+                day(s.first)
+            ))
+        }
+        SignalId::TagTarget => {
+            let classes = target_classes(e);
+            if classes.is_empty() {
+                return None;
+            }
+            let known: Option<Vec<&Seen>> = classes
+                .iter()
+                .map(|c| established(&p.targets, c, now))
+                .collect();
+            let known = known?;
+            Some(format!(
+                "its usual targets: {}",
+                known
+                    .iter()
+                    .map(|s| format!(
+                        "{} ({} times since {})",
+                        s.value.trim_start_matches("class:"),
+                        s.count,
+                        day(s.first)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        SignalId::ManyTargets => {
+            let n = fan_out(e)?;
+            (days >= policy.thresholds.routine_min_active_days && n <= p.max_fan_out)
+                .then(|| format!("within its largest fan-out, {} targets", p.max_fan_out))
+        }
+        SignalId::LongTermKey
+        | SignalId::NoMfa
+        | SignalId::InstanceRoleCaller
+        | SignalId::CrossAccountCaller => {
+            (days >= policy.thresholds.routine_min_active_days && runs >= 3).then(|| {
+                format!(
+                    "how this principal always calls: {runs} earlier {} on {days} active days",
+                    e.action
+                )
+            })
+        }
+        SignalId::StaleSdk => {
+            let client = client_of(e)?;
+            let s = established(&p.clients, &client, now)?;
+            Some(format!(
+                "its usual client: {} used {} times since {}",
+                s.value,
+                s.count,
+                day(s.first)
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Discounts the shape signals already in `out` that are this principal's habit.
+pub fn discount(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
+    let factor = policy.familiar_weight;
+    if factor >= 1.0 {
+        return;
+    }
+    let shape: Vec<SignalId> = out
+        .as_slice()
+        .iter()
+        .filter(|s| s.points > 0 && crate::signals::HABITUAL.contains(&s.id))
+        .map(|s| s.id)
+        .collect();
+    for id in shape {
+        if let Some(why) = evidence(id, e, p, policy) {
+            out.scale(
+                id,
+                factor,
+                &format!("{why}: {:.0}% of its weight", factor * 100.0),
+            );
+        }
+    }
+}
