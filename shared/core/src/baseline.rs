@@ -118,14 +118,25 @@ pub fn process<S: BaselineStore>(
                 .map(|s| s.profile),
             None => None,
         };
+        let team = match keys.team_for(own, event, policy) {
+            Some(k) => store
+                .get(k)
+                .map_err(ProcessError::Store)?
+                .map(|s| s.profile),
+            None => None,
+        };
         let history = History {
             principal: own,
             account_first_seen,
             peer: peer.as_ref(),
             grants: &grants,
+            team: team.as_ref(),
         };
         let verdict = evaluate_joined(event, history, policy, &loaded);
         if let Some(k) = keys.peer_update(own, event) {
+            record_peer(store, k, event)?;
+        }
+        if let Some(k) = keys.team_update(own, event) {
             record_peer(store, k, event)?;
         }
         let (mut profile, version) = match stored {
@@ -156,6 +167,7 @@ struct Keys {
     profile: String,
     dedup: String,
     peer: Option<String>,
+    team: Option<String>,
 }
 
 impl Keys {
@@ -164,7 +176,22 @@ impl Keys {
             profile: event_key(event),
             dedup: dedup_key(event),
             peer: peer_id(event).map(|id| peer_key(event.provider, &id)),
+            team: crate::team::team_id(event).map(|id| crate::team::team_key(event.provider, &id)),
         }
+    }
+
+    /// The team profile to read when scoring: when the peer would be (young or novel).
+    fn team_for(&self, own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> Option<&str> {
+        self.team
+            .as_deref()
+            .filter(|_| wants_peer(own.filter(|p| p.events > 0), e, policy))
+    }
+
+    /// The team profile to update when recording (as bounded as the peer's).
+    fn team_update(&self, own: Option<&Profile>, e: &CommandEvent) -> Option<&str> {
+        self.team
+            .as_deref()
+            .filter(|_| own.is_none_or(|p| p.peer_update_due(e)))
     }
 
     /// The peer profile to read when scoring: only while the principal's own history is young.
@@ -228,6 +255,9 @@ pub fn observe_only<S: BaselineStore>(
         }
         let own = stored.as_ref().map(|s| &s.profile);
         if let Some(k) = keys.peer_update(own, event) {
+            record_peer(store, k, event)?;
+        }
+        if let Some(k) = keys.team_update(own, event) {
             record_peer(store, k, event)?;
         }
         let mut profile = own
@@ -609,11 +639,20 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
             .unwrap_or_default(),
         None => Vec::new(),
     };
+    let team = match keys.team_for(own, event, policy) {
+        Some(k) => store
+            .get(k)
+            .await
+            .map_err(ProcessError::Store)?
+            .map(|s| s.profile),
+        None => None,
+    };
     let history = History {
         principal: own,
         account_first_seen,
         peer: peer.as_ref(),
         grants: &grants,
+        team: team.as_ref(),
     };
     let loaded = join_load_async(store, event)
         .await
@@ -644,6 +683,9 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
             return Ok(false);
         }
         if let Some(k) = keys.peer_update(stored.as_ref().map(|s| &s.profile), event) {
+            record_peer_async(store, k, event).await?;
+        }
+        if let Some(k) = keys.team_update(stored.as_ref().map(|s| &s.profile), event) {
             record_peer_async(store, k, event).await?;
         }
         let (mut profile, version) = match stored {

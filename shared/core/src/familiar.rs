@@ -18,6 +18,9 @@
 //! | `many_targets` | the fan-out is within the principal's largest |
 //! | `long_term_key`, `no_mfa`, `instance_role_caller`, `cross_account_caller` | the principal ran this action on at least `routine_min_active_days` days with these credentials |
 //! | `stale_sdk` | the client family is established |
+//!
+//! Documents and clients established only for the principal's team ([`crate::team`]) count
+//! too: a new hire running the team's script.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -41,6 +44,29 @@ fn day(t: Timestamp) -> String {
 
 /// Why the shape signal `id` of `e` is this principal's habit, if it is.
 fn evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Option<String> {
+    own_evidence(id, e, p, policy)
+}
+
+/// Why the shape signal `id` of `e` is its team's habit (documents and clients), if it is.
+fn team_evidence(id: SignalId, e: &CommandEvent, team: &Profile) -> Option<String> {
+    let now = e.event_time;
+    let s = match id {
+        SignalId::ScriptDocument | SignalId::CustomDocument | SignalId::CommandDocumentChanged => {
+            established(&team.documents, &doc_value(&e.document.as_ref()?.name), now)?
+        }
+        SignalId::StaleSdk => established(&team.clients, &client_of(e)?, now)?,
+        _ => return None,
+    };
+    Some(format!(
+        "its team's usual {}: {} used {} times since {}",
+        if id == SignalId::StaleSdk { "client" } else { "document" },
+        s.value,
+        s.count,
+        day(s.first)
+    ))
+}
+
+fn own_evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Option<String> {
     let now = e.event_time;
     let days = active_days(p);
     let runs = p.actions.get(&e.action).copied().unwrap_or(0);
@@ -109,8 +135,15 @@ fn evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Opt
     }
 }
 
-/// Discounts the shape signals already in `out` that are this principal's habit.
-pub fn discount(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
+/// Discounts the shape signals already in `out` that are this principal's habit, or, for the
+/// document and client, its team's.
+pub fn discount(
+    e: &CommandEvent,
+    p: &Profile,
+    team: Option<&Profile>,
+    policy: &Policy,
+    out: &mut Signals,
+) {
     let factor = policy.familiar_weight;
     if factor >= 1.0 {
         return;
@@ -122,7 +155,9 @@ pub fn discount(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signal
         .map(|s| s.id)
         .collect();
     for id in shape {
-        if let Some(why) = evidence(id, e, p, policy) {
+        if let Some(why) = evidence(id, e, p, policy)
+            .or_else(|| team.and_then(|t| team_evidence(id, e, t)))
+        {
             out.scale(
                 id,
                 factor,

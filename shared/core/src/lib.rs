@@ -46,6 +46,7 @@ pub mod policy;
 pub mod profile;
 pub mod score;
 pub mod signals;
+pub mod team;
 
 pub use baseline::{process, process_async, AsyncBaselineStore, BaselineStore, Processed};
 pub use finding::Finding;

@@ -1052,6 +1052,9 @@ pub struct History<'a> {
     /// Grants to the principal by other identities, recent first-use candidates
     /// ([`crate::grant`]).
     pub grants: &'a [crate::join::JoinEntry],
+    /// The profile of the principal's team ([`crate::team`]), when its own history is young
+    /// or the call is novel to it.
+    pub team: Option<&'a Profile>,
 }
 
 /// The classes of machines an event reaches, as kept in [`Profile::targets`]
@@ -1224,6 +1227,26 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         } else {
             peer_bits
         };
+    }
+    // The team vouches for what is new to this principal but established for its team.
+    let team_known = match history.team {
+        Some(t) if command => {
+            let asked = novel & (NOVEL_NETWORK | NOVEL_CLIENT | NOVEL_DOCUMENT | NOVEL_ACTION);
+            let (known, why) = crate::team::vouches(e, t, asked, policy);
+            novel &= !known;
+            (known != 0).then(|| {
+                format!(
+                    "new to this principal but established for its team ({} events since {}): {}",
+                    t.events,
+                    day(t.first_seen),
+                    why.join(", ")
+                )
+            })
+        }
+        _ => None,
+    };
+    if let Some(reason) = team_known {
+        out.push(policy, SignalId::TeamHistory, reason);
     }
     // The peer vouches when it explains away a novelty, or stands in for a young history.
     let own_young = own.is_none_or(|p| age_days(p, e.event_time) < i64::from(th.routine_min_days));
@@ -1598,7 +1621,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
 
     if command {
         habits(e, p, policy, out);
-        crate::familiar::discount(e, p, policy, out);
+        crate::familiar::discount(e, p, history.team, policy, out);
     }
 
     // Routine: a recurring job, or the same thing from the same place for weeks — never for

@@ -235,6 +235,9 @@ signals! {
     /// Baseline: a network owner (cloud provider, autonomous system) this principal has never
     /// used, scaled by how rarely it changes owners.
     NewNetworkOwner => new_network_owner = 15;
+    /// Baseline: what is new to a principal with thin history is established for its team
+    /// (permission set, RBAC role): the novelty is not counted (lowers the score).
+    TeamHistory => team_history = -5;
 }
 
 /// Signals about a call's shape that an established routine explains: when

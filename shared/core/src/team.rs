@@ -1,0 +1,102 @@
+//! Team history: what the people who share a principal's job do, for a principal whose own
+//! history is thin.
+//!
+//! A new hire's first week is new to them in every way, and the same to their team: the
+//! permission set's document, the office's networks, the team's client. The organisation-wide
+//! profile of the *same* identity in other accounts ([`crate::profile::peer_id`]) cannot help
+//! a person who is new everywhere, so people are also backed off to their **team**:
+//!
+//! | who | team ([`team_id`]) |
+//! |---|---|
+//! | an IAM Identity Center user | the permission set (`AWSReservedSSO_<set>_<hash>` without the hash), in every account |
+//! | an Entra user | the RBAC role it acted through (`authorization.evidence.role`), in its tenant |
+//!
+//! The team's profile (`<provider>|org|team:<id>`) is kept like a peer profile: recorded at
+//! most once a day per member unless the call brings something new. When scoring, it is read
+//! while the principal's own history is young or the call is novel to it, and a network,
+//! client, document or action that is *established* for the team (first seen over a day ago,
+//! seen again on a later day; an action run at least `routine_min_events` times) is not a
+//! novelty for the member. `team_history` says which. Shape signals whose habit only the team
+//! shows are discounted too ([`crate::familiar`]).
+
+use crate::familiar::established;
+use crate::model::{CommandEvent, PrincipalKind, Provider};
+use crate::policy::Policy;
+use crate::profile::{
+    client_of, doc_value, network_of, Profile, NOVEL_ACTION, NOVEL_CLIENT, NOVEL_DOCUMENT,
+    NOVEL_NETWORK,
+};
+
+/// The team a human principal belongs to, if it can be told from the event.
+pub fn team_id(e: &CommandEvent) -> Option<String> {
+    let p = &e.principal;
+    let id = match p.kind? {
+        PrincipalKind::IdentityCenterUser => {
+            let role = p.name.as_deref()?.strip_prefix("AWSReservedSSO_")?;
+            // `AWSReservedSSO_<PermissionSet>_<16 hex>`: the set, whatever the account.
+            let set = match role.rsplit_once('_') {
+                Some((set, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => set,
+                _ => role,
+            };
+            format!("sso:{set}")
+        }
+        PrincipalKind::AzureUser => {
+            let role = p.evidence_role.as_deref()?;
+            format!("azure:{}:{role}", e.tenant.as_deref().unwrap_or(""))
+        }
+        _ => return None,
+    };
+    Some(id.to_ascii_lowercase())
+}
+
+/// The store key of a team's profile.
+pub fn team_key(provider: Provider, team: &str) -> String {
+    format!("{}|org|team:{team}", provider.as_str())
+}
+
+/// Which of `bits` (network, client, document, action) are established for the team, with
+/// the evidence.
+pub fn vouches(
+    e: &CommandEvent,
+    team: &Profile,
+    bits: u8,
+    policy: &Policy,
+) -> (u8, Vec<String>) {
+    let now = e.event_time;
+    let mut known = 0;
+    let mut why = Vec::new();
+    if bits & NOVEL_NETWORK != 0 {
+        if let Some(s) = network_of(e.source.ip.as_deref())
+            .and_then(|n| established(&team.networks, &n, now))
+        {
+            known |= NOVEL_NETWORK;
+            why.push(format!("network {} ({} times)", s.value, s.count));
+        }
+    }
+    if bits & NOVEL_CLIENT != 0 {
+        if let Some(s) = client_of(e).and_then(|c| established(&team.clients, &c, now)) {
+            known |= NOVEL_CLIENT;
+            why.push(format!("client {} ({} times)", s.value, s.count));
+        }
+    }
+    if bits & NOVEL_DOCUMENT != 0 {
+        if let Some(s) = e
+            .document
+            .as_ref()
+            .and_then(|d| established(&team.documents, &doc_value(&d.name), now))
+        {
+            known |= NOVEL_DOCUMENT;
+            why.push(format!("document {} ({} times)", s.value, s.count));
+        }
+    }
+    if bits & NOVEL_ACTION != 0 {
+        let runs = team.actions.get(&e.action).copied().unwrap_or(0);
+        if runs >= policy.thresholds.routine_min_events
+            && now.as_second() - team.first_seen.as_second() >= 86_400
+        {
+            known |= NOVEL_ACTION;
+            why.push(format!("{} ({runs} times)", e.action));
+        }
+    }
+    (known, why)
+}
