@@ -195,10 +195,13 @@ pub fn signals(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals
             .credential_kinds
             .iter()
             .find(|s| s.value == "client_assertion");
+        // A secret first used minutes ago (earlier in this episode) is not its habit yet.
+        let fresh = e.event_time
+            - SignedDuration::from_mins(i64::from(policy.thresholds.sequence_window_minutes));
         let secret = p
             .credential_kinds
             .iter()
-            .any(|s| s.value == "client_secret");
+            .any(|s| s.value == "client_secret" && s.first < fresh);
         if let Some(a) = assertion.filter(|a| a.count >= MIN_ASSERTIONS && !secret) {
             out.push(
                 policy,

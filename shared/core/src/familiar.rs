@@ -13,7 +13,7 @@
 //!
 //! | signal | familiar when |
 //! |---|---|
-//! | `script_document`, `custom_document`, `command_document_changed` | the document's family ([`doc_value`]) is established: first used over a day ago, used again on a later day |
+//! | `script_document`, `custom_document`, `command_document_changed` | the document's family ([`doc_value`]) is established (first used over a day ago, used again on a later day) and the principal ran this action at least 3 times |
 //! | `tag_target` | every target class of the call is established |
 //! | `many_targets` | the fan-out is within the principal's largest |
 //! | `long_term_key`, `no_mfa`, `instance_role_caller`, `cross_account_caller` | the principal ran this action on at least `routine_min_active_days` days with these credentials |
@@ -50,6 +50,9 @@ fn evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Opt
 /// Why the shape signal `id` of `e` is its team's habit (documents and clients), if it is.
 fn team_evidence(id: SignalId, e: &CommandEvent, team: &Profile) -> Option<String> {
     let now = e.event_time;
+    if team.actions.get(&e.action).copied().unwrap_or(0) < 3 {
+        return None;
+    }
     let s = match id {
         SignalId::ScriptDocument | SignalId::CustomDocument | SignalId::CommandDocumentChanged => {
             established(&team.documents, &doc_value(&e.document.as_ref()?.name), now)?
@@ -72,13 +75,19 @@ fn own_evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) ->
     let runs = p.actions.get(&e.action).copied().unwrap_or(0);
     match id {
         SignalId::ScriptDocument | SignalId::CustomDocument | SignalId::CommandDocumentChanged => {
+            // The document and the action both: a shell script sent by SendCommand every day
+            // says nothing about the first association that runs it everywhere.
+            if runs < 3 {
+                return None;
+            }
             let name = &e.document.as_ref()?.name;
             let s = established(&p.documents, &doc_value(name), now)?;
             Some(format!(
-                "its usual document: {} used {} times since {}",
+                "its usual document: {} used {} times since {}, and {runs} earlier {}",
                 s.value,
                 s.count,
-                day(s.first)
+                day(s.first),
+                e.action
             ))
         }
         SignalId::TagTarget => {

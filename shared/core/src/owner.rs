@@ -124,8 +124,21 @@ impl Churn {
 /// `calls` commands, as a share of the full weight: the information of the smoothed rate,
 /// `ln(1/rate)`, over that of [`RARE_RATE`]; between 0 and 1.
 pub fn surprise(new: u32, calls: u32) -> f64 {
+    information(new, calls).clamp(0.0, 1.0)
+}
+
+/// [`surprise`] without its ceiling, up to [`MAX_SURPRISE`]: a principal far steadier than
+/// one new value in 50 (a pipeline that never left its provider) is surprised more.
+pub fn strong_surprise(new: u32, calls: u32) -> f64 {
+    information(new, calls).clamp(0.0, MAX_SURPRISE)
+}
+
+/// The most a strong surprise multiplies a weight by.
+pub const MAX_SURPRISE: f64 = 2.0;
+
+fn information(new: u32, calls: u32) -> f64 {
     let rate = (f64::from(new) + 1.0) / (f64::from(calls) + 2.0);
-    ((1.0 / rate).ln() / (1.0 / RARE_RATE).ln()).clamp(0.0, 1.0)
+    (1.0 / rate).ln() / (1.0 / RARE_RATE).ln()
 }
 
 /// Why a new network is expected for this principal.

@@ -254,6 +254,42 @@ impl Novelty {
     }
 }
 
+/// The principal's pace: distinct targets reached within an hour, its busiest hour on earlier
+/// days and the busiest hour today (rolled into the former when the day changes), so a burst
+/// is compared with the principal's history and not with itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pace {
+    /// Most distinct targets within an hour, on days before `day`.
+    pub before: u32,
+    /// Most distinct targets within an hour on `day`.
+    pub today: u32,
+    /// The UTC day `today` counts.
+    pub day: i64,
+}
+
+impl Pace {
+    /// The busiest hour before the UTC day of `t`.
+    pub fn before(&self, t: Timestamp) -> u32 {
+        if utc_day(t) > self.day {
+            self.before.max(self.today)
+        } else {
+            self.before
+        }
+    }
+
+    fn record(&mut self, t: Timestamp, distinct: u32) {
+        let d = utc_day(t);
+        if d > self.day {
+            self.before = self.before.max(self.today);
+            self.today = 0;
+            self.day = d;
+        }
+        if d == self.day {
+            self.today = self.today.max(distinct);
+        }
+    }
+}
+
 /// A delivery already processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeenId {
@@ -363,6 +399,9 @@ pub struct Profile {
     /// The principal's own rate of novelty per feature ([`Novelty`]). Added in state schema 5.
     #[serde(default)]
     pub novelty: Novelty,
+    /// Distinct targets per hour, history and today ([`Pace`]). Added in state schema 5.
+    #[serde(default)]
+    pub pace: Pace,
 }
 
 impl Profile {
@@ -390,6 +429,7 @@ impl Profile {
             credential_kinds: Vec::new(),
             owners: Vec::new(),
             novelty: Novelty::default(),
+            pace: Pace::default(),
         }
     }
 
@@ -423,6 +463,21 @@ impl Profile {
             }
         }
         bits
+    }
+
+    /// Distinct targets of this principal within the hour up to `e`, `e`'s included.
+    pub fn distinct_targets_within_hour(&self, e: &CommandEvent) -> usize {
+        let hour_ago = e.event_time - SignedDuration::from_hours(1);
+        let mut distinct: Vec<u64> = e.targets.ids.iter().map(|s| hash64(s)).collect();
+        distinct.extend(
+            self.recent_targets
+                .iter()
+                .filter(|r| r.time >= hour_ago && r.time <= e.event_time)
+                .map(|r| r.target),
+        );
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.len()
     }
 
     /// Which of `e`'s network, client and document this principal has never used, however
@@ -658,6 +713,10 @@ impl Profile {
                 denied,
                 novel: if alerted { novel | ALERTED } else { novel },
             });
+        }
+        if e.action != Action::Context && !denied && !e.targets.ids.is_empty() {
+            let n = self.distinct_targets_within_hour(e) as u32;
+            self.pace.record(t, n);
         }
         if !denied {
             for id in e.targets.ids.iter().take(64) {
@@ -1421,13 +1480,41 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 );
             }
         }
+        // A principal with thin history, from a network owner neither it nor its team used.
+        if let (Some(t), Some(o)) = (
+            history
+                .team
+                .filter(|_| own.is_none_or(|p| active_days(p) < th.routine_min_active_days)),
+            crate::owner::owner_of(e.source.ip.as_deref()),
+        ) {
+            let team_knows = crate::familiar::established(&t.owners, &o.key, e.event_time);
+            let own_knows = own.is_some_and(|p| contains(&p.owners, &o.key));
+            if team_knows.is_none() && !own_knows && !t.owners.is_empty() {
+                novelty(
+                    out,
+                    SignalId::NewNetworkOwner,
+                    format!(
+                        "network owner {} never used by this principal nor its team (the team's: {})",
+                        o.label,
+                        top_values(&t.owners, 3)
+                    ),
+                );
+            }
+        }
         // A network owner the principal never used, weighed by how rarely it changes owners.
         if let Some((p, o)) = own
             .filter(|p| active_days(p) >= th.routine_min_active_days && !p.owners.is_empty())
             .zip(crate::owner::owner_of(e.source.ip.as_deref()))
-            .filter(|(p, o)| !contains(&p.owners, &o.key))
+            .filter(|(p, o)| {
+                // Never used, or first used minutes ago in this alerted episode.
+                !contains(&p.owners, &o.key)
+                    || (episode.is_some()
+                        && p.owners
+                            .iter()
+                            .any(|s| s.value == o.key && s.first >= episode_start))
+            })
         {
-            let surprise = crate::owner::surprise(p.novelty.owners, p.novelty.calls);
+            let surprise = crate::owner::strong_surprise(p.novelty.owners, p.novelty.calls);
             let w = policy.weights.get(SignalId::NewNetworkOwner);
             let mut points = (f64::from(w) * surprise).round() as i32;
             let mut note = String::new();
@@ -1556,24 +1643,21 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         }
     }
 
-    // Velocity: distinct targets in the last hour, this event included.
-    let hour_ago = e.event_time - SignedDuration::from_hours(1);
-    let mut distinct: Vec<u64> = e.targets.ids.iter().map(|s| hash64(s)).collect();
-    distinct.extend(
-        p.recent_targets
-            .iter()
-            .filter(|r| r.time >= hour_ago && r.time <= e.event_time)
-            .map(|r| r.target),
-    );
-    distinct.sort_unstable();
-    distinct.dedup();
-    if e.action != Action::Context && distinct.len() as u64 >= th.velocity_targets {
-        out.push(
-            policy,
+    // Velocity: distinct targets in the last hour, this event included, against the
+    // principal's busiest hour on earlier days; stronger the further above the threshold.
+    let distinct = p.distinct_targets_within_hour(e) as u64;
+    let before = u64::from(p.pace.before(e.event_time));
+    if e.action != Action::Context
+        && distinct >= th.velocity_targets
+        && distinct > before.saturating_mul(2)
+    {
+        let w = policy.weights.get(SignalId::Velocity);
+        let times = (distinct as f64 / th.velocity_targets.max(1) as f64).clamp(1.0, 3.0);
+        out.push_points(
             SignalId::Velocity,
+            (f64::from(w) * times).round() as i32,
             format!(
-                "{} distinct targets in the last hour (threshold {})",
-                distinct.len(),
+                "{distinct} distinct targets in the last hour (threshold {}; its busiest hour on earlier days: {before}): ×{times:.1}",
                 th.velocity_targets
             ),
         );
@@ -1630,6 +1714,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     let unroutine = [
         SignalId::FirstAction,
         SignalId::NewNetworkOwner,
+        SignalId::Velocity,
         SignalId::NewTargetClass,
         SignalId::FanOutAboveHistory,
         SignalId::NoveltyBurst,

@@ -238,6 +238,10 @@ signals! {
     /// Baseline: what is new to a principal with thin history is established for its team
     /// (permission set, RBAC role): the novelty is not counted (lowers the score).
     TeamHistory => team_history = -5;
+    /// A workload identity (a web-identity CI session, an instance's role, a service
+    /// principal or managed identity) opening an interactive shell: pipelines forward ports,
+    /// people open shells.
+    WorkloadShell => workload_shell = 20;
 }
 
 /// Signals about a call's shape that an established routine explains: when
@@ -260,6 +264,14 @@ pub const HABITUAL: &[SignalId] = &[
     SignalId::CrossAccountCaller,
     SignalId::StaleSdk,
     SignalId::LegacyApiVersion,
+];
+
+/// Session Manager documents that give an interactive shell (a session without a document
+/// is the default shell too). Port forwarding and non-interactive commands are not shells.
+pub const SHELL_SESSION_DOCUMENTS: &[&str] = &[
+    "SSM-SessionManagerRunShell",
+    "AWS-StartInteractiveCommand",
+    "AWS-StartSSHSession",
 ];
 
 /// Shell and script hosts (image file names, lowercase, without `.exe`): the seed query's four
@@ -924,6 +936,40 @@ pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
     }
     if kind.is_human() && p.mfa == Some(false) {
         out.push(policy, SignalId::NoMfa, "interactive identity without MFA");
+    }
+    if event.operation == "ssm:StartSession" {
+        let shell = event.document.as_ref().is_none_or(|d| {
+            SHELL_SESSION_DOCUMENTS
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(&d.name))
+        });
+        let workload = match kind {
+            PrincipalKind::AssumedRole => p
+                .identity_provider
+                .as_deref()
+                .map(|idp| format!("web-identity session ({idp})"))
+                .or_else(|| {
+                    p.session_name
+                        .as_deref()
+                        .filter(|s| is_instance_session(s))
+                        .map(|s| format!("instance {s}'s role session"))
+                }),
+            _ => None,
+        };
+        if let (true, Some(who)) = (shell, workload) {
+            out.push(
+                policy,
+                SignalId::WorkloadShell,
+                format!(
+                    "a {who} opened an interactive shell ({})",
+                    event
+                        .document
+                        .as_ref()
+                        .map(|d| d.name.as_str())
+                        .unwrap_or("default shell")
+                ),
+            );
+        }
     }
     if let Some(session) = p.session_name.as_deref().filter(|s| is_instance_session(s)) {
         if event.action != Action::Context {

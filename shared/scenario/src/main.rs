@@ -8,7 +8,7 @@
 //!
 //! Without `--seed` it runs seeds 1 to 10 (in parallel) and prints each seed's section and
 //! the totals. `--dump FILE` writes the raw records of the (first) seed as NDJSON, one
-//! delivery a line, so the same weeks can be fed to `cadet detect`. `--alerts` lists every
+//! delivery a line, so the same weeks can be fed to `cadet detect`. `--alerts` lists the steps of every missed attack and every
 //! false alert of the evaluation weeks.
 
 use std::io::Write;
@@ -81,6 +81,20 @@ fn main() -> anyhow::Result<()> {
                     a.score,
                     a.signals
                 )?;
+            }
+            writeln!(out)?;
+            for a in r.attacks.iter().filter(|a| !a.detected) {
+                for st in &a.steps {
+                    writeln!(
+                        out,
+                        "- missed {} {} {} (expect {}) {}",
+                        a.name,
+                        st.operation,
+                        st.score.map_or("-".to_string(), |x| x.to_string()),
+                        st.expect.map_or("none".to_string(), |x| x.to_string()),
+                        st.signals
+                    )?;
+                }
             }
             writeln!(out)?;
         }

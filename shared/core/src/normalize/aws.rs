@@ -43,6 +43,17 @@ struct SessionContext<'a> {
     session_issuer: Option<SessionIssuer<'a>>,
     #[serde(borrow)]
     attributes: Option<SessionAttributes<'a>>,
+    #[serde(borrow)]
+    web_id_federation_data: Option<WebIdFederation<'a>>,
+}
+
+/// `sessionContext.webIdFederationData`: the OIDC provider of a web-identity session (a CI
+/// pipeline's GitHub, GitLab or EKS service-account token).
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct WebIdFederation<'a> {
+    #[serde(borrow)]
+    federated_provider: Option<Str<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -412,6 +423,16 @@ fn principal(id: &UserIdentity<'_>) -> Principal {
                 .to_string();
             p.name = id.user_name.as_deref().map(str::to_string);
         }
+    }
+    // A web-identity session's OIDC provider (workload identity: CI pipelines, EKS pods).
+    if let Some(provider) = id
+        .session_context
+        .as_ref()
+        .and_then(|c| c.web_id_federation_data.as_ref())
+        .and_then(|w| w.federated_provider.as_deref())
+        .filter(|p| !p.is_empty())
+    {
+        p.identity_provider = Some(provider.to_string());
     }
     if issuer.and_then(|i| i.kind.as_deref()) == Some("Root")
         && p.kind == Some(PrincipalKind::Unknown)

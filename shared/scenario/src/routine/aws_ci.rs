@@ -167,7 +167,14 @@ fn github_hosted(g: &mut Gen) {
             g.aws_cast.push(AwsPersona {
                 id,
                 kind: Kind::CiOidc,
-                caller: role(&role_name, "GitHubActions", 0),
+                // As its runs call: a web-identity session named after a run.
+                caller: Caller::Role {
+                    role: role_name.clone(),
+                    session: format!("GitHubActions-{}", r2.range(11_900_000_000, 11_999_999_999)),
+                    invoked_by: None,
+                    web_identity: Some("token.actions.githubusercontent.com"),
+                    key: format!("ASIA{}", r2.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")),
+                },
                 account: *a,
                 ip: net::azure_pool_ip(&mut r2),
                 ua: net::aws_cli(0, &net::runner_os(0), "ssm.send-command"),
