@@ -5,7 +5,7 @@
 //!
 //! | signal | evidence | kept in the profile |
 //! |---|---|---|
-//! | `credential_second_owner` | one AWS session key (`ASIA…`) used from a second network owner (autonomous system or cloud provider) within its lifetime, one the principal had not used before the session began | [`Credential::owners`] per key |
+//! | `credential_second_owner` | one AWS session key (`ASIA…`) used from a second network owner (autonomous system or cloud provider) within its lifetime, one the principal had not used before the session began (for a person: a cloud or hosting provider's, since people roam between ISPs) | [`Credential::owners`] per key |
 //! | `session_client_change` | the client family changed inside one AWS session, to one the principal had not used before the session began | [`Credential::clients`] per key |
 //! | `credential_type_change` | an Azure service principal that authenticated with a certificate or federated assertion (`appidacr` 2) now uses a client secret (`appidacr` 1) | [`Profile::credential_kinds`] |
 //!
@@ -52,6 +52,16 @@ pub struct Credential {
 
 fn owner_of(ip: Option<&str>) -> Option<(String, String)> {
     crate::owner::owner_of(ip).map(|o| (o.key, o.label))
+}
+
+/// For a person, a second owner counts only when it is a server's (cloud or hosting
+/// provider): people carry one session from the office to home or a phone.
+fn counts_for(e: &CommandEvent, ip: Option<&str>) -> bool {
+    let human = e
+        .principal
+        .kind
+        .is_some_and(crate::model::PrincipalKind::is_human);
+    !human || crate::owner::owner_of(ip).is_some_and(|o| o.hosting)
 }
 
 /// The session key of an AWS call made with temporary credentials.
@@ -158,6 +168,7 @@ pub fn signals(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals
                 if !c.owners.is_empty()
                     && !c.owners.contains(&owner)
                     && !known_before(&p.owners, &owner)
+                    && counts_for(e, e.source.ip.as_deref())
                 {
                     out.push(
                         policy,

@@ -6,8 +6,10 @@
 //! administration looks. For a principal with no history the prior stands. For one whose
 //! history shows the same shape on several days, the shape says little about this call, so its
 //! signals keep `familiar_weight` (0.25) of their points, and each says which history
-//! explains it. What the call does that is *new* (networks, clients, targets, hours, chains,
-//! credentials) scores separately and is never discounted here, nor are attack markers
+//! explains it — unless the call is out of character ([`OUT_OF_CHARACTER`]: a network owner or
+//! client the principal never used, another party on its credentials, a chain, a burst), when
+//! its habits vouch for nothing. What the call does that is *new* (networks, clients, targets,
+//! hours, chains, credentials) scores separately and is never discounted here, nor are attack markers
 //! (offensive tools, attack distributions, the Office client, foreign tenants, root,
 //! suspicious names, command text).
 //!
@@ -30,6 +32,19 @@ use crate::profile::{
     active_days, client_of, doc_value, fan_out, target_classes, utc_day, Profile, Seen,
 };
 use crate::signals::{SignalId, Signals};
+
+/// Signals saying the call may not be the principal's own doing (another network owner or
+/// client, a second party on its credentials, a chain, a burst): its habits then vouch for
+/// nothing, and the shape keeps its full weight.
+pub const OUT_OF_CHARACTER: &[SignalId] = &[
+    SignalId::NewNetworkOwner,
+    SignalId::NewClient,
+    SignalId::CredentialSecondOwner,
+    SignalId::SessionClientChange,
+    SignalId::CredentialTypeChange,
+    SignalId::GrantThenUse,
+    SignalId::NoveltyBurst,
+];
 
 /// `value` in `list`, first seen over a day before `now` and seen again on a later day.
 pub fn established<'a>(list: &'a [Seen], value: &str, now: Timestamp) -> Option<&'a Seen> {
@@ -55,14 +70,23 @@ fn team_evidence(id: SignalId, e: &CommandEvent, team: &Profile) -> Option<Strin
     }
     let s = match id {
         SignalId::ScriptDocument | SignalId::CustomDocument | SignalId::CommandDocumentChanged => {
-            established(&team.documents, &doc_value(&e.document.as_ref()?.name), now)?
+            let Some(d) = e.document.as_ref() else {
+                let runs = team.actions.get(&e.action).copied().unwrap_or(0);
+                return (runs >= 10)
+                    .then(|| format!("its team's usual {}: {runs} times", e.action));
+            };
+            established(&team.documents, &doc_value(&d.name), now)?
         }
         SignalId::StaleSdk => established(&team.clients, &client_of(e)?, now)?,
         _ => return None,
     };
     Some(format!(
         "its team's usual {}: {} used {} times since {}",
-        if id == SignalId::StaleSdk { "client" } else { "document" },
+        if id == SignalId::StaleSdk {
+            "client"
+        } else {
+            "document"
+        },
         s.value,
         s.count,
         day(s.first)
@@ -80,7 +104,11 @@ fn own_evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) ->
             if runs < 3 {
                 return None;
             }
-            let name = &e.document.as_ref()?.name;
+            // Azure Run Command names no document: the action is the script runner.
+            let Some(name) = e.document.as_ref().map(|d| &d.name) else {
+                return (days >= policy.thresholds.routine_min_active_days)
+                    .then(|| format!("{runs} earlier {} on {days} active days", e.action));
+            };
             let s = established(&p.documents, &doc_value(name), now)?;
             Some(format!(
                 "its usual document: {} used {} times since {}, and {runs} earlier {}",
@@ -154,7 +182,7 @@ pub fn discount(
     out: &mut Signals,
 ) {
     let factor = policy.familiar_weight;
-    if factor >= 1.0 {
+    if factor >= 1.0 || OUT_OF_CHARACTER.iter().any(|id| out.has(*id)) {
         return;
     }
     let shape: Vec<SignalId> = out
@@ -164,8 +192,8 @@ pub fn discount(
         .map(|s| s.id)
         .collect();
     for id in shape {
-        if let Some(why) = evidence(id, e, p, policy)
-            .or_else(|| team.and_then(|t| team_evidence(id, e, t)))
+        if let Some(why) =
+            evidence(id, e, p, policy).or_else(|| team.and_then(|t| team_evidence(id, e, t)))
         {
             out.scale(
                 id,

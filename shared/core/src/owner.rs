@@ -48,6 +48,8 @@ pub struct SourceOwner {
     pub key: String,
     /// For reasons: `azure (Microsoft Corporation, AS8075, eastus)`.
     pub label: String,
+    /// A cloud or hosting provider's network (servers), not an ISP's (people's devices).
+    pub hosting: bool,
 }
 
 /// The owner of `ip`, if it has one (see the module docs for special ranges).
@@ -60,6 +62,7 @@ pub fn owner_of(ip: Option<&str>) -> Option<SourceOwner> {
             Some(SourceOwner {
                 key: format!("doc:{net}"),
                 label: format!("documentation range {net}"),
+                hosting: false,
             })
         }
         Owner::Special(_) => None,
@@ -83,7 +86,11 @@ pub fn owner_of(ip: Option<&str>) -> Option<SourceOwner> {
             } else {
                 format!("{key} ({})", detail.join(", "))
             };
-            Some(SourceOwner { key, label })
+            Some(SourceOwner {
+                key,
+                label,
+                hosting: n.provider.is_some(),
+            })
         }
     }
 }

@@ -1514,7 +1514,12 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                             .any(|s| s.value == o.key && s.first >= episode_start))
             })
         {
-            let surprise = crate::owner::strong_surprise(p.novelty.owners, p.novelty.calls);
+            let mut surprise = crate::owner::strong_surprise(p.novelty.owners, p.novelty.calls);
+            // People roam between ISPs (home, phone, hotel); a server's network is news.
+            let roaming = e.principal.kind.is_some_and(PrincipalKind::is_human) && !o.hosting;
+            if roaming {
+                surprise *= 0.5;
+            }
             let w = policy.weights.get(SignalId::NewNetworkOwner);
             let mut points = (f64::from(w) * surprise).round() as i32;
             let mut note = String::new();
@@ -1529,11 +1534,16 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 SignalId::NewNetworkOwner,
                 points.max(w.signum()),
                 format!(
-                    "network owner {} never used by this principal (its owners: {}; {} of its last {} commands came from an owner new at the time: weight ×{surprise:.2}){note}",
+                    "network owner {} never used by this principal (its owners: {}; {} of its last {} commands came from an owner new at the time{}: weight ×{surprise:.2}){note}",
                     o.label,
                     top_values(&p.owners, 3),
                     p.novelty.owners,
-                    p.novelty.calls
+                    p.novelty.calls,
+                    if roaming {
+                        "; an ISP's, where people roam: half"
+                    } else {
+                        ""
+                    }
                 ),
             );
         }

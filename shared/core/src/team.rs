@@ -35,7 +35,11 @@ pub fn team_id(e: &CommandEvent) -> Option<String> {
             let role = p.name.as_deref()?.strip_prefix("AWSReservedSSO_")?;
             // `AWSReservedSSO_<PermissionSet>_<16 hex>`: the set, whatever the account.
             let set = match role.rsplit_once('_') {
-                Some((set, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => set,
+                Some((set, hash))
+                    if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    set
+                }
                 _ => role,
             };
             format!("sso:{set}")
@@ -56,18 +60,13 @@ pub fn team_key(provider: Provider, team: &str) -> String {
 
 /// Which of `bits` (network, client, document, action) are established for the team, with
 /// the evidence.
-pub fn vouches(
-    e: &CommandEvent,
-    team: &Profile,
-    bits: u8,
-    policy: &Policy,
-) -> (u8, Vec<String>) {
+pub fn vouches(e: &CommandEvent, team: &Profile, bits: u8, policy: &Policy) -> (u8, Vec<String>) {
     let now = e.event_time;
     let mut known = 0;
     let mut why = Vec::new();
     if bits & NOVEL_NETWORK != 0 {
-        if let Some(s) = network_of(e.source.ip.as_deref())
-            .and_then(|n| established(&team.networks, &n, now))
+        if let Some(s) =
+            network_of(e.source.ip.as_deref()).and_then(|n| established(&team.networks, &n, now))
         {
             known |= NOVEL_NETWORK;
             why.push(format!("network {} ({} times)", s.value, s.count));
