@@ -182,7 +182,16 @@ pub fn discount(
     out: &mut Signals,
 ) {
     let factor = policy.familiar_weight;
-    if factor >= 1.0 || OUT_OF_CHARACTER.iter().any(|id| out.has(*id)) {
+    // A person's new ISP (home, phone, hotel) is roaming, not another party.
+    let roaming = e
+        .principal
+        .kind
+        .is_some_and(crate::model::PrincipalKind::is_human)
+        && crate::owner::owner_of(e.source.ip.as_deref()).is_some_and(|o| !o.hosting);
+    let out_of_character = OUT_OF_CHARACTER
+        .iter()
+        .any(|id| out.has(*id) && !(roaming && *id == SignalId::NewNetworkOwner));
+    if factor >= 1.0 || out_of_character {
         return;
     }
     let shape: Vec<SignalId> = out

@@ -266,6 +266,29 @@ pub const HABITUAL: &[SignalId] = &[
     SignalId::LegacyApiVersion,
 ];
 
+/// What makes a principal a workload rather than a person, when the event tells: a web-identity
+/// session (CI pipelines, pods), an instance's role session, a service principal or managed
+/// identity, a call an AWS service made.
+pub fn workload(p: &crate::model::Principal) -> Option<String> {
+    match p.kind? {
+        PrincipalKind::AssumedRole => p
+            .identity_provider
+            .as_deref()
+            .map(|idp| format!("web-identity session ({idp})"))
+            .or_else(|| {
+                p.session_name
+                    .as_deref()
+                    .filter(|s| is_instance_session(s))
+                    .map(|s| format!("instance {s}'s role session"))
+            })
+            .or_else(|| p.invoked_by.as_ref().map(|by| format!("call by {by}"))),
+        PrincipalKind::ServicePrincipal => Some("service principal".into()),
+        PrincipalKind::ManagedIdentity => Some("managed identity".into()),
+        PrincipalKind::AwsService => Some("AWS service".into()),
+        _ => None,
+    }
+}
+
 /// Session Manager documents that give an interactive shell (a session without a document
 /// is the default shell too). Port forwarding and non-interactive commands are not shells.
 pub const SHELL_SESSION_DOCUMENTS: &[&str] = &[
@@ -944,16 +967,7 @@ pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
                 .any(|x| x.eq_ignore_ascii_case(&d.name))
         });
         let workload = match kind {
-            PrincipalKind::AssumedRole => p
-                .identity_provider
-                .as_deref()
-                .map(|idp| format!("web-identity session ({idp})"))
-                .or_else(|| {
-                    p.session_name
-                        .as_deref()
-                        .filter(|s| is_instance_session(s))
-                        .map(|s| format!("instance {s}'s role session"))
-                }),
+            PrincipalKind::AssumedRole => workload(p),
             _ => None,
         };
         if let (true, Some(who)) = (shell, workload) {
