@@ -33,11 +33,13 @@ use crate::profile::{
 };
 use crate::signals::{SignalId, Signals};
 
-/// Signals saying the call may not be the principal's own doing (another network owner or
-/// client, a second party on its credentials, a chain, a burst): its habits then vouch for
-/// nothing, and the shape keeps its full weight.
+/// Signals saying the call may not be the principal's own doing, or not its usual work
+/// (another network owner or client, machines it never touched, a second party on its
+/// credentials, a chain, a burst): its habits then vouch for nothing, and the shape keeps its
+/// full weight.
 pub const OUT_OF_CHARACTER: &[SignalId] = &[
     SignalId::NewNetworkOwner,
+    SignalId::NewTargetClass,
     SignalId::NewClient,
     SignalId::CredentialSecondOwner,
     SignalId::SessionClientChange,

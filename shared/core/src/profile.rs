@@ -1503,7 +1503,12 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         }
         // A network owner the principal never used, weighed by how rarely it changes owners.
         if let Some((p, o)) = own
-            .filter(|p| active_days(p) >= th.routine_min_active_days && !p.owners.is_empty())
+            .filter(|p| {
+                // Known networks: public ones with owners, or only private ones (a VPC
+                // endpoint, on-premises NAT) — then any public owner is new.
+                active_days(p) >= th.routine_min_active_days
+                    && (!p.owners.is_empty() || !p.networks.is_empty())
+            })
             .zip(crate::owner::owner_of(e.source.ip.as_deref()))
             .filter(|(p, o)| {
                 // Never used, or first used minutes ago in this alerted episode.

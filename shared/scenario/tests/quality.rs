@@ -116,11 +116,11 @@ fn quality_guards_at_todays_measure() {
     println!("{}", cadet_scenario::report::seed(&r));
     assert!(r.rejected.is_empty(), "{:?}", r.rejected);
     assert_eq!(r.attacks.len(), LIBRARY.len());
-    // Measured: 21 of 34 attack kinds detected at their expected severity (seed 1, 10 seeds:
-    // 190 of 338); the goal is all of them.
+    // Measured: 28 of 34 attack kinds detected at their expected severity (seed 1; 10 seeds:
+    // 236 of 340); the goal is all of them.
     let detected = r.attacks.iter().filter(|a| a.detected).count();
     assert!(detected >= GUARD_DETECTED, "{detected} detected");
-    // Measured: 354.7 false alerts per 1,000 routine calls of the evaluation weeks (seed 1).
+    // Measured: 4.17 false alerts per 1,000 routine calls of the evaluation weeks (seed 1).
     assert!(
         r.eval.false_per_1000() <= GUARD_TOTAL_PER_1000,
         "{}",
@@ -134,29 +134,29 @@ fn quality_guards_at_todays_measure() {
     }
 }
 
-/// Attack kinds detected at their expected severity on seed 1: 21 measured.
-const GUARD_DETECTED: usize = 21;
-/// False alerts per 1,000 routine calls, all kinds, seed 1: 354.7 measured.
-const GUARD_TOTAL_PER_1000: f64 = 360.0;
+/// Attack kinds detected at their expected severity on seed 1: 28 measured.
+const GUARD_DETECTED: usize = 27;
+/// False alerts per 1,000 routine calls, all kinds, seed 1: 4.17 measured.
+const GUARD_TOTAL_PER_1000: f64 = 5.0;
 /// Per identity kind, seed 1, evaluation weeks: the measured figure (comment) and the guard,
 /// a little above it. The goal is <= 1 for every kind.
 const GUARD_PER_KIND: &[(Kind, f64)] = &[
-    (Kind::SsoAdmin, 45.0),          // 42.38
-    (Kind::SsoDeveloper, 50.0),      // 46.66
-    (Kind::OnCall, 25.0),            // 22.14
-    (Kind::IamUser, 780.0),          // 776.51
-    (Kind::AwsNewHire, 170.0),       // 165.05
-    (Kind::CiOidc, 1000.0),          // 992.51
-    (Kind::CiSelfHosted, 5.0),       // 4.41
+    (Kind::SsoAdmin, 15.0),          // 12.62
+    (Kind::SsoDeveloper, 17.0),      // 14.93
+    (Kind::OnCall, 20.0),            // 16.93
+    (Kind::IamUser, 7.0),            // 5.71
+    (Kind::AwsNewHire, 25.0),        // 19.42
+    (Kind::CiOidc, 6.0),             // 4.53
+    (Kind::CiSelfHosted, 1.0),       // 0.00
     (Kind::ConfigMgmt, 1.0),         // 0.00
-    (Kind::InstanceProfile, 650.0),  // 648.39
-    (Kind::Lambda, 575.0),           // 571.60
+    (Kind::InstanceProfile, 2.0),    // 1.08
+    (Kind::Lambda, 5.0),             // 3.96
     (Kind::ServiceInvoked, 1.0),     // 0.00
     (Kind::Iac, 1.0),                // 0.00
-    (Kind::AzureAdmin, 70.0),        // 68.25
-    (Kind::AzureNewHire, 250.0),     // 246.67
-    (Kind::DevOpsSp, 320.0),         // 314.29
-    (Kind::ManagedIdentity, 4.0),    // 3.71
+    (Kind::AzureAdmin, 8.0),         // 5.93
+    (Kind::AzureNewHire, 55.0),      // 46.67
+    (Kind::DevOpsSp, 4.0),           // 2.53
+    (Kind::ManagedIdentity, 1.0),    // 0.00
     (Kind::AutomationSchedule, 1.0), // 0.00
     (Kind::AzurePolicy, 1.0),        // 0.00
 ];

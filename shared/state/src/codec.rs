@@ -64,6 +64,32 @@ impl From<ProfileV4> for Profile {
     }
 }
 
+/// A `(version, profile)` record as schema 4 wrote it (the fields schema 5 added dropped), for
+/// upgrade tests.
+#[cfg(test)]
+pub(crate) fn schema_4_record(v: u64, p: &Profile) -> Vec<u8> {
+    let old = ProfileV4 {
+        first_seen: p.first_seen,
+        last_seen: p.last_seen,
+        events: p.events,
+        actions: p.actions.clone(),
+        networks: p.networks.clone(),
+        clients: p.clients.clone(),
+        documents: p.documents.clone(),
+        targets: p.targets.clone(),
+        max_fan_out: p.max_fan_out,
+        hours: p.hours.clone(),
+        recent: p.recent.clone(),
+        recent_targets: p.recent_targets.clone(),
+        seen_ids: p.seen_ids.clone(),
+        active_hours: p.active_hours.clone(),
+        routines: p.routines.clone(),
+        accounts: p.accounts.clone(),
+        joins: p.joins.clone(),
+    };
+    postcard::to_stdvec(&RecordV4 { v, p: old }).unwrap_or_default()
+}
+
 /// Encodes a profile in today's layout.
 pub fn encode_profile(p: &Profile) -> Result<Vec<u8>, String> {
     postcard::to_stdvec(p).map_err(|e| e.to_string())

@@ -602,9 +602,51 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            err.contains("schema version 5") && err.contains("needs 4"),
+            err.contains(&format!("schema version {}", SCHEMA_VERSION + 1))
+                && err.contains(&format!("needs {SCHEMA_VERSION}")),
             "{err}"
         );
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_schema_4_file_is_upgraded_in_place() {
+        let (_dir, path) = tmp("v4");
+        let t = jiff::Timestamp::from_second(1_760_000_000).unwrap_or_else(|e| panic!("{e}"));
+        let mut old = Profile::new(t);
+        old.events = 42;
+        {
+            let db = Database::create(&path).unwrap_or_else(|e| panic!("{e}"));
+            let wtx = db.begin_write().unwrap_or_else(|e| panic!("{e}"));
+            {
+                let mut meta = wtx.open_table(META).unwrap_or_else(|e| panic!("{e}"));
+                meta.insert("schema", UPGRADABLE_SCHEMA)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut t = wtx.open_table(PROFILES).unwrap_or_else(|e| panic!("{e}"));
+                let bytes = crate::codec::schema_4_record(3, &old);
+                t.insert("aws|1|alice", bytes.as_slice())
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            wtx.commit().unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let got = BaselineStore::get(&store, "aws|1|alice")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("record lost"));
+        assert_eq!(got.profile.events, 42);
+        // Written back in today's layout on its next update; the file now says schema 5.
+        let put = BaselineStore::put(&store, "aws|1|alice", &got.profile, Some(&got.version))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(put, Put::Written(_)));
+        store.flush().unwrap_or_else(|e| panic!("{e}"));
+        drop(store);
+        let db = Database::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let rtx = db.begin_read().unwrap_or_else(|e| panic!("{e}"));
+        let meta = rtx.open_table(META).unwrap_or_else(|e| panic!("{e}"));
+        let v = meta
+            .get("schema")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|g| g.value());
+        assert_eq!(v, Some(SCHEMA_VERSION));
     }
 }
