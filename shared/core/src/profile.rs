@@ -1619,6 +1619,10 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         crate::grant::signals(e, history.grants, own, policy, out);
     }
     let Some(p) = own else {
+        // No history of its own: only its team's habits can explain the shape.
+        if command && history.team.is_some() {
+            crate::familiar::discount(e, &Profile::new(e.event_time), history.team, policy, out);
+        }
         if dampen && out.has(SignalId::GrantThenUse) {
             out.full_weight(
                 policy,

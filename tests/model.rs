@@ -1,0 +1,358 @@
+//! Model v3: each call judged against its identity's own variability — expected novelty for
+//! principals whose networks churn, habitual shape discounted, teams backing off thin
+//! histories, bursts judged against the principal's own pace, workloads opening shells.
+
+use cadet_core::baseline::{process, Processed};
+use cadet_core::{normalize, Policy, Severity, SignalId, Verdict};
+use cadet_state::MemoryStore;
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "111122223333";
+
+/// Day 0 = Monday 2026-09-07.
+fn at(day: i64, hour: i64, minute: i64) -> String {
+    let t: jiff::Timestamp = "2026-09-07T00:00:00Z"
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (t + jiff::SignedDuration::from_mins(day * 1440 + hour * 60 + minute))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn run(store: &MemoryStore, v: &Value) -> Verdict {
+    let e = normalize(&v.to_string())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("not normalized: {v}"));
+    match process(store, &e, &Policy::default()) {
+        Ok(Processed::Verdict(v)) => *v,
+        other => panic!("expected a verdict, got {other:?}"),
+    }
+}
+
+fn signal(v: &Verdict, id: SignalId) -> Option<(i32, String)> {
+    v.signals
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| (s.points, s.reason.clone()))
+}
+
+fn ids(v: &Verdict) -> Vec<SignalId> {
+    v.signals.iter().map(|s| s.id).collect()
+}
+
+struct Call<'a> {
+    id: String,
+    time: String,
+    name: &'a str,
+    identity: Value,
+    ip: String,
+    request: Value,
+}
+
+fn cloudtrail(c: Call<'_>) -> Value {
+    json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ssm", "account": ACCOUNT, "detail": {
+        "eventSource": "ssm.amazonaws.com", "eventName": c.name, "eventTime": c.time, "eventID": c.id,
+        "awsRegion": "eu-west-1", "recipientAccountId": ACCOUNT, "sourceIPAddress": c.ip,
+        "userAgent": "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.8.0-1017-azure lang/python#3.11.8",
+        "userIdentity": c.identity, "requestParameters": c.request,
+        "responseElements": {"command": {"commandId": format!("c-{}", c.id)}, "sessionId": format!("s-{}", c.id)}}})
+}
+
+fn role_session(role: &str, session: &str, web_identity: bool) -> Value {
+    let mut ctx = json!({"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{ACCOUNT}:role/{role}"), "userName": role},
+        "attributes": {"mfaAuthenticated": "false"}});
+    if web_identity {
+        ctx["webIdFederationData"] = json!({"federatedProvider":
+            format!("arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"), "attributes": {}});
+    }
+    json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}"),
+        "accountId": ACCOUNT, "accessKeyId": format!("ASIA{:0>16}", session.len()), "sessionContext": ctx})
+}
+
+fn script_by_tag(tag: &str) -> Value {
+    json!({"documentName": "AWS-RunShellScript", "targets": [{"key": "tag:Service", "values": [tag]}]})
+}
+
+/// A GitHub-hosted runner's address: somewhere in Microsoft's 20.36.0.0–20.127.255.255.
+fn runner_ip(n: i64) -> String {
+    format!(
+        "20.{}.{}.{}",
+        36 + n % 90,
+        (n * 37) % 250,
+        1 + (n * 11) % 250
+    )
+}
+
+#[test]
+fn a_runner_pools_new_networks_are_expected_and_a_vps_is_not() {
+    let store = MemoryStore::new();
+    let mut n = 0;
+    for day in 0..21 {
+        for hour in [9, 13, 16] {
+            n += 1;
+            run(
+                &store,
+                &cloudtrail(Call {
+                    id: format!("ci-{n}"),
+                    time: at(day, hour, 5),
+                    name: "SendCommand",
+                    identity: role_session("gha-deploy", &format!("GitHubActions-{n}"), true),
+                    ip: runner_ip(n),
+                    request: script_by_tag("api"),
+                }),
+            );
+        }
+    }
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "ci-next".into(),
+            time: at(21, 10, 5),
+            name: "SendCommand",
+            identity: role_session("gha-deploy", "GitHubActions-next", true),
+            ip: runner_ip(1_000),
+            request: script_by_tag("api"),
+        }),
+    );
+    let (points, why) = signal(&v, SignalId::NewSourceNetwork)
+        .unwrap_or_else(|| panic!("the evidence is shown: {:?}", v.signals));
+    assert!(points <= 3, "{points}: {why}");
+    assert!(
+        why.contains("but expected") && why.contains("azure"),
+        "{why}"
+    );
+    assert!(
+        v.severity <= Severity::Low,
+        "{} {:?}",
+        v.risk_score,
+        ids(&v)
+    );
+
+    // The same role from a VPS provider: a network owner it never used (1 new owner in 64
+    // commands: nearly the full weight).
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "ci-vps".into(),
+            time: at(21, 11, 5),
+            name: "SendCommand",
+            identity: role_session("gha-deploy", "GitHubActions-x", true),
+            ip: "104.131.0.1".into(),
+            request: script_by_tag("api"),
+        }),
+    );
+    let (points, why) = signal(&v, SignalId::NewNetworkOwner)
+        .unwrap_or_else(|| panic!("no new_network_owner: {:?}", v.signals));
+    assert!(points >= 10, "{points}: {why}");
+    assert!(
+        why.contains("digitalocean") && why.contains("its owners: azure"),
+        "{why}"
+    );
+    assert!(
+        v.severity >= Severity::Medium,
+        "{} {:?}",
+        v.risk_score,
+        ids(&v)
+    );
+}
+
+#[test]
+fn an_instance_roles_habitual_shape_is_discounted_and_its_routine_is_low() {
+    let store = MemoryStore::new();
+    let role = || role_session("LogRotateRole", "i-0abc1234def567890", false);
+    let mut first = None;
+    let mut last = None;
+    for day in 0..5 {
+        for hour in 0..24 {
+            let v = run(
+                &store,
+                &cloudtrail(Call {
+                    id: format!("lr-{day}-{hour}"),
+                    time: at(day, hour, 2),
+                    name: "SendCommand",
+                    identity: role(),
+                    ip: "3.210.14.7".into(),
+                    request: script_by_tag("web"),
+                }),
+            );
+            if first.is_none() {
+                first = Some(v.clone());
+            }
+            last = Some(v);
+        }
+    }
+    let first = first.unwrap_or_else(|| panic!("no verdict"));
+    let last = last.unwrap_or_else(|| panic!("no verdict"));
+    // The first call: the shape stands (no history to explain it).
+    assert_eq!(
+        signal(&first, SignalId::InstanceRoleCaller).map(|s| s.0),
+        Some(25)
+    );
+    // Days later: the same shape is this role's habit.
+    let (points, why) =
+        signal(&last, SignalId::InstanceRoleCaller).unwrap_or_else(|| panic!("{:?}", last.signals));
+    assert!(
+        points < 25 && why.contains("how this principal always calls"),
+        "{points} {why}"
+    );
+    assert!(
+        last.severity <= Severity::Low,
+        "{} {:?}",
+        last.risk_score,
+        ids(&last)
+    );
+}
+
+fn sso(person: &str, set: &str) -> Value {
+    let role = format!("AWSReservedSSO_{set}_0123456789abcdef");
+    json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{person}"),
+        "accountId": ACCOUNT, "accessKeyId": "ASIASSOEXAMPLE000001",
+        "sessionContext": {"sessionIssuer": {"type": "Role",
+            "arn": format!("arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/{role}"), "userName": role},
+            "attributes": {"mfaAuthenticated": "false"}}})
+}
+
+#[test]
+fn a_new_hire_is_judged_against_the_team() {
+    let store = MemoryStore::new();
+    for day in 0..10 {
+        for (k, person) in ["alice@corp.example", "carol@corp.example"]
+            .iter()
+            .enumerate()
+        {
+            run(
+                &store,
+                &cloudtrail(Call {
+                    id: format!("t-{day}-{k}"),
+                    time: at(day, 10 + k as i64, 0),
+                    name: "SendCommand",
+                    identity: sso(person, "Developers"),
+                    ip: format!("62.31.40.{}", 10 + k),
+                    request: script_by_tag("api"),
+                }),
+            );
+        }
+    }
+    // Day 17, a Thursday: bob's first command, from the office, with the team's document.
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "bob-1".into(),
+            time: at(17, 10, 30),
+            name: "SendCommand",
+            identity: sso("bob@corp.example", "Developers"),
+            ip: "62.31.40.33".into(),
+            request: script_by_tag("api"),
+        }),
+    );
+    let (_, why) = signal(&v, SignalId::TeamHistory)
+        .unwrap_or_else(|| panic!("no team_history: {:?}", v.signals));
+    assert!(why.contains("run_command (20 times)"), "{why}");
+    assert!(
+        signal(&v, SignalId::FirstAction).is_none(),
+        "{:?}",
+        v.signals
+    );
+    let (_, why) = signal(&v, SignalId::ScriptDocument).unwrap_or_default();
+    assert!(why.contains("its team's usual document"), "{why}");
+    assert!(
+        v.severity <= Severity::Low,
+        "{} {:?}",
+        v.risk_score,
+        ids(&v)
+    );
+}
+
+#[test]
+fn velocity_is_judged_against_the_principals_own_busiest_hour() {
+    let store = MemoryStore::new();
+    let ids_for = |day: i64, n: usize| -> Value {
+        let list: Vec<String> = (0..n).map(|i| format!("i-0{day:02}{i:014}")).collect();
+        json!({"documentName": "AWS-RunShellScript", "instanceIds": list})
+    };
+    // A patch engineer who reaches 12 machines an hour on several days.
+    for day in 0..4 {
+        run(
+            &store,
+            &cloudtrail(Call {
+                id: format!("p-{day}"),
+                time: at(day, 10, 0),
+                name: "SendCommand",
+                identity: sso("dave@corp.example", "Ops"),
+                ip: "62.31.40.9".into(),
+                request: ids_for(day, 12),
+            }),
+        );
+    }
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "p-same".into(),
+            time: at(5, 10, 0),
+            name: "SendCommand",
+            identity: sso("dave@corp.example", "Ops"),
+            ip: "62.31.40.9".into(),
+            request: ids_for(5, 12),
+        }),
+    );
+    assert!(signal(&v, SignalId::Velocity).is_none(), "{:?}", v.signals);
+    // Forty in an hour is more than twice his busiest: velocity, ×3 at three times the threshold.
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "p-burst".into(),
+            time: at(6, 10, 0),
+            name: "SendCommand",
+            identity: sso("dave@corp.example", "Ops"),
+            ip: "62.31.40.9".into(),
+            request: ids_for(6, 40),
+        }),
+    );
+    let (points, why) = signal(&v, SignalId::Velocity).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert_eq!(points, 45, "{why}");
+    assert!(why.contains("busiest hour on earlier days: 12"), "{why}");
+}
+
+#[test]
+fn a_pipeline_opening_a_shell_is_a_signal_and_port_forwarding_is_not() {
+    let store = MemoryStore::new();
+    let shell = run(
+        &store,
+        &cloudtrail(Call {
+            id: "sh-1".into(),
+            time: at(3, 10, 0),
+            name: "StartSession",
+            identity: role_session("gha-deploy", "GitHubActions-7", true),
+            ip: runner_ip(7),
+            request: json!({"target": "i-0abc1234def567890"}),
+        }),
+    );
+    let (_, why) =
+        signal(&shell, SignalId::WorkloadShell).unwrap_or_else(|| panic!("{:?}", shell.signals));
+    assert!(why.contains("web-identity session"), "{why}");
+    let forward = run(
+        &store,
+        &cloudtrail(Call {
+            id: "pf-1".into(),
+            time: at(3, 10, 5),
+            name: "StartSession",
+            identity: role_session("gha-deploy", "GitHubActions-8", true),
+            ip: runner_ip(8),
+            request: json!({"target": "i-0abc1234def567890", "documentName": "AWS-StartPortForwardingSession"}),
+        }),
+    );
+    assert!(signal(&forward, SignalId::WorkloadShell).is_none());
+    // A person's shell is not a workload's.
+    let person = run(
+        &store,
+        &cloudtrail(Call {
+            id: "sh-2".into(),
+            time: at(3, 11, 0),
+            name: "StartSession",
+            identity: sso("erin@corp.example", "Ops"),
+            ip: "62.31.40.9".into(),
+            request: json!({"target": "i-0abc1234def567890"}),
+        }),
+    );
+    assert!(signal(&person, SignalId::WorkloadShell).is_none());
+}
