@@ -16,6 +16,10 @@
 //!   pure store trait with the read → score → conditional-write step.
 //! - [`join`]: control-plane calls ⋈ on-host agent processes, through the baseline store,
 //!   in either arrival order.
+//! - The behavioural features of model v3, one module each: [`owner`] (network owners and a
+//!   principal's rate of new networks), [`familiar`] (a call's shape discounted when it is the
+//!   principal's habit), [`credential`] (stolen-credential signs), [`grant`] (a grant to one
+//!   identity, then its first commands), [`team`] (team history for thin histories).
 //! - [`finding`] renders the stable finding JSON and OCSF.
 //!
 //! ```
