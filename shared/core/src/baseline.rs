@@ -314,6 +314,56 @@ fn evaluate_joined(
     }
 }
 
+/// Applies `update` to the profile under `key` (a new one from `t` when absent) with a
+/// conditional write, retried on conflict: the shared step of the keyed lists (joins, grants).
+fn update_key<S: BaselineStore>(
+    store: &S,
+    key: &str,
+    t: jiff::Timestamp,
+    update: impl Fn(&mut Profile),
+) -> Result<(), ProcessError<S::Error>> {
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(key).map_err(ProcessError::Store)?;
+        let (mut p, version) = match stored {
+            Some(s) => (s.profile, Some(s.version)),
+            None => (Profile::new(t), None),
+        };
+        update(&mut p);
+        if let Put::Written(_) = store
+            .put(key, &p, version.as_ref())
+            .map_err(ProcessError::Store)?
+        {
+            return Ok(());
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key.to_string()))
+}
+
+/// [`update_key`] for an [`AsyncBaselineStore`].
+async fn update_key_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    key: &str,
+    t: jiff::Timestamp,
+    update: impl Fn(&mut Profile),
+) -> Result<(), ProcessError<S::Error>> {
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(key).await.map_err(ProcessError::Store)?;
+        let (mut p, version) = match stored {
+            Some(s) => (s.profile, Some(s.version)),
+            None => (Profile::new(t), None),
+        };
+        update(&mut p);
+        if let Put::Written(_) = store
+            .put(key, &p, version.as_ref())
+            .await
+            .map_err(ProcessError::Store)?
+        {
+            return Ok(());
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key.to_string()))
+}
+
 /// Records a grant under each of its grantees ([`grant::grantee_keys`]); idempotent, so a
 /// redelivery records it once.
 fn grant_record<S: BaselineStore>(
@@ -321,26 +371,10 @@ fn grant_record<S: BaselineStore>(
     event: &CommandEvent,
     policy: &Policy,
 ) -> Result<(), ProcessError<S::Error>> {
-    for skey in grant::grantee_keys(event) {
-        let mut done = false;
-        for _ in 0..MAX_ATTEMPTS {
-            let stored = store.get(&skey).map_err(ProcessError::Store)?;
-            let (mut p, version) = match stored {
-                Some(s) => (s.profile, Some(s.version)),
-                None => (Profile::new(event.event_time), None),
-            };
-            grant::updated(&mut p, event, policy);
-            if let Put::Written(_) = store
-                .put(&skey, &p, version.as_ref())
-                .map_err(ProcessError::Store)?
-            {
-                done = true;
-                break;
-            }
-        }
-        if !done {
-            return Err(ProcessError::Contention(MAX_ATTEMPTS, skey));
-        }
+    for key in grant::grantee_keys(event) {
+        update_key(store, &key, event.event_time, |p| {
+            grant::updated(p, event, policy)
+        })?;
     }
     Ok(())
 }
@@ -351,27 +385,11 @@ async fn grant_record_async<S: AsyncBaselineStore + Sync>(
     event: &CommandEvent,
     policy: &Policy,
 ) -> Result<(), ProcessError<S::Error>> {
-    for skey in grant::grantee_keys(event) {
-        let mut done = false;
-        for _ in 0..MAX_ATTEMPTS {
-            let stored = store.get(&skey).await.map_err(ProcessError::Store)?;
-            let (mut p, version) = match stored {
-                Some(s) => (s.profile, Some(s.version)),
-                None => (Profile::new(event.event_time), None),
-            };
-            grant::updated(&mut p, event, policy);
-            if let Put::Written(_) = store
-                .put(&skey, &p, version.as_ref())
-                .await
-                .map_err(ProcessError::Store)?
-            {
-                done = true;
-                break;
-            }
-        }
-        if !done {
-            return Err(ProcessError::Contention(MAX_ATTEMPTS, skey));
-        }
+    for key in grant::grantee_keys(event) {
+        update_key_async(store, &key, event.event_time, |p| {
+            grant::updated(p, event, policy)
+        })
+        .await?;
     }
     Ok(())
 }
@@ -397,26 +415,9 @@ fn join_record<S: BaselineStore>(
     policy: &Policy,
 ) -> Result<(), ProcessError<S::Error>> {
     for key in join::keys(event) {
-        let skey = join::store_key(&key);
-        let mut done = false;
-        for _ in 0..MAX_ATTEMPTS {
-            let stored = store.get(&skey).map_err(ProcessError::Store)?;
-            let (mut p, version) = match stored {
-                Some(s) => (s.profile, Some(s.version)),
-                None => (Profile::new(event.event_time), None),
-            };
-            join::updated(&mut p, event, v, policy);
-            if let Put::Written(_) = store
-                .put(&skey, &p, version.as_ref())
-                .map_err(ProcessError::Store)?
-            {
-                done = true;
-                break;
-            }
-        }
-        if !done {
-            return Err(ProcessError::Contention(MAX_ATTEMPTS, skey));
-        }
+        update_key(store, &join::store_key(&key), event.event_time, |p| {
+            join::updated(p, event, v, policy)
+        })?;
     }
     Ok(())
 }
@@ -448,27 +449,10 @@ pub async fn join_record_async<S: AsyncBaselineStore + Sync>(
     policy: &Policy,
 ) -> Result<(), ProcessError<S::Error>> {
     for key in join::keys(event) {
-        let skey = join::store_key(&key);
-        let mut done = false;
-        for _ in 0..MAX_ATTEMPTS {
-            let stored = store.get(&skey).await.map_err(ProcessError::Store)?;
-            let (mut p, version) = match stored {
-                Some(s) => (s.profile, Some(s.version)),
-                None => (Profile::new(event.event_time), None),
-            };
-            join::updated(&mut p, event, v, policy);
-            if let Put::Written(_) = store
-                .put(&skey, &p, version.as_ref())
-                .await
-                .map_err(ProcessError::Store)?
-            {
-                done = true;
-                break;
-            }
-        }
-        if !done {
-            return Err(ProcessError::Contention(MAX_ATTEMPTS, skey));
-        }
+        update_key_async(store, &join::store_key(&key), event.event_time, |p| {
+            join::updated(p, event, v, policy)
+        })
+        .await?;
     }
     Ok(())
 }

@@ -52,9 +52,30 @@ pub struct SourceOwner {
     pub hosting: bool,
 }
 
+std::thread_local! {
+    /// The last address looked up and its owner: one event asks about its source several
+    /// times (novelty, expectation, credentials, familiarity), so it is resolved once.
+    static LAST: std::cell::RefCell<Option<(String, Option<SourceOwner>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The owner of `ip`, if it has one (see the module docs for special ranges).
 pub fn owner_of(ip: Option<&str>) -> Option<SourceOwner> {
     let text = ip?.trim();
+    if let Some(hit) = LAST.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(k, _)| k == text)
+            .map(|(_, v)| v.clone())
+    }) {
+        return hit;
+    }
+    let found = lookup(text);
+    LAST.with(|c| *c.borrow_mut() = Some((text.to_string(), found.clone())));
+    found
+}
+
+fn lookup(text: &str) -> Option<SourceOwner> {
     let addr: IpAddr = text.parse().ok()?;
     match cadet_network::owner(addr)? {
         Owner::Special(Special::Documentation) => {
