@@ -290,6 +290,23 @@ impl Pace {
     }
 }
 
+/// An event's values as profiles remember them, computed once per event.
+struct Values {
+    net: Option<String>,
+    client: Option<String>,
+    doc: Option<String>,
+}
+
+impl Values {
+    fn of(e: &CommandEvent) -> Values {
+        Values {
+            net: network_of(e.source.ip.as_deref()),
+            client: client_of(e),
+            doc: e.document.as_ref().map(|d| doc_value(&d.name)),
+        }
+    }
+}
+
 /// A delivery already processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeenId {
@@ -482,22 +499,22 @@ impl Profile {
 
     /// Which of `e`'s network, client and document this principal has never used, however
     /// expected (the raw counts behind [`Profile::novelty`]).
-    fn firsts(&self, e: &CommandEvent) -> u8 {
+    fn firsts(&self, e: &CommandEvent, v: &Values) -> u8 {
         let mut bits = 0;
-        if let Some(net) = network_of(e.source.ip.as_deref()) {
-            if !contains(&self.networks, &net) {
-                bits |= NOVEL_NETWORK;
-            }
+        if v.net.as_ref().is_some_and(|n| !contains(&self.networks, n)) {
+            bits |= NOVEL_NETWORK;
         }
-        if let Some(client) = client_of(e) {
-            if !contains(&self.clients, &client) {
-                bits |= NOVEL_CLIENT;
-            }
+        if v.client
+            .as_ref()
+            .is_some_and(|c| !contains(&self.clients, c))
+        {
+            bits |= NOVEL_CLIENT;
         }
-        if let Some(doc) = &e.document {
-            if !contains(&self.documents, &doc_value(&doc.name)) {
-                bits |= NOVEL_DOCUMENT;
-            }
+        if v.doc
+            .as_ref()
+            .is_some_and(|d| !contains(&self.documents, d))
+        {
+            bits |= NOVEL_DOCUMENT;
         }
         if let Some(owner) = crate::owner::owner_of(e.source.ip.as_deref()) {
             if !contains(&self.owners, &owner.key) {
@@ -511,6 +528,10 @@ impl Profile {
     /// judged the way the novelty signals judge it. A profile without events knows nothing:
     /// only the action counts as new.
     pub fn novelties(&self, e: &CommandEvent) -> u8 {
+        self.novelties_with(e, &Values::of(e))
+    }
+
+    fn novelties_with(&self, e: &CommandEvent, v: &Values) -> u8 {
         if e.action == Action::Context || is_failure_denied(e) {
             return 0;
         }
@@ -521,21 +542,20 @@ impl Profile {
         if !self.actions.contains_key(&e.action) {
             bits |= NOVEL_ACTION;
         }
-        if let Some(doc) = &e.document {
-            if !self.documents.is_empty() && !contains(&self.documents, &doc_value(&doc.name)) {
+        if let Some(doc) = &v.doc {
+            if !self.documents.is_empty() && !contains(&self.documents, doc) {
                 bits |= NOVEL_DOCUMENT;
             }
         }
-        if let Some(net) = network_of(e.source.ip.as_deref()) {
+        if let Some(net) = &v.net {
             // A network new to a principal whose networks churn, from an owner it
             // established, is expected (scored apart, not a novelty).
-            if !contains(&self.networks, &net) && crate::owner::expected_network(self, e).is_none()
-            {
+            if !contains(&self.networks, net) && crate::owner::expected_network(self, e).is_none() {
                 bits |= NOVEL_NETWORK;
             }
         }
-        if let Some(client) = client_of(e) {
-            if !self.clients.is_empty() && !contains(&self.clients, &client) {
+        if let Some(client) = &v.client {
+            if !self.clients.is_empty() && !contains(&self.clients, client) {
                 bits |= NOVEL_CLIENT;
             }
         }
@@ -660,11 +680,12 @@ impl Profile {
         if t > self.last_seen || self.events == 0 {
             self.last_seen = t;
         }
-        let novel = self.novelties(e);
+        let values = Values::of(e);
+        let novel = self.novelties_with(e, &values);
         self.events += 1;
         let denied = is_failure_denied(e);
         if e.action != Action::Context && !denied {
-            let firsts = self.firsts(e);
+            let firsts = self.firsts(e, &values);
             self.novelty.count(firsts);
             let hour = t.as_second().div_euclid(3600).clamp(0, i64::from(u32::MAX)) as u32;
             if let Err(i) = self.active_hours.binary_search(&hour) {
@@ -674,17 +695,18 @@ impl Profile {
                 self.remember_routine(e);
             }
             *self.actions.entry(e.action).or_insert(0) += 1;
-            if let Some(net) = network_of(e.source.ip.as_deref()) {
+            let Values { net, client, doc } = values;
+            if let Some(net) = net {
                 remember(&mut self.networks, net, t, CAP_NETWORKS);
             }
             if let Some(owner) = crate::owner::owner_of(e.source.ip.as_deref()) {
                 remember(&mut self.owners, owner.key, t, crate::owner::CAP_OWNERS);
             }
-            if let Some(client) = client_of(e) {
+            if let Some(client) = client {
                 remember(&mut self.clients, client, t, CAP_CLIENTS);
             }
-            if let Some(doc) = &e.document {
-                remember(&mut self.documents, doc_value(&doc.name), t, CAP_DOCUMENTS);
+            if let Some(doc) = doc {
+                remember(&mut self.documents, doc, t, CAP_DOCUMENTS);
             }
             for id in &e.targets.ids {
                 remember(&mut self.targets, id.to_ascii_lowercase(), t, CAP_TARGETS);
@@ -913,6 +935,9 @@ fn doc_name(name: &str) -> String {
 /// (`deploy-#`, `patch-#-#-#`, `run-#`) while another name is still new.
 pub fn doc_value(name: &str) -> String {
     let exact = doc_name(name);
+    if !exact.bytes().any(|b| b.is_ascii_digit()) {
+        return exact;
+    }
     let mut out = String::with_capacity(exact.len());
     for part in exact.split_inclusive(|c: char| !c.is_ascii_alphanumeric()) {
         let (token, sep) = match part.char_indices().last() {
