@@ -929,7 +929,7 @@ fn doc_name(name: &str) -> String {
     truncate(name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase())
 }
 
-/// A document as remembered in [`Profile::documents`]: its family, [`doc_name`] with every
+/// A document as remembered in [`Profile::documents`]: its family, the exact lowercase name with every
 /// all-digit part and every hexadecimal id of 8 or more characters masked, so a pipeline's
 /// per-run names (`deploy-76134`, `patch-2026-10-01`, `run-3f2a9c1e`) are one document
 /// (`deploy-#`, `patch-#-#-#`, `run-#`) while another name is still new.

@@ -32,7 +32,7 @@ pub mod dynamodb;
 #[cfg(feature = "redb")]
 mod redb_store;
 #[cfg(feature = "redb")]
-pub use redb_store::{RedbStore, SCHEMA_VERSION};
+pub use redb_store::{RedbStore, SCHEMA_VERSION, UPGRADABLE_SCHEMA};
 #[cfg(feature = "azure-table")]
 pub mod azure_blob;
 #[cfg(feature = "azure-table")]
