@@ -82,3 +82,33 @@ fn quick_start_names_the_prerequisites_make_test_does_not_install() {
         );
     }
 }
+
+/// Every signal has a row in the README's signal tables with its default points, and a line in
+/// the shipped policy file with the same weight.
+#[test]
+fn every_signal_is_documented_with_its_default_points() {
+    let readme = read("README.md");
+    let policy_file = read("policy/default.toml");
+    let policy = cadet_core::Policy::default();
+    let mut missing = Vec::new();
+    for id in cadet_core::SignalId::ALL {
+        if *id == cadet_core::SignalId::Action {
+            continue;
+        }
+        let w = policy.weights.get(*id);
+        let shown = if w < 0 {
+            format!("\u{2212}{}", -w)
+        } else {
+            format!("+{w}")
+        };
+        let row = format!("| `{}` | {shown} |", id.as_str());
+        if !readme.contains(&row) {
+            missing.push(format!("README row {row}"));
+        }
+        let line = format!("{} = {w}", id.as_str());
+        if !policy_file.lines().any(|l| l.starts_with(&line)) {
+            missing.push(format!("policy/default.toml line {line}"));
+        }
+    }
+    assert!(missing.is_empty(), "undocumented: {missing:#?}");
+}
