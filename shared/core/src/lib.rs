@@ -12,8 +12,9 @@
 //! - [`signals`] declares every explainable factor with its default weight.
 //! - [`score()`] sums the signals into a [`Verdict`] with a severity band.
 //! - [`policy`] loads and validates the TOML policy (weights, allow-lists, windows, trust).
-//! - [`profile`] and [`baseline`]: the per-principal history, the stateful signals, and the
-//!   pure store trait with the read → score → conditional-write step.
+//! - [`profile`] and [`baseline`]: the per-principal history and the pure store trait with
+//!   the read → score → conditional-write step; [`evidence`]: the stateful signals read from
+//!   that history.
 //! - [`join`]: control-plane calls ⋈ on-host agent processes, through the baseline store,
 //!   in either arrival order.
 //! - The behavioural features of model v3, one module each: [`owner`] (network owners and a
@@ -38,6 +39,7 @@
 
 pub mod baseline;
 pub mod credential;
+pub mod evidence;
 pub mod familiar;
 pub mod finding;
 pub mod grant;
