@@ -93,14 +93,9 @@ pub fn process<S: BaselineStore>(
     let keys = Keys::of(event);
     let account_first_seen = account_first_seen(store, event).map_err(ProcessError::Store)?;
     let loaded = join_load(store, event).map_err(ProcessError::Store)?;
-    let grants = match grant::caller_key(event) {
-        Some(k) => store
-            .get(&k)
-            .map_err(ProcessError::Store)?
-            .map(|s| s.profile.joins)
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let grants = get_opt(store, grant::caller_key(event).as_deref())?
+        .map(|p| p.joins)
+        .unwrap_or_default();
     grant_record(store, event, policy)?;
     for _ in 0..MAX_ATTEMPTS {
         let stored = store.get(&keys.profile).map_err(ProcessError::Store)?;
@@ -111,20 +106,9 @@ pub fn process<S: BaselineStore>(
             return Ok(Processed::Duplicate);
         }
         let own = stored.as_ref().map(|s| &s.profile);
-        let peer = match keys.peer_for(own, event, policy) {
-            Some(k) => store
-                .get(k)
-                .map_err(ProcessError::Store)?
-                .map(|s| s.profile),
-            None => None,
-        };
-        let team = match keys.team_for(own, event, policy) {
-            Some(k) => store
-                .get(k)
-                .map_err(ProcessError::Store)?
-                .map(|s| s.profile),
-            None => None,
-        };
+        let (peer_key, team_key) = keys.org_to_read(own, event, policy);
+        let peer = get_opt(store, peer_key)?;
+        let team = get_opt(store, team_key)?;
         let history = History {
             principal: own,
             account_first_seen,
@@ -133,10 +117,7 @@ pub fn process<S: BaselineStore>(
             team: team.as_ref(),
         };
         let verdict = evaluate_joined(event, history, policy, &loaded);
-        if let Some(k) = keys.peer_update(own, event) {
-            record_peer(store, k, event)?;
-        }
-        if let Some(k) = keys.team_update(own, event) {
+        for k in keys.org_to_update(own, event) {
             record_peer(store, k, event)?;
         }
         let (mut profile, version) = match stored {
@@ -180,32 +161,61 @@ impl Keys {
         }
     }
 
-    /// The team profile to read when scoring: when the peer would be (young or novel).
-    fn team_for(&self, own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> Option<&str> {
-        self.team
-            .as_deref()
-            .filter(|_| wants_peer(own.filter(|p| p.events > 0), e, policy))
+    /// The organisation-wide profiles (peer, team) to read when scoring: only while the
+    /// principal's own history is young or the call is new to it.
+    fn org_to_read(
+        &self,
+        own: Option<&Profile>,
+        e: &CommandEvent,
+        policy: &Policy,
+    ) -> (Option<&str>, Option<&str>) {
+        if wants_peer(own.filter(|p| p.events > 0), e, policy) {
+            (self.peer.as_deref(), self.team.as_deref())
+        } else {
+            (None, None)
+        }
     }
 
-    /// The team profile to update when recording (as bounded as the peer's).
-    fn team_update(&self, own: Option<&Profile>, e: &CommandEvent) -> Option<&str> {
-        self.team
-            .as_deref()
-            .filter(|_| own.is_none_or(|p| p.peer_update_due(e)))
+    /// The organisation-wide profiles (peer, team) to update when recording (bounded: see
+    /// [`Profile::peer_update_due`]).
+    fn org_to_update(&self, own: Option<&Profile>, e: &CommandEvent) -> Vec<&str> {
+        if own.is_none_or(|p| p.peer_update_due(e)) {
+            [self.peer.as_deref(), self.team.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect()
+        } else {
+            Vec::new()
+        }
     }
+}
 
-    /// The peer profile to read when scoring: only while the principal's own history is young.
-    fn peer_for(&self, own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> Option<&str> {
-        self.peer
-            .as_deref()
-            .filter(|_| wants_peer(own.filter(|p| p.events > 0), e, policy))
+/// The profile under `key`, if a key is given and a profile is stored.
+fn get_opt<S: BaselineStore>(
+    store: &S,
+    key: Option<&str>,
+) -> Result<Option<Profile>, ProcessError<S::Error>> {
+    match key {
+        Some(k) => Ok(store
+            .get(k)
+            .map_err(ProcessError::Store)?
+            .map(|s| s.profile)),
+        None => Ok(None),
     }
+}
 
-    /// The peer profile to update when recording (bounded: see [`Profile::peer_update_due`]).
-    fn peer_update(&self, own: Option<&Profile>, e: &CommandEvent) -> Option<&str> {
-        self.peer
-            .as_deref()
-            .filter(|_| own.is_none_or(|p| p.peer_update_due(e)))
+/// [`get_opt`] for an [`AsyncBaselineStore`].
+async fn get_opt_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    key: Option<&str>,
+) -> Result<Option<Profile>, ProcessError<S::Error>> {
+    match key {
+        Some(k) => Ok(store
+            .get(k)
+            .await
+            .map_err(ProcessError::Store)?
+            .map(|s| s.profile)),
+        None => Ok(None),
     }
 }
 
@@ -254,10 +264,7 @@ pub fn observe_only<S: BaselineStore>(
             return Ok(false);
         }
         let own = stored.as_ref().map(|s| &s.profile);
-        if let Some(k) = keys.peer_update(own, event) {
-            record_peer(store, k, event)?;
-        }
-        if let Some(k) = keys.team_update(own, event) {
+        for k in keys.org_to_update(own, event) {
             record_peer(store, k, event)?;
         }
         let mut profile = own
@@ -606,31 +613,13 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
         return Ok(Processed::Duplicate);
     }
     let own = stored.as_ref().map(|s| &s.profile);
-    let peer = match keys.peer_for(own, event, policy) {
-        Some(k) => store
-            .get(k)
-            .await
-            .map_err(ProcessError::Store)?
-            .map(|s| s.profile),
-        None => None,
-    };
-    let grants = match grant::caller_key(event) {
-        Some(k) => store
-            .get(&k)
-            .await
-            .map_err(ProcessError::Store)?
-            .map(|s| s.profile.joins)
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let team = match keys.team_for(own, event, policy) {
-        Some(k) => store
-            .get(k)
-            .await
-            .map_err(ProcessError::Store)?
-            .map(|s| s.profile),
-        None => None,
-    };
+    let (peer_key, team_key) = keys.org_to_read(own, event, policy);
+    let peer = get_opt_async(store, peer_key).await?;
+    let grants = get_opt_async(store, grant::caller_key(event).as_deref())
+        .await?
+        .map(|p| p.joins)
+        .unwrap_or_default();
+    let team = get_opt_async(store, team_key).await?;
     let history = History {
         principal: own,
         account_first_seen,
@@ -666,10 +655,7 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
         {
             return Ok(false);
         }
-        if let Some(k) = keys.peer_update(stored.as_ref().map(|s| &s.profile), event) {
-            record_peer_async(store, k, event).await?;
-        }
-        if let Some(k) = keys.team_update(stored.as_ref().map(|s| &s.profile), event) {
+        for k in keys.org_to_update(stored.as_ref().map(|s| &s.profile), event) {
             record_peer_async(store, k, event).await?;
         }
         let (mut profile, version) = match stored {
