@@ -152,8 +152,15 @@ fn routine_principal_deviating_gets_novelty_signals() {
         json!((0..12).map(|i| format!("i-{i:017x}")).collect::<Vec<_>>());
     odd["detail"]["responseElements"]["command"]["targetCount"] = json!(12);
     let v = verdict(&store, &odd, &policy);
+    // A new network inside a new owner is stated once, by the owner signal, naming the network.
+    let owner = v
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::NewNetworkOwner)
+        .unwrap_or_else(|| panic!("no new_network_owner in {:?}", ids(&v)));
+    assert!(owner.reason.contains("192.0.2.0/24"), "{}", owner.reason);
+    assert!(!ids(&v).contains(&SignalId::NewSourceNetwork));
     for id in [
-        SignalId::NewSourceNetwork,
         SignalId::NewClient,
         SignalId::NewDocument,
         SignalId::FanOutAboveHistory,

@@ -84,6 +84,36 @@ fn day(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d").to_string()
 }
 
+/// How a new owner weighs for this kind of caller: people roam between ISPs (home, phone,
+/// hotel), so an ISP's network counts half; a server's network is news, the first one a person
+/// calls from (none of its `known` owners a provider) double.
+fn owner_kind_factor<'a>(
+    human: bool,
+    o: &crate::owner::SourceOwner,
+    mut known: impl Iterator<Item = &'a Seen>,
+) -> (f64, &'static str) {
+    if !human {
+        (1.0, "")
+    } else if !o.hosting {
+        (0.5, "; an ISP's, where people roam: half")
+    } else if !known.any(|s| s.value != o.key && crate::owner::is_provider_key(&s.value)) {
+        (
+            2.0,
+            "; the first server network this person calls from: double",
+        )
+    } else {
+        (1.0, "")
+    }
+}
+
+/// A new owner says more than the new /24 inside it: `new_source_network` is folded into
+/// `new_network_owner`, whose reason names the network (no fact counted twice).
+fn subsumed_network(out: &mut Signals) -> String {
+    out.take(SignalId::NewSourceNetwork)
+        .map(|s| format!("; {}", s.reason))
+        .unwrap_or_default()
+}
+
 /// Evaluates the stateful signals for an event against the principal's history.
 pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &mut Signals) {
     let th = &policy.thresholds;
@@ -136,6 +166,15 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         } else {
             peer_bits
         };
+    }
+    // A new network its identity's organisation-wide churn makes expected (thin own history).
+    let expected = if command && novel & NOVEL_NETWORK != 0 {
+        own.and_then(|p| crate::owner::expected_network_with(p, history.peer, e))
+    } else {
+        own.and_then(|p| crate::owner::expected_network(p, e))
+    };
+    if expected.is_some() {
+        novel &= !NOVEL_NETWORK;
     }
     // The team vouches for what is new to this principal but established for its team.
     let team_known = match history.team {
@@ -340,11 +379,30 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             let team_knows = crate::familiar::established(&t.owners, &o.key, e.event_time);
             let own_knows = own.is_some_and(|p| contains(&p.owners, &o.key));
             if team_knows.is_none() && !own_knows && !t.owners.is_empty() {
-                novelty(
-                    out,
+                let net = subsumed_network(out);
+                // Thin history: the kind's prior rate, with a person's roaming and first
+                // server network weighed as for a known principal.
+                let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
+                let known: Vec<&Seen> = own.map(|p| p.owners.iter().collect()).unwrap_or_default();
+                let (factor, why) =
+                    owner_kind_factor(human, &o, known.into_iter().chain(&t.owners));
+                let surprise = (crate::owner::owner_surprise(0, 0, human) * factor)
+                    .min(crate::owner::MAX_SURPRISE);
+                let w = policy.weights.get(SignalId::NewNetworkOwner);
+                let mut points = (f64::from(w) * surprise).round() as i32;
+                let mut note = String::new();
+                if dampen && points > 0 {
+                    points = (f64::from(points) * policy.learning_weight).round() as i32;
+                    note = format!(
+                        " (learning period: {:.0}% weight)",
+                        policy.learning_weight * 100.0
+                    );
+                }
+                out.push_points(
                     SignalId::NewNetworkOwner,
+                    points.max(w.signum()),
                     format!(
-                        "network owner {} never used by this principal nor its team (the team's: {})",
+                        "network owner {} never used by this principal nor its team (the team's: {}; thin history, weighed at its kind's usual rate{why}: weight ×{surprise:.2}){net}{note}",
                         o.label,
                         top_values(&t.owners, 3)
                     ),
@@ -369,12 +427,29 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                             .any(|s| s.value == o.key && s.first >= episode_start))
             })
         {
-            let mut surprise = crate::owner::strong_surprise(p.novelty.owners, p.novelty.calls);
-            // People roam between ISPs (home, phone, hotel); a server's network is news.
-            let roaming = e.principal.kind.is_some_and(PrincipalKind::is_human) && !o.hosting;
-            if roaming {
-                surprise *= 0.5;
-            }
+            // The identity's rate across accounts while its own is thin; an owner first seen
+            // in this episode is judged by the rate from before it.
+            let counts = match history.peer {
+                Some(q)
+                    if p.novelty.calls < crate::owner::MIN_CALLS
+                        && q.novelty.calls > p.novelty.calls =>
+                {
+                    &q.novelty
+                }
+                _ => &p.novelty,
+            };
+            let owners = if contains(&p.owners, &o.key) {
+                counts.owners.saturating_sub(1)
+            } else {
+                counts.owners
+            };
+            let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
+            let mut surprise = crate::owner::owner_surprise(owners, counts.calls, human);
+            // People roam between ISPs (home, phone, hotel); a server's network is news, the
+            // first one a person calls from most of all.
+            let (factor, why) = owner_kind_factor(human, &o, p.owners.iter());
+            surprise = (surprise * factor).min(crate::owner::MAX_SURPRISE);
+            let net = subsumed_network(out);
             let w = policy.weights.get(SignalId::NewNetworkOwner);
             let mut points = (f64::from(w) * surprise).round() as i32;
             let mut note = String::new();
@@ -389,22 +464,18 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 SignalId::NewNetworkOwner,
                 points.max(w.signum()),
                 format!(
-                    "network owner {} never used by this principal (its owners: {}; {} of its last {} commands came from an owner new at the time{}: weight ×{surprise:.2}){note}",
+                    "network owner {} never used by this principal (its owners: {}; {} of its last {} commands came from an owner new at the time{}: weight ×{surprise:.2}){net}{note}",
                     o.label,
                     top_values(&p.owners, 3),
-                    p.novelty.owners,
-                    p.novelty.calls,
-                    if roaming {
-                        "; an ISP's, where people roam: half"
-                    } else {
-                        ""
-                    }
+                    owners,
+                    counts.calls,
+                    why
                 ),
             );
         }
         // A new network that this principal's churn makes expected: what is left of the
         // novelty, with the evidence.
-        if let Some(x) = own.and_then(|p| crate::owner::expected_network(p, e)) {
+        if let Some(x) = expected.as_ref() {
             let factor = x.churn.surprise();
             let w = policy.weights.get(SignalId::NewSourceNetwork);
             // At least a point when the weight is positive, so the evidence stays visible.
@@ -413,8 +484,13 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 SignalId::NewSourceNetwork,
                 points,
                 format!(
-                    "new source network {}, but expected for this principal: {} of its last {} commands came from a network it had not used, and the owner {} is established (weight ×{:.2})",
+                    "new source network {}, but expected for this {}: {} of its last {} commands came from a network it had not used, and the owner {} is established (weight ×{:.2})",
                     network_of(e.source.ip.as_deref()).unwrap_or_default(),
+                    if x.across_accounts {
+                        "identity across the organisation's accounts"
+                    } else {
+                        "principal"
+                    },
                     x.churn.new,
                     x.churn.calls,
                     x.owner.label,
@@ -645,7 +721,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 && count >= th.routine_min_events
                 && novel == 0
                 && (established(&p.networks, network_of(e.source.ip.as_deref()))
-                    || crate::owner::expected_network(p, e).is_some())
+                    || expected.is_some())
                 && established(&p.clients, client_of(e))
                 && established(
                     &p.documents,
@@ -727,6 +803,9 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
     let mut last_kind = i64::MIN;
     // Distinct days with activity in each local hour of day (each stored hour is one day's).
     let mut days_at = [0u32; 24];
+    // Active hours in the lookback, and those outside the policy's business hours.
+    let mut hours_seen = 0u32;
+    let mut hours_off = 0u32;
     let mut active_days = 0u32;
     let mut last_active = i64::MIN;
     // The list is sorted: start at the lookback's first hour, stop at today.
@@ -743,6 +822,12 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
             continue;
         }
         let hod = local.rem_euclid(24);
+        hours_seen += 1;
+        hours_off += u32::from(
+            !policy
+                .business_hours
+                .includes_hour((d + 3).rem_euclid(7) as usize, hod as u32),
+        );
         if d != last_active {
             active_days += 1;
             last_active = d;
@@ -774,6 +859,27 @@ fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
     } else {
         "non-business days"
     };
+    // Off-hours with a rate: the policy's clock is everyone's prior, but a principal that
+    // already acts outside it (another region's day, on-call, a pipeline or job that runs
+    // around the clock) is surprised by it only as often as it does not.
+    if hours_seen >= th.habit_min_days.saturating_mul(2)
+        && out
+            .as_slice()
+            .iter()
+            .any(|s| s.id == SignalId::OffHours && s.points > 0)
+    {
+        let factor = crate::owner::surprise(hours_off, hours_seen);
+        if factor < 1.0 {
+            out.scale(
+                SignalId::OffHours,
+                factor,
+                &format!(
+                    "{hours_off} of its {hours_seen} active hours in the last {} days were outside them: weight ×{factor:.2}",
+                    th.habit_lookback_days
+                ),
+            );
+        }
+    }
     if let Some(off) = out
         .as_slice()
         .iter()

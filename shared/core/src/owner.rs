@@ -161,6 +161,38 @@ pub fn strong_surprise(new: u32, calls: u32) -> f64 {
     information(new, calls).clamp(0.0, MAX_SURPRISE)
 }
 
+/// Whether an owner key ([`SourceOwner::key`]) names a cloud or hosting provider (a slug such
+/// as `aws`, `digitalocean`) rather than an autonomous system (`as3320`) or a documentation
+/// range.
+pub fn is_provider_key(key: &str) -> bool {
+    !(key.starts_with("doc:")
+        || (key.len() > 2 && key.starts_with("as") && key[2..].bytes().all(|b| b.is_ascii_digit())))
+}
+
+/// How surprising a new network owner is from a principal that brought one in `new` of its
+/// last `calls` commands, up to [`MAX_SURPRISE`]. The rate is smoothed toward a prior of
+/// [`OWNER_PRIOR_CALLS`] commands at the kind's usual rate, so a short history neither
+/// condemns nor excuses: workloads run where they were deployed
+/// ([`WORKLOAD_OWNER_RATE`]), people roam ([`PERSON_OWNER_RATE`]).
+pub fn owner_surprise(new: u32, calls: u32, human: bool) -> f64 {
+    let prior = if human {
+        PERSON_OWNER_RATE
+    } else {
+        WORKLOAD_OWNER_RATE
+    };
+    let rate =
+        (f64::from(new) + prior * OWNER_PRIOR_CALLS) / (f64::from(calls) + OWNER_PRIOR_CALLS);
+    ((1.0 / rate).ln() / (1.0 / RARE_RATE).ln()).clamp(0.0, MAX_SURPRISE)
+}
+
+/// Prior rate of commands from a new network owner: a workload (pipeline, instance, function,
+/// service principal) ...
+pub const WORKLOAD_OWNER_RATE: f64 = 0.01;
+/// ... and a person (home, office, phone, travel).
+pub const PERSON_OWNER_RATE: f64 = 0.05;
+/// Weight of the prior, in commands.
+pub const OWNER_PRIOR_CALLS: f64 = 20.0;
+
 /// The most a strong surprise multiplies a weight by.
 pub const MAX_SURPRISE: f64 = 2.0;
 
@@ -174,8 +206,10 @@ fn information(new: u32, calls: u32) -> f64 {
 pub struct Expected {
     /// The address's owner, established for the principal.
     pub owner: SourceOwner,
-    /// The principal's churn.
+    /// The principal's churn, or its identity's across accounts.
     pub churn: Churn,
+    /// Whether `churn` is the identity's across accounts (the principal's own was thin).
+    pub across_accounts: bool,
 }
 
 fn established(s: &Seen, now: Timestamp) -> bool {
@@ -186,19 +220,39 @@ fn established(s: &Seen, now: Timestamp) -> bool {
 /// `Some` when `e` comes from a network new to `p` but, for this principal, expected: its
 /// networks churn and this owner is established.
 pub fn expected_network(p: &Profile, e: &CommandEvent) -> Option<Expected> {
+    expected_network_with(p, None, e)
+}
+
+/// [`expected_network`], backed off to the identity's organisation-wide profile (`peer`: the
+/// same role, person or application in every account) while the principal's own churn rests on
+/// fewer than [`MIN_CALLS`] commands: a pipeline role deployed to a new account brings its
+/// runner pool with it.
+pub fn expected_network_with(
+    p: &Profile,
+    peer: Option<&Profile>,
+    e: &CommandEvent,
+) -> Option<Expected> {
     let net = network_of(e.source.ip.as_deref())?;
     if p.networks.iter().any(|s| s.value == net) {
         return None;
     }
-    let churn = Churn::of(p);
+    let own = Churn::of(p);
+    let (churn, unit) = match peer {
+        Some(q) if own.calls < MIN_CALLS && q.novelty.calls > own.calls => (Churn::of(q), q),
+        _ => (own, p),
+    };
     if churn.new < MIN_NETWORKS || churn.calls < MIN_CALLS || churn.surprise() >= EXPECTED_BELOW {
         return None;
     }
     let owner = owner_of(e.source.ip.as_deref())?;
-    p.owners
+    unit.owners
         .iter()
         .any(|s| s.value == owner.key && established(s, e.event_time))
-        .then_some(Expected { owner, churn })
+        .then_some(Expected {
+            owner,
+            churn,
+            across_accounts: !std::ptr::eq(unit, p),
+        })
 }
 
 #[cfg(test)]

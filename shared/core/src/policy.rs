@@ -481,6 +481,20 @@ impl Window {
         self.days.get(monday_zero).copied().unwrap_or(false)
     }
 
+    /// Whether the hour starting at `hour_of_day` (local) on a weekday (0 = Monday) falls
+    /// inside the recurring part of the window (its `from`/`until` bounds aside).
+    pub fn includes_hour(&self, monday_zero: usize, hour_of_day: u32) -> bool {
+        if !self.includes_weekday(monday_zero) {
+            return false;
+        }
+        let minute = hour_of_day * 60;
+        if self.start_min <= self.end_min {
+            minute >= self.start_min && minute < self.end_min
+        } else {
+            minute >= self.start_min || minute < self.end_min
+        }
+    }
+
     /// Whether `t` (in zone `tz`) falls inside the window.
     pub fn contains(&self, t: Timestamp, tz: &TimeZone) -> bool {
         if self.from.is_some_and(|f| t < f) || self.until.is_some_and(|u| t >= u) {

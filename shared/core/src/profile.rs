@@ -499,8 +499,12 @@ impl Profile {
     /// Which of `e`'s network, client and document this principal has never used, however
     /// expected (the raw counts behind [`Profile::novelty`]).
     fn firsts(&self, e: &CommandEvent, v: &Values) -> u8 {
+        // The first network and owner a principal shows are its start, not churn.
         let mut bits = 0;
-        if v.net.as_ref().is_some_and(|n| !contains(&self.networks, n)) {
+        if v.net
+            .as_ref()
+            .is_some_and(|n| !self.networks.is_empty() && !contains(&self.networks, n))
+        {
             bits |= NOVEL_NETWORK;
         }
         if v.client
@@ -516,7 +520,7 @@ impl Profile {
             bits |= NOVEL_DOCUMENT;
         }
         if let Some(owner) = crate::owner::owner_of(e.source.ip.as_deref()) {
-            if !contains(&self.owners, &owner.key) {
+            if !self.owners.is_empty() && !contains(&self.owners, &owner.key) {
                 bits |= NOVEL_OWNER;
             }
         }

@@ -234,7 +234,7 @@ signals! {
     CredentialTypeChange => credential_type_change = 30;
     /// Baseline: a network owner (cloud provider, autonomous system) this principal has never
     /// used, scaled by how rarely it changes owners.
-    NewNetworkOwner => new_network_owner = 15;
+    NewNetworkOwner => new_network_owner = 25;
     /// Baseline: what is new to a principal with thin history is established for its team
     /// (permission set, RBAC role): the novelty is not counted (lowers the score).
     TeamHistory => team_history = -5;
@@ -714,6 +714,12 @@ impl Signals {
                 reason: reason.into(),
             });
         }
+    }
+
+    /// Removes a signal that fired and returns it (a finer-grained fact another signal states).
+    pub fn take(&mut self, id: SignalId) -> Option<Signal> {
+        let i = self.items.iter().position(|s| s.id == id)?;
+        Some(self.items.remove(i))
     }
 
     /// Whether a signal fired.

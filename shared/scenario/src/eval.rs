@@ -195,6 +195,8 @@ pub fn evaluate(scenario: &Scenario, seed: u64, policy: &Policy) -> Report {
         report.kinds.entry(*k).or_default().identities = *n;
     }
     let mut attacks: BTreeMap<&'static str, AttackResult> = BTreeMap::new();
+    // CADET_TRACE=<part of an identity>: every verdict of those identities on stderr, with reasons.
+    let trace = std::env::var("CADET_TRACE").ok().filter(|t| !t.is_empty());
     for r in &scenario.records {
         *report.per_cloud.entry(r.cloud).or_default() += 1;
         let event = match normalize(&r.json) {
@@ -248,6 +250,20 @@ pub fn evaluate(scenario: &Scenario, seed: u64, policy: &Policy) -> Report {
         match &r.label {
             Label::Routine { identity, kind } => {
                 let Some(v) = &verdict else { continue };
+                if trace.as_deref().is_some_and(|t| identity.contains(t)) {
+                    eprintln!(
+                        "{} {} {} {} {}",
+                        r.time,
+                        identity,
+                        operation,
+                        v.risk_score,
+                        v.signals
+                            .iter()
+                            .map(|s| format!("{}{:+} [{}]", s.id.as_str(), s.points, s.reason))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
+                }
                 period.routine_calls += 1;
                 if !r.warmup {
                     let m = report.kinds.entry(*kind).or_default();
@@ -276,6 +292,22 @@ pub fn evaluate(scenario: &Scenario, seed: u64, policy: &Policy) -> Report {
                 }
             }
             Label::Attack { name, expect } => {
+                if let (Some(t), Some(v)) = (trace.as_deref(), &verdict) {
+                    if name.contains(t) {
+                        eprintln!(
+                            "{} ATTACK {} {} {} {}",
+                            r.time,
+                            name,
+                            operation,
+                            v.risk_score,
+                            v.signals
+                                .iter()
+                                .map(|s| format!("{}{:+} [{}]", s.id.as_str(), s.points, s.reason))
+                                .collect::<Vec<_>>()
+                                .join(" | ")
+                        );
+                    }
+                }
                 if alert {
                     period.attack_alerts += 1;
                 }
