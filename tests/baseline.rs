@@ -656,10 +656,11 @@ fn a_novelty_burst_scores_in_full_even_while_learning() {
         .iter()
         .find(|s| s.id == SignalId::FirstAction)
         .map(|s| s.points);
-    assert_eq!(
-        dampened,
-        Some(3),
-        "a lone novelty is dampened while learning"
+    // The learning period keeps 20% of the points its rate gives (15 × the rate's factor).
+    let dampened = dampened.unwrap_or_else(|| panic!("{:?}", first.signals));
+    assert!(
+        (1..=6).contains(&dampened),
+        "a lone novelty is dampened while learning: {dampened}"
     );
     verdict(&store, &steps[1], &policy);
     let last = verdict(&store, &steps[2], &policy);
@@ -674,7 +675,11 @@ fn a_novelty_burst_scores_in_full_even_while_learning() {
         .iter()
         .find(|s| s.id == SignalId::FirstAction)
         .map(|s| s.points);
-    assert_eq!(full, Some(15), "{:?}", last.signals);
+    assert!(
+        full.is_some_and(|f| f >= 15 && f >= dampened * 4),
+        "{:?}",
+        last.signals
+    );
     assert!(
         last.severity >= Severity::Medium,
         "{} {:?}",

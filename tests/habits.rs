@@ -249,9 +249,9 @@ fn novelty_that_completes_a_chain_keeps_its_full_weight_in_the_learning_period()
         "{:?}",
         ids(&v)
     );
-    assert_eq!(
-        points(&v, SignalId::FirstAction),
-        Some(policy.weights.get(SignalId::FirstAction)),
+    // The learning period's 20% is undone (the rate of new kinds of action still weighs it).
+    assert!(
+        points(&v, SignalId::FirstAction).is_some_and(|p| p >= 9),
         "{:?}",
         v.signals
     );

@@ -293,7 +293,66 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                     peer_note("")
                 ),
             };
-            novelty(out, SignalId::FirstAction, reason);
+            // Weighed by how often this identity takes up new kinds of action: a pipeline that
+            // only ever ran commands opening a shell is news; a person trying a new tool is not.
+            let rate = own.map(|p| {
+                let unit = match history.peer {
+                    Some(q)
+                        if p.events < u64::from(crate::owner::MIN_CALLS) && q.events > p.events =>
+                    {
+                        q
+                    }
+                    _ => p,
+                };
+                let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
+                // Kinds taken up minutes ago, in this burst, are not yet the identity's habit.
+                let since =
+                    e.event_time - SignedDuration::from_mins(i64::from(th.novelty_burst_minutes));
+                let fresh = unit
+                    .recent
+                    .iter()
+                    .filter(|r| {
+                        r.novel & NOVEL_ACTION != 0 && r.time >= since && r.time <= e.event_time
+                    })
+                    .count() as u32;
+                let kinds = (unit.actions.len() as u32).saturating_sub(fresh);
+                let calls = u32::try_from(unit.actions.values().sum::<u64>()).unwrap_or(u32::MAX);
+                let factor = crate::owner::owner_surprise(kinds.saturating_sub(1), calls, human);
+                let whose = if std::ptr::eq(unit, p) {
+                    ""
+                } else {
+                    " by the same identity across accounts"
+                };
+                (
+                    factor,
+                    format!(
+                        "; {kinds} kinds of action in {calls} commands{whose}: weight ×{factor:.2}"
+                    ),
+                )
+            });
+            match rate {
+                Some((factor, why)) => {
+                    let w = policy.weights.get(SignalId::FirstAction);
+                    let points = ((f64::from(w) * factor).round() as i32).max(w.signum());
+                    let (points, note) = if dampen && points > 0 {
+                        (
+                            ((f64::from(points) * policy.learning_weight).round() as i32).max(1),
+                            format!(
+                                " (learning period: {:.0}% weight)",
+                                policy.learning_weight * 100.0
+                            ),
+                        )
+                    } else {
+                        (points, String::new())
+                    };
+                    out.push_points(
+                        SignalId::FirstAction,
+                        points,
+                        format!("{reason}{why}{note}"),
+                    );
+                }
+                None => novelty(out, SignalId::FirstAction, reason),
+            }
         }
         let known = |l: &[Seen]| top_values(l, 3);
         let lists = |f: fn(&Profile) -> &Vec<Seen>| {

@@ -586,6 +586,11 @@ impl Profile {
         }
         self.events += 1;
         if e.action != Action::Context && !is_failure_denied(e) {
+            // The identity's churn across accounts, over the events recorded here (each
+            // principal's first of a day and whatever was new to it): the back-off for a
+            // principal whose own history is thin ([`crate::owner::expected_network_with`]).
+            let firsts = self.firsts(e, &Values::of(e));
+            self.novelty.count(firsts);
             *self.actions.entry(e.action).or_insert(0) += 1;
             if let Some(net) = network_of(e.source.ip.as_deref()) {
                 remember(&mut self.networks, net, t, CAP_NETWORKS);

@@ -732,11 +732,12 @@ impl Signals {
     pub fn full_weight(&mut self, policy: &Policy, ids: &[SignalId], why: &str) {
         for s in self.items.iter_mut().filter(|s| ids.contains(&s.id)) {
             let w = policy.weights.get(s.id);
-            if w > 0 && s.points != w {
-                s.points = w;
-                if let Some(cut) = s.reason.find(" (learning period:") {
-                    s.reason.truncate(cut);
+            // Undo the learning period's dampening only: a rate's scaling stays.
+            if let (true, Some(cut)) = (w > 0, s.reason.find(" (learning period:")) {
+                if policy.learning_weight > 0.0 {
+                    s.points = (f64::from(s.points) / policy.learning_weight).round() as i32;
                 }
+                s.reason.truncate(cut);
                 s.reason.push_str(" (");
                 s.reason.push_str(why);
                 s.reason.push(')');
