@@ -171,6 +171,8 @@ impl Keys {
     ) -> (Option<&str>, Option<&str>) {
         if wants_peer(own.filter(|p| p.events > 0), e, policy) {
             (self.peer.as_deref(), self.team.as_deref())
+        } else if own.is_some_and(|p| crate::familiar::wants_team(p, e)) {
+            (None, self.team.as_deref())
         } else {
             (None, None)
         }

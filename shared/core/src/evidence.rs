@@ -179,7 +179,8 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     // The team vouches for what is new to this principal but established for its team.
     let team_known = match history.team {
         Some(t) if command => {
-            let asked = novel & (NOVEL_NETWORK | NOVEL_CLIENT | NOVEL_DOCUMENT | NOVEL_ACTION);
+            let asked = novel
+                & (NOVEL_NETWORK | NOVEL_CLIENT | NOVEL_DOCUMENT | NOVEL_ACTION | NOVEL_TARGET);
             let (known, why) = crate::team::vouches(e, t, asked, policy);
             novel &= !known;
             (known != 0).then(|| {
@@ -270,6 +271,24 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             out.push_points(id, w, reason);
         }
     };
+    // A novelty weighed by the rate at which this identity brings such novelties
+    // (`factor`, [`crate::owner::owner_surprise`]), then dampened like any while learning.
+    let rated = |out: &mut Signals, id: SignalId, factor: f64, reason: String| {
+        let w = policy.weights.get(id);
+        let points = ((f64::from(w) * factor).round() as i32).max(w.signum());
+        if dampen && points > 0 {
+            out.push_points(
+                id,
+                ((f64::from(points) * policy.learning_weight).round() as i32).max(1),
+                format!(
+                    "{reason} (learning period: {:.0}% weight)",
+                    policy.learning_weight * 100.0
+                ),
+            );
+        } else {
+            out.push_points(id, points, reason);
+        }
+    };
     let peer_note = |what: &str| match peer {
         Some((_, n)) => format!(", nor by the same identity in {n} other accounts"),
         None => what.to_string(),
@@ -332,24 +351,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             });
             match rate {
                 Some((factor, why)) => {
-                    let w = policy.weights.get(SignalId::FirstAction);
-                    let points = ((f64::from(w) * factor).round() as i32).max(w.signum());
-                    let (points, note) = if dampen && points > 0 {
-                        (
-                            ((f64::from(points) * policy.learning_weight).round() as i32).max(1),
-                            format!(
-                                " (learning period: {:.0}% weight)",
-                                policy.learning_weight * 100.0
-                            ),
-                        )
-                    } else {
-                        (points, String::new())
-                    };
-                    out.push_points(
-                        SignalId::FirstAction,
-                        points,
-                        format!("{reason}{why}{note}"),
-                    );
+                    rated(out, SignalId::FirstAction, factor, format!("{reason}{why}"))
                 }
                 None => novelty(out, SignalId::FirstAction, reason),
             }
@@ -573,11 +575,18 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                     ..s.clone()
                 })
                 .collect();
-            novelty(
+            // Weighed by how often it reaches new classes of machines: an on-call engineer
+            // works wherever the incident is; a pipeline deploys to its own.
+            let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
+            let calls = u32::try_from(p.actions.values().sum::<u64>()).unwrap_or(u32::MAX);
+            let classes = known.len() as u32;
+            let factor = crate::owner::owner_surprise(classes.saturating_sub(1), calls, human);
+            rated(
                 out,
                 SignalId::NewTargetClass,
+                factor,
                 format!(
-                    "first command on {} by this principal, active on {} days (known: {})",
+                    "first command on {} by this principal, active on {} days (known: {}; {classes} classes of machines in {calls} commands: weight ×{factor:.2})",
                     new.join(", "),
                     active_days(p),
                     top_values(&known, 3)
@@ -624,11 +633,17 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     if command {
         if let Some(n) = fan_out(e) {
             if p.max_fan_out > 0 && n > p.max_fan_out.saturating_mul(2) && n >= th.many_targets {
+                // Against its own history the fan-out says more than the count alone:
+                // many_targets is folded in (one fact, counted once).
+                let shape = out
+                    .take(SignalId::ManyTargets)
+                    .map(|s| format!("; {}", s.reason))
+                    .unwrap_or_default();
                 novelty(
                     out,
                     SignalId::FanOutAboveHistory,
                     format!(
-                        "{n} targets, above this principal's largest fan-out {}",
+                        "{n} targets, above this principal's largest fan-out {}{shape}",
                         p.max_fan_out
                     ),
                 );
@@ -709,6 +724,9 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
 
     if command {
         habits(e, p, policy, out);
+    }
+    // A denied call of the principal's usual shape is still its usual shape.
+    if e.action != Action::Context {
         crate::familiar::discount(e, p, history.team, policy, out);
     }
 

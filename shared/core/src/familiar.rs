@@ -59,6 +59,16 @@ fn day(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d").to_string()
 }
 
+/// Whether only the principal's team could explain the call's document: a command whose
+/// document the principal knows but has not yet established (a person who runs the team's
+/// script now and then). The store reads the team's profile for it.
+pub fn wants_team(p: &Profile, e: &CommandEvent) -> bool {
+    e.action != crate::model::Action::Context
+        && e.document
+            .as_ref()
+            .is_some_and(|d| established(&p.documents, &doc_value(&d.name), e.event_time).is_none())
+}
+
 /// Why the shape signal `id` of `e` is this principal's habit, if it is.
 fn evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Option<String> {
     own_evidence(id, e, p, policy)

@@ -604,6 +604,10 @@ impl Profile {
             if let Some(doc) = &e.document {
                 remember(&mut self.documents, doc_value(&doc.name), t, CAP_DOCUMENTS);
             }
+            // Classes of machines (tags, resource groups), not instances: the team's estate.
+            for class in target_classes(e) {
+                remember(&mut self.targets, class, t, CAP_TARGETS);
+            }
         }
         remember(
             &mut self.accounts,

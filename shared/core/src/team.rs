@@ -24,7 +24,7 @@ use crate::model::{CommandEvent, PrincipalKind, Provider};
 use crate::policy::Policy;
 use crate::profile::{
     client_of, doc_value, network_of, Profile, NOVEL_ACTION, NOVEL_CLIENT, NOVEL_DOCUMENT,
-    NOVEL_NETWORK,
+    NOVEL_NETWORK, NOVEL_TARGET,
 };
 
 /// The team a human principal belongs to, if it can be told from the event.
@@ -86,6 +86,23 @@ pub fn vouches(e: &CommandEvent, team: &Profile, bits: u8, policy: &Policy) -> (
         {
             known |= NOVEL_DOCUMENT;
             why.push(format!("document {} ({} times)", s.value, s.count));
+        }
+    }
+    if bits & NOVEL_TARGET != 0 {
+        let classes = crate::profile::target_classes(e);
+        let known_all: Option<Vec<&crate::profile::Seen>> = classes
+            .iter()
+            .map(|c| established(&team.targets, c, now))
+            .collect();
+        if let Some(k) = known_all.filter(|k| !k.is_empty()) {
+            known |= NOVEL_TARGET;
+            for s in k {
+                why.push(format!(
+                    "machines {} ({} times)",
+                    s.value.trim_start_matches("class:"),
+                    s.count
+                ));
+            }
         }
     }
     if bits & NOVEL_ACTION != 0 {
