@@ -407,3 +407,93 @@ fn one_session_key_from_a_second_network_owner_is_a_stolen_credential_sign() {
     .unwrap_or_else(|| panic!("verdict"));
     assert!(reason(&v, SignalId::CredentialSecondOwner).is_none());
 }
+
+/// The maintenance window's service role, sending a window task's command.
+fn window_service() -> Value {
+    json!({"type": "AssumedRole", "principalId": "AROAWINDOW:mw-session",
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/SSMMaintenanceWindowRole/mw-session"),
+        "accountId": ACCOUNT, "accessKeyId": "ASIAWINDOWEXAMPLE001", "invokedBy": "ssm.amazonaws.com",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "SSMMaintenanceWindowRole",
+            "arn": format!("arn:aws:iam::{ACCOUNT}:role/SSMMaintenanceWindowRole")}}})
+}
+
+fn window_run(id: &str, minute: i64, window_target: &str) -> Value {
+    cloudtrail(
+        id,
+        minute,
+        "ssm.amazonaws.com",
+        "SendCommand",
+        window_service(),
+        "ssm.amazonaws.com",
+        "ssm.amazonaws.com",
+        json!({"documentName": "AWS-RunShellScript", "maxErrors": "100%",
+            "targets": [{"key": "WindowTargetIds", "values": [window_target]}]}),
+    )
+}
+
+#[test]
+fn a_window_runs_the_task_an_alerted_registration_scheduled() {
+    let store = MemoryStore::new();
+    // A long-term key from a VPS registers a shell task on every machine of a window.
+    let reg = run(
+        &store,
+        &cloudtrail(
+            "reg-1",
+            0,
+            "ssm.amazonaws.com",
+            "RegisterTaskWithMaintenanceWindow",
+            admin(),
+            "203.0.113.50",
+            "aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 command/ssm.register-task-with-maintenance-window",
+            json!({"windowId": "mw-0123456789abcdef0", "taskArn": "AWS-RunShellScript", "taskType": "RUN_COMMAND",
+                "targets": [{"key": "WindowTargetIds", "values": ["e32e0000-aaaa-bbbb-cccc-000000000001"]}],
+                "maxConcurrency": "100%", "maxErrors": "100%"}),
+        ),
+    )
+    .unwrap_or_else(|| panic!("no verdict for the registration"));
+    assert!(
+        reg.severity >= Severity::Medium,
+        "{} {:?}",
+        reg.risk_score,
+        reg.signals
+    );
+    // Hours later the window's service sends it: the chain, without the service's credit.
+    let v = run(
+        &store,
+        &window_run("run-1", 240, "e32e0000-aaaa-bbbb-cccc-000000000001"),
+    )
+    .unwrap_or_else(|| panic!("no verdict for the window's run"));
+    let why = reason(&v, SignalId::WindowTaskChain)
+        .unwrap_or_else(|| panic!("no window_task_chain: {:?}", v.signals));
+    assert!(
+        why.contains("ssm:RegisterTaskWithMaintenanceWindow") && why.contains("alice"),
+        "{why}"
+    );
+    assert!(
+        reason(&v, SignalId::ServiceInvoked).is_none(),
+        "{:?}",
+        v.signals
+    );
+    assert!(
+        v.severity >= Severity::Medium,
+        "{} {:?}",
+        v.risk_score,
+        v.signals
+    );
+    // Another window target's run is not linked.
+    let other = run(
+        &store,
+        &window_run("run-2", 250, "e32e0000-aaaa-bbbb-cccc-000000000002"),
+    )
+    .unwrap_or_else(|| panic!("no verdict"));
+    assert!(
+        reason(&other, SignalId::WindowTaskChain).is_none(),
+        "{:?}",
+        other.signals
+    );
+    assert!(
+        reason(&other, SignalId::ServiceInvoked).is_some(),
+        "{:?}",
+        other.signals
+    );
+}

@@ -17,6 +17,7 @@ use crate::profile::{
 };
 use crate::score::Verdict;
 use crate::signals::{self, Signals};
+use crate::window_task;
 
 /// An opaque version tag (a counter, an ETag…) used for optimistic concurrency.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -96,6 +97,12 @@ pub fn process<S: BaselineStore>(
     let grants = get_opt(store, grant::caller_key(event).as_deref())?
         .map(|p| p.joins)
         .unwrap_or_default();
+    let mut window_tasks = Vec::new();
+    for k in window_task::run_keys(event) {
+        if let Some(p) = get_opt(store, Some(&k))? {
+            window_tasks.extend(p.joins);
+        }
+    }
     grant_record(store, event, policy)?;
     for _ in 0..MAX_ATTEMPTS {
         let stored = store.get(&keys.profile).map_err(ProcessError::Store)?;
@@ -115,6 +122,7 @@ pub fn process<S: BaselineStore>(
             peer: peer.as_ref(),
             grants: &grants,
             team: team.as_ref(),
+            window_tasks: &window_tasks,
         };
         let verdict = evaluate_joined(event, history, policy, &loaded);
         for k in keys.org_to_update(own, event) {
@@ -133,6 +141,7 @@ pub fn process<S: BaselineStore>(
             Put::Written(_) => {
                 if let Processed::Verdict(v) = &verdict {
                     join_record(store, event, v, policy)?;
+                    window_task_record(store, event, v, policy)?;
                 }
                 return Ok(verdict);
             }
@@ -388,6 +397,23 @@ fn grant_record<S: BaselineStore>(
     Ok(())
 }
 
+/// Keeps a maintenance-window task registration's verdict under the window targets it names
+/// ([`crate::window_task`]).
+fn window_task_record<S: BaselineStore>(
+    store: &S,
+    event: &CommandEvent,
+    verdict: &Verdict,
+    policy: &Policy,
+) -> Result<(), ProcessError<S::Error>> {
+    let alerted = verdict.is_alert(policy);
+    for key in window_task::registration_keys(event) {
+        update_key(store, &key, event.event_time, |p| {
+            window_task::updated(p, event, &verdict.signals, alerted)
+        })?;
+    }
+    Ok(())
+}
+
 /// [`grant_record`] for an [`AsyncBaselineStore`].
 async fn grant_record_async<S: AsyncBaselineStore + Sync>(
     store: &S,
@@ -622,12 +648,19 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
         .map(|p| p.joins)
         .unwrap_or_default();
     let team = get_opt_async(store, team_key).await?;
+    let mut window_tasks = Vec::new();
+    for k in window_task::run_keys(event) {
+        if let Some(p) = get_opt_async(store, Some(&k)).await? {
+            window_tasks.extend(p.joins);
+        }
+    }
     let history = History {
         principal: own,
         account_first_seen,
         peer: peer.as_ref(),
         grants: &grants,
         team: team.as_ref(),
+        window_tasks: &window_tasks,
     };
     let loaded = join_load_async(store, event)
         .await
@@ -646,6 +679,15 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
 ) -> Result<bool, ProcessError<S::Error>> {
     let keys = Keys::of(event);
     grant_record_async(store, event, policy).await?;
+    if let Some(v) = verdict {
+        for key in window_task::registration_keys(event) {
+            let alerted = v.is_alert(policy);
+            update_key_async(store, &key, event.event_time, |p| {
+                window_task::updated(p, event, &v.signals, alerted)
+            })
+            .await?;
+        }
+    }
     for _ in 0..MAX_ATTEMPTS {
         let stored = store
             .get(&keys.profile)

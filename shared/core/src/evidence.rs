@@ -393,6 +393,26 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                         )
                     }),
                 );
+                // Another subnet of the private network it already calls from (a replaced
+                // host, a VPC endpoint in another zone): inside the organisation, not a new
+                // party. Not within an alerted episode, whose values stay new.
+                let inside = crate::owner::is_private(e.source.ip.as_deref())
+                    && episode.is_none()
+                    && own.is_some_and(|p| {
+                        p.networks
+                            .iter()
+                            .any(|s| crate::owner::is_private(s.value.split('/').next()))
+                    });
+                if inside && policy.familiar_weight < 1.0 {
+                    out.scale(
+                        SignalId::NewSourceNetwork,
+                        policy.familiar_weight,
+                        &format!(
+                            "a private network, like those it already uses: {:.0}% of its weight",
+                            policy.familiar_weight * 100.0
+                        ),
+                    );
+                }
             }
         }
         if novel & NOVEL_CLIENT != 0 {
@@ -611,6 +631,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     }
     if command {
         crate::grant::signals(e, history.grants, own, policy, out);
+        crate::window_task::signals(e, history.window_tasks, policy, out);
     }
     let Some(p) = own else {
         // No history of its own: only its team's habits can explain the shape.
@@ -749,6 +770,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         SignalId::CredentialSecondOwner,
         SignalId::SessionClientChange,
         SignalId::CredentialTypeChange,
+        SignalId::WindowTaskChain,
     ];
     if command && !unroutine.iter().any(|id| out.has(*id)) {
         if let Some((r, period, matched, span)) =

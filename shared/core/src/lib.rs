@@ -53,6 +53,7 @@ pub mod profile;
 pub mod score;
 pub mod signals;
 pub mod team;
+pub mod window_task;
 
 pub use baseline::{process, process_async, AsyncBaselineStore, BaselineStore, Processed};
 pub use finding::Finding;

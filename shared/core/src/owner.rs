@@ -161,6 +161,14 @@ pub fn strong_surprise(new: u32, calls: u32) -> f64 {
     information(new, calls).clamp(0.0, MAX_SURPRISE)
 }
 
+/// Whether an address is private (RFC 1918, unique local): the organisation's own network,
+/// reached through a VPC, a VPN or on-premises NAT.
+pub fn is_private(ip: Option<&str>) -> bool {
+    ip.and_then(|t| t.trim().parse::<IpAddr>().ok())
+        .and_then(cadet_network::owner)
+        .is_some_and(|o| matches!(o, Owner::Special(Special::Private)))
+}
+
 /// Whether an owner key ([`SourceOwner::key`]) names a cloud or hosting provider (a slug such
 /// as `aws`, `digitalocean`) rather than an autonomous system (`as3320`) or a documentation
 /// range.

@@ -1151,6 +1151,9 @@ pub struct History<'a> {
     /// The profile of the principal's team ([`crate::team`]), when its own history is young
     /// or the call is novel to it.
     pub team: Option<&'a Profile>,
+    /// Maintenance-window task registrations naming the call's window targets
+    /// ([`crate::window_task`]).
+    pub window_tasks: &'a [crate::join::JoinEntry],
 }
 
 /// The classes of machines an event reaches, as kept in [`Profile::targets`]

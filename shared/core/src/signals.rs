@@ -242,6 +242,9 @@ signals! {
     /// principal or managed identity) opening an interactive shell: pipelines forward ports,
     /// people open shells.
     WorkloadShell => workload_shell = 20;
+    /// Chain: a maintenance window runs a task whose registration alerted
+    /// ([`crate::window_task`]); the service's scheduled-run credit is withheld.
+    WindowTaskChain => window_task_chain = 40;
 }
 
 /// Signals about a call's shape that an established routine explains: when
