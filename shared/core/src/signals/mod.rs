@@ -1,0 +1,312 @@
+//! Signals: the individual, explainable factors a verdict adds up.
+//!
+//! Every signal has a stable snake_case id, a weight from the policy (`[weights]`, negative
+//! weights lower the score) and a reason written for the responder. The table in `table` is the
+//! one place a signal is declared; the policy's `[weights]` keys, [`SignalId`] and the defaults
+//! all come from it, so a typo in a policy file is an error rather than a silently ignored key.
+//!
+//! This module holds the stateless signals, which read only the event and the policy. Signals
+//! that need history (novelty, velocity, sequences) take a [`crate::profile`] view as well.
+//!
+//! The collector is in `collect`. [`stateless`] (here) evaluates the stateless signals in order;
+//! the checks it delegates are grouped by what they look at: `documents` (documents, runbooks
+//! and extensions), `identity`, `azure` (Azure identities and run command), `user_agent`,
+//! `command` (command text), `host` (processes under a cloud agent) and `allow` (the policy's
+//! allow-lists).
+
+use crate::model::{Action, CommandEvent, KeyKind, Outcome, PrincipalKind, Provider};
+use crate::policy::Policy;
+
+mod allow;
+mod azure;
+mod collect;
+mod command;
+mod documents;
+mod host;
+mod identity;
+mod table;
+mod user_agent;
+
+pub use azure::OFFICE_CLIENT_ID;
+pub use collect::{Signal, Signals};
+pub use command::{command_text, COMMAND_PATTERNS};
+pub use documents::{looks_random, name_key, suspicious_fragment, SHELL_SESSION_DOCUMENTS};
+pub(crate) use host::slashed;
+pub use host::{agent_process, image_base, ROUTINE_AGENT_WORK, SEED_PATTERNS, SHELL_HOSTS};
+pub use identity::workload;
+pub use table::{SignalId, Weights, HABITUAL};
+
+use allow::allow_signals;
+use azure::azure_identity_signals;
+use documents::{document_signals, percent};
+use identity::is_instance_session;
+use user_agent::user_agent_signals;
+
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "Client.UnauthorizedOperation",
+    "AuthorizationFailed",
+    "Forbidden",
+    "Unauthorized",
+    "LinkedAuthorizationFailed",
+];
+
+/// Whether an error code means "not allowed" (an attempt rather than a broken call).
+pub fn is_denied(code: &str) -> bool {
+    DENIED_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
+        || code.to_ascii_lowercase().contains("accessdenied")
+        || code.to_ascii_lowercase().contains("authorizationfailed")
+}
+
+fn action_reason(event: &CommandEvent) -> &'static str {
+    match (event.provider, event.action) {
+        (Provider::Aws, Action::RunCommand) => {
+            "SSM Run Command sends commands to managed instances"
+        }
+        (Provider::Azure, Action::RunCommand) => {
+            "Azure Run Command runs a script inside the machine (the script is in neither the \
+             Activity Log nor ARM: only the on-host process events show it)"
+        }
+        (_, Action::ManagedRunCommand) => {
+            "a managed run command resource runs a script on the machine"
+        }
+        (Provider::Aws, Action::Session) => {
+            "an interactive shell on the target through the control plane"
+        }
+        (Provider::Azure, Action::Session) => "a serial console session gives a shell on the VM",
+        (Provider::Aws, Action::Association) if event.operation.contains("MaintenanceWindow") => {
+            "a maintenance window task runs a document on the window's targets on its schedule"
+        }
+        (_, Action::Association) => {
+            "a State Manager association applies a document to instances on a schedule"
+        }
+        (Provider::Aws, Action::AutomationExecution) => {
+            "an SSM Automation execution runs steps against resources"
+        }
+        (Provider::Azure, Action::AutomationExecution) => {
+            "an Automation runbook job runs code with the account's identity"
+        }
+        (Provider::Aws, Action::CommandDocument) => {
+            "an SSM document defines commands that can run on instances"
+        }
+        (Provider::Azure, Action::CommandDocument) => {
+            "an Automation runbook defines code that can run with the account's identity"
+        }
+        (_, Action::VmExtension) => {
+            "a VM extension runs installer code as SYSTEM/root on the machine"
+        }
+        (_, Action::AutomationTrigger) => "a runbook trigger starts code later or on demand",
+        (_, Action::Context) => "context",
+        (_, Action::AgentProcess) => "a process started on the machine under a cloud agent",
+    }
+}
+
+/// Evaluates every stateless signal for an event.
+pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
+    let p = &event.principal;
+    let base = policy.base.get(event.action);
+    out.push_points(SignalId::Action, base, action_reason(event));
+
+    // What runs.
+    document_signals(event, policy, out);
+
+    // Fan-out.
+    let t = &event.targets;
+    if let Some(sel) = t.selector.as_deref() {
+        if sel == "*" || sel.starts_with("* ") || sel.starts_with("scale-set:") {
+            out.push(
+                policy,
+                SignalId::WildcardTarget,
+                format!("targets every matching machine ({sel})"),
+            );
+        } else {
+            out.push(
+                policy,
+                SignalId::TagTarget,
+                format!(
+                    "targets chosen by selector {sel}: the fan-out is not visible in the event"
+                ),
+            );
+        }
+    }
+    if let Some(n) = t.count {
+        if n >= policy.thresholds.many_targets {
+            out.push(
+                policy,
+                SignalId::ManyTargets,
+                format!("{n} targets (threshold {})", policy.thresholds.many_targets),
+            );
+        }
+    }
+    if let Some(pct) = event.max_errors.as_deref().and_then(percent) {
+        if pct >= policy.thresholds.max_errors_percent {
+            out.push(
+                policy,
+                SignalId::MaxErrorsUnbounded,
+                format!("maxErrors {pct}%: keeps running however many targets fail"),
+            );
+        }
+    }
+
+    // Who.
+    let kind = p.kind.unwrap_or(PrincipalKind::Unknown);
+    if kind == PrincipalKind::Root {
+        out.push(
+            policy,
+            SignalId::RootPrincipal,
+            "the account root user ran it",
+        );
+    }
+    if p.key_kind == Some(KeyKind::LongTerm) {
+        out.push(
+            policy,
+            SignalId::LongTermKey,
+            format!(
+                "long-term access key {} (not temporary credentials)",
+                p.access_key_id.as_deref().unwrap_or("AKIA…")
+            ),
+        );
+    }
+    if kind.is_human() && p.mfa == Some(false) {
+        out.push(policy, SignalId::NoMfa, "interactive identity without MFA");
+    }
+    if event.operation == "ssm:StartSession" {
+        let shell = event.document.as_ref().is_none_or(|d| {
+            SHELL_SESSION_DOCUMENTS
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(&d.name))
+        });
+        let workload = match kind {
+            PrincipalKind::AssumedRole => workload(p),
+            _ => None,
+        };
+        if let (true, Some(who)) = (shell, workload) {
+            out.push(
+                policy,
+                SignalId::WorkloadShell,
+                format!(
+                    "a {who} opened an interactive shell ({})",
+                    event
+                        .document
+                        .as_ref()
+                        .map(|d| d.name.as_str())
+                        .unwrap_or("default shell")
+                ),
+            );
+        }
+    }
+    if let Some(session) = p.session_name.as_deref().filter(|s| is_instance_session(s)) {
+        if event.action != Action::Context {
+            out.push(
+                policy,
+                SignalId::InstanceRoleCaller,
+                format!(
+                    "credentials of instance {session} (role {}) used to run commands",
+                    p.name.as_deref().unwrap_or("?")
+                ),
+            );
+        }
+    }
+    if let Some(mirid) = p.managed_identity_resource.as_deref() {
+        if mirid.to_ascii_lowercase().contains("/virtualmachines/")
+            && event.action != Action::Context
+        {
+            out.push(
+                policy,
+                SignalId::InstanceRoleCaller,
+                format!(
+                    "managed identity of VM {} used to run commands",
+                    mirid.rsplit('/').next().unwrap_or(mirid)
+                ),
+            );
+        }
+    }
+    if event.provider == Provider::Aws {
+        if let Some(home) = p.tenant.as_deref() {
+            if home != event.account && kind != PrincipalKind::AwsService {
+                if policy.trusted.accounts.iter().any(|a| a == home) {
+                    // Trusted: expected, no points.
+                } else {
+                    out.push(
+                        policy,
+                        SignalId::CrossAccountCaller,
+                        format!("caller from account {home} acting in {}", event.account),
+                    );
+                }
+            }
+        }
+    }
+    if event.provider == Provider::Azure {
+        azure_identity_signals(event, policy, out);
+    }
+
+    // With what.
+    if let Some(ua) = event.source.user_agent.as_deref() {
+        user_agent_signals(ua, policy, out);
+    }
+
+    // When. (On-host processes inherit the time of the call that started them; the agents'
+    // own work runs around the clock, so the hour of a process is not a signal.)
+    if event.action != Action::AgentProcess
+        && !policy
+            .business_hours
+            .contains(event.event_time, &policy.timezone)
+    {
+        let local = event.event_time.to_zoned(policy.timezone.clone());
+        out.push(
+            policy,
+            SignalId::OffHours,
+            format!(
+                "{} {} outside business hours",
+                local.strftime("%a %H:%M"),
+                policy.timezone_name
+            ),
+        );
+    }
+
+    // What the command says, when it is known.
+    command_text(event, policy, out);
+    agent_process(event, policy, out);
+
+    // Mitigating context.
+    if let Some(by) = p.invoked_by.as_deref() {
+        if by.ends_with(".amazonaws.com") {
+            out.push(
+                policy,
+                SignalId::ServiceInvoked,
+                format!("invoked by {by} on the principal's behalf (scheduled, not interactive)"),
+            );
+        }
+    }
+    allow_signals(event, policy, out);
+    if event.outcome == Outcome::Failure {
+        let code = event.error_code.as_deref().unwrap_or("Failed");
+        if is_denied(code) {
+            out.push(
+                policy,
+                SignalId::AccessDenied,
+                format!("denied ({code}): an attempt, not an execution"),
+            );
+        } else {
+            out.push(
+                policy,
+                SignalId::CallFailed,
+                format!("the call failed ({code})"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denied_codes() {
+        assert!(is_denied("AccessDenied"));
+        assert!(is_denied("AuthorizationFailed"));
+        assert!(!is_denied("ThrottlingException"));
+    }
+}
