@@ -282,7 +282,7 @@ fn a_known_caller_on_a_class_of_machines_it_never_touched_keeps_that_novelty_vis
     // Usual network, client, document and targets: routine.
     let usual = run(
         &store,
-        &playbook("k-usual", &at(7, 10, 5), "web", "10.40.2.11"),
+        &playbook("k-usual", &at(16, 10, 5), "web", "10.40.2.11"),
         &policy,
     );
     assert!(!ids(&usual).contains(&SignalId::NewTargetClass));
@@ -292,10 +292,11 @@ fn a_known_caller_on_a_class_of_machines_it_never_touched_keeps_that_novelty_vis
         "{:?}",
         usual.signals
     );
-    // Everything usual but the machines: the new class is a signal, and no routine credit.
+    // Past the learning period, everything usual but the machines: the new class is a signal
+    // (medium on its own), and no routine credit.
     let v = run(
         &store,
-        &playbook("k-db", &at(7, 11, 5), "database", "10.40.2.11"),
+        &playbook("k-db", &at(16, 11, 5), "database", "10.40.2.11"),
         &policy,
     );
     assert!(

@@ -601,12 +601,17 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             let calls = u32::try_from(p.actions.values().sum::<u64>()).unwrap_or(u32::MAX);
             let classes = known.len() as u32;
             let factor = crate::owner::owner_surprise(classes.saturating_sub(1), calls, human);
+            // The selector's own prior (a tag hides the fan-out) is part of the same fact.
+            let selector = out
+                .take(SignalId::TagTarget)
+                .map(|s| format!("; {}", s.reason))
+                .unwrap_or_default();
             rated(
                 out,
                 SignalId::NewTargetClass,
                 factor,
                 format!(
-                    "first command on {} by this principal, active on {} days (known: {}; {classes} classes of machines in {calls} commands: weight ×{factor:.2})",
+                    "first command on {} by this principal, active on {} days (known: {}; {classes} classes of machines in {calls} commands: weight ×{factor:.2}){selector}",
                     new.join(", "),
                     active_days(p),
                     top_values(&known, 3)

@@ -39,7 +39,6 @@ use crate::signals::{SignalId, Signals};
 /// full weight.
 pub const OUT_OF_CHARACTER: &[SignalId] = &[
     SignalId::NewNetworkOwner,
-    SignalId::NewTargetClass,
     SignalId::NewClient,
     SignalId::CredentialSecondOwner,
     SignalId::SessionClientChange,
@@ -47,6 +46,10 @@ pub const OUT_OF_CHARACTER: &[SignalId] = &[
     SignalId::GrantThenUse,
     SignalId::NoveltyBurst,
 ];
+
+/// The shape signals about how targets were chosen, which a new class of machines
+/// ([`SignalId::NewTargetClass`]) keeps at full weight.
+pub const TARGET_SHAPE: &[SignalId] = &[SignalId::TagTarget, SignalId::ManyTargets];
 
 /// `value` in `list`, first seen over a day before `now` and seen again on a later day.
 pub fn established<'a>(list: &'a [Seen], value: &str, now: Timestamp) -> Option<&'a Seen> {
@@ -206,10 +209,14 @@ pub fn discount(
     if factor >= 1.0 || out_of_character {
         return;
     }
+    // Machines it never touched: its habits vouch for its document and credentials, not for
+    // how it chose the targets.
+    let new_targets = out.has(SignalId::NewTargetClass);
     let shape: Vec<SignalId> = out
         .as_slice()
         .iter()
         .filter(|s| s.points > 0 && crate::signals::HABITUAL.contains(&s.id))
+        .filter(|s| !(new_targets && TARGET_SHAPE.contains(&s.id)))
         .map(|s| s.id)
         .collect();
     for id in shape {

@@ -131,7 +131,7 @@ signals! {
     /// Baseline: a class of machines (tag or resource-group selector, Azure resource group)
     /// this principal, active on several days, has never run commands on: routine credit
     /// never hides it.
-    NewTargetClass => new_target_class = 15;
+    NewTargetClass => new_target_class = 20;
     /// Baseline: more targets than twice this principal's largest fan-out.
     FanOutAboveHistory => fan_out_above_history = 15;
     /// Baseline: many distinct targets by one principal within an hour, across events.
