@@ -1,0 +1,214 @@
+//! Time-of-day habits for [`super::stateful`]: `usual_hours`, `unusual_hour` and the
+//! principal's own off-hours rate, read from its hours of activity.
+
+use crate::model::CommandEvent;
+use crate::policy::Policy;
+use crate::profile::Profile;
+use crate::signals::{SignalId, Signals};
+
+/// Time-of-day habits: `usual_hours` when the principal routinely acts at this time on this
+/// kind of day (cancelling `off_hours`), `unusual_hour` when a principal with a daily rhythm
+/// acts hours away from anything it has done.
+///
+/// Activity is kept per UTC hour; it is read in the policy's time zone at the event's offset
+/// (one conversion per event), so a daylight-saving change inside the lookback shifts old
+/// hours by one, which `habit_tolerance_hours` absorbs.
+/// The shortest arc of the 24-hour clock that holds every hour in `hours` (sorted, 0–23):
+/// its first hour and its length in hours (0 for a single hour).
+pub(crate) fn working_span(hours: &[i64]) -> Option<(i64, i64)> {
+    let n = hours.len();
+    if n == 0 {
+        return None;
+    }
+    // The arc starts after the widest gap between consecutive hours, going round the clock.
+    let (after, _) = (0..n)
+        .map(|i| (i, (hours[(i + 1) % n] - hours[i]).rem_euclid(24)))
+        .max_by_key(|&(i, gap)| (if n == 1 { 24 } else { gap }, std::cmp::Reverse(i)))?;
+    let lo = hours[(after + 1) % n];
+    let hi = hours[after];
+    Some((lo, (hi - lo).rem_euclid(24)))
+}
+
+pub(super) fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
+    let th = &policy.thresholds;
+    let offset_h = i64::from(policy.timezone.to_offset(e.event_time).seconds()) / 3600;
+    let now_h = e.event_time.as_second().div_euclid(3600) + offset_h;
+    let now_day = now_h.div_euclid(24);
+    let now_hod = now_h.rem_euclid(24);
+    // 1970-01-01 was a Thursday (Monday-zero 3).
+    let business = |day: i64| {
+        policy
+            .business_hours
+            .includes_weekday((day + 3).rem_euclid(7) as usize)
+    };
+    let today_business = business(now_day);
+    let circ = |a: i64, b: i64| {
+        let d = (a - b).rem_euclid(24);
+        d.min(24 - d)
+    };
+    let first_day = now_day - i64::from(th.habit_lookback_days);
+    let mut same_time_days = 0u32;
+    let mut last_same = i64::MIN;
+    // Days at this time of day whatever their kind, and days of today's kind at any time.
+    let mut any_kind_days = 0u32;
+    let mut last_any = i64::MIN;
+    let mut kind_days = 0u32;
+    let mut last_kind = i64::MIN;
+    // Distinct days with activity in each local hour of day (each stored hour is one day's).
+    let mut days_at = [0u32; 24];
+    // Active hours in the lookback, and those outside the policy's business hours.
+    let mut hours_seen = 0u32;
+    let mut hours_off = 0u32;
+    let mut active_days = 0u32;
+    let mut last_active = i64::MIN;
+    // The list is sorted: start at the lookback's first hour, stop at today.
+    let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
+    let start = p.active_hours.partition_point(|&h| h < first_hour);
+    let tolerance = i64::from(th.habit_tolerance_hours);
+    for &h in &p.active_hours[start..] {
+        let local = i64::from(h) + offset_h;
+        let d = local.div_euclid(24);
+        if d >= now_day {
+            break;
+        }
+        if d < first_day {
+            continue;
+        }
+        let hod = local.rem_euclid(24);
+        hours_seen += 1;
+        hours_off += u32::from(
+            !policy
+                .business_hours
+                .includes_hour((d + 3).rem_euclid(7) as usize, hod as u32),
+        );
+        if d != last_active {
+            active_days += 1;
+            last_active = d;
+        }
+        days_at[hod as usize] += 1;
+        let same_kind = business(d) == today_business;
+        if d != last_kind && same_kind {
+            kind_days += 1;
+            last_kind = d;
+        }
+        if circ(hod, now_hod) <= tolerance {
+            if d != last_any {
+                any_kind_days += 1;
+                last_any = d;
+            }
+            if d != last_same && same_kind {
+                same_time_days += 1;
+                last_same = d;
+            }
+        }
+    }
+    let nearest = (0..24i64)
+        .filter(|&h| days_at[h as usize] > 0)
+        .map(|h| circ(h, now_hod))
+        .min()
+        .unwrap_or(i64::MAX);
+    let kind = if today_business {
+        "business days"
+    } else {
+        "non-business days"
+    };
+    // Off-hours with a rate: the policy's clock is everyone's prior, but a principal that
+    // already acts outside it (another region's day, on-call, a pipeline or job that runs
+    // around the clock) is surprised by it only as often as it does not.
+    if hours_seen >= th.habit_min_days.saturating_mul(2)
+        && out
+            .as_slice()
+            .iter()
+            .any(|s| s.id == SignalId::OffHours && s.points > 0)
+    {
+        let factor = crate::owner::surprise(hours_off, hours_seen);
+        if factor < 1.0 {
+            out.scale(
+                SignalId::OffHours,
+                factor,
+                &format!(
+                    "{hours_off} of its {hours_seen} active hours in the last {} days were outside them: weight ×{factor:.2}",
+                    th.habit_lookback_days
+                ),
+            );
+        }
+    }
+    if let Some(off) = out
+        .as_slice()
+        .iter()
+        .find(|s| s.id == SignalId::OffHours)
+        .map(|s| s.points)
+    {
+        // Usual on this kind of day; or inside the principal's working hours — the hours of
+        // day between the first and last it has acted in on at least two days, over twice
+        // the evidence — so a weekend at a person's working hours is not their off-hours.
+        let supported: Vec<i64> = (0..24).filter(|&h| days_at[h as usize] >= 2).collect();
+        // The shortest span of the clock holding every supported hour (it may cross midnight:
+        // a New York evening is the small hours in UTC), if it is a working day's length.
+        let window = working_span(&supported).filter(|&(_, len)| len <= 14);
+        let usual = if same_time_days >= th.habit_min_days {
+            Some(format!(
+                "active within {} h of it on {same_time_days} of the last {} days ({kind})",
+                th.habit_tolerance_hours, th.habit_lookback_days
+            ))
+        } else if any_kind_days >= th.habit_min_days && kind_days > 0 {
+            // Its own clock, not the policy's: a principal that already works on this kind of
+            // day (weekend on-call, another region's week) at its usual time of day.
+            Some(format!(
+                "active within {} h of it on {any_kind_days} of the last {} days, and already active on {kind_days} {kind}",
+                th.habit_tolerance_hours, th.habit_lookback_days
+            ))
+        } else if let Some((lo, len)) = window.filter(|&(lo, len)| {
+            active_days >= th.habit_min_days.saturating_mul(2)
+                && (now_hod - (lo - tolerance)).rem_euclid(24) <= len + 2 * tolerance
+        }) {
+            Some(format!(
+                "inside its working hours {lo:02}:00–{:02}:59 (within {} h), active on {active_days} of the last {} days",
+                (lo + len).rem_euclid(24),
+                th.habit_tolerance_hours,
+                th.habit_lookback_days
+            ))
+        } else {
+            None
+        };
+        if let (true, Some(evidence)) = (off > 0, usual) {
+            let w = policy.weights.get(SignalId::UsualHours);
+            let points = if w < 0 { w.max(-off) } else { w };
+            out.push_points(
+                SignalId::UsualHours,
+                points,
+                format!(
+                    "{:02}:00 {} is a usual time for this principal: {evidence}",
+                    now_hod, policy.timezone_name,
+                ),
+            );
+        }
+    }
+    if active_days >= th.rhythm_min_days && nearest > i64::from(th.rhythm_margin_hours) {
+        out.push(
+            policy,
+            SignalId::UnusualHour,
+            format!(
+                "{:02}:00 {} is {} h from any time this principal acted on its {active_days} active days of the last {} days",
+                now_hod,
+                policy.timezone_name,
+                if nearest == i64::MAX { 12 } else { nearest },
+                th.habit_lookback_days
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_spans_go_round_the_clock() {
+        assert_eq!(working_span(&[]), None);
+        assert_eq!(working_span(&[9]), Some((9, 0)));
+        assert_eq!(working_span(&[9, 10, 11, 17]), Some((9, 8)));
+        // New York's working day in UTC: 13:00 to 00:59.
+        assert_eq!(working_span(&[0, 13, 14, 18, 22, 23]), Some((13, 11)));
+    }
+}
