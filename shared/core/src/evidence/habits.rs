@@ -6,13 +6,6 @@ use crate::policy::Policy;
 use crate::profile::Profile;
 use crate::signals::{SignalId, Signals};
 
-/// Time-of-day habits: `usual_hours` when the principal routinely acts at this time on this
-/// kind of day (cancelling `off_hours`), `unusual_hour` when a principal with a daily rhythm
-/// acts hours away from anything it has done.
-///
-/// Activity is kept per UTC hour; it is read in the policy's time zone at the event's offset
-/// (one conversion per event), so a daylight-saving change inside the lookback shifts old
-/// hours by one, which `habit_tolerance_hours` absorbs.
 /// The shortest arc of the 24-hour clock that holds every hour in `hours` (sorted, 0–23):
 /// its first hour and its length in hours (0 for a single hour).
 pub(crate) fn working_span(hours: &[i64]) -> Option<(i64, i64)> {
@@ -29,6 +22,13 @@ pub(crate) fn working_span(hours: &[i64]) -> Option<(i64, i64)> {
     Some((lo, (hi - lo).rem_euclid(24)))
 }
 
+/// Time-of-day habits: `usual_hours` when the principal routinely acts at this time on this
+/// kind of day (cancelling `off_hours`), `unusual_hour` when a principal with a daily rhythm
+/// acts hours away from anything it has done.
+///
+/// Activity is kept per UTC hour; it is read in the policy's time zone at the event's offset
+/// (one conversion per event), so a daylight-saving change inside the lookback shifts old
+/// hours by one, which `habit_tolerance_hours` absorbs.
 pub(super) fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
     let th = &policy.thresholds;
     let offset_h = i64::from(policy.timezone.to_offset(e.event_time).seconds()) / 3600;

@@ -357,7 +357,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 .filter(|_| own.is_none_or(|p| active_days(p) < th.routine_min_active_days)),
             crate::owner::owner_of(e.source.ip.as_deref()),
         ) {
-            team_network_owner(e, own, t, o, policy, dampen, out);
+            team_network_owner(e, own, t, o, episode_start, policy, dampen, out);
         }
         // A network owner the principal never used, weighed by how rarely it changes owners.
         if let Some((p, o)) = own
@@ -369,12 +369,12 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             })
             .zip(crate::owner::owner_of(e.source.ip.as_deref()))
             .filter(|(p, o)| {
-                // Never used, or first used minutes ago in this alerted episode.
+                // Never used, or first used minutes ago: a value seen within the sequence
+                // window is not established, so a burst keeps its novelty.
                 !contains(&p.owners, &o.key)
-                    || (episode.is_some()
-                        && p.owners
-                            .iter()
-                            .any(|s| s.value == o.key && s.first >= episode_start))
+                    || p.owners
+                        .iter()
+                        .any(|s| s.value == o.key && s.first >= episode_start)
             })
         {
             new_network_owner(e, p, o, history.peer, policy, dampen, out);

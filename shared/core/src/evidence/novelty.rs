@@ -2,7 +2,7 @@
 //! rate behind a first action or a new class of machines, and network owners and networks new
 //! to the principal (or its team), with their reasons.
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 use super::{age_days, day, top_values};
 use crate::model::{CommandEvent, PrincipalKind};
@@ -149,24 +149,28 @@ pub(super) fn first_action_rate(
 
 /// `new_network_owner` for a principal with thin history: owner `o` is used by neither it nor
 /// its team `t`.
+#[allow(clippy::too_many_arguments)] // one feature's inputs: the event, both histories, the window, the policy's weighting
 pub(super) fn team_network_owner(
     e: &CommandEvent,
     own: Option<&Profile>,
     t: &Profile,
     o: SourceOwner,
+    since: Timestamp,
     policy: &Policy,
     dampen: bool,
     out: &mut Signals,
 ) {
     let team_knows = crate::familiar::established(&t.owners, &o.key, e.event_time);
-    let own_knows = own.is_some_and(|p| contains(&p.owners, &o.key));
+    // An owner first seen minutes ago (since `since`) is not yet known.
+    let own_knows =
+        own.is_some_and(|p| p.owners.iter().any(|s| s.value == o.key && s.first < since));
     if team_knows.is_none() && !own_knows && !t.owners.is_empty() {
         let net = subsumed_network(out);
         // Thin history: the kind's prior rate, with a person's roaming and first
         // server network weighed as for a known principal.
         let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
         let known: Vec<&Seen> = own.map(|p| p.owners.iter().collect()).unwrap_or_default();
-        let (factor, why) = owner_kind_factor(human, &o, known.into_iter().chain(&t.owners));
+        let (factor, why) = owner_kind_factor(human, &o, known.into_iter());
         let surprise =
             (crate::owner::owner_surprise(0, 0, human) * factor).min(crate::owner::MAX_SURPRISE);
         let w = policy.weights.get(SignalId::NewNetworkOwner);
@@ -234,11 +238,18 @@ pub(super) fn new_network_owner(
             policy.learning_weight * 100.0
         );
     }
+    let used = match p.owners.iter().find(|s| s.value == o.key) {
+        Some(s) => format!(
+            "first used by this principal at {}, minutes ago: not established",
+            s.first.strftime("%H:%M UTC")
+        ),
+        None => "never used by this principal".to_string(),
+    };
     out.push_points(
         SignalId::NewNetworkOwner,
         points.max(w.signum()),
         format!(
-            "network owner {} never used by this principal (its owners: {}; {} of its last {} commands came from an owner new at the time{}: weight ×{surprise:.2}){net}{note}",
+            "network owner {} {used} (its owners: {}; {} of its last {} commands came from an owner new at the time{}: weight ×{surprise:.2}){net}{note}",
             o.label,
             top_values(&p.owners, 3),
             owners,
