@@ -116,11 +116,11 @@ fn quality_guards_at_todays_measure() {
     println!("{}", cadet_scenario::report::seed(&r));
     assert!(r.rejected.is_empty(), "{:?}", r.rejected);
     assert_eq!(r.attacks.len(), LIBRARY.len());
-    // Measured: 28 of 34 attack kinds detected at their expected severity (seed 1; 10 seeds:
-    // 236 of 340); the goal is all of them.
+    // Measured: 29 of 34 attack kinds detected at their expected severity (seed 1; 10 seeds:
+    // 272 of 340); the goal is all of them.
     let detected = r.attacks.iter().filter(|a| a.detected).count();
     assert!(detected >= GUARD_DETECTED, "{detected} detected");
-    // Measured: 4.17 false alerts per 1,000 routine calls of the evaluation weeks (seed 1).
+    // Measured: 1.46 false alerts per 1,000 routine calls of the evaluation weeks (seed 1).
     assert!(
         r.eval.false_per_1000() <= GUARD_TOTAL_PER_1000,
         "{}",
@@ -134,28 +134,28 @@ fn quality_guards_at_todays_measure() {
     }
 }
 
-/// Attack kinds detected at their expected severity on seed 1: 28 measured.
-const GUARD_DETECTED: usize = 27;
-/// False alerts per 1,000 routine calls, all kinds, seed 1: 4.17 measured.
-const GUARD_TOTAL_PER_1000: f64 = 5.0;
+/// Attack kinds detected at their expected severity on seed 1: 29 measured.
+const GUARD_DETECTED: usize = 28;
+/// False alerts per 1,000 routine calls, all kinds, seed 1: 1.46 measured.
+const GUARD_TOTAL_PER_1000: f64 = 2.0;
 /// Per identity kind, seed 1, evaluation weeks: the measured figure (comment) and the guard,
 /// a little above it. The goal is <= 1 for every kind.
 const GUARD_PER_KIND: &[(Kind, f64)] = &[
-    (Kind::SsoAdmin, 15.0),          // 12.62
-    (Kind::SsoDeveloper, 17.0),      // 14.93
-    (Kind::OnCall, 20.0),            // 16.93
-    (Kind::IamUser, 7.0),            // 5.71
-    (Kind::AwsNewHire, 25.0),        // 19.42
-    (Kind::CiOidc, 6.0),             // 4.53
+    (Kind::SsoAdmin, 7.0),           // 5.50
+    (Kind::SsoDeveloper, 3.0),       // 1.87
+    (Kind::OnCall, 16.0),            // 13.02
+    (Kind::IamUser, 6.0),            // 4.44
+    (Kind::AwsNewHire, 10.0),        // 0.00 (103 calls: one alert is 9.7)
+    (Kind::CiOidc, 1.0),             // 0.52
     (Kind::CiSelfHosted, 1.0),       // 0.00
     (Kind::ConfigMgmt, 1.0),         // 0.00
-    (Kind::InstanceProfile, 2.0),    // 1.08
-    (Kind::Lambda, 5.0),             // 3.96
+    (Kind::InstanceProfile, 1.0),    // 0.00
+    (Kind::Lambda, 1.5),             // 0.79
     (Kind::ServiceInvoked, 1.0),     // 0.00
     (Kind::Iac, 1.0),                // 0.00
-    (Kind::AzureAdmin, 8.0),         // 5.93
-    (Kind::AzureNewHire, 55.0),      // 46.67
-    (Kind::DevOpsSp, 4.0),           // 2.53
+    (Kind::AzureAdmin, 5.0),         // 3.71
+    (Kind::AzureNewHire, 7.0),       // 0.00 (150 calls: one alert is 6.7)
+    (Kind::DevOpsSp, 2.5),           // 1.81
     (Kind::ManagedIdentity, 1.0),    // 0.00
     (Kind::AutomationSchedule, 1.0), // 0.00
     (Kind::AzurePolicy, 1.0),        // 0.00
