@@ -119,32 +119,54 @@ fn window_secs(policy: &Policy) -> i64 {
 /// The grantee's list after recording `grant`: added once, older than the window (relative
 /// to the newest) dropped, at most [`MAX_GRANTS`] kept.
 pub fn updated(profile: &mut Profile, grant: &CommandEvent, policy: &Policy) {
+    remember_entry(
+        profile,
+        grant,
+        Vec::new(),
+        false,
+        MAX_GRANTS,
+        window_secs(policy),
+    );
+}
+
+/// Adds `e` (with its verdict's `signals`) to an entry list kept in `profile.joins`
+/// (grants, window tasks): a redelivery replaces itself, entries older than `window_secs`
+/// before the newest are dropped, at most `max` are kept (the newest), and the profile's
+/// first/last seen and event count follow.
+pub(crate) fn remember_entry(
+    profile: &mut Profile,
+    e: &CommandEvent,
+    signals: Vec<crate::signals::Signal>,
+    alerted: bool,
+    max: usize,
+    window_secs: i64,
+) {
     let list = &mut profile.joins;
-    list.retain(|x| x.event.event_id != grant.event_id);
-    let mut stored = grant.clone();
+    list.retain(|x| x.event.event_id != e.event_id);
+    let mut stored = e.clone();
     stored.related.clear();
     stored.command_text = None;
     list.push(JoinEntry {
         event: stored,
-        signals: Vec::new(),
+        signals,
         revision: 0,
-        alerted: false,
+        alerted,
     });
     let newest = list
         .iter()
         .map(|x| x.event.event_time.as_second())
         .max()
         .unwrap_or_default();
-    list.retain(|x| newest - x.event.event_time.as_second() <= window_secs(policy));
+    list.retain(|x| newest - x.event.event_time.as_second() <= window_secs);
     list.sort_by_key(|x| x.event.event_time);
-    if list.len() > MAX_GRANTS {
-        let drop = list.len() - MAX_GRANTS;
+    if list.len() > max {
+        let drop = list.len() - max;
         list.drain(..drop);
     }
-    if profile.events == 0 || grant.event_time < profile.first_seen {
-        profile.first_seen = grant.event_time;
+    if profile.events == 0 || e.event_time < profile.first_seen {
+        profile.first_seen = e.event_time;
     }
-    profile.last_seen = profile.last_seen.max(grant.event_time);
+    profile.last_seen = profile.last_seen.max(e.event_time);
     profile.events += 1;
 }
 

@@ -77,33 +77,14 @@ pub fn run_keys(e: &CommandEvent) -> Vec<String> {
 
 /// `profile` with the registration `e` and its verdict added (newest kept, old ones dropped).
 pub fn updated(profile: &mut Profile, e: &CommandEvent, signals: &[Signal], alerted: bool) {
-    let list = &mut profile.joins;
-    list.retain(|x| x.event.event_id != e.event_id);
-    let mut stored = e.clone();
-    stored.related.clear();
-    stored.command_text = None;
-    list.push(JoinEntry {
-        event: stored,
-        signals: signals.to_vec(),
-        revision: 0,
+    crate::grant::remember_entry(
+        profile,
+        e,
+        signals.to_vec(),
         alerted,
-    });
-    let newest = list
-        .iter()
-        .map(|x| x.event.event_time.as_second())
-        .max()
-        .unwrap_or_default();
-    list.retain(|x| newest - x.event.event_time.as_second() <= WINDOW_DAYS * 86_400);
-    list.sort_by_key(|x| x.event.event_time);
-    if list.len() > MAX_TASKS {
-        let drop = list.len() - MAX_TASKS;
-        list.drain(..drop);
-    }
-    if profile.events == 0 || e.event_time < profile.first_seen {
-        profile.first_seen = e.event_time;
-    }
-    profile.last_seen = profile.last_seen.max(e.event_time);
-    profile.events += 1;
+        MAX_TASKS,
+        WINDOW_DAYS * 86_400,
+    );
 }
 
 fn within(registered: Timestamp, run: Timestamp) -> bool {

@@ -182,6 +182,16 @@ fn operation_of(json: &str) -> String {
     s.to_string()
 }
 
+/// A verdict for `CADET_TRACE`: its score, then every signal with its points and reason.
+fn traced(v: &cadet_core::Verdict) -> String {
+    let signals: Vec<String> = v
+        .signals
+        .iter()
+        .map(|s| format!("{}{:+} [{}]", s.id.as_str(), s.points, s.reason))
+        .collect();
+    format!("{} {}", v.risk_score, signals.join(" | "))
+}
+
 /// Scores a scenario's records in time order against a fresh in-memory baseline.
 pub fn evaluate(scenario: &Scenario, seed: u64, policy: &Policy) -> Report {
     let store = MemoryStore::new();
@@ -251,18 +261,7 @@ pub fn evaluate(scenario: &Scenario, seed: u64, policy: &Policy) -> Report {
             Label::Routine { identity, kind } => {
                 let Some(v) = &verdict else { continue };
                 if trace.as_deref().is_some_and(|t| identity.contains(t)) {
-                    eprintln!(
-                        "{} {} {} {} {}",
-                        r.time,
-                        identity,
-                        operation,
-                        v.risk_score,
-                        v.signals
-                            .iter()
-                            .map(|s| format!("{}{:+} [{}]", s.id.as_str(), s.points, s.reason))
-                            .collect::<Vec<_>>()
-                            .join(" | ")
-                    );
+                    eprintln!("{} {identity} {operation} {}", r.time, traced(v));
                 }
                 period.routine_calls += 1;
                 if !r.warmup {
@@ -294,18 +293,7 @@ pub fn evaluate(scenario: &Scenario, seed: u64, policy: &Policy) -> Report {
             Label::Attack { name, expect } => {
                 if let (Some(t), Some(v)) = (trace.as_deref(), &verdict) {
                     if name.contains(t) {
-                        eprintln!(
-                            "{} ATTACK {} {} {} {}",
-                            r.time,
-                            name,
-                            operation,
-                            v.risk_score,
-                            v.signals
-                                .iter()
-                                .map(|s| format!("{}{:+} [{}]", s.id.as_str(), s.points, s.reason))
-                                .collect::<Vec<_>>()
-                                .join(" | ")
-                        );
+                        eprintln!("{} ATTACK {name} {operation} {}", r.time, traced(v));
                     }
                 }
                 if alert {

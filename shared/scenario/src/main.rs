@@ -9,7 +9,9 @@
 //! Without `--seed` it runs seeds 1 to 10 (in parallel) and prints each seed's section and
 //! the totals. `--dump FILE` writes the raw records of the (first) seed as NDJSON, one
 //! delivery a line, so the same weeks can be fed to `cadet detect`. `--alerts` lists the steps of every missed attack and every
-//! false alert of the evaluation weeks.
+//! false alert of the evaluation weeks. `CADET_TRACE=<part of an identity or attack name>`
+//! prints every verdict of those identities (and every step of those attacks) with each
+//! signal's points and reason on stderr.
 
 use std::io::Write;
 

@@ -208,20 +208,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     // A novelty weighed by the rate at which this identity brings such novelties
     // (`factor`, [`crate::owner::owner_surprise`]), then dampened like any while learning.
     let rated = |out: &mut Signals, id: SignalId, factor: f64, reason: String| {
-        let w = policy.weights.get(id);
-        let points = ((f64::from(w) * factor).round() as i32).max(w.signum());
-        if dampen && points > 0 {
-            out.push_points(
-                id,
-                ((f64::from(points) * policy.learning_weight).round() as i32).max(1),
-                format!(
-                    "{reason} (learning period: {:.0}% weight)",
-                    policy.learning_weight * 100.0
-                ),
-            );
-        } else {
-            out.push_points(id, points, reason);
-        }
+        novelty::push_rated(out, policy, dampen, id, factor, reason)
     };
     let peer_note = |what: &str| match peer {
         Some((_, n)) => format!(", nor by the same identity in {n} other accounts"),

@@ -147,6 +147,33 @@ pub(super) fn first_action_rate(
     )
 }
 
+/// Pushes novelty `id` at `factor` of its weight (at least a point, so the evidence shows),
+/// dampened to the learning weight while the account is learning: a novelty weighed by the
+/// rate at which this identity brings such novelties.
+pub(super) fn push_rated(
+    out: &mut Signals,
+    policy: &Policy,
+    dampen: bool,
+    id: SignalId,
+    factor: f64,
+    reason: String,
+) {
+    let w = policy.weights.get(id);
+    let points = ((f64::from(w) * factor).round() as i32).max(w.signum());
+    if dampen && points > 0 {
+        out.push_points(
+            id,
+            ((f64::from(points) * policy.learning_weight).round() as i32).max(1),
+            format!(
+                "{reason} (learning period: {:.0}% weight)",
+                policy.learning_weight * 100.0
+            ),
+        );
+    } else {
+        out.push_points(id, points, reason);
+    }
+}
+
 /// `new_network_owner` for a principal with thin history: owner `o` is used by neither it nor
 /// its team `t`.
 #[allow(clippy::too_many_arguments)] // one feature's inputs: the event, both histories, the window, the policy's weighting
@@ -173,21 +200,14 @@ pub(super) fn team_network_owner(
         let (factor, why) = owner_kind_factor(human, &o, known.into_iter());
         let surprise =
             (crate::owner::owner_surprise(0, 0, human) * factor).min(crate::owner::MAX_SURPRISE);
-        let w = policy.weights.get(SignalId::NewNetworkOwner);
-        let mut points = (f64::from(w) * surprise).round() as i32;
-        let mut note = String::new();
-        if dampen && points > 0 {
-            points = (f64::from(points) * policy.learning_weight).round() as i32;
-            note = format!(
-                " (learning period: {:.0}% weight)",
-                policy.learning_weight * 100.0
-            );
-        }
-        out.push_points(
+        push_rated(
+            out,
+            policy,
+            dampen,
             SignalId::NewNetworkOwner,
-            points.max(w.signum()),
+            surprise,
             format!(
-                "network owner {} never used by this principal nor its team (the team's: {}; thin history, weighed at its kind's usual rate{why}: weight ×{surprise:.2}){net}{note}",
+                "network owner {} never used by this principal nor its team (the team's: {}; thin history, weighed at its kind's usual rate{why}: weight ×{surprise:.2}){net}",
                 o.label,
                 top_values(&t.owners, 3)
             ),
@@ -228,16 +248,6 @@ pub(super) fn new_network_owner(
     let (factor, why) = owner_kind_factor(human, &o, p.owners.iter());
     surprise = (surprise * factor).min(crate::owner::MAX_SURPRISE);
     let net = subsumed_network(out);
-    let w = policy.weights.get(SignalId::NewNetworkOwner);
-    let mut points = (f64::from(w) * surprise).round() as i32;
-    let mut note = String::new();
-    if dampen && points > 0 {
-        points = (f64::from(points) * policy.learning_weight).round() as i32;
-        note = format!(
-            " (learning period: {:.0}% weight)",
-            policy.learning_weight * 100.0
-        );
-    }
     let used = match p.owners.iter().find(|s| s.value == o.key) {
         Some(s) => format!(
             "first used by this principal at {}, minutes ago: not established",
@@ -245,11 +255,14 @@ pub(super) fn new_network_owner(
         ),
         None => "never used by this principal".to_string(),
     };
-    out.push_points(
+    push_rated(
+        out,
+        policy,
+        dampen,
         SignalId::NewNetworkOwner,
-        points.max(w.signum()),
+        surprise,
         format!(
-            "network owner {} {used} (its owners: {}; {} of its last {} commands came from an owner new at the time{}: weight ×{surprise:.2}){net}{note}",
+            "network owner {} {used} (its owners: {}; {} of its last {} commands came from an owner new at the time{}: weight ×{surprise:.2}){net}",
             o.label,
             top_values(&p.owners, 3),
             owners,
