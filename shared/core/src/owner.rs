@@ -155,12 +155,6 @@ pub fn surprise(new: u32, calls: u32) -> f64 {
     information(new, calls).clamp(0.0, 1.0)
 }
 
-/// [`surprise`] without its ceiling, up to [`MAX_SURPRISE`]: a principal far steadier than
-/// one new value in 50 (a pipeline that never left its provider) is surprised more.
-pub fn strong_surprise(new: u32, calls: u32) -> f64 {
-    information(new, calls).clamp(0.0, MAX_SURPRISE)
-}
-
 /// Whether an address is private (RFC 1918, unique local): the organisation's own network,
 /// reached through a VPC, a VPN or on-premises NAT.
 pub fn is_private(ip: Option<&str>) -> bool {
@@ -266,6 +260,28 @@ pub fn expected_network_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_workload_that_never_left_its_provider_is_surprised_more_than_a_person() {
+        // No history: the kind's prior alone.
+        let workload = owner_surprise(0, 0, false);
+        let person = owner_surprise(0, 0, true);
+        assert!(workload > 1.0 && person < 1.0, "{workload} {person}");
+        // Eighty commands, all from one owner: a pipeline's first other owner is news.
+        assert!(owner_surprise(0, 80, false) > 1.5);
+        // A principal that brings a new owner one command in four: little surprise.
+        assert!(owner_surprise(20, 80, false) < 0.45);
+        assert!(owner_surprise(0, 100_000, false) <= MAX_SURPRISE);
+    }
+
+    #[test]
+    fn provider_keys_and_private_addresses() {
+        assert!(is_provider_key("aws") && is_provider_key("digitalocean"));
+        assert!(!is_provider_key("as3320") && !is_provider_key("doc:203.0.113.0/24"));
+        assert!(is_private(Some("10.40.2.11")) && is_private(Some("192.168.1.5")));
+        assert!(!is_private(Some("3.80.0.1")) && !is_private(Some("127.0.0.1")));
+        assert!(!is_private(None) && !is_private(Some("ssm.amazonaws.com")));
+    }
 
     #[test]
     fn owners_of_public_documentation_and_private_addresses() {
