@@ -414,6 +414,23 @@ fn window_task_record<S: BaselineStore>(
     Ok(())
 }
 
+/// [`window_task_record`] for an [`AsyncBaselineStore`].
+async fn window_task_record_async<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    event: &CommandEvent,
+    verdict: &Verdict,
+    policy: &Policy,
+) -> Result<(), ProcessError<S::Error>> {
+    let alerted = verdict.is_alert(policy);
+    for key in window_task::registration_keys(event) {
+        update_key_async(store, &key, event.event_time, |p| {
+            window_task::updated(p, event, &verdict.signals, alerted)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 /// [`grant_record`] for an [`AsyncBaselineStore`].
 async fn grant_record_async<S: AsyncBaselineStore + Sync>(
     store: &S,
@@ -680,13 +697,7 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
     let keys = Keys::of(event);
     grant_record_async(store, event, policy).await?;
     if let Some(v) = verdict {
-        for key in window_task::registration_keys(event) {
-            let alerted = v.is_alert(policy);
-            update_key_async(store, &key, event.event_time, |p| {
-                window_task::updated(p, event, &v.signals, alerted)
-            })
-            .await?;
-        }
+        window_task_record_async(store, event, v, policy).await?;
     }
     for _ in 0..MAX_ATTEMPTS {
         let stored = store
