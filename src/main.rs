@@ -20,6 +20,8 @@ mod detect;
 mod enrich;
 mod hunt;
 mod output;
+#[cfg(feature = "respond")]
+mod respond;
 mod state;
 
 use std::path::PathBuf;
@@ -50,6 +52,25 @@ enum Command {
     /// Blob container → storage queue for the Azure Function), pruned like `hunt`, oldest first,
     /// resumable.
     Backfill(BackfillArgs),
+    /// Containment: print a finding's response plan, request and check approvals, apply it
+    /// (dry run by default), restore a run, read the audit trail.
+    Respond {
+        /// Policy file (its `[response]` section); default: the built-in policy.
+        #[arg(long, global = true)]
+        policy: Option<PathBuf>,
+        /// The journal (audit, snapshots, approvals): `memory` or a state file path (default:
+        /// the same file as the baseline).
+        #[arg(long, global = true)]
+        state: Option<String>,
+        /// Read-backs per verification before it counts as failed (IAM and Entra take minutes).
+        #[arg(long, global = true, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100))]
+        verify_attempts: u32,
+        /// Seconds between read-backs.
+        #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=600))]
+        verify_delay: u64,
+        #[command(subcommand)]
+        command: RespondCommand,
+    },
     /// Policy files: validate, or print the commented default.
     Policy {
         #[command(subcommand)]
@@ -68,6 +89,63 @@ enum Command {
         state_wait: u64,
         #[command(subcommand)]
         command: BaselineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RespondCommand {
+    /// Print the response plan of each finding (a finding JSON object, or JSON lines as
+    /// `detect --format json` writes them; `-` reads stdin).
+    Plan {
+        /// Finding file.
+        finding: PathBuf,
+        /// Print the plan as JSON (the input of `apply`, `request` and `approve`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a signed, expiring approval request for a plan (key: CADET_APPROVAL_KEY).
+    Request {
+        /// Plan JSON file.
+        plan: PathBuf,
+        /// The identity issuing the request (default: the policy's first detector identity).
+        #[arg(long)]
+        issued_by: Option<String>,
+    },
+    /// Run a plan: a dry run unless --execute. Snapshots before acting, verifies after.
+    Apply {
+        /// Plan JSON file.
+        plan: PathBuf,
+        /// Act (the default is a dry run that changes nothing).
+        #[arg(long)]
+        execute: bool,
+        /// Also run this optional step (instance isolation); repeatable.
+        #[arg(long, value_name = "STEP")]
+        include: Vec<String>,
+    },
+    /// Approve (or reject) a signed request as the identity of your credentials; an approval
+    /// runs the plan once.
+    Approve {
+        /// Plan JSON file.
+        plan: PathBuf,
+        /// The signed approval request.
+        #[arg(long)]
+        token: String,
+        /// Reject instead of approving.
+        #[arg(long)]
+        reject: bool,
+        /// Also run this optional step; repeatable.
+        #[arg(long, value_name = "STEP")]
+        include: Vec<String>,
+    },
+    /// Reverse a run from its snapshots (only for response.restore_admins).
+    Restore {
+        /// Run id (printed by apply).
+        run_id: String,
+    },
+    /// Print a run's audit records as JSON lines, or list the runs.
+    Audit {
+        /// Run id.
+        run_id: Option<String>,
     },
 }
 
@@ -475,6 +553,56 @@ fn main() -> ExitCode {
         #[cfg(not(feature = "backfill"))]
         Command::Backfill(_) => {
             eprintln!("error: this cadet was built without the `backfill` feature");
+            ExitCode::from(1)
+        }
+        #[cfg(feature = "respond")]
+        Command::Respond {
+            policy,
+            state,
+            verify_attempts,
+            verify_delay,
+            command,
+        } => {
+            let action = match command {
+                RespondCommand::Plan { finding, json } => respond::Action::Plan { finding, json },
+                RespondCommand::Request { plan, issued_by } => {
+                    respond::Action::Request { plan, issued_by }
+                }
+                RespondCommand::Apply {
+                    plan,
+                    execute,
+                    include,
+                } => respond::Action::Apply {
+                    plan,
+                    execute,
+                    include,
+                },
+                RespondCommand::Approve {
+                    plan,
+                    token,
+                    reject,
+                    include,
+                } => respond::Action::Approve {
+                    plan,
+                    token,
+                    reject,
+                    include,
+                },
+                RespondCommand::Restore { run_id } => respond::Action::Restore { run_id },
+                RespondCommand::Audit { run_id } => respond::Action::Audit { run_id },
+            };
+            respond::run(&respond::RespondOptions {
+                action,
+                policy,
+                state,
+                verify_attempts,
+                verify_delay,
+            })
+            .unwrap_or_else(fail)
+        }
+        #[cfg(not(feature = "respond"))]
+        Command::Respond { .. } => {
+            eprintln!("error: this cadet was built without the `respond` feature");
             ExitCode::from(1)
         }
         Command::Policy {

@@ -92,3 +92,8 @@ output "trail_queue_url" {
   description = "ingest_mode = \"org_trail\": the queue of trail log file notifications (`cadet backfill s3://BUCKET/PREFIX --queue <this>` replays history through it). null otherwise."
   value       = one(aws_sqs_queue.trail[*].url)
 }
+
+output "responder_role_arn" {
+  description = "enable_responder: the role `cadet respond` assumes (only responder_trusted_principal_arns may). null otherwise."
+  value       = one(aws_iam_role.responder[*].arn)
+}

@@ -467,3 +467,46 @@ variable "trail_batch_size" {
     error_message = "trail_batch_size must be between 1 and 10."
   }
 }
+
+# ---------------------------------------------------------------------------
+# Responder (`cadet respond`, respond.tf): a separate role for containment and restore
+# ---------------------------------------------------------------------------
+
+variable "enable_responder" {
+  description = "Create the responder role (<name_prefix>-responder) that `cadet respond` runs with: cancel SSM commands and sessions, delete associations, stop automations, withdraw document sharing, remove inline role policies, deactivate access keys, isolate and detach instances, and restore what it removed. Separate from the detector's role, which is not changed. Requires responder_trusted_principal_arns."
+  type        = bool
+  default     = false
+}
+
+variable "responder_trusted_principal_arns" {
+  description = "The approver path: IAM role or user ARNs (e.g. an approver's SSO permission-set role, the approval workflow's Step Functions role) that may assume the responder role, and nothing else may. The responder can never edit these identities."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.responder_trusted_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", a))])
+    error_message = "responder_trusted_principal_arns must be IAM role or user ARNs (arn:aws:iam::<account>:role/<name>); account roots and wildcards are not allowed."
+  }
+}
+
+variable "responder_restore_admin_arns" {
+  description = "IAM role or user ARNs of the restore admins: the people who must keep their access whatever the responder does, so that any containment can be undone. The responder can never edit their inline policies or access keys (explicit Deny); they are not allowed to assume the responder role by this list."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.responder_restore_admin_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", a))])
+    error_message = "responder_restore_admin_arns must be IAM role or user ARNs (arn:aws:iam::<account>:role/<name> or :user/<name>)."
+  }
+}
+
+variable "containment_security_group_ids" {
+  description = "Security groups (sg-...) the responder may move an instance into. Set: ec2:ModifyInstanceAttribute may attach only these groups, so restoring an instance's original groups is a restore admin's step. Empty: any security group of the account, so the responder can also restore the original groups."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.containment_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "containment_security_group_ids must be security group ids (sg-xxxxxxxx)."
+  }
+}

@@ -93,3 +93,13 @@ output "archive_queue_url" {
   description = "Storage queue read by the `archive-queue` function: `cadet backfill https://ARCHIVE.blob.core.windows.net/insights-activity-logs --queue <this>` (with a SAS that may add messages, or AZURE_STORAGE_KEY) replays archived hours."
   value       = "${azurerm_storage_account.this.primary_queue_endpoint}${azurerm_storage_queue.archive.name}"
 }
+
+output "responder_identity_client_id" {
+  description = "enable_responder: client id of the responder identity (AZURE_CLIENT_ID of `cadet respond`). null otherwise."
+  value       = one(azurerm_user_assigned_identity.responder[*].client_id)
+}
+
+output "responder_identity_principal_id" {
+  description = "enable_responder: principal (object) id of the responder identity, for the Microsoft Graph permissions an admin grants outside Terraform. null otherwise."
+  value       = one(azurerm_user_assigned_identity.responder[*].principal_id)
+}

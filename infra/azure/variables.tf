@@ -417,3 +417,35 @@ variable "archive_connection_string_secret_id" {
   type        = string
   default     = null
 }
+
+# ---------------------------------------------------------------------------
+# Responder (`cadet respond`, respond.tf): a separate identity for containment and restore
+# ---------------------------------------------------------------------------
+
+variable "enable_responder" {
+  description = "Create the responder identity (<name_prefix>-responder, user-assigned) that `cadet respond` runs with, and a custom role at the subscription: delete (and restore) run commands, extensions, Automation webhooks and role assignments, stop Automation jobs, put a NIC into a containment NSG. Separate from the function's identity, which is not changed. Microsoft Graph permissions are granted outside Terraform (see respond.tf)."
+  type        = bool
+  default     = false
+}
+
+variable "responder_approver_object_ids" {
+  description = "Entra object ids (users, groups, service principals) of the approver path: they get \"Managed Identity Operator\" on the responder identity only (they may attach it to the compute that runs `cadet respond`). The responder can neither create nor delete their role assignments."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.responder_approver_object_ids : can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", id))])
+    error_message = "responder_approver_object_ids must be object ids (GUIDs)."
+  }
+}
+
+variable "restore_admin_object_ids" {
+  description = "Entra object ids of the restore admins: the people who must keep their access whatever the responder does, so that any containment can be undone (and who restore Owner / User Access Administrator / RBAC Administrator assignments, which the responder may remove but never create). The responder can neither create nor delete their role assignments."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.restore_admin_object_ids : can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", id))])
+    error_message = "restore_admin_object_ids must be object ids (GUIDs)."
+  }
+}

@@ -21,7 +21,8 @@
 //!   principal's rate of new networks), [`familiar`] (a call's shape discounted when it is the
 //!   principal's habit), [`credential`] (stolen-credential signs), [`grant`] (a grant to one
 //!   identity, then its first commands), [`team`] (team history for thin histories).
-//! - [`finding`] renders the stable finding JSON and OCSF.
+//! - [`finding`] renders the stable finding JSON and OCSF; [`response`] derives the
+//!   containment plan a finding calls for (as data: the `cadet-respond` crate executes it).
 //!
 //! ```
 //! let record = r#"{"eventVersion":"1.09","eventSource":"ssm.amazonaws.com","eventName":"SendCommand",
@@ -50,6 +51,7 @@ pub mod operations;
 pub mod owner;
 pub mod policy;
 pub mod profile;
+pub mod response;
 pub mod score;
 pub mod signals;
 pub mod team;

@@ -39,6 +39,10 @@ pub const UPGRADABLE_SCHEMA: u32 = 4;
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
+/// `cadet respond`'s journal: audit records, snapshots, done marks and approval claims (JSON
+/// text). Written through at once, never cached: an audit record is durable before the next
+/// step acts.
+const RESPONSE: TableDefinition<&str, &str> = TableDefinition::new("response");
 
 use crate::codec::{decode_record, RecordRef};
 
@@ -231,6 +235,63 @@ impl RedbStore {
             wtx.open_table(PROFILES).map_err(io)?;
         }
         wtx.commit().map_err(io)
+    }
+
+    /// Reads a `cadet respond` journal value.
+    pub fn response_get(&self, key: &str) -> Result<Option<String>, StateError> {
+        let rtx = self.db.begin_read().map_err(io)?;
+        match rtx.open_table(RESPONSE) {
+            Ok(t) => Ok(t.get(key).map_err(io)?.map(|v| v.value().to_string())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Writes (`Some`) or removes (`None`) a journal value; with `only_if_absent`, leaves an
+    /// existing value alone and returns it. One durable transaction.
+    pub fn response_write(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        only_if_absent: bool,
+    ) -> Result<Option<String>, StateError> {
+        let wtx = self.db.begin_write().map_err(io)?;
+        let prior = {
+            let mut t = wtx.open_table(RESPONSE).map_err(io)?;
+            let prior = t.get(key).map_err(io)?.map(|v| v.value().to_string());
+            if prior.is_none() || !only_if_absent {
+                match value {
+                    Some(v) => {
+                        t.insert(key, v).map_err(io)?;
+                    }
+                    None => {
+                        t.remove(key).map_err(io)?;
+                    }
+                }
+            }
+            prior
+        };
+        wtx.commit().map_err(io)?;
+        Ok(if only_if_absent { prior } else { None })
+    }
+
+    /// Every journal (key, value) whose key starts with `prefix`, in key order.
+    pub fn response_scan(&self, prefix: &str) -> Result<Vec<(String, String)>, StateError> {
+        let rtx = self.db.begin_read().map_err(io)?;
+        let t = match rtx.open_table(RESPONSE) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut out = Vec::new();
+        for item in t.range(prefix..).map_err(io)? {
+            let (k, v) = item.map_err(io)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_string(), v.value().to_string()));
+        }
+        Ok(out)
     }
 
     /// Writes every cached update and makes it durable (one fsync).

@@ -77,6 +77,8 @@ pub struct PolicyFile {
     pub trusted: Trusted,
     /// Allow-lists that lower the score of known-good activity.
     pub allow: AllowLists,
+    /// Containment: what happens to each finding's response plan (`[response]`).
+    pub response: crate::response::ResponsePolicy,
 }
 
 /// Base points per action.
@@ -259,6 +261,7 @@ impl Default for PolicyFile {
             documents: DocumentLists::default(),
             trusted: Trusted::default(),
             allow: AllowLists::default(),
+            response: crate::response::ResponsePolicy::default(),
         }
     }
 }
@@ -304,6 +307,8 @@ pub struct Policy {
     pub allow_documents: Vec<NameRule>,
     /// Source allow rules.
     pub allow_sources: Vec<SourceRule>,
+    /// Containment (`[response]`).
+    pub response: crate::response::ResponsePolicy,
 }
 
 impl Default for Policy {
@@ -342,5 +347,6 @@ fn unreachable_default() -> Policy {
         allow_principals: Vec::new(),
         allow_documents: Vec::new(),
         allow_sources: Vec::new(),
+        response: crate::response::ResponsePolicy::default(),
     }
 }

