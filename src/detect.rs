@@ -26,6 +26,8 @@ pub struct Options {
     pub limits: Limits,
     /// `--enrich`: SSM and ARM enrichment with the default credential chains.
     pub enrich: bool,
+    /// Attach each printed finding's response plan.
+    pub plan: bool,
     /// `--state-wait`: how long to wait for a state file another process holds.
     pub state_wait: std::time::Duration,
 }
@@ -221,6 +223,14 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     let mut out = std::io::BufWriter::new(crate::output::stdout());
     let mut printer = Printer::new(opts.format, opts.colour);
     let mut tally = Tally::default();
+    // `--plan`: every printed finding gets its plan, at least in suggest mode.
+    let suggest = cadet_core::response::ResponsePolicy {
+        mode: policy
+            .response
+            .mode
+            .max(cadet_core::response::Mode::Suggest),
+        ..policy.response.clone()
+    };
 
     for source in cadet_ingest::expand(&opts.paths) {
         let source = match source {
@@ -285,7 +295,12 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             record_name(&finding.principal.id, finding.principal.name.as_deref());
             if opts.all || alert {
                 tally.printed += 1;
-                printer.emit(&mut out, *finding)?;
+                let finding = if opts.plan && finding.response.is_none() {
+                    finding.with_response_plan(&suggest)
+                } else {
+                    *finding
+                };
+                printer.emit(&mut out, finding)?;
                 if opts.format != Format::Text {
                     // A killed or failing run keeps every line it printed.
                     out.flush()?;

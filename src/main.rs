@@ -113,7 +113,7 @@ enum RespondCommand {
     },
     /// Run a plan: a dry run unless --execute. Snapshots before acting, verifies after.
     Apply {
-        /// Plan JSON file.
+        /// Plan JSON file, or a finding carrying its plan (`response.plan`).
         plan: PathBuf,
         /// Act (the default is a dry run that changes nothing).
         #[arg(long)]
@@ -125,11 +125,11 @@ enum RespondCommand {
     /// Approve (or reject) a signed request as the identity of your credentials; an approval
     /// runs the plan once.
     Approve {
-        /// Plan JSON file.
+        /// Plan JSON file, or a finding carrying its plan and approval request.
         plan: PathBuf,
-        /// The signed approval request.
+        /// The signed approval request (default: the finding's `response.approval.token`).
         #[arg(long)]
-        token: String,
+        token: Option<String>,
         /// Reject instead of approving.
         #[arg(long)]
         reject: bool,
@@ -227,6 +227,11 @@ struct DetectArgs {
     /// credential chains. Off by default: detect reads only the records.
     #[arg(long)]
     enrich: bool,
+    /// Attach each printed finding's containment plan (`response`, as `cadet respond plan`
+    /// derives it under the policy's `[response]` section): in the JSON output, and after the
+    /// table in text.
+    #[arg(long)]
+    plan: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -476,6 +481,7 @@ fn main() -> ExitCode {
                 colour,
                 limits: args.limits.limits(),
                 enrich: args.enrich,
+                plan: args.plan,
                 state_wait: Duration::from_secs(args.state_wait),
             };
             detect::run(&opts).unwrap_or_else(fail)

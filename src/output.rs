@@ -142,6 +142,18 @@ impl Printer {
         for (r, f) in rows.iter().zip(&self.rows) {
             writeln!(out, "{}", line(r, Some(f.severity)))?;
         }
+        // `--plan`: each finding's containment plan after the table.
+        for f in &self.rows {
+            if let Some(r) = &f.response {
+                writeln!(
+                    out,
+                    "\nresponse {} ({})\n{}",
+                    r.mode.as_str(),
+                    r.why,
+                    r.plan
+                )?;
+            }
+        }
         Ok(())
     }
 }

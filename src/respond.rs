@@ -52,8 +52,8 @@ pub enum Action {
     Approve {
         /// Plan file.
         plan: PathBuf,
-        /// The signed request.
-        token: String,
+        /// The signed request (default: the finding's `response.approval.token`).
+        token: Option<String>,
         /// Reject instead.
         reject: bool,
         /// Optional steps to run.
@@ -105,13 +105,31 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))
 }
 
-fn read_plan(path: &Path) -> Result<ResponsePlan> {
+/// A plan file (`plan --json`), or a finding that carries its plan (`response.plan`, as the
+/// functions deliver it in suggest and approve mode), with the finding's approval token.
+fn read_plan(path: &Path) -> Result<(ResponsePlan, Option<String>)> {
     let text = read(path)?;
-    let plan: ResponsePlan = serde_json::from_str(&text)
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: not JSON: {e}", path.display()))?;
+    let (plan, token) = if v.get("plan_version").is_some() {
+        (v, None)
+    } else if v["response"]["plan"].is_object() {
+        let token = v["response"]["approval"]["token"]
+            .as_str()
+            .map(str::to_string);
+        (v["response"]["plan"].clone(), token)
+    } else {
+        bail!(
+            "{}: neither a response plan nor a finding carrying one (response.plan); make one \
+             with `cadet respond plan FINDING --json`",
+            path.display()
+        );
+    };
+    let plan: ResponsePlan = serde_json::from_value(plan)
         .map_err(|e| anyhow!("{}: not a cadet response plan: {e}", path.display()))?;
     plan.validate()
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    Ok(plan)
+    Ok((plan, token))
 }
 
 /// The findings in a file: one JSON object, or one per line. Each bad line is an error naming
@@ -274,7 +292,7 @@ async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
                         if *json {
                             println!("{}", serde_json::to_string(&plan)?);
                         } else {
-                            print!("{}", plan_text(&plan));
+                            print!("{plan}");
                         }
                     }
                     Err(e) => {
@@ -290,7 +308,7 @@ async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
             })
         }
         Action::Request { plan, issued_by } => {
-            let plan = read_plan(plan)?;
+            let (plan, _) = read_plan(plan)?;
             let by = issued_by
                 .clone()
                 .or_else(|| pol.detector_identities.first().cloned())
@@ -314,7 +332,7 @@ async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
             execute,
             include,
         } => {
-            let plan = read_plan(plan)?;
+            let (plan, _) = read_plan(plan)?;
             let j = journal(o.state.as_deref())?;
             let report = with_backend!(plan.provider.as_str(), plan.region.as_deref(), |b| {
                 exec::apply(&plan, &b, j.as_ref(), &pol, &opts(*execute, include, None)).await
@@ -327,7 +345,11 @@ async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
             reject,
             include,
         } => {
-            let plan = read_plan(plan)?;
+            let (plan, carried) = read_plan(plan)?;
+            let token = token.clone().or(carried).ok_or_else(|| {
+                anyhow!("--token: the approval request (or a finding that carries one)")
+            })?;
+            let token = token.as_str();
             let j = journal(o.state.as_deref())?;
             let k = key()?;
             let decision = if *reject {
@@ -458,55 +480,4 @@ fn finish(report: Result<RunReport, RunError>) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// The plan as a responder reads it.
-pub fn plan_text(p: &ResponsePlan) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "plan for finding {} ({} {})",
-        p.finding_id, p.provider, p.account
-    );
-    if !p.summary.is_empty() {
-        let _ = writeln!(s, "  {}", p.summary);
-    }
-    for (i, st) in p.steps.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "{}. {}{}  {}:{} {}",
-            i + 1,
-            st.id,
-            if st.optional { " (optional)" } else { "" },
-            st.call.service,
-            st.call.operation,
-            st.call.request
-        );
-        let _ = writeln!(s, "   blast radius: {}", st.blast_radius);
-        let _ = writeln!(
-            s,
-            "   {}: {}",
-            if st.reversal.reversible {
-                "reversible"
-            } else {
-                "NOT reversible"
-            },
-            st.reversal.how
-        );
-        if let Some(v) = &st.verify {
-            let _ = writeln!(
-                s,
-                "   verify: {}:{} → {}",
-                v.call.service, v.call.operation, v.expect
-            );
-        }
-        if !st.after.is_empty() {
-            let _ = writeln!(s, "   after: {}", st.after.join(", "));
-        }
-    }
-    for n in &p.notes {
-        let _ = writeln!(s, "note: {n}");
-    }
-    s
 }

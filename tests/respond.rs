@@ -943,3 +943,57 @@ fn azure_service_principal_is_disabled_and_enabled_again() {
         ]
     );
 }
+
+#[test]
+fn detect_plan_and_respond_plan_agree() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["detect", "--state", "memory", "--format", "json", "--plan"])
+        .arg(repo().join("events/azure/vm-runcommand-aobo-partner.json"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let finding: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let steps: Vec<&str> = finding["response"]["plan"]["steps"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(steps, ["remove-delegated-access"]);
+    assert_eq!(finding["response"]["mode"], "suggest");
+    // The same finding, planned again from the file a sink delivered.
+    let dir = tmp("respond-plan");
+    let path = dir.join("finding.json");
+    std::fs::write(&path, &out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let again = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["respond", "plan", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&again.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan, finding["response"]["plan"]);
+    // A bad line is named; the good ones still plan.
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n{{\"nope\":1}}\n",
+            String::from_utf8_lossy(&out.stdout).trim()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mixed = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["respond", "plan"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mixed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&mixed.stdout).contains("remove-delegated-access"));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("line 2"));
+}

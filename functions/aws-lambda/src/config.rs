@@ -99,6 +99,12 @@ pub struct Config {
     /// `CADET_S3_FORCE_PATH_STYLE` (`true|false`, default false): path-style S3 requests, for
     /// S3-compatible endpoints and emulators (`AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`).
     pub s3_force_path_style: bool,
+    /// `CADET_APPROVAL_KEY` (inline or `ssm:/parameter`): signs the approval requests of
+    /// findings the policy's `[response]` puts in approve mode; required then.
+    pub approval_key: Option<SecretSource>,
+    /// `CADET_APPROVAL_ISSUER`: the detector identity named in approval requests (default: the
+    /// policy's first `detector_identities`, else `lambda:FUNCTION_NAME`).
+    pub approval_issuer: Option<String>,
 }
 
 /// A configuration problem, naming the variable.
@@ -287,7 +293,26 @@ impl Config {
                 return Err(err(var, "must be at most 1024 printable characters"));
             }
         }
+        let approval_key = get("CADET_APPROVAL_KEY").map(|s| match s.trim().strip_prefix("ssm:") {
+            Some(name) => SecretSource::Ssm(name.to_string()),
+            None => SecretSource::Inline(s.trim().to_string()),
+        });
+        if approval_key.is_none() && policy.response.needs_approvals() {
+            return Err(err(
+                "CADET_APPROVAL_KEY",
+                "is required: the policy's [response] section puts findings in approve or auto \
+                 mode, whose approval requests are signed (a 32+ byte secret, or ssm:/parameter)",
+            ));
+        }
+        if let Some(SecretSource::Inline(k)) = &approval_key {
+            if k.len() < 32 {
+                return Err(err("CADET_APPROVAL_KEY", "must be at least 32 bytes"));
+            }
+        }
+        let approval_issuer = get("CADET_APPROVAL_ISSUER");
         Ok(Config {
+            approval_key,
+            approval_issuer,
             policy,
             policy_source,
             state,

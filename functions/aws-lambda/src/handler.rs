@@ -42,6 +42,17 @@ impl<S: AsyncBaselineStore + Sync> App<S> {
         }
     }
 
+    /// Signs approval requests (`CADET_APPROVAL_KEY`).
+    pub fn with_approvals(self, approvals: Option<cadet_pipeline::Approvals>) -> Self {
+        match approvals {
+            None => self,
+            Some(a) => App {
+                pipeline: self.pipeline.with_approvals(a),
+                ..self
+            },
+        }
+    }
+
     /// Reads the CloudTrail log files that S3 notifications name from `source`.
     pub fn with_objects(mut self, source: SharedSource) -> Self {
         self.objects = Some(source);

@@ -48,15 +48,35 @@ async fn main() -> Result<(), Error> {
             .force_path_style(config.s3_force_path_style)
             .build(),
     )));
-    tracing::info!(policy = %config.policy_source, state = ?config.state, sinks = ?config.sinks, enrich_ssm = config.enrich_ssm, "cadet init");
+    let approvals = match &config.approval_key {
+        None => None,
+        Some(source) => {
+            let key = read_secret(&aws, "CADET_APPROVAL_KEY", source).await?;
+            let fallback = format!(
+                "lambda:{}",
+                std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "cadet".into())
+            );
+            cadet_pipeline::Approvals::from_settings(
+                &config.policy,
+                Some(key),
+                config.approval_issuer.clone(),
+                &fallback,
+            )
+            .map_err(|e| format!("cadet init: {e}"))?
+        }
+    };
+    tracing::info!(policy = %config.policy_source, state = ?config.state, sinks = ?config.sinks, enrich_ssm = config.enrich_ssm, response = config.policy.response.mode.as_str(), approvals = approvals.is_some(), "cadet init");
     match store {
         None => {
-            let app =
-                App::new(config.policy, MemoryStore::new(), sinks, enrichers).with_objects(s3);
+            let app = App::new(config.policy, MemoryStore::new(), sinks, enrichers)
+                .with_objects(s3)
+                .with_approvals(approvals);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
         Some(store) => {
-            let app = App::new(config.policy, store, sinks, enrichers).with_objects(s3);
+            let app = App::new(config.policy, store, sinks, enrichers)
+                .with_objects(s3)
+                .with_approvals(approvals);
             lambda_runtime::run(service_fn(|e: LambdaEvent<Value>| handle(&app, e))).await
         }
     }

@@ -125,6 +125,9 @@ pub struct Config {
     /// `CADET_SUMO_NAME`, `CADET_SUMO_HOST` (default the site name); present when `sumo` is a
     /// sink.
     pub sumo: Option<SumoConfig>,
+    /// `CADET_APPROVAL_KEY` (a Key Vault reference) and `CADET_APPROVAL_ISSUER`: sign the
+    /// approval requests of findings the policy's `[response]` puts in approve mode.
+    pub approvals: Option<cadet_pipeline::Approvals>,
     /// `CADET_AUTH_KEY`: shared key of `POST /eventgrid`; unset = direct mode disabled (401).
     pub auth_key: Option<AuthKey>,
     /// `CADET_ENRICH_ARM=true`: read what managed run commands, extensions and runbooks run
@@ -166,6 +169,7 @@ impl Config {
             "CADET_WEBHOOK_FORMAT",
             "CADET_AUTH_KEY",
             "CADET_SUMO_URL",
+            "CADET_APPROVAL_KEY",
         ] {
             if get(var).is_some_and(|v| v.trim_start().starts_with(KEY_VAULT_LITERAL)) {
                 return Err(err(
@@ -290,11 +294,28 @@ impl Config {
                 .map_err(|_| err("CADET_BIND", format!("{b:?} is not an IP address")))?,
         };
 
+        let approvals = cadet_pipeline::Approvals::from_settings(
+            &policy,
+            get("CADET_APPROVAL_KEY"),
+            get("CADET_APPROVAL_ISSUER"),
+            &format!(
+                "function:{}",
+                get("WEBSITE_SITE_NAME").unwrap_or_else(|| "cadet".into())
+            ),
+        )
+        .map_err(|m| {
+            let m = m
+                .strip_prefix("CADET_APPROVAL_KEY: ")
+                .unwrap_or(&m)
+                .to_string();
+            err("CADET_APPROVAL_KEY", m)
+        })?;
         let arm = arm(&get)?;
         let server = crate::server::ServerLimits::from_lookup(get)?;
         let archive = crate::archive::ArchiveConfig::from_lookup(get)?;
 
         Ok(Config {
+            approvals,
             arm,
             archive,
             server,
@@ -322,6 +343,7 @@ fn static_name(var: &str) -> &'static str {
         "CADET_WEBHOOK_SECRET" => "CADET_WEBHOOK_SECRET",
         "CADET_WEBHOOK_FORMAT" => "CADET_WEBHOOK_FORMAT",
         "CADET_SUMO_URL" => "CADET_SUMO_URL",
+        "CADET_APPROVAL_KEY" => "CADET_APPROVAL_KEY",
         _ => "CADET_AUTH_KEY",
     }
 }

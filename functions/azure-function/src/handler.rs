@@ -129,6 +129,14 @@ where
         }
     }
 
+    /// Signs approval requests (`CADET_APPROVAL_KEY`).
+    pub fn with_approvals(mut self, approvals: Option<cadet_pipeline::Approvals>) -> Self {
+        if let Some(a) = approvals {
+            self.pipeline = self.pipeline.with_approvals(a);
+        }
+        self
+    }
+
     /// Adds enrichers (ARM, `CADET_ENRICH_ARM`).
     pub fn with_enrichers(mut self, enrichers: Vec<Arc<dyn Enricher>>) -> Self {
         self.pipeline = self.pipeline.with_enrichers(enrichers);

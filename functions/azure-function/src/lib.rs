@@ -75,7 +75,8 @@ pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store:
         .await
         .with_context(|| format!("CADET_STATE: opening the {} store", config.state.kind()))?;
     let sinks = build_sinks(config)?;
-    let mut detector = handler::Detector::new(store, config.policy.clone(), sinks);
+    let mut detector = handler::Detector::new(store, config.policy.clone(), sinks)
+        .with_approvals(config.approvals.clone());
     if let Some(arm) = &config.arm {
         let token = enrich::CredentialToken::managed_identity(arm.client_id.clone())
             .map_err(anyhow::Error::msg)

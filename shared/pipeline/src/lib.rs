@@ -220,8 +220,70 @@ pub struct Pipeline<S> {
     policy: Policy,
     sinks: Vec<Arc<dyn Sink>>,
     enrichers: Vec<Arc<dyn Enricher>>,
+    approvals: Option<Approvals>,
     /// Longest time enrichment may add to one record (all enrichers together).
     pub enrich_budget: Duration,
+}
+
+/// What signs the approval requests of `approve` and `auto` findings: the deployment's key
+/// (at least 32 bytes, from a secret store) and the detector's own identity, which the request
+/// names so that it can never approve itself.
+#[derive(Clone)]
+pub struct Approvals {
+    key: Vec<u8>,
+    issuer: String,
+}
+
+impl std::fmt::Debug for Approvals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approvals")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Approvals {
+    /// Checks the key's length; the error never shows the key.
+    pub fn new(key: Vec<u8>, issuer: impl Into<String>) -> Result<Approvals, String> {
+        if key.len() < cadet_respond::approval::MIN_KEY_BYTES {
+            return Err(format!(
+                "the approval key must be at least {} bytes",
+                cadet_respond::approval::MIN_KEY_BYTES
+            ));
+        }
+        Ok(Approvals {
+            key,
+            issuer: issuer.into(),
+        })
+    }
+
+    /// From the functions' settings `CADET_APPROVAL_KEY` and `CADET_APPROVAL_ISSUER` (default:
+    /// the policy's first detector identity, else `default_issuer`). `Ok(None)` when no key is
+    /// set and the policy never asks for approval; an error naming the setting otherwise.
+    pub fn from_settings(
+        policy: &Policy,
+        key: Option<String>,
+        issuer: Option<String>,
+        default_issuer: &str,
+    ) -> Result<Option<Approvals>, String> {
+        let Some(key) = key.filter(|k| !k.trim().is_empty()) else {
+            if policy.response.needs_approvals() {
+                return Err(
+                    "CADET_APPROVAL_KEY: is required: the policy's [response] section \
+                            puts findings in approve or auto mode, whose requests are signed"
+                        .into(),
+                );
+            }
+            return Ok(None);
+        };
+        let issuer = issuer
+            .filter(|i| !i.trim().is_empty())
+            .or_else(|| policy.response.detector_identities.first().cloned())
+            .unwrap_or_else(|| default_issuer.to_string());
+        Approvals::new(key.trim().as_bytes().to_vec(), issuer)
+            .map(Some)
+            .map_err(|e| format!("CADET_APPROVAL_KEY: {e}"))
+    }
 }
 
 /// Default [`Pipeline::enrich_budget`].
@@ -235,8 +297,54 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             policy,
             sinks,
             enrichers: Vec::new(),
+            approvals: None,
             enrich_budget: DEFAULT_ENRICH_BUDGET,
         }
+    }
+
+    /// Signs approval requests for findings the policy's `[response]` puts in `approve` (or
+    /// `auto`) mode. Without it those findings carry the plan and a note that no request could
+    /// be issued.
+    pub fn with_approvals(mut self, approvals: Approvals) -> Self {
+        self.approvals = Some(approvals);
+        self
+    }
+
+    /// Attaches the policy's response plan to an alert, and signs its approval request.
+    fn respond(&self, finding: Finding) -> Finding {
+        use cadet_core::response::Mode;
+        let mut finding = finding.with_response_plan(&self.policy.response);
+        let Some(r) = finding.response.as_mut() else {
+            return finding;
+        };
+        if r.mode < Mode::Approve {
+            return finding;
+        }
+        let Some(a) = &self.approvals else {
+            r.why
+                .push_str("; no approval request: the deployment has no approval key");
+            return finding;
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let req = cadet_respond::approval::ApprovalRequest::new(
+            &r.plan,
+            &a.issuer,
+            now,
+            self.policy.response.approval_ttl_minutes,
+        );
+        match req.sign(&a.key) {
+            Ok(token) => {
+                r.approval = Some(cadet_core::finding::FindingApproval {
+                    request_id: req.request_id.clone(),
+                    token,
+                    expires_at: jiff::Timestamp::from_second(req.expires_at)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                });
+            }
+            Err(e) => r.why.push_str(&format!("; no approval request: {e}")),
+        }
+        finding
     }
 
     /// Adds enrichers, tried in order for the events they apply to.
@@ -384,6 +492,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
                     "verdict"
                 );
                 if v.is_alert(&self.policy) {
+                    let finding = self.respond(finding);
                     let errors = self.publish(&finding).await;
                     if !errors.is_empty() {
                         let retryable = errors.iter().all(SinkError::retryable);

@@ -470,3 +470,87 @@ async fn a_redelivered_process_is_a_duplicate_and_does_not_re_emit() {
     assert!(matches!(again, Outcome::Duplicate), "{again:?}");
     assert_eq!(sink.accepted().len(), before);
 }
+
+#[tokio::test]
+async fn response_modes_attach_the_plan_and_a_signed_request() {
+    use cadet_core::response::Mode;
+    use cadet_pipeline::Approvals;
+    use cadet_respond::approval::ApprovalRequest;
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+    let policy = |mode: &str| {
+        Policy::from_toml(&format!("[response]\nmode = \"{mode}\"\n"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let alerted = |o: Outcome| match o {
+        Outcome::Alerted { finding, .. } => *finding,
+        other => panic!("{other:?}"),
+    };
+    // off: nothing attached, as before.
+    let sink = Arc::new(FakeSink::default());
+    let p = Pipeline::new(
+        FlakyStore::default(),
+        policy("off"),
+        vec![sink.clone() as Arc<dyn Sink>],
+    );
+    assert!(alerted(one(&p, ALERT).await).response.is_none());
+    // suggest: the plan, no request.
+    let p = Pipeline::new(
+        FlakyStore::default(),
+        policy("suggest"),
+        vec![sink.clone() as Arc<dyn Sink>],
+    );
+    let f = alerted(one(&p, ALERT).await);
+    let r = f.response.as_ref().unwrap_or_else(|| panic!("no response"));
+    assert_eq!(r.mode, Mode::Suggest);
+    assert_eq!(r.plan.finding_id, f.finding_id);
+    assert!(r.plan.step("cancel-command").is_some());
+    assert!(r.approval.is_none());
+    // approve: a request signed for exactly this plan, naming the detector.
+    let detector = "arn:aws:iam::111122223333:role/cadet-detector";
+    let approvals = Approvals::new(KEY.to_vec(), detector).unwrap_or_else(|e| panic!("{e}"));
+    let p = Pipeline::new(
+        FlakyStore::default(),
+        policy("approve"),
+        vec![sink.clone() as Arc<dyn Sink>],
+    )
+    .with_approvals(approvals);
+    let f = alerted(one(&p, ALERT).await);
+    let r = f.response.as_ref().unwrap_or_else(|| panic!("no response"));
+    let a = r
+        .approval
+        .as_ref()
+        .unwrap_or_else(|| panic!("no approval request"));
+    let now = jiff::Timestamp::now().as_second();
+    let req = ApprovalRequest::verify(&a.token, KEY, now).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(req.plan_digest, r.plan.digest());
+    assert_eq!(req.issued_by, detector);
+    assert_eq!(req.request_id, a.request_id);
+    assert!(req.expires_at - now <= 3600 && req.expires_at - now > 3500);
+    // The finding JSON carries it for every sink.
+    let json = serde_json::to_value(&f).unwrap_or_default();
+    assert_eq!(json["response"]["mode"], "approve");
+    assert_eq!(json["response"]["approval"]["token"], a.token.as_str());
+    // approve without a key: the plan, and why there is no request.
+    let p = Pipeline::new(
+        FlakyStore::default(),
+        policy("approve"),
+        vec![sink as Arc<dyn Sink>],
+    );
+    let f = alerted(one(&p, ALERT).await);
+    let r = f.response.unwrap_or_else(|| panic!("no response"));
+    assert!(
+        r.approval.is_none() && r.why.contains("no approval key"),
+        "{}",
+        r.why
+    );
+    // A deployment whose policy asks for approvals refuses to start without a key.
+    let err = Approvals::from_settings(&policy("approve"), None, None, "lambda:cadet");
+    assert!(
+        matches!(&err, Err(m) if m.contains("CADET_APPROVAL_KEY")),
+        "{err:?}"
+    );
+    assert!(matches!(
+        Approvals::from_settings(&policy("suggest"), None, None, "x"),
+        Ok(None)
+    ));
+}

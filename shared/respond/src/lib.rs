@@ -2,7 +2,8 @@
 //!
 //! - [`exec`]: one executor for every cloud (snapshot → act → verify, restore), dry run by
 //!   default, idempotent per finding and step, every phase audited in a [`journal::Journal`].
-//! - [`aws`] and [`azure`]: the calls behind each step kind (AWS SDK; ARM and Graph REST).
+//! - `aws` and `azure` (features of the same names): the calls behind each step kind (AWS
+//!   SDK; ARM and Graph REST).
 //! - [`approval`]: signed, expiring approval requests and the checks an approval passes
 //!   (signature, expiry, plan digest, not the detector, listed approver, once only).
 //!
@@ -11,7 +12,9 @@
 #![deny(missing_docs)]
 
 pub mod approval;
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
 pub mod azure;
 pub mod exec;
 pub mod identity;

@@ -544,6 +544,40 @@ fn signal_lines(f: &cadet_core::Finding) -> Vec<String> {
         .collect()
 }
 
+/// The finding's response plan for a chat message: each step with whether it can be undone,
+/// and how to approve (`approve` mode) or run it.
+pub fn response_lines(f: &cadet_core::Finding) -> Option<String> {
+    let r = f.response.as_ref()?;
+    let mut out = format!("Response ({}: {})\n", r.mode.as_str(), r.why);
+    for (i, st) in r.plan.steps.iter().enumerate() {
+        out.push_str(&format!(
+            "{}. {}{}: {}:{}, {}\n",
+            i + 1,
+            st.id,
+            if st.optional { " (optional)" } else { "" },
+            st.call.service,
+            st.call.operation,
+            if st.reversal.reversible {
+                "reversible"
+            } else {
+                "not reversible"
+            }
+        ));
+    }
+    match &r.approval {
+        Some(a) => out.push_str(&format!(
+            "Approve as the responder: save this finding (the JSON delivery) as finding.json and \
+             run `cadet respond approve finding.json` (add --reject to reject). Request {}, \
+             valid until {}.",
+            a.request_id, a.expires_at
+        )),
+        None => out.push_str(
+            "Dry run: `cadet respond apply finding.json`; act with --execute, as the responder.",
+        ),
+    }
+    Some(out)
+}
+
 /// Slack incoming-webhook message: `text` fallback plus Block Kit blocks (limits respected:
 /// header 150 chars, section text 3000, 10 fields).
 pub fn slack_message(f: &cadet_core::Finding) -> Value {
@@ -553,7 +587,7 @@ pub fn slack_message(f: &cadet_core::Finding) -> Value {
         .map(|l| format!("• {}", slack_escape(l)))
         .collect::<Vec<_>>()
         .join("\n");
-    json!({
+    let mut message = json!({
         "text": truncate(&format!("{} — {}", title(f), f.summary), 3000),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": truncate(&title(f), 150), "emoji": false}},
@@ -571,7 +605,15 @@ pub fn slack_message(f: &cadet_core::Finding) -> Value {
                 {"type": "mrkdwn", "text": truncate(&format!("finding `{}` · event `{}` · {} · MITRE ATT&amp;CK {}", f.finding_id, slack_escape(&f.event_id), f.provider, f.technique), 3000)}
             ]}
         ]
-    })
+    });
+    if let (Some(text), Some(blocks)) = (response_lines(f), message["blocks"].as_array_mut()) {
+        let at = blocks.len() - 1;
+        blocks.insert(
+            at,
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&slack_escape(&text), 3000)}}),
+        );
+    }
+    message
 }
 
 /// Teams message for a Workflows ("When a Teams webhook request is received") webhook: one
@@ -588,7 +630,7 @@ pub fn teams_message(f: &cadet_core::Finding) -> Value {
         .iter()
         .map(|s| json!({"title": format!("{:+} {}", s.points, s.id), "value": truncate(&s.reason, 500)}))
         .collect();
-    json!({
+    let mut message = json!({
         "type": "message",
         "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive",
@@ -615,7 +657,14 @@ pub fn teams_message(f: &cadet_core::Finding) -> Value {
                 ]
             }
         }]
-    })
+    });
+    if let (Some(text), Some(body)) = (
+        response_lines(f),
+        message["attachments"][0]["content"]["body"].as_array_mut(),
+    ) {
+        body.push(json!({"type": "TextBlock", "text": truncate(&text, 3000), "wrap": true}));
+    }
+    message
 }
 
 #[cfg(test)]
@@ -705,5 +754,36 @@ mod tests {
         assert!(card["body"][4]["facts"]
             .as_array()
             .is_some_and(|a| a.len() == f.signals.len()));
+        assert!(response_lines(&f).is_none());
+    }
+
+    #[test]
+    fn chat_formats_carry_the_response_plan() {
+        let policy = cadet_core::response::ResponsePolicy {
+            mode: cadet_core::response::Mode::Suggest,
+            ..Default::default()
+        };
+        let f = crate::compliance::sample_finding().with_response_plan(&policy);
+        let text = response_lines(&f).unwrap_or_default();
+        assert!(text.starts_with("Response (suggest"), "{text}");
+        assert!(text.contains("cadet respond apply"), "{text}");
+        let slack = slack_message(&f);
+        let blocks = slack["blocks"].as_array().cloned().unwrap_or_default();
+        assert!(blocks.iter().any(|b| b["text"]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Response (suggest"))));
+        assert_eq!(
+            blocks.last().map(|b| b["type"].clone()),
+            Some(json!("context"))
+        );
+        let teams = teams_message(&f);
+        let body = teams["attachments"][0]["content"]["body"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(body
+            .last()
+            .and_then(|b| b["text"].as_str())
+            .is_some_and(|t| t.starts_with("Response (suggest")));
     }
 }

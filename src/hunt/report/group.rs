@@ -265,6 +265,7 @@ mod tests {
             revision,
             host: None,
             process: None,
+            response: None,
         }
     }
 

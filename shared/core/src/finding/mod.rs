@@ -147,6 +147,55 @@ pub struct Finding {
     /// On-host findings: the process.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<FindingProcess>,
+    /// The containment plan, when the policy's `[response]` mode is not `off` (extra field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<FindingResponse>,
+}
+
+/// `response` in a finding: what the policy decided and the plan (and, in `approve` mode, the
+/// signed approval request).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingResponse {
+    /// `suggest`, `approve` or `auto`.
+    pub mode: crate::response::Mode,
+    /// Which policy entry decided it.
+    pub why: String,
+    /// The plan.
+    pub plan: crate::response::ResponsePlan,
+    /// The signed approval request (`approve` and `auto` modes, when the deployment has an
+    /// approval key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<FindingApproval>,
+}
+
+/// `response.approval` in a finding.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingApproval {
+    /// The request's id.
+    pub request_id: String,
+    /// The signed token `cadet respond approve --token` takes.
+    pub token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+impl Finding {
+    /// Attaches the plan the policy's `[response]` section asks for (nothing when its mode is
+    /// `off` for this finding). The approval request is the adapter's to add: it needs the
+    /// deployment's key and the clock.
+    pub fn with_response_plan(mut self, policy: &crate::response::ResponsePolicy) -> Finding {
+        let view = crate::response::FindingView::of(&self);
+        let (mode, why) = policy.mode_for(&view);
+        if mode != crate::response::Mode::Off {
+            self.response = Some(FindingResponse {
+                mode,
+                why,
+                plan: crate::response::response_plan(&view, policy),
+                approval: None,
+            });
+        }
+        self
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -306,6 +355,7 @@ impl Finding {
                 name: h.name.clone(),
                 id: h.id.clone(),
             }),
+            response: None,
             process: e.process.as_ref().map(|p| FindingProcess {
                 name: p.name.clone(),
                 command_line: p.command_line.clone(),

@@ -173,6 +173,13 @@ pub struct ApiCall {
     pub request: Value,
 }
 
+// JSON requests hold no NaN (JSON cannot express one), so equality is an equivalence: plans
+// can be compared whole, and findings that carry one stay `Eq`.
+impl Eq for ApiCall {}
+impl Eq for Verification {}
+impl Eq for Step {}
+impl Eq for ResponsePlan {}
+
 impl ApiCall {
     fn aws(service: &str, operation: &str, request: Value) -> ApiCall {
         ApiCall {
@@ -442,6 +449,58 @@ impl ResponsePlan {
                 }
             }
             seen.push(&s.id);
+        }
+        Ok(())
+    }
+}
+
+/// The plan as a responder reads it: each step with its call, blast radius, reversal and
+/// verification, then the notes.
+impl std::fmt::Display for ResponsePlan {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            out,
+            "plan for finding {} ({} {})",
+            self.finding_id, self.provider, self.account
+        )?;
+        if !self.summary.is_empty() {
+            writeln!(out, "  {}", self.summary)?;
+        }
+        for (i, st) in self.steps.iter().enumerate() {
+            writeln!(
+                out,
+                "{}. {}{}  {}:{} {}",
+                i + 1,
+                st.id,
+                if st.optional { " (optional)" } else { "" },
+                st.call.service,
+                st.call.operation,
+                st.call.request
+            )?;
+            writeln!(out, "   blast radius: {}", st.blast_radius)?;
+            writeln!(
+                out,
+                "   {}: {}",
+                if st.reversal.reversible {
+                    "reversible"
+                } else {
+                    "NOT reversible"
+                },
+                st.reversal.how
+            )?;
+            if let Some(v) = &st.verify {
+                writeln!(
+                    out,
+                    "   verify: {}:{} → {}",
+                    v.call.service, v.call.operation, v.expect
+                )?;
+            }
+            if !st.after.is_empty() {
+                writeln!(out, "   after: {}", st.after.join(", "))?;
+            }
+        }
+        for n in &self.notes {
+            writeln!(out, "note: {n}")?;
         }
         Ok(())
     }

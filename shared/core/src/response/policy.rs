@@ -135,6 +135,12 @@ impl ResponsePolicy {
         (mode, why)
     }
 
+    /// Whether any finding can be put in `approve` or `auto` mode (then the deployment needs
+    /// an approval key).
+    pub fn needs_approvals(&self) -> bool {
+        self.mode >= Mode::Approve || self.rules.iter().any(|r| r.mode >= Mode::Approve)
+    }
+
     /// Checks the section; the error names the key.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if !(1..=7 * 24 * 60).contains(&self.approval_ttl_minutes) {
