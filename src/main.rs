@@ -126,7 +126,11 @@ enum RespondCommand {
     /// runs the plan once.
     Approve {
         /// Plan JSON file, or a finding carrying its plan and approval request.
-        plan: PathBuf,
+        #[arg(required_unless_present = "request")]
+        plan: Option<PathBuf>,
+        /// Instead of a file: the request id of a finding `intake` kept.
+        #[arg(long, conflicts_with = "plan")]
+        request: Option<String>,
         /// The signed approval request (default: the finding's `response.approval.token`).
         #[arg(long)]
         token: Option<String>,
@@ -136,6 +140,22 @@ enum RespondCommand {
         /// Also run this optional step; repeatable.
         #[arg(long, value_name = "STEP")]
         include: Vec<String>,
+    },
+    /// Take in findings as the sinks deliver them (JSON lines; `-` for stdin): keep each for
+    /// approval by its request id, and run the ones both the detector's and this policy put
+    /// in `auto` mode.
+    Intake {
+        /// Finding files or `-`.
+        #[arg(required = true)]
+        findings: Vec<PathBuf>,
+    },
+    /// The responder's approval service: findings in from the detector's signed webhook
+    /// (CADET_INTAKE_SECRET), Slack Approve/Reject buttons (CADET_SLACK_SIGNING_SECRET,
+    /// CADET_SLACK_WEBHOOK_URL); runs with this process's (the responder's) credentials.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
     },
     /// Reverse a run from its snapshots (only for response.restore_admins).
     Restore {
@@ -585,15 +605,19 @@ fn main() -> ExitCode {
                 },
                 RespondCommand::Approve {
                     plan,
+                    request,
                     token,
                     reject,
                     include,
                 } => respond::Action::Approve {
                     plan,
+                    request,
                     token,
                     reject,
                     include,
                 },
+                RespondCommand::Intake { findings } => respond::Action::Intake { findings },
+                RespondCommand::Serve { listen } => respond::Action::Serve { listen },
                 RespondCommand::Restore { run_id } => respond::Action::Restore { run_id },
                 RespondCommand::Audit { run_id } => respond::Action::Audit { run_id },
             };

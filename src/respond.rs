@@ -14,9 +14,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use cadet_core::response::{response_plan, FindingView, ResponsePlan, ResponsePolicy};
 use cadet_respond::approval::{self, ApprovalRequest, Decision};
 use cadet_respond::aws::AwsBackend;
-use cadet_respond::azure::{AzureBackend, CredentialTokens, StaticTokens};
+use cadet_respond::azure::{AnyTokens, AzureBackend, CredentialTokens, StaticTokens};
 use cadet_respond::exec::{self, Options, RunError, RunReport};
 use cadet_respond::journal::{self, Journal};
+use cadet_respond::serve::Backends;
 use cadet_state::RedbStore;
 
 /// Environment variable holding the approval signing key (at least 32 bytes).
@@ -50,14 +51,26 @@ pub enum Action {
     },
     /// Check an approval and, when it holds, run the plan once.
     Approve {
-        /// Plan file.
-        plan: PathBuf,
+        /// Plan file (or a finding carrying its plan).
+        plan: Option<PathBuf>,
+        /// A finding taken in by `intake`, by its request id.
+        request: Option<String>,
         /// The signed request (default: the finding's `response.approval.token`).
         token: Option<String>,
         /// Reject instead.
         reject: bool,
         /// Optional steps to run.
         include: Vec<String>,
+    },
+    /// Keep delivered findings for approval; run the `auto` ones.
+    Intake {
+        /// Finding files (JSON lines) or `-`.
+        findings: Vec<PathBuf>,
+    },
+    /// Run the approval service.
+    Serve {
+        /// Address to listen on.
+        listen: std::net::SocketAddr,
     },
     /// Reverse a run.
     Restore {
@@ -210,40 +223,45 @@ fn azure_endpoints() -> (String, String) {
     )
 }
 
-/// Runs `f` with the backend of `provider`.
-macro_rules! with_backend {
-    ($provider:expr, $region:expr, |$b:ident| $body:expr) => {{
-        match $provider {
-            "aws" => {
-                let $b = aws($region).await;
-                $body
-            }
-            "azure" => {
-                let (arm, graph) = azure_endpoints();
-                match std::env::var("CADET_ARM_TOKEN")
+/// The responder's credentials for `provider` (`both`: every cloud that has some, for
+/// `serve`).
+async fn backends(provider: &str, region: Option<&str>) -> Result<Backends> {
+    let mut out = Backends {
+        aws: None,
+        azure: None,
+    };
+    if provider == "aws" || provider == "both" {
+        out.aws = Some(aws(region).await);
+    }
+    if provider == "azure" || provider == "both" {
+        let (arm, graph) = azure_endpoints();
+        let tokens = match std::env::var("CADET_ARM_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+        {
+            Some(token) => Some(AnyTokens::Static(StaticTokens {
+                arm: token,
+                graph: std::env::var("CADET_GRAPH_TOKEN")
                     .ok()
-                    .filter(|t| !t.is_empty())
-                {
-                    Some(token) => {
-                        let tokens = StaticTokens {
-                            arm: token,
-                            graph: std::env::var("CADET_GRAPH_TOKEN")
-                                .ok()
-                                .filter(|t| !t.is_empty()),
-                        };
-                        let $b = AzureBackend::new(&arm, &graph, tokens).map_err(|e| anyhow!(e))?;
-                        $body
-                    }
-                    None => {
-                        let tokens = CredentialTokens::developer_tools().map_err(|e| anyhow!(e))?;
-                        let $b = AzureBackend::new(&arm, &graph, tokens).map_err(|e| anyhow!(e))?;
-                        $body
-                    }
+                    .filter(|t| !t.is_empty()),
+            })),
+            None => match CredentialTokens::developer_tools() {
+                Ok(t) => Some(AnyTokens::Credential(t)),
+                Err(e) if provider == "azure" => bail!(e),
+                Err(e) => {
+                    eprintln!("respond: Azure off: {e}");
+                    None
                 }
-            }
-            other => bail!("provider {other:?}: cadet respond runs aws and azure plans"),
+            },
+        };
+        if let Some(tokens) = tokens {
+            out.azure = Some(AzureBackend::new(&arm, &graph, tokens).map_err(|e| anyhow!(e))?);
         }
-    }};
+    }
+    if !matches!(provider, "aws" | "azure" | "both") {
+        bail!("provider {provider:?}: cadet respond runs aws and azure plans");
+    }
+    Ok(out)
 }
 
 fn key() -> Result<Vec<u8>> {
@@ -334,93 +352,170 @@ async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
         } => {
             let (plan, _) = read_plan(plan)?;
             let j = journal(o.state.as_deref())?;
-            let report = with_backend!(plan.provider.as_str(), plan.region.as_deref(), |b| {
+            let report = {
+                let bs = backends(plan.provider.as_str(), plan.region.as_deref()).await?;
+                let b = bs.for_provider(&plan.provider).map_err(|e| anyhow!(e))?;
                 exec::apply(&plan, &b, j.as_ref(), &pol, &opts(*execute, include, None)).await
-            });
+            };
             finish(report)
         }
         Action::Approve {
             plan,
+            request,
             token,
             reject,
             include,
         } => {
-            let (plan, carried) = read_plan(plan)?;
+            let j = journal(o.state.as_deref())?;
+            let (plan, carried) = match (plan, request) {
+                (Some(p), _) => read_plan(p)?,
+                (None, Some(id)) => {
+                    let (plan, token) = cadet_respond::intake::kept_request(j.as_ref(), id)?;
+                    (plan, Some(token))
+                }
+                (None, None) => {
+                    bail!("name the plan: a PLAN file, or --request ID of a finding taken in")
+                }
+            };
             let token = token.clone().or(carried).ok_or_else(|| {
                 anyhow!("--token: the approval request (or a finding that carries one)")
             })?;
-            let token = token.as_str();
-            let j = journal(o.state.as_deref())?;
             let k = key()?;
             let decision = if *reject {
                 Decision::Reject
             } else {
                 Decision::Approve
             };
-            let report = with_backend!(plan.provider.as_str(), plan.region.as_deref(), |b| {
+            let decided = {
+                let bs = backends(plan.provider.as_str(), plan.region.as_deref()).await?;
+                let b = bs.for_provider(&plan.provider).map_err(|e| anyhow!(e))?;
                 use cadet_respond::Backend;
                 let approver = b.identity().await.map_err(|e| anyhow!("{e}"))?;
-                let audit = |phase: &str, result: &str, detail: String| {
-                    journal::append(
-                        j.as_ref(),
-                        &journal::AuditRecord {
-                            run_id: "approvals".into(),
-                            finding_id: plan.finding_id.clone(),
-                            step: "-".into(),
-                            phase: phase.into(),
-                            at: jiff::Timestamp::now().to_string(),
-                            actor: approver.clone(),
-                            mode: "approval".into(),
-                            call: String::new(),
-                            result: result.into(),
-                            detail,
-                        },
-                    )
-                    .map_err(|e| anyhow!("journal: {e}"))
+                let answer = approval::Answer {
+                    token: &token,
+                    approver: &approver,
+                    decision,
                 };
-                match approval::accept(
-                    approval::Answer {
-                        token,
-                        approver: &approver,
-                        decision,
-                    },
-                    &k,
-                    now(),
+                exec::decide(
                     &plan,
-                    &pol,
+                    answer,
+                    &k,
+                    &b,
                     j.as_ref(),
-                ) {
-                    Err(refusal) => {
-                        audit("refuse", "failed", refusal.to_string())?;
-                        bail!("approval refused: {refusal}");
-                    }
-                    Ok(req) if decision == Decision::Reject => {
-                        audit(
-                            "reject",
-                            "ok",
-                            format!("request {} rejected", req.request_id),
-                        )?;
-                        eprintln!("rejected: request {} will not run", req.request_id);
-                        return Ok(ExitCode::SUCCESS);
-                    }
-                    Ok(req) => {
-                        audit(
-                            "approve",
-                            "ok",
-                            format!("request {} approved", req.request_id),
-                        )?;
-                        exec::apply(
-                            &plan,
-                            &b,
-                            j.as_ref(),
-                            &pol,
-                            &opts(true, include, Some(approver.clone())),
-                        )
-                        .await
+                    &pol,
+                    &opts(true, include, None),
+                )
+                .await?
+            };
+            match decided {
+                exec::Decided::Refused(r) => bail!("approval refused: {r}"),
+                exec::Decided::Rejected(req) => {
+                    eprintln!("rejected: request {} will not run", req.request_id);
+                    Ok(ExitCode::SUCCESS)
+                }
+                exec::Decided::Ran(_, report) => finish(Ok(report)),
+            }
+        }
+        Action::Intake { findings } => {
+            let j = journal(o.state.as_deref())?;
+            let k = key()?;
+            let mut bad = 0;
+            for path in findings {
+                let text = read(path)?;
+                for (i, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
+                    let at = format!("{}:{}", path.display(), i + 1);
+                    match cadet_respond::intake::admit(line, &k, now(), &pol, j.as_ref()) {
+                        Err(e) => {
+                            bad += 1;
+                            eprintln!("error: {at}: refused: {e}");
+                        }
+                        Ok(cadet_respond::intake::Admitted::Awaiting { request, .. }) => eprintln!(
+                            "{at}: request {} (finding {}) kept for approval: cadet respond approve --request {}",
+                            request.request_id, request.finding_id, request.request_id
+                        ),
+                        Ok(cadet_respond::intake::Admitted::Downgraded { request, why, .. }) => eprintln!(
+                            "{at}: request {} kept for approval, not run automatically: {why}",
+                            request.request_id
+                        ),
+                        Ok(cadet_respond::intake::Admitted::Auto { request, plan, why }) => {
+                            eprintln!("{at}: request {} runs automatically ({why})", request.request_id);
+                            let report = {
+                let bs = backends(plan.provider.as_str(), plan.region.as_deref()).await?;
+                let b = bs.for_provider(&plan.provider).map_err(|e| anyhow!(e))?;
+                                exec::apply(
+                                    &plan,
+                                    &b,
+                                    j.as_ref(),
+                                    &pol,
+                                    &opts(true, &[], Some(format!("auto: {why}"))),
+                                )
+                                .await
+                            };
+                            if finish(report)? != ExitCode::SUCCESS {
+                                bad += 1;
+                            }
+                        }
                     }
                 }
-            });
-            finish(report)
+            }
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Action::Serve { listen } => {
+            let secret = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+            let intake = secret("CADET_INTAKE_SECRET").ok_or_else(|| {
+                anyhow!("CADET_INTAKE_SECRET is not set: the whsec_… secret the detector's webhook sink signs findings with")
+            })?;
+            let intake_secrets = cadet_sinks::webhook::WebhookSecret::parse_list(&intake)
+                .map_err(|e| anyhow!("CADET_INTAKE_SECRET: {e}"))?;
+            let slack_webhook = match secret("CADET_SLACK_WEBHOOK_URL") {
+                None => None,
+                Some(u) => Some(
+                    reqwest::Url::parse(&u)
+                        .map_err(|_| anyhow!("CADET_SLACK_WEBHOOK_URL is not a URL"))?,
+                ),
+            };
+            let service = cadet_respond::serve::Service {
+                approval_key: key()?,
+                intake_secrets,
+                slack_signing_secret: secret("CADET_SLACK_SIGNING_SECRET"),
+                slack_webhook,
+                policy: pol.clone(),
+                options: opts(true, &[], None),
+                journal: std::sync::Arc::from(journal(o.state.as_deref())?),
+                backends: backends("both", std::env::var("AWS_REGION").ok().as_deref()).await?,
+                http: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(10))
+                    .build()
+                    .context("HTTP client")?,
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            eprintln!(
+                "cadet respond serve: listening on {} (findings: POST /findings; Slack: {})",
+                listener.local_addr()?,
+                if service.slack_signing_secret.is_some() {
+                    "POST /slack/actions"
+                } else {
+                    "off"
+                }
+            );
+            let app = cadet_respond::serve::router(std::sync::Arc::new(service));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .context("serving")?;
+            Ok(ExitCode::SUCCESS)
         }
         Action::Restore { run_id } => {
             let j = journal(o.state.as_deref())?;
@@ -434,9 +529,11 @@ async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
                 .unwrap_or_default()
                 .to_string();
             let region = run["plan"]["region"].as_str().map(str::to_string);
-            let report = with_backend!(provider.as_str(), region.as_deref(), |b| {
+            let report = {
+                let bs = backends(provider.as_str(), region.as_deref()).await?;
+                let b = bs.for_provider(&provider).map_err(|e| anyhow!(e))?;
                 exec::restore(run_id, &b, j.as_ref(), &pol).await
-            });
+            };
             finish(report)
         }
         Action::Audit { run_id } => {

@@ -997,3 +997,305 @@ fn detect_plan_and_respond_plan_agree() {
     assert!(String::from_utf8_lossy(&mixed.stdout).contains("remove-delegated-access"));
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("line 2"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The approval service: findings in by signed webhook, a Slack message out, a Slack button in.
+
+/// A loopback HTTP request; (status, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut conn =
+        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    conn.write_all(req.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    conn.write_all(body).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = String::new();
+    let _ = conn.read_to_string(&mut out);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A loopback receiver for Slack posts (incoming webhook and response_url): the bodies.
+fn slack_capture() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut reader = BufReader::new(conn.try_clone().unwrap_or_else(|e| panic!("{e}")));
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if line.trim().is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            if let Ok(v) = serde_json::from_slice(&body) {
+                log.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (port, seen)
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap_or_else(|e| panic!("{e}"));
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+#[test]
+fn approval_service_takes_findings_in_and_runs_a_slack_approval_once() {
+    use base64::Engine;
+    let aws = Aws::new(&[], false);
+    // Slack user U0APPROVER may approve; U0INTRUDER may not.
+    let policy = std::fs::read_to_string(aws.dir.join("policy.toml"))
+        .unwrap_or_default()
+        .replace(
+            "[response]\n",
+            "[response]\napprovers = [\"slack:U0APPROVER\"]\n",
+        );
+    std::fs::write(aws.dir.join("policy.toml"), policy).unwrap_or_else(|e| panic!("{e}"));
+    let plan_path = aws.plan(&finding(&aws, json!({})));
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let out = aws.cadet(
+        "cadet-detector",
+        &["request", &plan_path.display().to_string()],
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let payload = token.split('.').next().unwrap_or_default();
+    let req: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let request_id = req["request_id"].as_str().unwrap_or_default().to_string();
+    let mut f = finding(&aws, json!({}));
+    f["response"] = json!({ "mode": "approve", "why": "response.mode", "plan": plan,
+                            "approval": { "request_id": request_id, "token": token,
+                                          "expires_at": "later" } });
+    let body = f.to_string();
+
+    let (slack_port, slack) = slack_capture();
+    let intake_key = [9u8; 32];
+    let whsec = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(intake_key)
+    );
+    let signing = "8f742231b10e8888abcd99yyyzzz85a5";
+    let port = free_port();
+    let u = &aws.ids["users"]["responder"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["respond", "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--policy",
+            &aws.dir.join("policy.toml").display().to_string(),
+        ])
+        .args(["--state", &aws.dir.join("state.redb").display().to_string()])
+        .args(["--verify-attempts", "2", "--verify-delay", "0"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", aws.dir.path())
+        .env("AWS_ACCESS_KEY_ID", u["key"].as_str().unwrap_or_default())
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            u["secret"].as_str().unwrap_or_default(),
+        )
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ENDPOINT_URL", &aws.moto)
+        .env("AWS_ENDPOINT_URL_SSM", &aws.ssm)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("CADET_APPROVAL_KEY", "k3y-for-tests-only-0123456789abcdef")
+        .env("CADET_INTAKE_SECRET", &whsec)
+        .env("CADET_SLACK_SIGNING_SECRET", signing)
+        .env(
+            "CADET_SLACK_WEBHOOK_URL",
+            format!("http://127.0.0.1:{slack_port}/hook"),
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(err) = child.stderr.take() {
+        let mut line = String::new();
+        let _ = BufReader::new(err).read_line(&mut line);
+        assert!(line.contains("listening on"), "{line}");
+    }
+    let _server = Server(child);
+    let now = jiff::Timestamp::now().as_second();
+
+    // Findings: a forged signature is refused, a signed one is kept and posted to Slack.
+    let sign = |ts: i64| {
+        let mac = hmac_sha256(
+            &intake_key,
+            &[b"msg_1.", ts.to_string().as_bytes(), b".", body.as_bytes()],
+        );
+        format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode(mac)
+        )
+    };
+    let hdrs = |sig: String, ts: i64| {
+        vec![
+            ("webhook-id", "msg_1".to_string()),
+            ("webhook-timestamp", ts.to_string()),
+            ("webhook-signature", sig),
+            ("content-type", "application/json".to_string()),
+        ]
+    };
+    let (st, _) = http(
+        port,
+        "POST",
+        "/findings",
+        &hdrs("v1,AAAA".into(), now),
+        body.as_bytes(),
+    );
+    assert_eq!(st, 401);
+    let (st, _) = http(
+        port,
+        "POST",
+        "/findings",
+        &hdrs(sign(now - 3600), now - 3600),
+        body.as_bytes(),
+    );
+    assert_eq!(st, 401, "a stale delivery was taken in");
+    let (st, answer) = http(
+        port,
+        "POST",
+        "/findings",
+        &hdrs(sign(now), now),
+        body.as_bytes(),
+    );
+    assert_eq!(st, 200, "{answer}");
+    assert!(answer.contains("\"kept\""), "{answer}");
+    let message = slack
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let buttons = &message["blocks"][3]["elements"];
+    assert_eq!(buttons[0]["action_id"], "cadet_approve");
+    assert_eq!(buttons[0]["value"], json!(request_id));
+    assert!(
+        !message.to_string().contains(&token),
+        "the token left the journal"
+    );
+
+    // Slack presses.
+    let press = |user: &str, action: &str, ts: i64, good_sig: bool| {
+        let payload = json!({ "type": "block_actions", "user": { "id": user },
+            "actions": [{ "action_id": action, "value": request_id }],
+            "response_url": format!("http://127.0.0.1:{slack_port}/response") });
+        let form = serde_urlencoded_body(&payload.to_string());
+        let mac = hmac_sha256(
+            signing.as_bytes(),
+            &[format!("v0:{ts}:").as_bytes(), form.as_bytes()],
+        );
+        let mut sig: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        if !good_sig {
+            sig = sig.replace('a', "b");
+        }
+        http(
+            port,
+            "POST",
+            "/slack/actions",
+            &[
+                ("x-slack-request-timestamp", ts.to_string()),
+                ("x-slack-signature", format!("v0={sig}")),
+                (
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_string(),
+                ),
+            ],
+            form.as_bytes(),
+        )
+    };
+    let wait_for = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let got = slack.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if got.len() >= n {
+                return got[n - 1]["text"].as_str().unwrap_or_default().to_string();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no Slack answer #{n}: {got:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    assert_eq!(press("U0APPROVER", "cadet_approve", now, false).0, 401);
+    assert_eq!(press("U0APPROVER", "cadet_approve", now - 900, true).0, 401);
+    assert_eq!(press("U0INTRUDER", "cadet_approve", now, true).0, 200);
+    let said = wait_for(2);
+    assert!(said.contains("not one of response.approvers"), "{said}");
+    assert_eq!(aws.ssm_calls("CancelCommand"), 0);
+    assert_eq!(press("U0APPROVER", "cadet_approve", now, true).0, 200);
+    let said = wait_for(3);
+    assert!(
+        said.contains("approved by <@U0APPROVER>") && said.contains("cancel-command applied"),
+        "{said}"
+    );
+    assert_eq!(aws.ssm_calls("CancelCommand"), 1);
+    // A second press is a replay.
+    assert_eq!(press("U0APPROVER", "cadet_approve", now, true).0, 200);
+    let said = wait_for(4);
+    assert!(said.contains("already used"), "{said}");
+    assert_eq!(aws.ssm_calls("CancelCommand"), 1);
+}
+
+/// `payload=<urlencoded JSON>` as Slack sends it.
+fn serde_urlencoded_body(payload: &str) -> String {
+    let mut out = String::from("payload=");
+    for b in payload.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -326,12 +326,14 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             return finding;
         };
         let now = jiff::Timestamp::now().as_second();
-        let req = cadet_respond::approval::ApprovalRequest::new(
+        let mut req = cadet_respond::approval::ApprovalRequest::new(
             &r.plan,
             &a.issuer,
             now,
             self.policy.response.approval_ttl_minutes,
         );
+        // The responder runs it without a person only if its own policy agrees.
+        req.auto = r.mode == Mode::Auto;
         match req.sign(&a.key) {
             Ok(token) => {
                 r.approval = Some(cadet_core::finding::FindingApproval {

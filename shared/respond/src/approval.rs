@@ -39,6 +39,10 @@ pub struct ApprovalRequest {
     pub issued_at: i64,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The detector's policy put this finding in `auto` mode: a responder whose own policy
+    /// agrees may run it without a person (`cadet respond intake`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto: bool,
 }
 
 /// Why an approval was refused.
@@ -101,6 +105,7 @@ impl ApprovalRequest {
             issued_by: issued_by.into(),
             issued_at: now,
             expires_at: now + i64::from(ttl_minutes) * 60,
+            auto: false,
         }
     }
 
@@ -197,6 +202,18 @@ pub fn accept(
     {
         return Err(Refusal::NotAnApprover(approver.into()));
     }
+    claim(&req, approver, decision, now, journal)?;
+    Ok(req)
+}
+
+/// Uses a request up: atomically records who decided what, or refuses it as a replay.
+pub(crate) fn claim(
+    req: &ApprovalRequest,
+    approver: &str,
+    decision: Decision,
+    now: i64,
+    journal: &dyn Journal,
+) -> Result<(), Refusal> {
     let what = match decision {
         Decision::Approve => "approved",
         Decision::Reject => "rejected",
@@ -209,8 +226,9 @@ pub fn accept(
         .insert_new(&format!("claim|approval|{}", req.request_id), &claim)
         .map_err(Refusal::Journal)?
     {
-        None => Ok(req),
+        None => Ok(()),
         Some(prior) => {
+            let req = req.clone();
             let v: serde_json::Value = serde_json::from_str(&prior).unwrap_or_default();
             Err(Refusal::Replayed(
                 req.request_id,

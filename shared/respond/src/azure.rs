@@ -655,3 +655,27 @@ impl Tokens for CredentialTokens {
             .await
     }
 }
+
+/// Either kind of token source (the CLI and the approval service pick one at start).
+#[derive(Debug)]
+pub enum AnyTokens {
+    /// Given tokens.
+    Static(StaticTokens),
+    /// A credential.
+    Credential(CredentialTokens),
+}
+
+impl Tokens for AnyTokens {
+    async fn arm(&self) -> Result<String, StepError> {
+        match self {
+            AnyTokens::Static(t) => t.arm().await,
+            AnyTokens::Credential(t) => t.arm().await,
+        }
+    }
+    async fn graph(&self) -> Result<String, StepError> {
+        match self {
+            AnyTokens::Static(t) => t.graph().await,
+            AnyTokens::Credential(t) => t.graph().await,
+        }
+    }
+}

@@ -562,3 +562,69 @@ pub async fn restore<B: Backend>(
     )?;
     Ok(report)
 }
+
+/// What came of an answer to an approval request.
+#[derive(Debug)]
+pub enum Decided {
+    /// Refused (forged, expired, replayed, changed plan, the detector, not an approver); nothing
+    /// ran. The refusal is in the audit (`approvals`).
+    Refused(crate::approval::Refusal),
+    /// Rejected by the approver; the request is used up.
+    Rejected(crate::approval::ApprovalRequest),
+    /// Approved and run once.
+    Ran(crate::approval::ApprovalRequest, RunReport),
+}
+
+/// Checks an answer (signature, expiry, plan, approver, once only), records the decision in
+/// the audit (run `approvals`), and on approval runs the plan with `opts` (executing).
+pub async fn decide<B: Backend>(
+    plan: &ResponsePlan,
+    answer: crate::approval::Answer<'_>,
+    key: &[u8],
+    backend: &B,
+    journal: &dyn Journal,
+    policy: &ResponsePolicy,
+    opts: &Options,
+) -> Result<Decided, RunError> {
+    use crate::approval::{accept, Decision};
+    let now_s = jiff::Timestamp::now().as_second();
+    let audit = Audit {
+        journal,
+        run_id: "approvals".into(),
+        finding_id: plan.finding_id.clone(),
+        actor: answer.approver.into(),
+        mode: "approval",
+    };
+    match accept(answer, key, now_s, plan, policy, journal) {
+        Err(refusal) => {
+            audit.record("-", "refuse", "", "failed", &refusal.to_string())?;
+            Ok(Decided::Refused(refusal))
+        }
+        Ok(req) if answer.decision == Decision::Reject => {
+            audit.record(
+                "-",
+                "reject",
+                "",
+                "ok",
+                &format!("request {} rejected", req.request_id),
+            )?;
+            Ok(Decided::Rejected(req))
+        }
+        Ok(req) => {
+            audit.record(
+                "-",
+                "approve",
+                "",
+                "ok",
+                &format!("request {} approved", req.request_id),
+            )?;
+            let opts = Options {
+                execute: true,
+                approved_by: Some(answer.approver.into()),
+                ..opts.clone()
+            };
+            let report = apply(plan, backend, journal, policy, &opts).await?;
+            Ok(Decided::Ran(req, report))
+        }
+    }
+}

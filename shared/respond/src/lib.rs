@@ -4,6 +4,7 @@
 //!   default, idempotent per finding and step, every phase audited in a [`journal::Journal`].
 //! - `aws` and `azure` (features of the same names): the calls behind each step kind (AWS
 //!   SDK; ARM and Graph REST).
+//! - [`intake`]: findings as the sinks deliver them, kept for approval; `auto` ones run.
 //! - [`approval`]: signed, expiring approval requests and the checks an approval passes
 //!   (signature, expiry, plan digest, not the detector, listed approver, once only).
 //!
@@ -18,7 +19,10 @@ pub mod aws;
 pub mod azure;
 pub mod exec;
 pub mod identity;
+pub mod intake;
 pub mod journal;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use exec::{apply, restore, Backend, Options, RunReport, Status};
 pub use journal::{Journal, MemoryJournal};
