@@ -43,6 +43,9 @@ struct Tally {
     by_severity: [usize; 5],
 }
 
+/// The approval signing key's variable (as in the functions).
+const APPROVAL_KEY_ENV: &str = "CADET_APPROVAL_KEY";
+
 /// Loads the policy named on the command line, or the default.
 pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
     match path {
@@ -218,8 +221,17 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     opts: &Options,
     record_name: &dyn Fn(&str, Option<&str>),
 ) -> Result<Tally> {
-    let pipeline =
+    let mut pipeline =
         Pipeline::new(store, policy.clone(), Vec::new()).with_enrichers(enrich.enrichers.clone());
+    // Approval requests, as the functions sign them, when this run has the key.
+    if let Ok(Some(a)) = cadet_pipeline::Approvals::from_settings(
+        policy,
+        std::env::var(APPROVAL_KEY_ENV).ok(),
+        std::env::var("CADET_APPROVAL_ISSUER").ok(),
+        "cadet-cli",
+    ) {
+        pipeline = pipeline.with_approvals(a);
+    }
     let mut out = std::io::BufWriter::new(crate::output::stdout());
     let mut printer = Printer::new(opts.format, opts.colour);
     let mut tally = Tally::default();

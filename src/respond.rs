@@ -268,13 +268,15 @@ fn key() -> Result<Vec<u8>> {
     let k = std::env::var(KEY_ENV).map_err(|_| {
         anyhow!("{KEY_ENV} is not set: the approval signing key (at least 32 bytes)")
     })?;
+    // Trimmed as the functions trim it, so a key read from a file with its newline matches.
+    let k = k.trim();
     if k.len() < approval::MIN_KEY_BYTES {
         bail!(
             "{KEY_ENV} is shorter than {} bytes",
             approval::MIN_KEY_BYTES
         );
     }
-    Ok(k.into_bytes())
+    Ok(k.as_bytes().to_vec())
 }
 
 fn now() -> i64 {

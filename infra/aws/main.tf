@@ -46,8 +46,9 @@ locals {
 
   webhook_secret_parameter_arn = var.webhook_secret_ssm_parameter == null ? null : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(coalesce(var.webhook_secret_ssm_parameter, "/x"), "/")}"
   sumo_url_parameter_arn       = var.sumo_url_ssm_parameter == null ? null : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(coalesce(var.sumo_url_ssm_parameter, "/x"), "/")}"
+  approval_key_parameter_arn   = var.approval_key_parameter == "" ? null : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(var.approval_key_parameter, "/")}"
   # SecureString parameters the function reads at init (ssm:GetParameter + kms:Decrypt via SSM).
-  secret_parameter_arns = compact([local.webhook_secret_parameter_arn, local.sumo_url_parameter_arn])
+  secret_parameter_arns = compact([local.webhook_secret_parameter_arn, local.sumo_url_parameter_arn, local.approval_key_parameter_arn])
 
   # The account's default Security Hub product (a custom integration): the only product the
   # function may import findings into.
@@ -75,6 +76,12 @@ locals {
       CADET_SUMO_URL      = "ssm:${var.sumo_url_ssm_parameter}"
       CADET_SUMO_CATEGORY = var.sumo_category
     },
+    # Approval requests of findings the policy's [response] puts in approve/auto mode: signed
+    # with this key, which the responder's `cadet respond serve` / `approve` shares.
+    var.approval_key_parameter == "" ? {} : {
+      CADET_APPROVAL_KEY = "ssm:${var.approval_key_parameter}"
+    },
+    var.approval_issuer == "" ? {} : { CADET_APPROVAL_ISSUER = var.approval_issuer },
   )
 }
 

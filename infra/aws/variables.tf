@@ -309,13 +309,37 @@ variable "webhook_secret_ssm_parameter" {
 }
 
 variable "webhook_secret_kms_key_arn" {
-  description = "ARN of the customer managed KMS key that encrypts the webhook secret parameter. null = the parameter uses the AWS managed key alias/aws/ssm (decrypt is then limited by encryption context to that parameter)."
+  description = "ARN of the customer managed KMS key that encrypts the SecureString parameters the function reads (webhook_secret_ssm_parameter, sumo_url_ssm_parameter, approval_key_parameter). null = the parameters use the AWS managed key alias/aws/ssm (decrypt is then limited by encryption context to those parameters)."
   type        = string
   default     = null
 
   validation {
     condition     = var.webhook_secret_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(var.webhook_secret_kms_key_arn, "x")))
     error_message = "webhook_secret_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "approval_key_parameter" {
+  description = "Name of an existing SSM Parameter Store SecureString holding the approval signing key (at least 32 bytes), e.g. /cadet/approval-key. \"\" = off. Passed as CADET_APPROVAL_KEY=ssm:<name>; the function gets ssm:GetParameter on exactly that parameter and kms:Decrypt through SSM for it (with webhook_secret_kms_key_arn when it is a customer managed key). Required when the policy's [response] section puts findings in approve or auto mode (the function then fails at init without it). The responder's `cadet respond serve` / `approve` must use the same key."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.approval_key_parameter == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.approval_key_parameter))
+    error_message = "approval_key_parameter must be a fully qualified parameter name starting with /."
+  }
+}
+
+variable "approval_issuer" {
+  description = "CADET_APPROVAL_ISSUER: the detector identity named in approval requests (one of the policy's response.detector_identities). \"\" = the policy's first detector identity, else lambda:<function name>."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = length(var.approval_issuer) <= 256 && !can(regex("[[:cntrl:]]", var.approval_issuer))
+    error_message = "approval_issuer must be at most 256 printable characters."
   }
 }
 

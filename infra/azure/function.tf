@@ -50,6 +50,12 @@ locals {
       CADET_SUMO_URL      = format(local.key_vault_reference, azurerm_key_vault_secret.sumo_url[0].versionless_id)
       CADET_SUMO_CATEGORY = var.sumo_category
     } : {},
+    # Approval requests of findings the policy's [response] puts in approve/auto mode: signed
+    # with this key, which the responder's `cadet respond serve` / `approve` shares.
+    var.approval_key_secret_id == "" ? {} : {
+      CADET_APPROVAL_KEY = format(local.key_vault_reference, var.approval_key_secret_id)
+    },
+    var.approval_issuer == "" ? {} : { CADET_APPROVAL_ISSUER = var.approval_issuer },
     # Event Hubs trigger of the `endpoint` function (identity-based connection; endpoint.tf).
     local.endpoint_app_settings,
     # The Activity Log archive functions (archive.tf).

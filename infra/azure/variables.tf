@@ -182,6 +182,30 @@ variable "webhook_secret" {
   }
 }
 
+variable "approval_key_secret_id" {
+  description = "Versionless id (URI) of an existing Key Vault secret holding the approval signing key (at least 32 bytes), e.g. https://<vault>.vault.azure.net/secrets/cadet-approval-key. \"\" = off. Passed as CADET_APPROVAL_KEY through a Key Vault reference resolved with the function's identity, which has \"Key Vault Secrets User\" on this module's vault; a secret in another vault needs that role granted to function_identity_principal_id there. Required when the policy's [response] section puts findings in approve or auto mode (the function then fails at start without it). The responder's `cadet respond serve` / `approve` must use the same key."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.approval_key_secret_id == "" || can(regex("^https://[A-Za-z0-9.-]+/secrets/[A-Za-z0-9-]{1,127}$", var.approval_key_secret_id))
+    error_message = "approval_key_secret_id must be a Key Vault secret id, https://<vault>.vault.azure.net/secrets/<name> (versionless, so that a new version is picked up)."
+  }
+}
+
+variable "approval_issuer" {
+  description = "CADET_APPROVAL_ISSUER: the detector identity named in approval requests (one of the policy's response.detector_identities). \"\" = the policy's first detector identity, else function:<app name>."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = length(var.approval_issuer) <= 256 && !can(regex("[[:cntrl:]]", var.approval_issuer))
+    error_message = "approval_issuer must be at most 256 printable characters."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Event Grid delivery
 # ---------------------------------------------------------------------------
