@@ -98,7 +98,11 @@ enum RespondCommand {
     /// `detect --format json` writes them; `-` reads stdin).
     Plan {
         /// Finding file.
-        finding: PathBuf,
+        #[arg(required_unless_present = "finding_id")]
+        finding: Option<PathBuf>,
+        /// Instead of a file: a finding `intake` or `serve` took in, by its finding id.
+        #[arg(long, conflicts_with = "finding")]
+        finding_id: Option<String>,
         /// Print the plan as JSON (the input of `apply`, `request` and `approve`).
         #[arg(long)]
         json: bool,
@@ -590,7 +594,15 @@ fn main() -> ExitCode {
             command,
         } => {
             let action = match command {
-                RespondCommand::Plan { finding, json } => respond::Action::Plan { finding, json },
+                RespondCommand::Plan {
+                    finding,
+                    finding_id,
+                    json,
+                } => respond::Action::Plan {
+                    finding,
+                    finding_id,
+                    json,
+                },
                 RespondCommand::Request { plan, issued_by } => {
                     respond::Action::Request { plan, issued_by }
                 }

@@ -29,7 +29,9 @@ pub enum Action {
     /// Print the plan of each finding in a file.
     Plan {
         /// Finding JSON (one object, or one per line); `-` for stdin.
-        finding: PathBuf,
+        finding: Option<PathBuf>,
+        /// A finding taken in (`intake`, `serve`), by id.
+        finding_id: Option<String>,
         /// JSON instead of text.
         json: bool,
     },
@@ -302,8 +304,21 @@ async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
         approved_by,
     };
     match &o.action {
-        Action::Plan { finding, json } => {
-            let text = read(finding)?;
+        Action::Plan {
+            finding,
+            finding_id,
+            json,
+        } => {
+            let (text, finding) = match (finding, finding_id) {
+                (Some(f), _) => (read(f)?, f.clone()),
+                (None, Some(id)) => {
+                    let j = journal(o.state.as_deref())?;
+                    let kept = cadet_respond::intake::kept_finding(j.as_ref(), id)
+                        .map_err(|e| anyhow!(e))?;
+                    (kept, PathBuf::from(format!("finding {id}")))
+                }
+                (None, None) => bail!("name a finding file, or --finding-id"),
+            };
             let mut bad = 0;
             for f in findings(&text) {
                 match f {

@@ -1299,3 +1299,57 @@ fn serde_urlencoded_body(payload: &str) -> String {
     }
     out
 }
+
+#[test]
+fn intake_keeps_a_finding_for_approve_by_request_id() {
+    use base64::Engine;
+    let aws = Aws::new(&[], false);
+    let plan_path = aws.plan(&finding(&aws, json!({})));
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let out = aws.cadet(
+        "cadet-detector",
+        &["request", &plan_path.display().to_string()],
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let req: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap_or_default())
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let request_id = req["request_id"].as_str().unwrap_or_default().to_string();
+    let mut f = finding(&aws, json!({}));
+    f["response"] = json!({ "mode": "approve", "why": "w", "plan": plan,
+                            "approval": { "request_id": request_id, "token": token } });
+    let path = aws.dir.join("delivered.jsonl");
+    // One good delivery and one whose plan was edited after signing.
+    let mut tampered = f.clone();
+    tampered["response"]["plan"]["steps"][1]["call"]["request"]["CommandId"] = json!("other");
+    std::fs::write(&path, format!("{f}\n{tampered}\n")).unwrap_or_else(|e| panic!("{e}"));
+    let out = aws.cadet("responder", &["intake", &path.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(":1: request") && err.contains("kept for approval"),
+        "{err}"
+    );
+    assert!(err.contains(":2: refused: the plan changed"), "{err}");
+    let id = f["finding_id"].as_str().unwrap_or_default();
+    let out = aws.cadet("responder", &["plan", "--finding-id", id, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, plan);
+    let out = aws.cadet("responder", &["approve", "--request", &request_id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(aws.ssm_calls("CancelCommand"), 1);
+}

@@ -100,6 +100,22 @@ pub fn admit(
     Ok(Admitted::Auto { request, plan, why })
 }
 
+/// A kept finding with this finding id (its JSON text; redeliveries of one finding carry the
+/// same plan).
+pub fn kept_finding(journal: &dyn Journal, finding_id: &str) -> Result<String, String> {
+    journal
+        .scan("finding|")?
+        .into_iter()
+        .map(|(_, text)| text)
+        .find(|text| {
+            serde_json::from_str::<Value>(text)
+                .is_ok_and(|v| v["finding_id"].as_str() == Some(finding_id))
+        })
+        .ok_or_else(|| {
+            format!("no finding {finding_id} was taken in (cadet respond intake or serve)")
+        })
+}
+
 /// A kept finding's plan and token, by request id (for `approve --request` and chat buttons).
 pub fn kept_request(
     journal: &dyn Journal,
