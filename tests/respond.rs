@@ -177,11 +177,12 @@ impl Aws {
         world("dump", &self.moto)
     }
 
-    /// `cadet respond ARGS` with `user`'s credentials.
-    fn cadet(&self, user: &str, args: &[&str]) -> Output {
+    /// `cadet respond ARGS…` with `user`'s credentials, the moto endpoints and the test's
+    /// policy and state file (not yet run).
+    fn command(&self, user: &str, args: &[&str]) -> Command {
         let u = &self.ids["users"][user];
-        Command::new(env!("CARGO_BIN_EXE_cadet"))
-            .arg("respond")
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cadet"));
+        c.arg("respond")
             .args(args)
             .args([
                 "--policy",
@@ -205,7 +206,13 @@ impl Aws {
             .env("AWS_ENDPOINT_URL", &self.moto)
             .env("AWS_ENDPOINT_URL_SSM", &self.ssm)
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("CADET_APPROVAL_KEY", "k3y-for-tests-only-0123456789abcdef")
+            .env("CADET_APPROVAL_KEY", "k3y-for-tests-only-0123456789abcdef");
+        c
+    }
+
+    /// `cadet respond ARGS` with `user`'s credentials, run to the end.
+    fn cadet(&self, user: &str, args: &[&str]) -> Output {
+        self.command(user, args)
             .output()
             .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -1125,28 +1132,11 @@ fn approval_service_takes_findings_in_and_runs_a_slack_approval_once() {
     );
     let signing = "8f742231b10e8888abcd99yyyzzz85a5";
     let port = free_port();
-    let u = &aws.ids["users"]["responder"];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cadet"))
-        .args(["respond", "serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args([
-            "--policy",
-            &aws.dir.join("policy.toml").display().to_string(),
-        ])
-        .args(["--state", &aws.dir.join("state.redb").display().to_string()])
-        .args(["--verify-attempts", "2", "--verify-delay", "0"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", aws.dir.path())
-        .env("AWS_ACCESS_KEY_ID", u["key"].as_str().unwrap_or_default())
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            u["secret"].as_str().unwrap_or_default(),
+    let mut child = aws
+        .command(
+            "responder",
+            &["serve", "--listen", &format!("127.0.0.1:{port}")],
         )
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_ENDPOINT_URL", &aws.moto)
-        .env("AWS_ENDPOINT_URL_SSM", &aws.ssm)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("CADET_APPROVAL_KEY", "k3y-for-tests-only-0123456789abcdef")
         .env("CADET_INTAKE_SECRET", &whsec)
         .env("CADET_SLACK_SIGNING_SECRET", signing)
         .env(

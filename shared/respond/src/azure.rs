@@ -136,6 +136,11 @@ impl<T: Tokens> AzureBackend<T> {
         }))
     }
 
+    async fn graph_get(&self, path: &str) -> Result<Option<Value>, StepError> {
+        self.call(true, reqwest::Method::GET, path, None, None)
+            .await
+    }
+
     async fn arm_get(&self, path: &str, api: &str) -> Result<Option<Value>, StepError> {
         self.call(false, reqwest::Method::GET, path, Some(api), None)
             .await
@@ -284,13 +289,9 @@ impl<T: Tokens> Backend for AzureBackend<T> {
             }
             StepKind::GraphDisableServicePrincipal { object_id } => {
                 let v = self
-                    .call(
-                        true,
-                        reqwest::Method::GET,
-                        &format!("/v1.0/servicePrincipals/{object_id}?$select=accountEnabled"),
-                        None,
-                        None,
-                    )
+                    .graph_get(&format!(
+                        "/v1.0/servicePrincipals/{object_id}?$select=accountEnabled"
+                    ))
                     .await?
                     .ok_or_else(|| {
                         StepError::new("graph GET", format!("no service principal {object_id}"))
@@ -299,13 +300,9 @@ impl<T: Tokens> Backend for AzureBackend<T> {
             }
             StepKind::GraphRevokeUserSessions { user_id } => {
                 let v = self
-                    .call(
-                        true,
-                        reqwest::Method::GET,
-                        &format!("/v1.0/users/{user_id}?$select=signInSessionsValidFromDateTime"),
-                        None,
-                        None,
-                    )
+                    .graph_get(&format!(
+                        "/v1.0/users/{user_id}?$select=signInSessionsValidFromDateTime"
+                    ))
                     .await?
                     .ok_or_else(|| StepError::new("graph GET", format!("no user {user_id}")))?;
                 Ok(
@@ -481,13 +478,9 @@ impl<T: Tokens> Backend for AzureBackend<T> {
             }
             StepKind::GraphDisableServicePrincipal { object_id } => {
                 let v = self
-                    .call(
-                        true,
-                        reqwest::Method::GET,
-                        &format!("/v1.0/servicePrincipals/{object_id}?$select=accountEnabled"),
-                        None,
-                        None,
-                    )
+                    .graph_get(&format!(
+                        "/v1.0/servicePrincipals/{object_id}?$select=accountEnabled"
+                    ))
                     .await?
                     .unwrap_or_default();
                 Ok(Check {
@@ -497,13 +490,9 @@ impl<T: Tokens> Backend for AzureBackend<T> {
             }
             StepKind::GraphRevokeUserSessions { user_id } => {
                 let v = self
-                    .call(
-                        true,
-                        reqwest::Method::GET,
-                        &format!("/v1.0/users/{user_id}?$select=signInSessionsValidFromDateTime"),
-                        None,
-                        None,
-                    )
+                    .graph_get(&format!(
+                        "/v1.0/users/{user_id}?$select=signInSessionsValidFromDateTime"
+                    ))
                     .await?
                     .unwrap_or_default();
                 let now = &v["signInSessionsValidFromDateTime"];

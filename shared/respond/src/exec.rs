@@ -323,14 +323,16 @@ pub async fn apply<B: Backend>(
         actor,
         steps: outcomes,
     };
-    audit.record(
-        "-",
-        "end",
-        "",
-        if report.ok() { "ok" } else { "failed" },
-        &summary(&report),
-    )?;
-    Ok(report)
+    audit.end(report)
+}
+
+impl Audit<'_> {
+    /// The run's last record, with every step's status.
+    fn end(&self, report: RunReport) -> Result<RunReport, RunError> {
+        let result = if report.ok() { "ok" } else { "failed" };
+        self.record("-", "end", "", result, &summary(&report))?;
+        Ok(report)
+    }
 }
 
 fn summary(r: &RunReport) -> String {
@@ -553,14 +555,7 @@ pub async fn restore<B: Backend>(
         actor,
         steps: outcomes,
     };
-    audit.record(
-        "-",
-        "end",
-        "",
-        if report.ok() { "ok" } else { "failed" },
-        &summary(&report),
-    )?;
-    Ok(report)
+    audit.end(report)
 }
 
 /// What came of an answer to an approval request.
