@@ -405,6 +405,30 @@ mod tests {
     }
 
     #[test]
+    fn approval_key_is_required_when_the_policy_asks_for_approvals() {
+        let policy = "[response]\nmode = \"approve\"\n";
+        let base = [("CADET_SINKS", "stdout"), ("CADET_POLICY", policy)];
+        assert_eq!(cfg(&base).err().map(|e| e.var), Some("CADET_APPROVAL_KEY"));
+        let short = [base[0], base[1], ("CADET_APPROVAL_KEY", "short")];
+        assert_eq!(cfg(&short).err().map(|e| e.var), Some("CADET_APPROVAL_KEY"));
+        let key = "an-approval-key-of-at-least-32-bytes!";
+        let ok =
+            cfg(&[base[0], base[1], ("CADET_APPROVAL_KEY", key)]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !format!("{ok:?}").contains(key),
+            "the key leaked into Debug"
+        );
+        let ssm = cfg(&[
+            base[0],
+            base[1],
+            ("CADET_APPROVAL_KEY", "ssm:/cadet/approval-key"),
+        ]);
+        assert!(
+            matches!(ssm.map(|c| c.approval_key), Ok(Some(SecretSource::Ssm(n))) if n == "/cadet/approval-key")
+        );
+    }
+
+    #[test]
     fn defaults_need_a_topic() {
         assert_eq!(cfg(&[]).err().map(|e| e.var), Some("CADET_SNS_TOPIC_ARN"));
         let c = cfg(&[(

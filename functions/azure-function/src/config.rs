@@ -580,6 +580,23 @@ mod tests {
     }
 
     #[test]
+    fn approval_key_is_required_when_the_policy_asks_for_approvals() {
+        let policy = "[response]\nmode = \"approve\"\n";
+        let msg = fails(&[("CADET_POLICY", policy)], "CADET_APPROVAL_KEY");
+        assert!(msg.contains("approve"), "{msg}");
+        let key = "an-approval-key-of-at-least-32-bytes!";
+        fails(
+            &[("CADET_POLICY", policy), ("CADET_APPROVAL_KEY", "short")],
+            "CADET_APPROVAL_KEY",
+        );
+        let c = cfg(&[("CADET_POLICY", policy), ("CADET_APPROVAL_KEY", key)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.approvals.is_some());
+        assert!(!format!("{c:?}").contains(key), "the key leaked into Debug");
+        assert!(cfg(&[]).is_ok_and(|c| c.approvals.is_none()));
+    }
+
+    #[test]
     fn defaults_are_local_and_safe() {
         let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(c.state, StateConfig::Memory));
