@@ -153,8 +153,10 @@ impl Aws {
         };
         let policy = format!(
             "[response]\nmode = \"suggest\"\ncontainment_security_group = \"{}\"\n\
+             untracking_security_group = \"{}\"\n\
              detector_identities = [\"{}\"]\nrestore_admins = [\"{}\"]\n",
             aws.ids["containment"].as_str().unwrap_or_default(),
+            aws.ids["untrack"].as_str().unwrap_or_default(),
             aws.arn("cadet-detector"),
             aws.arn("restorer"),
         );

@@ -47,6 +47,10 @@ def seed(endpoint):
         {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     ec2.authorize_security_group_egress(GroupId=jail, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    untrack = ec2.create_security_group(GroupName="untrack", Description="allow all: untracked",
+                                        VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=untrack, IpPermissions=[
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     nohttps = ec2.create_security_group(GroupName="closed", Description="no egress", VpcId=vpc)["GroupId"]
     ec2.revoke_security_group_egress(GroupId=nohttps, IpPermissions=[
         {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
@@ -65,7 +69,7 @@ def seed(endpoint):
     ssm.modify_document_permission(Name="kx7QpLw2mZrT9vBn", PermissionType="Share",
                                    AccountIdsToAdd=["444455556666"])
     print(json.dumps({"users": users, "instance": instance, "command_id": cmd["CommandId"],
-                      "containment": jail, "closed": nohttps, "web": web,
+                      "containment": jail, "untrack": untrack, "closed": nohttps, "web": web,
                       "document": "kx7QpLw2mZrT9vBn"}))
 
 

@@ -477,6 +477,7 @@ impl Backend for AwsBackend {
             StepKind::IsolateInstance {
                 instance_id,
                 security_group_id,
+                untracking_group_id,
             } => {
                 self.keeps_ssm_channel(security_group_id).await?;
                 if let Some(asg) = snap["AutoScalingGroupName"].as_str() {
@@ -489,9 +490,18 @@ impl Backend for AwsBackend {
                         .await
                         .map_err(|e| fail("autoscaling:DetachInstances", e))?;
                 }
+                // The two-step swap: an allow-all group makes every connection untracked, so
+                // the containment group then cuts the ones already open.
+                if let Some(u) = untracking_group_id {
+                    self.set_groups(instance_id, std::slice::from_ref(u))
+                        .await?;
+                }
                 self.set_groups(instance_id, std::slice::from_ref(security_group_id))
                     .await?;
-                Ok(format!("{instance_id} moved to {security_group_id}"))
+                Ok(match untracking_group_id {
+                    Some(u) => format!("{instance_id} moved through {u} to {security_group_id}"),
+                    None => format!("{instance_id} moved to {security_group_id}"),
+                })
             }
             other => Err(unsupported(other)),
         }
@@ -592,6 +602,7 @@ impl Backend for AwsBackend {
             StepKind::IsolateInstance {
                 instance_id,
                 security_group_id,
+                ..
             } => {
                 let g = self.groups(instance_id).await?;
                 Ok(Check {

@@ -383,12 +383,23 @@ fn isolation(
         .iter()
         .find(|s| s.id == "capture-output")
         .map(|s| s.id.clone());
+    let untrack = policy.untracking_security_group.clone();
+    let tracked = match &untrack {
+        Some(u) => format!(
+            "through {u} first (all traffic, so untracked), which cuts connections already \
+             tracked when {group} applies"
+        ),
+        None => "connections already tracked survive a group change: add a network ACL deny \
+                 for those, or set response.untracking_security_group for the two-step swap"
+            .to_string(),
+    };
     for i in instances {
         steps.push(Step {
             id: format!("isolate-{i}"),
             kind: StepKind::IsolateInstance {
                 instance_id: i.clone(),
                 security_group_id: group.clone(),
+                untracking_group_id: untrack.clone(),
             },
             call: ApiCall::aws(
                 "ec2",
@@ -406,10 +417,7 @@ fn isolation(
             ),
             verify: Some(Verification {
                 call: ApiCall::aws("ec2", "DescribeInstances", json!({ "InstanceIds": [i] })),
-                expect: format!(
-                    "{i}'s only security group is {group}. Connections already tracked survive \
-                     a group change: add a network ACL deny for those"
-                ),
+                expect: format!("{i}'s only security group is {group}; {tracked}"),
             }),
             after: first.clone().into_iter().collect(),
             optional: true,

@@ -268,12 +268,16 @@ pub enum StepKind {
         document: String,
     },
     /// Move an instance into the containment security group (after detaching it from its
-    /// Auto Scaling group), keeping its SSM channel.
+    /// Auto Scaling group), keeping its SSM channel; with an untracking group, through it first
+    /// (the two-step swap that cuts connections already tracked).
     IsolateInstance {
         /// Instance id.
         instance_id: String,
         /// Containment security group id.
         security_group_id: String,
+        /// A group allowing all traffic from and to 0.0.0.0/0, passed through first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        untracking_group_id: Option<String>,
     },
     /// Delete an Azure child resource (managed run command, extension), kept in the snapshot
     /// and written back on restore.

@@ -71,6 +71,10 @@ pub struct ResponsePolicy {
     /// AWS containment security group (allows only HTTPS to the SSM endpoints); without it the
     /// plan has no isolation step.
     pub containment_security_group: Option<String>,
+    /// AWS group allowing all traffic in and out from and to 0.0.0.0/0 (so its connections are
+    /// untracked): isolation passes through it first, so connections already tracked are cut
+    /// when the containment group applies (the documented two-step swap).
+    pub untracking_security_group: Option<String>,
     /// Azure containment network security group (resource id).
     pub containment_nsg: Option<String>,
 }
@@ -85,6 +89,7 @@ impl Default for ResponsePolicy {
             restore_admins: Vec::new(),
             approval_ttl_minutes: 60,
             containment_security_group: None,
+            untracking_security_group: None,
             containment_nsg: None,
         }
     }
@@ -152,13 +157,28 @@ impl ResponsePolicy {
                 ),
             ));
         }
-        if let Some(g) = &self.containment_security_group {
-            if !g.starts_with("sg-") {
+        for (key, g) in [
+            (
+                "response.containment_security_group",
+                &self.containment_security_group,
+            ),
+            (
+                "response.untracking_security_group",
+                &self.untracking_security_group,
+            ),
+        ] {
+            if let Some(g) = g.as_ref().filter(|g| !g.starts_with("sg-")) {
                 return Err((
-                    "response.containment_security_group".into(),
+                    key.into(),
                     format!("{g:?} is not a security group id (sg-…)"),
                 ));
             }
+        }
+        if self.untracking_security_group.is_some() && self.containment_security_group.is_none() {
+            return Err((
+                "response.untracking_security_group".into(),
+                "needs response.containment_security_group (the group the swap ends in)".into(),
+            ));
         }
         if let Some(n) = &self.containment_nsg {
             if !n

@@ -73,6 +73,24 @@ fn isolation_is_optional_and_follows_the_capture() {
         ..ResponsePolicy::default()
     };
     let p = response_plan(&finding(json!({})), &policy);
+    let two = ResponsePolicy {
+        untracking_security_group: Some("sg-0all".into()),
+        ..policy.clone()
+    };
+    let p2 = response_plan(&finding(json!({})), &two);
+    let kind = p2
+        .step("isolate-i-0aca5411905e30233")
+        .map(|s| s.kind.clone());
+    assert!(
+        matches!(kind, Some(StepKind::IsolateInstance { untracking_group_id: Some(ref u), .. }) if u == "sg-0all"),
+        "{kind:?}"
+    );
+    let lonely = ResponsePolicy {
+        containment_security_group: None,
+        untracking_security_group: Some("sg-0all".into()),
+        ..ResponsePolicy::default()
+    };
+    assert!(lonely.validate().is_err());
     let iso = p
         .step("isolate-i-0aca5411905e30233")
         .unwrap_or_else(|| panic!("{p:?}"));
