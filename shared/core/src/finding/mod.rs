@@ -184,6 +184,10 @@ impl Finding {
     /// `off` for this finding). The approval request is the adapter's to add: it needs the
     /// deployment's key and the clock.
     pub fn with_response_plan(mut self, policy: &crate::response::ResponsePolicy) -> Finding {
+        // The default: nothing to decide, no view to build.
+        if policy.mode == crate::response::Mode::Off && policy.rules.is_empty() {
+            return self;
+        }
         let view = crate::response::FindingView::of(&self);
         let (mode, why) = policy.mode_for(&view);
         if mode != crate::response::Mode::Off {
