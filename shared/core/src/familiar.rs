@@ -18,7 +18,7 @@
 //! | `script_document`, `custom_document`, `command_document_changed` | the document's family ([`doc_value`]) is established (first used over a day ago, used again on a later day) and the principal ran this action at least 3 times |
 //! | `tag_target` | every target class of the call is established |
 //! | `many_targets` | the fan-out is within the principal's largest |
-//! | `long_term_key`, `no_mfa`, `instance_role_caller`, `cross_account_caller` | the principal ran this action on at least `routine_min_active_days` days with these credentials |
+//! | `long_term_key`, `no_mfa`, `instance_role_caller`, `cross_account_caller` | the principal ran commands (any action, at least 3) on at least `routine_min_active_days` days with these credentials |
 //! | `stale_sdk` | the client family is established |
 //!
 //! Documents and clients established only for the principal's team ([`crate::team`]) count
@@ -166,11 +166,18 @@ fn own_evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) ->
         | SignalId::NoMfa
         | SignalId::InstanceRoleCaller
         | SignalId::CrossAccountCaller => {
-            (days >= policy.thresholds.routine_min_active_days && runs >= 3).then(|| {
-                format!(
-                    "how this principal always calls: {runs} earlier {} on {days} active days",
-                    e.action
-                )
+            // How the principal authenticates is a habit of the principal, not of one action:
+            // a key used for commands on many days says nothing new when it opens a session
+            // (first_action states the new kind of action; a change of key kind or a second
+            // party on the key is out of character and voids this).
+            let commands: u64 = p
+                .actions
+                .iter()
+                .filter(|(a, _)| crate::model::Action::COMMANDS.contains(a))
+                .map(|(_, n)| *n)
+                .sum();
+            (days >= policy.thresholds.routine_min_active_days && commands >= 3).then(|| {
+                format!("how this principal always calls: {commands} earlier commands on {days} active days")
             })
         }
         SignalId::StaleSdk => {
