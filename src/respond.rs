@@ -101,14 +101,9 @@ pub struct RespondOptions {
     pub verify_delay: u64,
 }
 
-fn policy(path: Option<&Path>) -> Result<ResponsePolicy> {
-    let Some(p) = path else {
-        return Ok(ResponsePolicy::default());
-    };
-    let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
-    let policy =
-        cadet_core::Policy::from_toml(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?;
-    Ok(policy.response)
+/// The `[response]` section of the policy `detect` would load.
+fn policy(path: Option<&PathBuf>) -> Result<ResponsePolicy> {
+    Ok(crate::detect::load_policy(path)?.response)
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -147,19 +142,25 @@ fn read_plan(path: &Path) -> Result<(ResponsePlan, Option<String>)> {
     Ok((plan, token))
 }
 
-/// The findings in a file: one JSON object, or one per line. Each bad line is an error naming
-/// its line; the others still plan.
-fn findings(text: &str) -> Vec<Result<FindingView, String>> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') {
-        if let Ok(f) = FindingView::from_json(text) {
-            return vec![Ok(f)];
-        }
+/// The findings in a file, with their line numbers: one JSON object (pretty-printed or not), or
+/// one per line.
+fn finding_texts(text: &str) -> Vec<(usize, &str)> {
+    let whole = text.trim();
+    if whole.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(whole).is_ok() {
+        return vec![(1, whole)];
     }
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| FindingView::from_json(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .map(|(i, l)| (i + 1, l))
+        .collect()
+}
+
+/// The findings in a file. Each bad line is an error naming its line; the others still plan.
+fn findings(text: &str) -> Vec<Result<FindingView, String>> {
+    finding_texts(text)
+        .into_iter()
+        .map(|(n, t)| FindingView::from_json(t).map_err(|e| format!("line {n}: {e}")))
         .collect()
 }
 
@@ -295,7 +296,7 @@ pub fn run(o: &RespondOptions) -> Result<ExitCode> {
 }
 
 async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
-    let pol = policy(o.policy.as_deref())?;
+    let pol = policy(o.policy.as_ref())?;
     let opts = |execute: bool, include: &[String], approved_by: Option<String>| Options {
         execute,
         include: include.to_vec(),
@@ -439,12 +440,8 @@ async fn run_async(o: &RespondOptions) -> Result<ExitCode> {
             let mut bad = 0;
             for path in findings {
                 let text = read(path)?;
-                for (i, line) in text
-                    .lines()
-                    .enumerate()
-                    .filter(|(_, l)| !l.trim().is_empty())
-                {
-                    let at = format!("{}:{}", path.display(), i + 1);
+                for (n, line) in finding_texts(&text) {
+                    let at = format!("{}:{n}", path.display());
                     match cadet_respond::intake::admit(line, &k, now(), &pol, j.as_ref()) {
                         Err(e) => {
                             bad += 1;
