@@ -2,6 +2,8 @@
 //! - routine credit once values have recurred across distinct days (not after a fixed age), and
 //!   never for values first seen earlier in the same burst;
 //! - a weekend or another week's rhythm that the principal already keeps is its usual time;
+//! - a time its team keeps on that kind of day (an on-call rotation's nights) is usual for a
+//!   member whose own history has no such hour, but not inside an episode that alerted;
 //! - novelty that completes a chain is not discounted by the learning period.
 
 mod common;
@@ -221,6 +223,61 @@ fn a_weekend_at_the_usual_hour_is_usual_for_someone_who_already_works_weekends()
     // The same hours on weekdays only: a first Saturday is still off-hours for that person.
     let v = sso_history("eli@example.com", &[0, 1, 2, 3], 14, (5, 14, 30));
     assert!(ids(&v).contains(&SignalId::OffHours), "{:?}", ids(&v));
+    assert!(!ids(&v).contains(&SignalId::UsualHours), "{:?}", v.signals);
+}
+
+#[test]
+fn the_rotation_s_nights_are_usual_for_its_next_member() {
+    let policy = Policy::default();
+    let store = MemoryStore::new();
+    // Two weeks of day work by both members (14:10 on weekdays), and the first member's
+    // on-call week: weeknights at 02:10 (days 7 to 11, Monday to Friday).
+    let mut n = 0;
+    for day in (0..12).filter(|d| d % 7 < 5) {
+        for person in ["ana@example.com", "ben@example.com"] {
+            n += 1;
+            run(
+                &store,
+                &sso_call(person, &format!("d-{n}"), &at(day, 14, 10)),
+                &policy,
+            );
+        }
+    }
+    for day in 7..12 {
+        n += 1;
+        run(
+            &store,
+            &sso_call("ana@example.com", &format!("n-{n}"), &at(day, 2, 10)),
+            &policy,
+        );
+    }
+    // The second member's first night on call (Monday, day 14): off the policy's clock and
+    // their own, but the team's.
+    let v = run(
+        &store,
+        &sso_call("ben@example.com", "ben-night", &at(14, 2, 40)),
+        &policy,
+    );
+    let usual = v.signals.iter().find(|s| s.id == SignalId::UsualHours);
+    assert!(
+        usual
+            .is_some_and(|s| s.reason.contains("its team") && s.reason.contains("5 business days")),
+        "{:?}",
+        v.signals
+    );
+    assert_eq!(
+        points(&v, SignalId::UsualHours),
+        points(&v, SignalId::OffHours).map(|p| -p),
+        "{:?}",
+        v.signals
+    );
+    // A Saturday night is another kind of day: the weeknights do not vouch for it.
+    let v = run(
+        &store,
+        &sso_call("ben@example.com", "ben-sat", &at(19, 2, 40)),
+        &policy,
+    );
+    assert!(ids(&v).contains(&SignalId::OffHours), "{:?}", v.signals);
     assert!(!ids(&v).contains(&SignalId::UsualHours), "{:?}", v.signals);
 }
 

@@ -180,7 +180,9 @@ impl Keys {
     ) -> (Option<&str>, Option<&str>) {
         if wants_peer(own.filter(|p| p.events > 0), e, policy) {
             (self.peer.as_deref(), self.team.as_deref())
-        } else if own.is_some_and(|p| crate::familiar::wants_team(p, e)) {
+        } else if own.is_some_and(|p| crate::familiar::wants_team(p, e))
+            || crate::evidence::wants_team_hours(e, policy)
+        {
             (None, self.team.as_deref())
         } else {
             (None, None)
@@ -190,14 +192,15 @@ impl Keys {
     /// The organisation-wide profiles (peer, team) to update when recording (bounded: see
     /// [`Profile::peer_update_due`]).
     fn org_to_update(&self, own: Option<&Profile>, e: &CommandEvent) -> Vec<&str> {
-        if own.is_none_or(|p| p.peer_update_due(e)) {
-            [self.peer.as_deref(), self.team.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect()
-        } else {
-            Vec::new()
-        }
+        let peer = own.is_none_or(|p| p.peer_update_due(e));
+        let team = peer || own.is_some_and(|p| p.team_update_due(e));
+        [
+            self.peer.as_deref().filter(|_| peer),
+            self.team.as_deref().filter(|_| team),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 

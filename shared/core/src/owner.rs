@@ -10,7 +10,7 @@
 //!   [`crate::profile::Novelty`]) says how much a new one tells: [`Churn::surprise`] is its
 //!   information, `ln(1/share)`, relative to that of someone who changes networks once in 50
 //!   commands ([`RARE_RATE`]). When that is under [`EXPECTED_BELOW`] (with at least
-//!   [`MIN_NETWORKS`] new networks in [`MIN_CALLS`] commands) and this address's owner is
+//!   [`MIN_NETWORKS`] new networks in [`MIN_CHURN_CALLS`] commands) and this address's owner is
 //!   established for the principal (first seen over a day ago and seen again on a later day),
 //!   the new /24 is [`expected_network`]: `new_source_network` keeps that share of its points
 //!   (at least one, so the evidence shows), says why, and does not count as a novelty (bursts,
@@ -32,8 +32,12 @@ use crate::profile::{network_of, Profile, Seen};
 /// Owners kept per principal (the most recently seen).
 pub const CAP_OWNERS: usize = 16;
 /// Commands from a new network a principal must have made before its churn is judged ...
-pub const MIN_NETWORKS: u32 = 5;
-/// ... among at least this many commands counted.
+pub const MIN_NETWORKS: u32 = 3;
+/// ... among at least this many commands counted (the smoothed share,
+/// [`Churn::share`], keeps a short history from excusing much).
+pub const MIN_CHURN_CALLS: u32 = 8;
+/// Below this many commands of its own, a principal's rates are read from its identity across
+/// accounts when that history is longer.
 pub const MIN_CALLS: u32 = 20;
 /// The rate of new networks of someone who rarely changes networks (one command in 50): a new
 /// network from such a principal carries a new network's full weight.
@@ -243,7 +247,10 @@ pub fn expected_network_with(
         Some(q) if own.calls < MIN_CALLS && q.novelty.calls > own.calls => (Churn::of(q), q),
         _ => (own, p),
     };
-    if churn.new < MIN_NETWORKS || churn.calls < MIN_CALLS || churn.surprise() >= EXPECTED_BELOW {
+    if churn.new < MIN_NETWORKS
+        || churn.calls < MIN_CHURN_CALLS
+        || churn.surprise() >= EXPECTED_BELOW
+    {
         return None;
     }
     let owner = owner_of(e.source.ip.as_deref())?;

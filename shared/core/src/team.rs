@@ -89,10 +89,19 @@ pub fn vouches(e: &CommandEvent, team: &Profile, bits: u8, policy: &Policy) -> (
         }
     }
     if bits & NOVEL_TARGET != 0 {
+        // A class of machines is the team's estate once a member touched it over a day ago:
+        // the team's profile records a member's call only when it is the member's first of
+        // the day or new to them, so its classes rarely show a second day, and the estate is
+        // shared (whoever is on call works wherever the incident is).
+        let settled = now - jiff::SignedDuration::from_hours(24);
         let classes = crate::profile::target_classes(e);
         let known_all: Option<Vec<&crate::profile::Seen>> = classes
             .iter()
-            .map(|c| established(&team.targets, c, now))
+            .map(|c| {
+                team.targets
+                    .iter()
+                    .find(|s| &s.value == c && s.first <= settled)
+            })
             .collect();
         if let Some(k) = known_all.filter(|k| !k.is_empty()) {
             known |= NOVEL_TARGET;

@@ -62,13 +62,21 @@ impl Home {
     }
 
     fn renew(&mut self, rng: &mut Rng, day: i64) {
-        let (a, b) = *rng.pick(self.blocks);
-        self.ip = format!(
-            "{a}.{}.{}.{}",
-            b.saturating_add(rng.range(0, 40) as u8),
-            rng.range(0, 255),
-            rng.range(1, 254)
-        );
+        // An ISP's block is drawn loosely (40 second octets), and some of those /16s hold a
+        // cloud provider's published ranges: a person's home never does, so such a draw is
+        // drawn again.
+        for _ in 0..32 {
+            let (a, b) = *rng.pick(self.blocks);
+            self.ip = format!(
+                "{a}.{}.{}.{}",
+                b.saturating_add(rng.range(0, 40) as u8),
+                rng.range(0, 255),
+                rng.range(1, 254)
+            );
+            if !cadet_core::owner::owner_of(Some(&self.ip)).is_some_and(|o| o.hosting) {
+                break;
+            }
+        }
         self.next_change = day + 1 + rng.exponential(21.0) as i64;
     }
 
@@ -248,4 +256,62 @@ pub mod azure_app {
     pub const VSCODE: &str = "aebc6443-996d-45c2-90f0-388ff96faa56";
     /// Microsoft Office (AADInternals borrows its client id).
     pub const OFFICE: &str = "d3590ed6-52b3-4102-aeff-aad2292ab01c";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cadet_core::owner::owner_of;
+
+    /// Where each generator's addresses land in the shipped owner table: people's homes,
+    /// offices and the VPN in ISP space, never a cloud provider's (a person calling from AWS is
+    /// a signal, so the simulator must not do it by accident); runner pools and instance egress
+    /// in their provider's space; attacker infrastructure on hosting networks.
+    #[test]
+    fn generated_addresses_belong_to_the_owners_they_stand_for() {
+        let mut rng = Rng::new(7);
+        let mut wrong = Vec::new();
+        for zone in [Zone::NewYork, Zone::London, Zone::Kolkata] {
+            for i in 0..400 {
+                let mut home = Home::new(&mut rng, zone);
+                for ip in [
+                    home.ip(&mut rng, i),
+                    office_ip(&mut rng, zone),
+                    vpn_ip(&mut rng),
+                ] {
+                    if owner_of(Some(&ip)).is_some_and(|o| o.hosting) {
+                        wrong.push(format!("{ip} (a person's network) is a provider's"));
+                    }
+                }
+            }
+        }
+        let mut hosted = 0u32;
+        for _ in 0..2000 {
+            for (want, ip) in [
+                ("azure", azure_pool_ip(&mut rng)),
+                ("aws", aws_ip(&mut rng)),
+            ] {
+                let got = owner_of(Some(&ip)).map(|o| o.key);
+                if got.as_deref() != Some(want) {
+                    wrong.push(format!("{ip}: {got:?}, not {want}"));
+                }
+            }
+            // A VPN exit's AS is not in the providers' table: it looks like an ISP, as it does
+            // to a real detector; and the table's prefixes do not cover every address of a host.
+            let (_, ip) = attacker_ip(&mut rng);
+            hosted += u32::from(owner_of(Some(&ip)).is_some_and(|o| o.hosting));
+        }
+        assert!(
+            hosted > 1600,
+            "{hosted} of 2000 attacker addresses on hosting networks"
+        );
+        wrong.sort();
+        wrong.dedup();
+        assert!(
+            wrong.is_empty(),
+            "{} wrong:\n{}",
+            wrong.len(),
+            wrong[..wrong.len().min(40)].join("\n")
+        );
+    }
 }

@@ -29,7 +29,13 @@ pub(crate) fn working_span(hours: &[i64]) -> Option<(i64, i64)> {
 /// Activity is kept per UTC hour; it is read in the policy's time zone at the event's offset
 /// (one conversion per event), so a daylight-saving change inside the lookback shifts old
 /// hours by one, which `habit_tolerance_hours` absorbs.
-pub(super) fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut Signals) {
+pub(super) fn habits(
+    e: &CommandEvent,
+    p: &Profile,
+    team: Option<&Profile>,
+    policy: &Policy,
+    out: &mut Signals,
+) {
     let th = &policy.thresholds;
     let offset_h = i64::from(policy.timezone.to_offset(e.event_time).seconds()) / 3600;
     let now_h = e.event_time.as_second().div_euclid(3600) + offset_h;
@@ -169,7 +175,20 @@ pub(super) fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut S
                 th.habit_lookback_days
             ))
         } else {
-            None
+            // Its team's clock: a time its team keeps (an on-call rotation's nights, a team
+            // spread over time zones) is no surprise from one of its members, though the
+            // policy's business hours say otherwise.
+            team.and_then(|t| {
+                let days = days_near(t, (first_day, now_day), now_hod, offset_h, tolerance, |d| {
+                    business(d) == today_business
+                });
+                (days >= th.habit_min_days).then(|| {
+                    format!(
+                        "its team (the same permission set or role) acted within {} h of it on {days} {kind} of the last {}",
+                        th.habit_tolerance_hours, th.habit_lookback_days
+                    )
+                })
+            })
         };
         if let (true, Some(evidence)) = (off > 0, usual) {
             let w = policy.weights.get(SignalId::UsualHours);
@@ -197,6 +216,36 @@ pub(super) fn habits(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mut S
             ),
         );
     }
+}
+
+/// Distinct local days in `[first_day, now_day)` of the kind `same_kind` accepts (business or
+/// not) on which `p` acted within `tolerance` hours of local hour `hod` (local time is UTC +
+/// `offset_h`).
+fn days_near(
+    p: &Profile,
+    (first_day, now_day): (i64, i64),
+    hod: i64,
+    offset_h: i64,
+    tolerance: i64,
+    same_kind: impl Fn(i64) -> bool,
+) -> u32 {
+    let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
+    let start = p.active_hours.partition_point(|&h| h < first_hour);
+    let mut days = 0;
+    let mut last = i64::MIN;
+    for &h in &p.active_hours[start..] {
+        let local = i64::from(h) + offset_h;
+        let d = local.div_euclid(24);
+        if d >= now_day {
+            break;
+        }
+        let gap = (local.rem_euclid(24) - hod).rem_euclid(24);
+        if d != last && gap.min(24 - gap) <= tolerance && same_kind(d) {
+            days += 1;
+            last = d;
+        }
+    }
+    days
 }
 
 #[cfg(test)]

@@ -64,6 +64,16 @@ pub fn wants_peer(own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> b
         })
 }
 
+/// Whether the team's hours are wanted: a command outside the policy's business hours, which
+/// the team's own clock may explain ([`habits`]).
+pub fn wants_team_hours(e: &CommandEvent, policy: &Policy) -> bool {
+    e.action != Action::Context
+        && e.action != Action::AgentProcess
+        && !policy
+            .business_hours
+            .contains(e.event_time, &policy.timezone)
+}
+
 /// The organisation-wide history that vouches for a principal new to this account: seen in
 /// at least `peer_min_accounts` other accounts, with `peer_min_events` events over
 /// `peer_min_days` days.
@@ -151,7 +161,10 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     // The team vouches for what is new to this principal but established for its team.
     let team_known = match history.team {
         Some(t) if command => {
+            // A value the alerted episode introduced minutes ago stays new whatever the team
+            // knows: the episode is judged as one.
             let asked = novel
+                & !fresh
                 & (NOVEL_NETWORK | NOVEL_CLIENT | NOVEL_DOCUMENT | NOVEL_ACTION | NOVEL_TARGET);
             let (known, why) = crate::team::vouches(e, t, asked, policy);
             novel &= !known;
@@ -166,11 +179,11 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         }
         _ => None,
     };
-    if let Some(reason) = team_known {
-        out.push(policy, SignalId::TeamHistory, reason);
-    }
     // The peer vouches when it explains away a novelty, or stands in for a young history.
     let own_young = own.is_none_or(|p| age_days(p, e.event_time) < i64::from(th.routine_min_days));
+    if let Some(reason) = team_known {
+        vouch(out, policy, SignalId::TeamHistory, own_young, reason);
+    }
     let peer = peer.filter(|_| own_young || own_bits & !novel != 0);
 
     // A burst of novelty by a known principal is one episode, scored at full weight.
@@ -380,9 +393,11 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             out.push(policy, SignalId::NoveltyBurst, reason);
         }
         if let Some((pp, n)) = peer {
-            out.push(
+            vouch(
+                out,
                 policy,
                 SignalId::PeerHistory,
+                own_young,
                 format!(
                     "the same identity is known in {n} other accounts of the organisation ({} events since {}: {}); novelty judged against that history",
                     pp.events,
@@ -507,7 +522,14 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     }
 
     if command {
-        habits(e, p, policy, out);
+        // Within an alerted episode the team's clock vouches for nothing.
+        habits(
+            e,
+            p,
+            history.team.filter(|_| episode.is_none()),
+            policy,
+            out,
+        );
     }
     // A denied call of the principal's usual shape is still its usual shape.
     if e.action != Action::Context {
@@ -518,6 +540,23 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     // an event that completes a chain, belongs to a burst of novelty or comes at an hour the
     // principal never keeps.
     routine_credit(e, p, command, novel, expected.as_ref(), policy, out);
+}
+
+/// The credit of organisation-wide history that vouches (`team_history`, `peer_history`): its
+/// full weight while the principal's own history is young, where it stands in for that history;
+/// for a principal with history of its own, a token point, since the novelty it explains is
+/// simply not scored (a second discount would make a call safer for being new somewhere).
+fn vouch(out: &mut Signals, policy: &Policy, id: SignalId, young: bool, reason: String) {
+    let w = policy.weights.get(id);
+    if young || w >= 0 {
+        out.push(policy, id, reason);
+    } else {
+        out.push_points(
+            id,
+            -1,
+            format!("{reason} (explains the novelty, which is not scored; no further credit for a principal with its own history)"),
+        );
+    }
 }
 
 fn top_actions(p: &Profile) -> String {

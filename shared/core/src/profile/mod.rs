@@ -26,7 +26,8 @@ pub use novelty::Novelty;
 pub use routine::{routine_key, Period, Routine};
 use values::Values;
 pub(crate) use values::{
-    active_days, contains, fan_out, hour_of_week, is_failure_denied, remember, utc_day, CLASS,
+    active_days, contains, fan_out, hour_of_week, is_failure_denied, remember, utc_day, utc_hour,
+    CLASS,
 };
 pub use values::{client_of, doc_value, document_hash, hash64, network_of, target_classes, Seen};
 
@@ -393,7 +394,7 @@ impl Profile {
         if e.action != Action::Context && !denied {
             let firsts = self.firsts(e, &values);
             self.novelty.count(firsts);
-            let hour = t.as_second().div_euclid(3600).clamp(0, i64::from(u32::MAX)) as u32;
+            let hour = utc_hour(t);
             if let Err(i) = self.active_hours.binary_search(&hour) {
                 self.active_hours.insert(i, hour);
             }

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     client_of, contains, dedup_key, doc_value, hash64, is_failure_denied, network_of, remember,
-    target_classes, Profile, Seen, SeenId, Values, CAP_ACCOUNTS, CAP_CLIENTS, CAP_DOCUMENTS,
-    CAP_NETWORKS, CAP_TARGETS, CLASS, NOVEL_ACTION, NOVEL_CLIENT, NOVEL_DOCUMENT, NOVEL_NETWORK,
-    NOVEL_OWNER, NOVEL_TARGET,
+    target_classes, utc_hour, Profile, Seen, SeenId, Values, CAP_ACCOUNTS, CAP_CLIENTS,
+    CAP_DOCUMENTS, CAP_NETWORKS, CAP_TARGETS, CLASS, NOVEL_ACTION, NOVEL_CLIENT, NOVEL_DOCUMENT,
+    NOVEL_NETWORK, NOVEL_OWNER, NOVEL_TARGET,
 };
 use crate::model::{Action, CommandEvent};
 
@@ -177,6 +177,11 @@ impl Profile {
             // principal whose own history is thin ([`crate::owner::expected_network_with`]).
             let firsts = self.firsts(e, &Values::of(e));
             self.novelty.count(firsts);
+            // The hours its members act in: a team's own clock (an on-call rotation's nights).
+            let hour = utc_hour(t);
+            if let Err(i) = self.active_hours.binary_search(&hour) {
+                self.active_hours.insert(i, hour);
+            }
             *self.actions.entry(e.action).or_insert(0) += 1;
             if let Some(net) = network_of(e.source.ip.as_deref()) {
                 remember(&mut self.networks, net, t, CAP_NETWORKS);
@@ -217,5 +222,17 @@ impl Profile {
             || e.event_time.as_second().div_euclid(86_400)
                 != self.last_seen.as_second().div_euclid(86_400)
             || self.novelties(e) != 0
+    }
+
+    /// Whether an event should update the principal's team: as [`Profile::peer_update_due`],
+    /// or the principal's first command in this UTC hour (so the team learns the hours its
+    /// members keep: at most one write per member and active hour).
+    pub fn team_update_due(&self, e: &CommandEvent) -> bool {
+        self.peer_update_due(e)
+            || (e.action != Action::Context
+                && self
+                    .active_hours
+                    .binary_search(&utc_hour(e.event_time))
+                    .is_err())
     }
 }

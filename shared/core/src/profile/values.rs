@@ -238,6 +238,11 @@ pub(crate) fn utc_day(t: Timestamp) -> i64 {
     t.as_second().div_euclid(86_400)
 }
 
+/// The UTC hour of `t`, counted from the epoch ([`Profile::active_hours`]).
+pub(crate) fn utc_hour(t: Timestamp) -> u32 {
+    t.as_second().div_euclid(3600).clamp(0, i64::from(u32::MAX)) as u32
+}
+
 /// Distinct UTC days on which the principal acted, within its activity window
 /// ([`ACTIVITY_DAYS`]).
 pub(crate) fn active_days(p: &Profile) -> u32 {

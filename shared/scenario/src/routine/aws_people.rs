@@ -41,15 +41,18 @@ pub enum Login {
 }
 
 impl AwsHuman {
-    /// The caller on a day in an account (SSO sessions last a working day).
-    pub fn caller(&self, account: usize, day: i64) -> Caller {
+    /// The caller on a day in an account (SSO sessions last a working day). The console and
+    /// the CLI sign in apart (the portal's federation and `aws sso login` each get their own
+    /// role session), so they never share a session key.
+    pub fn caller(&self, account: usize, day: i64, console: bool) -> Caller {
+        let via = if console { "console" } else { "cli" };
         match &self.login {
             Login::Sso(ps) => Caller::Sso {
                 permission_set: ps,
                 email: format!("{}@corp.example", self.person.handle),
                 key: format!(
                     "ASIA{}",
-                    aws_id(&format!("{}{account}{day}", self.person.handle), 16)
+                    aws_id(&format!("{}{account}{day}{via}", self.person.handle), 16)
                 ),
             },
             Login::User(name, key) => Caller::User {
@@ -66,7 +69,7 @@ impl AwsHuman {
         AwsPersona {
             id: self.id.clone(),
             kind: self.kind,
-            caller: self.caller(account, 0),
+            caller: self.caller(account, 0, false),
             account,
             ip: net::office_ip(&mut rng, self.person.sched.zone),
             ua: net::aws_cli(release, self.person.os, "ssm.send-command"),
@@ -132,7 +135,7 @@ pub fn target_call(
     let ip = h.person.ip(rng, day, evening);
     let release = h.person.upgrades.release_day(day);
     let console = rng.chance(h.person.console);
-    let caller = h.caller(account, day);
+    let caller = h.caller(account, day, console);
     let acct = ACCOUNTS[account].id;
     let error = rng.chance(0.012).then_some("AccessDenied");
     let command = [
