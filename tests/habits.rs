@@ -4,6 +4,7 @@
 //! - a weekend or another week's rhythm that the principal already keeps is its usual time;
 //! - a time its team keeps on that kind of day (an on-call rotation's nights) is usual for a
 //!   member whose own history has no such hour, but not inside an episode that alerted;
+//! - a class of machines a teammate worked on over a day ago is the team's estate;
 //! - novelty that completes a chain is not discounted by the learning period.
 
 mod common;
@@ -279,6 +280,74 @@ fn the_rotation_s_nights_are_usual_for_its_next_member() {
     );
     assert!(ids(&v).contains(&SignalId::OffHours), "{:?}", v.signals);
     assert!(!ids(&v).contains(&SignalId::UsualHours), "{:?}", v.signals);
+}
+
+/// [`sso_call`] with targets chosen by `tag:Role`.
+fn sso_tag_call(person: &str, id: &str, time: &str, role: &str) -> Value {
+    let mut v = sso_call(person, id, time);
+    v["detail"]["requestParameters"] = json!({"documentName": "AWS-RunShellScript", "targets": [{"key": "tag:Role", "values": [role]}]});
+    v
+}
+
+#[test]
+fn a_class_of_machines_a_teammate_worked_on_is_the_team_s_estate() {
+    let policy = Policy::default();
+    let store = MemoryStore::new();
+    // Three weeks of one member's work on the web machines; the other member touched the
+    // worker machines once, on day 3.
+    for day in (0..19).filter(|d| d % 7 < 5) {
+        run(
+            &store,
+            &sso_tag_call(
+                "cy@example.com",
+                &format!("c-{day}"),
+                &at(day, 10, 5),
+                "web",
+            ),
+            &policy,
+        );
+    }
+    run(
+        &store,
+        &sso_tag_call("di@example.com", "d-1", &at(3, 11, 0), "worker"),
+        &policy,
+    );
+    // The first member's first command on the workers: the team's estate, not a new class.
+    let v = run(
+        &store,
+        &sso_tag_call("cy@example.com", "c-worker", &at(21, 10, 30), "worker"),
+        &policy,
+    );
+    assert!(
+        !ids(&v).contains(&SignalId::NewTargetClass),
+        "{:?}",
+        v.signals
+    );
+    let team = v.signals.iter().find(|s| s.id == SignalId::TeamHistory);
+    assert!(
+        team.is_some_and(|s| s.reason.contains("machines tag:role=worker")),
+        "{:?}",
+        v.signals
+    );
+    // Three weeks of its own history: the explained novelty is simply not scored, with no
+    // further credit.
+    assert_eq!(
+        points(&v, SignalId::TeamHistory),
+        Some(-1),
+        "{:?}",
+        v.signals
+    );
+    // A class nobody on the team touched is new.
+    let v = run(
+        &store,
+        &sso_tag_call("cy@example.com", "c-db", &at(22, 10, 30), "db"),
+        &policy,
+    );
+    assert!(
+        ids(&v).contains(&SignalId::NewTargetClass),
+        "{:?}",
+        v.signals
+    );
 }
 
 #[test]

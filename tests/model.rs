@@ -84,6 +84,47 @@ fn runner_ip(n: i64) -> String {
 }
 
 #[test]
+fn a_young_pipelines_churn_counts_after_four_runs() {
+    // Four runs on four days, three calls each, every run from a new runner address: twelve
+    // commands, three networks new after the first, one owner (Microsoft) established.
+    let store = MemoryStore::new();
+    let mut n = 0;
+    for day in 0..4 {
+        for k in 0..3 {
+            n += 1;
+            run(
+                &store,
+                &cloudtrail(Call {
+                    id: format!("young-{n}"),
+                    time: at(day, 9, 5 + k),
+                    name: "SendCommand",
+                    identity: role_session("gha-young", &format!("GitHubActions-{day}"), true),
+                    ip: runner_ip(day * 7),
+                    request: script_by_tag("api"),
+                }),
+            );
+        }
+    }
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "young-next".into(),
+            time: at(4, 9, 5),
+            name: "SendCommand",
+            identity: role_session("gha-young", "GitHubActions-4", true),
+            ip: runner_ip(500),
+            request: script_by_tag("api"),
+        }),
+    );
+    let (points, why) = signal(&v, SignalId::NewSourceNetwork)
+        .unwrap_or_else(|| panic!("the evidence is shown: {:?}", v.signals));
+    assert!(
+        points <= 3 && why.contains("but expected"),
+        "{points}: {why}"
+    );
+}
+
+#[test]
 fn a_runner_pools_new_networks_are_expected_and_a_vps_is_not() {
     let store = MemoryStore::new();
     let mut n = 0;

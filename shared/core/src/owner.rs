@@ -226,20 +226,27 @@ fn established(s: &Seen, now: Timestamp) -> bool {
 /// `Some` when `e` comes from a network new to `p` but, for this principal, expected: its
 /// networks churn and this owner is established.
 pub fn expected_network(p: &Profile, e: &CommandEvent) -> Option<Expected> {
-    expected_network_with(p, None, e)
+    expected_network_with(p, None, e, None)
 }
 
 /// [`expected_network`], backed off to the identity's organisation-wide profile (`peer`: the
 /// same role, person or application in every account) while the principal's own churn rests on
 /// fewer than [`MIN_CALLS`] commands: a pipeline role deployed to a new account brings its
 /// runner pool with it.
+///
+/// `fresh_since`: a network first seen at or after it (earlier in an alerted episode) is judged
+/// as still new, so a network the churn makes expected stays expected for the whole episode.
 pub fn expected_network_with(
     p: &Profile,
     peer: Option<&Profile>,
     e: &CommandEvent,
+    fresh_since: Option<Timestamp>,
 ) -> Option<Expected> {
     let net = network_of(e.source.ip.as_deref())?;
-    if p.networks.iter().any(|s| s.value == net) {
+    if p.networks
+        .iter()
+        .any(|s| s.value == net && fresh_since.is_none_or(|t| s.first < t))
+    {
         return None;
     }
     let own = Churn::of(p);

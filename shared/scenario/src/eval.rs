@@ -228,8 +228,10 @@ pub fn evaluate(scenario: &Scenario, seed: u64, policy: &Policy) -> Report {
                     None
                 }
                 Ok(Processed::Duplicate) => {
+                    // A redelivery: the first delivery's verdict stands (for an attack step
+                    // too, which is not a second step).
                     report.duplicates += 1;
-                    None
+                    continue;
                 }
                 Err(e) => {
                     report.rejected.push(e.to_string());

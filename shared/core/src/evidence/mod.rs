@@ -151,7 +151,8 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     }
     // A new network its identity's organisation-wide churn makes expected (thin own history).
     let expected = if command && novel & NOVEL_NETWORK != 0 {
-        own.and_then(|p| crate::owner::expected_network_with(p, history.peer, e))
+        let fresh_since = (fresh & NOVEL_NETWORK != 0).then_some(episode_start);
+        own.and_then(|p| crate::owner::expected_network_with(p, history.peer, e, fresh_since))
     } else {
         own.and_then(|p| crate::owner::expected_network(p, e))
     };
