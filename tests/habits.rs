@@ -5,6 +5,7 @@
 //! - a time its team keeps on that kind of day (an on-call rotation's nights) is usual for a
 //!   member whose own history has no such hour, but not inside an episode that alerted;
 //! - a class of machines a teammate worked on over a day ago is the team's estate;
+//! - a person's calls reaching machine after machine within seconds are a script's pace;
 //! - novelty that completes a chain is not discounted by the learning period.
 
 mod common;
@@ -348,6 +349,61 @@ fn a_class_of_machines_a_teammate_worked_on_is_the_team_s_estate() {
         "{:?}",
         v.signals
     );
+}
+
+/// [`sso_call`] on instance `i-…{n}` at `secs` seconds after day `day` 10:00.
+fn sso_call_at(person: &str, id: &str, day: i64, secs: i64, n: i64) -> Value {
+    let t: jiff::Timestamp = at(day, 10, 0).parse().unwrap_or_else(|e| panic!("{e}"));
+    let t = t + jiff::SignedDuration::from_secs(secs);
+    let mut v = sso_call(person, id, &t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    v["detail"]["requestParameters"]["instanceIds"] = json!([format!("i-{n:017x}")]);
+    v
+}
+
+#[test]
+fn machine_after_machine_within_seconds_is_a_script_s_pace() {
+    let policy = Policy::default();
+    let store = MemoryStore::new();
+    // Two weeks of one command a day, then a loop over machines, one call each, 12 s apart.
+    for day in 0..14 {
+        run(
+            &store,
+            &sso_call_at("gus@example.com", &format!("g-{day}"), day, 0, day),
+            &policy,
+        );
+    }
+    let pace: Vec<Option<i32>> = (0..10)
+        .map(|k| {
+            let v = run(
+                &store,
+                &sso_call_at("gus@example.com", &format!("loop-{k}"), 15, 12 * k, 100 + k),
+                &policy,
+            );
+            points(&v, SignalId::MachinePace)
+        })
+        .collect();
+    // Nothing for the first three calls; from the fourth, growing to twice the weight.
+    assert_eq!(&pace[..3], &[None, None, None], "{pace:?}");
+    assert_eq!(pace[3], Some(20), "{pace:?}");
+    assert_eq!(pace[9], Some(40), "{pace:?}");
+    // The same sweep by hand, a call every two minutes: a person's pace.
+    let by_hand: Vec<Option<i32>> = (0..10)
+        .map(|k| {
+            let v = run(
+                &store,
+                &sso_call_at(
+                    "gus@example.com",
+                    &format!("hand-{k}"),
+                    16,
+                    125 * k,
+                    200 + k,
+                ),
+                &policy,
+            );
+            points(&v, SignalId::MachinePace)
+        })
+        .collect();
+    assert!(by_hand.iter().all(Option::is_none), "{by_hand:?}");
 }
 
 #[test]

@@ -482,6 +482,29 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         );
     }
 
+    // Machine pace: a person's calls reaching machine after machine within seconds, one call
+    // per machine, as a loop sends them (a person sweeping by hand takes minutes per call).
+    if command
+        && e.principal
+            .kind
+            .is_some_and(crate::model::PrincipalKind::is_human)
+    {
+        let (targets, calls, span) = p.pace_within(e, th.machine_pace_seconds);
+        let min = th.machine_pace_targets.max(1);
+        if targets as u64 >= min && calls as u64 >= min {
+            let w = policy.weights.get(SignalId::MachinePace);
+            let times = (targets as f64 / min as f64).clamp(1.0, 2.0);
+            out.push_points(
+                SignalId::MachinePace,
+                (f64::from(w) * times).round() as i32,
+                format!(
+                    "{targets} distinct targets in {calls} calls within {span} s: a script's pace, not a person's (threshold {min} calls and targets within {} s): ×{times:.1}",
+                    th.machine_pace_seconds
+                ),
+            );
+        }
+    }
+
     // Burst of denied attempts.
     if denied {
         let window = e.event_time - SignedDuration::from_mins(i64::from(th.denied_window_minutes));

@@ -320,9 +320,14 @@ pub(super) fn new_target_class(e: &CommandEvent, p: &Profile, out: &mut Signals)
         })
         .collect();
     // Weighed by how often it reaches new classes of machines: an on-call engineer
-    // works wherever the incident is; a pipeline deploys to its own.
+    // works wherever the incident is; a pipeline deploys to its own. The rate is per call
+    // that showed a class (a selector or a resource group): a call by instance id shows none,
+    // so a person who mostly names instances has said little about the classes they work on.
     let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
-    let calls = u32::try_from(p.actions.values().sum::<u64>()).unwrap_or(u32::MAX);
+    let commands = u32::try_from(p.actions.values().sum::<u64>()).unwrap_or(u32::MAX);
+    let calls = u32::try_from(known.iter().map(|s| s.count).sum::<u64>())
+        .unwrap_or(u32::MAX)
+        .min(commands);
     let classes = known.len() as u32;
     let factor = crate::owner::owner_surprise(classes.saturating_sub(1), calls, human);
     // The selector's own prior (a tag hides the fan-out) is part of the same fact.
@@ -333,7 +338,7 @@ pub(super) fn new_target_class(e: &CommandEvent, p: &Profile, out: &mut Signals)
     (
         factor,
         format!(
-            "first command on {} by this principal, active on {} days (known: {}; {classes} classes of machines in {calls} commands: weight ×{factor:.2}){selector}",
+            "first command on {} by this principal, active on {} days (known: {}; {classes} classes of machines in the {calls} of its {commands} commands that showed one: weight ×{factor:.2}){selector}",
             new.join(", "),
             active_days(p),
             top_values(&known, 3)

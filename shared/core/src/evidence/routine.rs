@@ -29,6 +29,7 @@ pub(super) fn routine_credit(
         SignalId::FirstAction,
         SignalId::NewNetworkOwner,
         SignalId::Velocity,
+        SignalId::MachinePace,
         SignalId::NewTargetClass,
         SignalId::FanOutAboveHistory,
         SignalId::NoveltyBurst,

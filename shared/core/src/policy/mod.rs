@@ -150,6 +150,11 @@ pub struct Thresholds {
     pub max_errors_percent: u32,
     /// Distinct targets per principal within an hour at which `velocity` fires.
     pub velocity_targets: u64,
+    /// Calls by a person, reaching as many distinct targets, within `machine_pace_seconds` at
+    /// which `machine_pace` fires.
+    pub machine_pace_targets: u64,
+    /// The window of `machine_pace`, seconds.
+    pub machine_pace_seconds: u32,
     /// Days of inactivity after which a principal counts as dormant.
     pub dormant_days: u32,
     /// Denied attempts within `denied_window_minutes` at which `denied_burst` fires.
@@ -219,6 +224,8 @@ impl Default for Thresholds {
             many_targets: 5,
             max_errors_percent: 50,
             velocity_targets: 10,
+            machine_pace_targets: 4,
+            machine_pace_seconds: 120,
             dormant_days: 30,
             denied_burst: 3,
             denied_window_minutes: 10,

@@ -366,6 +366,30 @@ impl Profile {
         distinct.dedup();
         distinct.len()
     }
+    /// The calls reaching targets within `secs` seconds up to `e`, `e` included: distinct
+    /// targets, distinct call times (calls) and the seconds they span.
+    pub fn pace_within(&self, e: &CommandEvent, secs: u32) -> (usize, usize, i64) {
+        let since = e.event_time - SignedDuration::from_secs(i64::from(secs));
+        let window = || {
+            self.recent_targets
+                .iter()
+                .filter(|r| r.time >= since && r.time <= e.event_time)
+        };
+        let mut targets: Vec<u64> = e.targets.ids.iter().map(|s| hash64(s)).collect();
+        targets.extend(window().map(|r| r.target));
+        targets.sort_unstable();
+        targets.dedup();
+        let mut times: Vec<i64> = window().map(|r| r.time.as_second()).collect();
+        let first = times.iter().copied().min();
+        if !e.targets.ids.is_empty() {
+            times.push(e.event_time.as_second());
+        }
+        times.sort_unstable();
+        times.dedup();
+        let span = first.map_or(0, |f| e.event_time.as_second() - f);
+        (targets.len(), times.len(), span)
+    }
+
     /// Whether this delivery (same event id, or the same Azure operation's correlation id) was
     /// already observed.
     pub fn has_seen(&self, key: &str) -> bool {

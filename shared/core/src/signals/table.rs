@@ -232,10 +232,15 @@ signals! {
     /// A workload identity (a web-identity CI session, an instance's role, a service
     /// principal or managed identity) opening an interactive shell: pipelines forward ports,
     /// people open shells.
-    WorkloadShell => workload_shell = 20;
+    WorkloadShell => workload_shell = 25;
     /// Chain: a maintenance window runs a task whose registration alerted
     /// ([`crate::window_task`]); the service's scheduled-run credit is withheld.
     WindowTaskChain => window_task_chain = 40;
+    /// Baseline: a person's commands reaching machine after machine at a script's pace
+    /// (`thresholds.machine_pace_targets` calls reaching as many distinct targets within
+    /// `thresholds.machine_pace_seconds`): one call per machine in a loop, as Pacu and
+    /// MicroBurst's Invoke-AzVMBulkCMD send them. Up to twice its weight as the burst grows.
+    MachinePace => machine_pace = 20;
 }
 
 /// Signals about a call's shape that an established routine explains: when

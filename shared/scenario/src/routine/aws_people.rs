@@ -377,6 +377,7 @@ fn incidents(g: &mut Gen, people: &mut [AwsHuman]) {
                 let burst = rng.range(4, 20);
                 for _ in 0..burst {
                     let t = g.clock.local(zone, day, start + rng.range(0, 70));
+                    let t = super::seconds(&mut rng, t);
                     target_call(g, h, &mut rng, t, day, PROD, 0, false, Some(role));
                 }
             }
@@ -430,6 +431,7 @@ fn on_call(g: &mut Gen, names: &mut Names, rng: &mut Rng) {
                 let zone = h.person.sched.zone;
                 for _ in 0..rng.range(1, 8) {
                     let t = g.clock.local(zone, day, minute + rng.range(0, 45));
+                    let t = super::seconds(&mut rng, t);
                     let op = rng.weighted(&[0.55, 0.4, 0.05]);
                     target_call(g, h, &mut rng, t, day, PROD, op, true, None);
                 }

@@ -150,7 +150,10 @@ fn people(g: &mut Gen, names: &mut Names) {
             for _ in 0..n {
                 let (t, evening) = if on_call && !p.sched.works(&g.clock, day) {
                     (
-                        g.clock.local(p.sched.zone, day, rng.range(9 * 60, 22 * 60)),
+                        {
+                            let t = g.clock.local(p.sched.zone, day, rng.range(9 * 60, 22 * 60));
+                            super::seconds(&mut rng, t)
+                        },
                         true,
                     )
                 } else {

@@ -88,16 +88,22 @@ impl Schedule {
     pub fn time(&self, rng: &mut Rng, clock: &Clock, day: i64) -> (Timestamp, bool) {
         if rng.chance(self.evening) {
             let m = rng.range(19 * 60, 23 * 60);
-            return (clock.local(self.zone, day, m), true);
+            return (seconds(rng, clock.local(self.zone, day, m)), true);
         }
         loop {
             let m = self.start + rng.range(0, 9 * 60 + 30);
             let lunch = (12 * 60 + 20..13 * 60 + 20).contains(&m);
             if !lunch || rng.chance(0.25) {
-                return (clock.local(self.zone, day, m), false);
+                return (seconds(rng, clock.local(self.zone, day, m)), false);
             }
         }
     }
+}
+
+/// `t` (a whole minute) at a random second of it: a person's calls are not aligned to the
+/// minute, and two in the same minute are two calls.
+pub fn seconds(rng: &mut Rng, t: Timestamp) -> Timestamp {
+    t + jiff::SignedDuration::from_secs(rng.range(0, 59))
 }
 
 /// Where a person connects from and with what.
