@@ -404,6 +404,33 @@ fn machine_after_machine_within_seconds_is_a_script_s_pace() {
         })
         .collect();
     assert!(by_hand.iter().all(Option::is_none), "{by_hand:?}");
+    // Another person's first sweep by hand: ten machines within the hour is velocity, at half
+    // its weight (a person's pace; at a loop's, machine_pace says the rest).
+    for day in 0..14 {
+        run(
+            &store,
+            &sso_call_at("hal@example.com", &format!("h-{day}"), day, 0, 300 + day),
+            &policy,
+        );
+    }
+    let velocity: Vec<Option<i32>> = (0..10)
+        .map(|k| {
+            let v = run(
+                &store,
+                &sso_call_at(
+                    "hal@example.com",
+                    &format!("sweep-{k}"),
+                    16,
+                    125 * k,
+                    400 + k,
+                ),
+                &policy,
+            );
+            assert_eq!(points(&v, SignalId::MachinePace), None, "{:?}", v.signals);
+            points(&v, SignalId::Velocity)
+        })
+        .collect();
+    assert_eq!(velocity[9], Some(8), "{velocity:?}");
 }
 
 #[test]

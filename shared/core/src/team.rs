@@ -15,9 +15,14 @@
 //! most once a day per member unless the call brings something new. When scoring, it is read
 //! while the principal's own history is young or the call is novel to it, and a network,
 //! client, document or action that is *established* for the team (first seen over a day ago,
-//! seen again on a later day; an action run at least `routine_min_events` times) is not a
-//! novelty for the member. `team_history` says which. Shape signals whose habit only the team
-//! shows are discounted too ([`crate::familiar`]).
+//! seen again on a later day; an action run at least `routine_min_events` times; a class of
+//! machines any member worked on over a day ago) is not a novelty for the member.
+//! `team_history` says which. Shape signals whose habit only the team shows are discounted too
+//! ([`crate::familiar`]).
+//!
+//! The team also keeps its members' hours (a member's first command of each UTC hour updates
+//! it, [`Profile::team_update_due`]): a time the team keeps on that kind of day is not
+//! off-hours for a member whose own history shows no such habit (`usual_hours`).
 
 use crate::familiar::established;
 use crate::model::{CommandEvent, PrincipalKind, Provider};

@@ -462,26 +462,6 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         }
     }
 
-    // Velocity: distinct targets in the last hour, this event included, against the
-    // principal's busiest hour on earlier days; stronger the further above the threshold.
-    let distinct = p.distinct_targets_within_hour(e) as u64;
-    let before = u64::from(p.pace.before(e.event_time));
-    if e.action != Action::Context
-        && distinct >= th.velocity_targets
-        && distinct > before.saturating_mul(2)
-    {
-        let w = policy.weights.get(SignalId::Velocity);
-        let times = (distinct as f64 / th.velocity_targets.max(1) as f64).clamp(1.0, 3.0);
-        out.push_points(
-            SignalId::Velocity,
-            (f64::from(w) * times).round() as i32,
-            format!(
-                "{distinct} distinct targets in the last hour (threshold {}; its busiest hour on earlier days: {before}): ×{times:.1}",
-                th.velocity_targets
-            ),
-        );
-    }
-
     // Machine pace: a person's calls reaching machine after machine within seconds, one call
     // per machine, as a loop sends them (a person sweeping by hand takes minutes per call).
     if command
@@ -503,6 +483,38 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                 ),
             );
         }
+    }
+
+    // Velocity: distinct targets in the last hour, this event included, against the
+    // principal's busiest hour on earlier days; stronger the further above the threshold.
+    let distinct = p.distinct_targets_within_hour(e) as u64;
+    let before = u64::from(p.pace.before(e.event_time));
+    if e.action != Action::Context
+        && distinct >= th.velocity_targets
+        && distinct > before.saturating_mul(2)
+    {
+        let w = policy.weights.get(SignalId::Velocity);
+        let times = (distinct as f64 / th.velocity_targets.max(1) as f64).clamp(1.0, 3.0);
+        // A person at a person's pace is sweeping by hand (an incident, a manual patch round):
+        // the hour's count says half as much; at a loop's pace `machine_pace` says the rest.
+        let by_hand = e
+            .principal
+            .kind
+            .is_some_and(crate::model::PrincipalKind::is_human)
+            && !out.has(SignalId::MachinePace);
+        let (factor, how) = if by_hand {
+            (0.5, "; a person's pace, by hand: half")
+        } else {
+            (1.0, "")
+        };
+        out.push_points(
+            SignalId::Velocity,
+            (f64::from(w) * times * factor).round() as i32,
+            format!(
+                "{distinct} distinct targets in the last hour (threshold {}; its busiest hour on earlier days: {before}): ×{times:.1}{how}",
+                th.velocity_targets
+            ),
+        );
     }
 
     // Burst of denied attempts.
