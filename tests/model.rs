@@ -83,6 +83,95 @@ fn runner_ip(n: i64) -> String {
     )
 }
 
+/// `v` as if recorded in account `account` (identity and envelope).
+fn in_account(mut v: Value, account: &str) -> Value {
+    let text = v.to_string().replace(ACCOUNT, account);
+    v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    v
+}
+
+#[test]
+fn a_role_brings_its_habits_to_a_new_account() {
+    // Three weeks of a deploy role sending its script by tag, every weekday, in one account.
+    let store = MemoryStore::new();
+    let call = |id: String, time: String, session: String| Call {
+        id,
+        time,
+        name: "SendCommand",
+        identity: role_session("deploy-api", &session, true),
+        ip: runner_ip(3),
+        request: script_by_tag("api"),
+    };
+    for day in (0..21).filter(|d| d % 7 < 5) {
+        run(
+            &store,
+            &cloudtrail(call(
+                format!("d-{day}"),
+                at(day, 11, 0),
+                format!("run-{day}"),
+            )),
+        );
+    }
+    // Its first days in a second account: the shape is the role's habit elsewhere.
+    let v = run(
+        &store,
+        &in_account(
+            cloudtrail(call("new-1".into(), at(22, 11, 0), "run-new".into())),
+            "444455556666",
+        ),
+    );
+    let (points, why) =
+        signal(&v, SignalId::ScriptDocument).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        points == 5 && why.contains("the same identity in other accounts"),
+        "{points}: {why}"
+    );
+}
+
+#[test]
+fn a_person_back_from_leave_is_half_as_dormant_as_a_key() {
+    let store = MemoryStore::new();
+    let person = json!({"type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/ida@example.com"),
+        "accountId": ACCOUNT, "accessKeyId": "ASIAEXAMPLEIDA00001",
+        "sessionContext": {"sessionIssuer": {"type": "Role",
+            "arn": format!("arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0123456789abcdef"),
+            "userName": "AWSReservedSSO_Dev_0123456789abcdef"}}});
+    let key = json!({"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCOUNT}:user/jo"),
+        "accountId": ACCOUNT, "accessKeyId": "AKIAEXAMPLEJO000001", "userName": "jo"});
+    let mut dormant = Vec::new();
+    for (who, identity) in [("ida", person), ("jo", key)] {
+        let call = |id: String, time: String| Call {
+            id,
+            time,
+            name: "SendCommand",
+            identity: identity.clone(),
+            ip: "198.51.100.7".into(),
+            request: json!({"documentName": "AWS-RunShellScript", "instanceIds": ["i-0123456789abcdef0"]}),
+        };
+        for day in 0..10 {
+            run(
+                &store,
+                &cloudtrail(call(format!("{who}-{day}"), at(day, 10, 0))),
+            );
+        }
+        // Forty days away.
+        let v = run(
+            &store,
+            &cloudtrail(call(format!("{who}-back"), at(50, 10, 0))),
+        );
+        dormant.push(signal(&v, SignalId::DormantPrincipal));
+    }
+    let (person, key) = (dormant[0].clone(), dormant[1].clone());
+    assert!(
+        person
+            .as_ref()
+            .is_some_and(|(p, why)| *p == 8 && why.contains("identity provider")),
+        "{person:?}"
+    );
+    assert_eq!(key.map(|(p, _)| p), Some(15));
+}
+
 #[test]
 fn a_young_pipelines_churn_counts_after_four_runs() {
     // Four runs on four days, three calls each, every run from a new runner address: twelve

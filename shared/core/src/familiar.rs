@@ -21,8 +21,10 @@
 //! | `long_term_key`, `no_mfa`, `instance_role_caller`, `cross_account_caller` | the principal ran commands (any action, at least 3) on at least `routine_min_active_days` days with these credentials |
 //! | `stale_sdk` | the client family is established |
 //!
-//! Documents and clients established only for the principal's team ([`crate::team`]) count
-//! too: a new hire running the team's script.
+//! The same evidence in the identity's history in the organisation's other accounts (its peer,
+//! consulted while its own history is young or the call is new to it) counts too: a pipeline
+//! role deployed to a new account brings its habits. Documents and clients established only
+//! for the principal's team ([`crate::team`]) count too: a new hire running the team's script.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -194,11 +196,14 @@ fn own_evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) ->
     }
 }
 
-/// Discounts the shape signals already in `out` that are this principal's habit, or, for the
-/// document and client, its team's.
+/// Discounts the shape signals already in `out` that are this principal's habit, or its
+/// identity's in the organisation's other accounts (`peer`: the same role, person or
+/// application, which vouches while the principal's own history is young — a pipeline role
+/// deployed to a new account brings its habits), or, for the document and client, its team's.
 pub fn discount(
     e: &CommandEvent,
     p: &Profile,
+    peer: Option<&Profile>,
     team: Option<&Profile>,
     policy: &Policy,
     out: &mut Signals,
@@ -227,8 +232,12 @@ pub fn discount(
         .map(|s| s.id)
         .collect();
     for id in shape {
-        if let Some(why) =
-            evidence(id, e, p, policy).or_else(|| team.and_then(|t| team_evidence(id, e, t)))
+        if let Some(why) = evidence(id, e, p, policy)
+            .or_else(|| {
+                peer.and_then(|q| evidence(id, e, q, policy))
+                    .map(|why| format!("the same identity in other accounts, {why}"))
+            })
+            .or_else(|| team.and_then(|t| team_evidence(id, e, t)))
         {
             out.scale(
                 id,

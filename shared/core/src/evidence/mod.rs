@@ -413,9 +413,16 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         crate::window_task::signals(e, history.window_tasks, policy, out);
     }
     let Some(p) = own else {
-        // No history of its own: only its team's habits can explain the shape.
-        if command && history.team.is_some() {
-            crate::familiar::discount(e, &Profile::new(e.event_time), history.team, policy, out);
+        // No history of its own: only its peer's or its team's habits can explain the shape.
+        if command && (history.team.is_some() || peer_profile.is_some()) {
+            crate::familiar::discount(
+                e,
+                &Profile::new(e.event_time),
+                peer_profile,
+                history.team,
+                policy,
+                out,
+            );
         }
         if dampen && out.has(SignalId::GrantThenUse) {
             out.full_weight(
@@ -451,14 +458,30 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         }
         let idle_days = e.event_time.duration_since(p.last_seen).as_hours() / 24;
         if idle_days >= i64::from(th.dormant_days) {
-            novelty(
-                out,
-                SignalId::DormantPrincipal,
-                format!(
-                    "principal dormant for {idle_days} days (last seen {})",
-                    day(p.last_seen)
-                ),
+            let reason = format!(
+                "principal dormant for {idle_days} days (last seen {})",
+                day(p.last_seen)
             );
+            // Dormancy is evidence about a credential: a long-lived key or a workload's role
+            // waking up after a month is news; a person signing in again through the identity
+            // provider after leave (a fresh session each time) is half of it.
+            let federated = matches!(
+                e.principal.kind,
+                Some(
+                    crate::model::PrincipalKind::IdentityCenterUser
+                        | crate::model::PrincipalKind::AzureUser
+                )
+            );
+            if federated {
+                rated(
+                    out,
+                    SignalId::DormantPrincipal,
+                    0.5,
+                    format!("{reason}; a person signing in through the identity provider again, as after leave: half"),
+                );
+            } else {
+                novelty(out, SignalId::DormantPrincipal, reason);
+            }
         }
     }
 
@@ -495,13 +518,15 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     {
         let w = policy.weights.get(SignalId::Velocity);
         let times = (distinct as f64 / th.velocity_targets.max(1) as f64).clamp(1.0, 3.0);
-        // A person at a person's pace is sweeping by hand (an incident, a manual patch round):
-        // the hour's count says half as much; at a loop's pace `machine_pace` says the rest.
+        // A person at a person's pace, call after call, is sweeping by hand (an incident, a
+        // manual patch round): the hour's count says half as much; at a loop's pace
+        // `machine_pace` says the rest. One call to many machines is not a sweep by hand.
         let by_hand = e
             .principal
             .kind
             .is_some_and(crate::model::PrincipalKind::is_human)
-            && !out.has(SignalId::MachinePace);
+            && !out.has(SignalId::MachinePace)
+            && fan_out(e).unwrap_or(0) < th.velocity_targets;
         let (factor, how) = if by_hand {
             (0.5, "; a person's pace, by hand: half")
         } else {
@@ -569,7 +594,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     }
     // A denied call of the principal's usual shape is still its usual shape.
     if e.action != Action::Context {
-        crate::familiar::discount(e, p, history.team, policy, out);
+        crate::familiar::discount(e, p, peer_profile, history.team, policy, out);
     }
 
     // Routine: a recurring job, or the same thing from the same place for weeks — never for
