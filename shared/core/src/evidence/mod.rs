@@ -65,7 +65,7 @@ pub fn wants_peer(own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> b
 }
 
 /// Whether the team's hours are wanted: a command outside the policy's business hours, which
-/// the team's own clock may explain ([`habits`]).
+/// the team's own clock may explain (`usual_hours` from its members' hours).
 pub fn wants_team_hours(e: &CommandEvent, policy: &Policy) -> bool {
     e.action != Action::Context
         && e.action != Action::AgentProcess
