@@ -37,11 +37,11 @@ pub enum Caller {
         /// OIDC provider host.
         provider: &'static str,
     },
-    /// An IAM user with a long-term access key.
+    /// An IAM user: with their long-term access key, or signed in to the console.
     User {
         /// User name.
         name: String,
-        /// `AKIA…`.
+        /// `AKIA…` (the access key), or `ASIA…` (a console sign-in's credentials).
         key: String,
     },
 }
@@ -95,10 +95,18 @@ impl Caller {
             Caller::WebIdentity { subject, provider } => json!({"type": "WebIdentityUser",
                 "principalId": format!("arn:aws:iam::{account}:oidc-provider/{provider}:sts.amazonaws.com:{subject}"),
                 "userName": subject, "identityProvider": format!("arn:aws:iam::{account}:oidc-provider/{provider}")}),
-            Caller::User { name, key } => json!({"type": "IAMUser",
-                "principalId": format!("AIDA{}", aws_id(&format!("{account}{name}"), 17)),
-                "arn": format!("arn:aws:iam::{account}:user/{name}"),
-                "accountId": account, "accessKeyId": key, "userName": name}),
+            Caller::User { name, key } => {
+                let mut v = json!({"type": "IAMUser",
+                    "principalId": format!("AIDA{}", aws_id(&format!("{account}{name}"), 17)),
+                    "arn": format!("arn:aws:iam::{account}:user/{name}"),
+                    "accountId": account, "accessKeyId": key, "userName": name});
+                // A console sign-in's temporary credentials carry their session.
+                if key.starts_with("ASIA") {
+                    v["sessionContext"] = json!({"sessionIssuer": {},
+                        "attributes": {"creationDate": session_start(time), "mfaAuthenticated": "true"}});
+                }
+                v
+            }
         }
     }
 }

@@ -55,6 +55,12 @@ impl AwsHuman {
                     aws_id(&format!("{}{account}{day}{via}", self.person.handle), 16)
                 ),
             },
+            // An IAM user signed in to the console works with the console's temporary
+            // credentials (`ASIA…`, one per sign-in), never with their access key.
+            Login::User(name, _) if console => Caller::User {
+                name: name.clone(),
+                key: format!("ASIA{}", aws_id(&format!("{name}{account}{day}{via}"), 16)),
+            },
             Login::User(name, key) => Caller::User {
                 name: name.clone(),
                 key: key.clone(),
