@@ -532,3 +532,91 @@ fn a_known_caller_on_a_class_of_machines_it_never_touched_keeps_that_novelty_vis
         "{reason}"
     );
 }
+
+#[test]
+fn a_member_who_works_weekends_keeps_the_team_s_night_hours_on_a_weekend() {
+    let policy = Policy::default();
+    let store = MemoryStore::new();
+    // As in the rotation above: both members' day work, the first member's weeknights at
+    // 02:10 (days 7 to 11); the second member also worked a Saturday afternoon (day 5).
+    let mut n = 0;
+    for day in (0..12).filter(|d| d % 7 < 5) {
+        for person in ["ana@example.com", "ben@example.com"] {
+            n += 1;
+            run(
+                &store,
+                &sso_call(person, &format!("d-{n}"), &at(day, 14, 10)),
+                &policy,
+            );
+        }
+    }
+    run(
+        &store,
+        &sso_call("ben@example.com", "ben-sat-day", &at(5, 14, 10)),
+        &policy,
+    );
+    for day in 7..12 {
+        n += 1;
+        run(
+            &store,
+            &sso_call("ana@example.com", &format!("n-{n}"), &at(day, 2, 10)),
+            &policy,
+        );
+    }
+    // A Saturday night page (day 12): the team keeps that hour on weeknights, and this member
+    // already works weekends.
+    let v = run(
+        &store,
+        &sso_call("ben@example.com", "ben-sat-night", &at(12, 2, 40)),
+        &policy,
+    );
+    let usual = v.signals.iter().find(|s| s.id == SignalId::UsualHours);
+    assert!(
+        usual
+            .is_some_and(|s| s.reason.contains("its team")
+                && s.reason.contains("as this principal did on 1")),
+        "{:?}",
+        v.signals
+    );
+}
+
+#[test]
+fn unusual_hours_weigh_less_for_someone_whose_hours_often_move() {
+    let policy = Policy::default();
+    // Weekdays at 10:10 for two and a half weeks; the second person was also paged on three
+    // evenings, each hours away from anything they had done before.
+    let unusual = |person: &str, pages: &[(i64, i64)]| {
+        let store = MemoryStore::new();
+        for day in (0..17).filter(|d| d % 7 < 5) {
+            run(
+                &store,
+                &sso_call(person, &format!("{person}-{day}"), &at(day, 10, 10)),
+                &policy,
+            );
+        }
+        for (i, (day, hour)) in pages.iter().enumerate() {
+            run(
+                &store,
+                &sso_call(person, &format!("{person}-p{i}"), &at(*day, *hour, 10)),
+                &policy,
+            );
+        }
+        let v = run(
+            &store,
+            &sso_call(person, &format!("{person}-night"), &at(17, 3, 10)),
+            &policy,
+        );
+        v.signals
+            .iter()
+            .find(|s| s.id == SignalId::UnusualHour)
+            .map(|s| (s.points, s.reason.clone()))
+            .unwrap_or_else(|| panic!("{:?}", v.signals))
+    };
+    let (steady, _) = unusual("cal@example.com", &[]);
+    let (paged, why) = unusual("dee@example.com", &[(8, 21), (10, 16), (15, 22)]);
+    assert!(steady >= 13, "{steady}");
+    assert!(
+        paged < steady && why.contains("as far from any it had kept before"),
+        "{paged}: {why}"
+    );
+}

@@ -486,3 +486,193 @@ fn a_pipeline_opening_a_shell_is_a_signal_and_port_forwarding_is_not() {
     );
     assert!(signal(&person, SignalId::WorkloadShell).is_none());
 }
+
+#[test]
+fn a_hosting_provider_new_to_the_organisation_marks_a_new_identity() {
+    // Three weeks of a deploy role on GitHub-hosted runners: the organisation's hosting
+    // providers are Microsoft's.
+    let store = MemoryStore::new();
+    let call = |id: &str, time: String, role: &str, ip: String| Call {
+        id: id.to_string(),
+        time,
+        name: "SendCommand",
+        identity: role_session(role, &format!("s-{id}"), false),
+        ip,
+        request: json!({"documentName": "AWS-RunShellScript", "instanceIds": ["i-0123456789abcdef0"]}),
+    };
+    for day in (0..21).filter(|d| d % 7 < 5) {
+        let id = format!("d-{day}");
+        run(
+            &store,
+            &cloudtrail(call(&id, at(day, 11, 0), "deploy-api", runner_ip(day))),
+        );
+    }
+    // A role no one has seen, from a VPS: the organisation never called from OVH.
+    let vps = "145.239.227.10".to_string();
+    let v = run(
+        &store,
+        &cloudtrail(call("x-1", at(22, 15, 0), "backup-agent", vps.clone())),
+    );
+    let (points, why) =
+        signal(&v, SignalId::OrgNetworkOwner).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        points == 20 && why.contains("OVH") && why.contains("azure") && why.contains("no history"),
+        "{points}: {why}"
+    );
+    assert!(v.severity >= Severity::High, "{:?}", v.signals);
+    // Its next call minutes later: the call that alerted taught the organisation nothing.
+    let v = run(
+        &store,
+        &cloudtrail(call("x-2", at(22, 15, 3), "backup-agent", vps.clone())),
+    );
+    assert!(
+        ids(&v).contains(&SignalId::OrgNetworkOwner),
+        "{:?}",
+        v.signals
+    );
+    // Another new role on the organisation's usual runners: nothing to say.
+    let v = run(
+        &store,
+        &cloudtrail(call("y-1", at(22, 15, 5), "deploy-web", runner_ip(40))),
+    );
+    assert!(
+        !ids(&v).contains(&SignalId::OrgNetworkOwner),
+        "{:?}",
+        v.signals
+    );
+    // The established role from the VPS: its own owner novelty states it, once.
+    let v = run(
+        &store,
+        &cloudtrail(call("z-1", at(22, 16, 0), "deploy-api", vps)),
+    );
+    assert!(
+        !ids(&v).contains(&SignalId::OrgNetworkOwner),
+        "{:?}",
+        v.signals
+    );
+    assert!(
+        ids(&v).contains(&SignalId::NewNetworkOwner),
+        "{:?}",
+        v.signals
+    );
+}
+
+#[test]
+fn a_sparse_users_habit_counts_one_day_at_a_time() {
+    // An IAM user who ran the same script twice on a Monday, from the same address.
+    let store = MemoryStore::new();
+    let key = json!({"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCOUNT}:user/kim"),
+        "accountId": ACCOUNT, "accessKeyId": "AKIAEXAMPLEKIM00001", "userName": "kim"});
+    let call = |id: &str, time: String| Call {
+        id: id.to_string(),
+        time,
+        name: "SendCommand",
+        identity: key.clone(),
+        ip: "198.51.100.7".into(),
+        request: json!({"documentName": "AWS-RunShellScript", "instanceIds": ["i-0123456789abcdef0"]}),
+    };
+    run(&store, &cloudtrail(call("k-1", at(0, 10, 0))));
+    run(&store, &cloudtrail(call("k-2", at(0, 11, 0))));
+    // A week later, the same again: the document recurs on a second day (half the evidence
+    // of an established habit) and the key has one day of commands behind it (a third).
+    let v = run(&store, &cloudtrail(call("k-3", at(7, 10, 0))));
+    let (doc, why) =
+        signal(&v, SignalId::ScriptDocument).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(doc == 13 && why.contains("recurring"), "{doc}: {why}");
+    let (key_points, why) =
+        signal(&v, SignalId::LongTermKey).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        key_points == 11 && why.contains("1 active days"),
+        "{key_points}: {why}"
+    );
+    assert!(v.severity < Severity::Medium, "{:?}", v.signals);
+}
+
+#[test]
+fn a_person_editing_the_document_they_run_every_week_is_not_a_chain_and_a_new_one_is() {
+    let store = MemoryStore::new();
+    let call = |who: &str, id: &str, time: String, name: &'static str, request: Value| Call {
+        id: id.to_string(),
+        time,
+        name,
+        identity: sso(who, "PlatformAdmin"),
+        ip: "198.51.100.7".into(),
+        request,
+    };
+    let run_diag = json!({"documentName": "Corp-Diag", "instanceIds": ["i-0123456789abcdef0"]});
+    let edit = |name: &str| json!({"name": name, "documentVersion": "$LATEST"});
+    // Two weeks of running the team's diagnostics document, edited once on day 3.
+    for day in (0..15).filter(|d| d % 7 < 5) {
+        if day == 3 {
+            run(
+                &store,
+                &cloudtrail(call(
+                    "ana",
+                    "e-3",
+                    at(day, 9, 0),
+                    "UpdateDocument",
+                    edit("Corp-Diag"),
+                )),
+            );
+        }
+        run(
+            &store,
+            &cloudtrail(call(
+                "ana",
+                &format!("r-{day}"),
+                at(day, 10, 0),
+                "SendCommand",
+                run_diag.clone(),
+            )),
+        );
+    }
+    // Day 15: edited again, then run: her upkeep of her own document.
+    run(
+        &store,
+        &cloudtrail(call(
+            "ana",
+            "e-15",
+            at(15, 9, 0),
+            "UpdateDocument",
+            edit("Corp-Diag"),
+        )),
+    );
+    let v = run(
+        &store,
+        &cloudtrail(call("ana", "r-15", at(15, 9, 5), "SendCommand", run_diag)),
+    );
+    let (points, why) =
+        signal(&v, SignalId::SequenceDocumentRun).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        points < 10 && why.contains("it maintains this document"),
+        "{points}: {why}"
+    );
+    assert!(v.severity < Severity::Medium, "{:?}", v.signals);
+    // The same person writing a document she never ran, then running it: the chain in full.
+    run(
+        &store,
+        &cloudtrail(call(
+            "ana",
+            "c-16",
+            at(16, 9, 0),
+            "CreateDocument",
+            json!({"name": "Corp-New", "documentType": "Command"}),
+        )),
+    );
+    let v = run(
+        &store,
+        &cloudtrail(call(
+            "ana",
+            "r-16",
+            at(16, 9, 4),
+            "SendCommand",
+            json!({"documentName": "Corp-New", "instanceIds": ["i-0123456789abcdef0"]}),
+        )),
+    );
+    assert_eq!(
+        signal(&v, SignalId::SequenceDocumentRun).map(|s| s.0),
+        Some(30),
+        "{:?}",
+        v.signals
+    );
+}

@@ -116,6 +116,8 @@ pub fn process<S: BaselineStore>(
         let (peer_key, team_key) = keys.org_to_read(own, event, policy);
         let peer = get_opt(store, peer_key)?;
         let team = get_opt(store, team_key)?;
+        let hosting = crate::org::wants(own, event);
+        let org = get_opt(store, hosting.as_ref().map(|_| crate::org::ORG_KEY))?;
         let history = History {
             principal: own,
             account_first_seen,
@@ -123,16 +125,24 @@ pub fn process<S: BaselineStore>(
             grants: &grants,
             team: team.as_ref(),
             window_tasks: &window_tasks,
+            org: org.as_ref(),
         };
         let verdict = evaluate_joined(event, history, policy, &loaded);
         for k in keys.org_to_update(own, event) {
             record_peer(store, k, event)?;
         }
+        let alerted = matches!(&verdict, Processed::Verdict(v) if v.is_alert(policy));
+        if let Some(o) = hosting
+            .filter(|o| !alerted && crate::org::needs_record(org.as_ref(), o, event.event_time))
+        {
+            update_key(store, crate::org::ORG_KEY, event.event_time, |p| {
+                crate::org::record(p, &o, event.event_time)
+            })?;
+        }
         let (mut profile, version) = match stored {
             Some(s) => (s.profile, Some(s.version)),
             None => (Profile::new(event.event_time), None),
         };
-        let alerted = matches!(&verdict, Processed::Verdict(v) if v.is_alert(policy));
         profile.observe_scored(event, alerted);
         match store
             .put(&keys.profile, &profile, version.as_ref())
@@ -674,6 +684,10 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
             window_tasks.extend(p.joins);
         }
     }
+    let org = match crate::org::wants(own, event) {
+        Some(_) => get_opt_async(store, Some(crate::org::ORG_KEY)).await?,
+        None => None,
+    };
     let history = History {
         principal: own,
         account_first_seen,
@@ -681,6 +695,7 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
         grants: &grants,
         team: team.as_ref(),
         window_tasks: &window_tasks,
+        org: org.as_ref(),
     };
     let loaded = join_load_async(store, event)
         .await
@@ -715,6 +730,18 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
         }
         for k in keys.org_to_update(stored.as_ref().map(|s| &s.profile), event) {
             record_peer_async(store, k, event).await?;
+        }
+        let alerted = verdict.is_some_and(|v| v.is_alert(policy));
+        if let Some(o) =
+            crate::org::wants(stored.as_ref().map(|s| &s.profile), event).filter(|_| !alerted)
+        {
+            let org = get_opt_async(store, Some(crate::org::ORG_KEY)).await?;
+            if crate::org::needs_record(org.as_ref(), &o, event.event_time) {
+                update_key_async(store, crate::org::ORG_KEY, event.event_time, |p| {
+                    crate::org::record(p, &o, event.event_time)
+                })
+                .await?;
+            }
         }
         let (mut profile, version) = match stored {
             Some(s) => (s.profile, Some(s.version)),

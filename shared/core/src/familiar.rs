@@ -47,6 +47,7 @@ pub const OUT_OF_CHARACTER: &[SignalId] = &[
     SignalId::CredentialTypeChange,
     SignalId::GrantThenUse,
     SignalId::NoveltyBurst,
+    SignalId::OrgNetworkOwner,
 ];
 
 /// The shape signals about how targets were chosen, which a new class of machines
@@ -74,9 +75,24 @@ pub fn wants_team(p: &Profile, e: &CommandEvent) -> bool {
             .is_some_and(|d| established(&p.documents, &doc_value(&d.name), e.event_time).is_none())
 }
 
-/// Why the shape signal `id` of `e` is this principal's habit, if it is.
-fn evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Option<String> {
+/// Why the shape signal `id` of `e` is this principal's habit, if it is, and how far (the
+/// strength: 1.0 for a habit established over days, less for one its history has only begun
+/// to show).
+fn evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Option<(String, f64)> {
     own_evidence(id, e, p, policy)
+}
+
+/// `value` in `list`, first seen on an earlier UTC day over a day before `now` but not yet
+/// seen again: this call is its first recurrence. Half the evidence of an established value.
+fn recurring<'a>(list: &'a [Seen], value: &str, now: Timestamp) -> Option<&'a Seen> {
+    let settled = now - SignedDuration::from_hours(24);
+    list.iter()
+        .find(|s| s.value == value && s.first <= settled && utc_day(s.first) < utc_day(now))
+}
+
+/// The strength of a habit shown on `days` of the `needed` active days that establish it.
+fn partial(days: u32, needed: u32) -> f64 {
+    (days as f64 / f64::from(needed.max(1))).min(1.0)
 }
 
 /// Why the shape signal `id` of `e` is its team's habit (documents and clients), if it is.
@@ -110,29 +126,57 @@ fn team_evidence(id: SignalId, e: &CommandEvent, team: &Profile) -> Option<Strin
     ))
 }
 
-fn own_evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) -> Option<String> {
+fn own_evidence(
+    id: SignalId,
+    e: &CommandEvent,
+    p: &Profile,
+    policy: &Policy,
+) -> Option<(String, f64)> {
     let now = e.event_time;
     let days = active_days(p);
     let runs = p.actions.get(&e.action).copied().unwrap_or(0);
     match id {
         SignalId::ScriptDocument | SignalId::CustomDocument | SignalId::CommandDocumentChanged => {
             // The document and the action both: a shell script sent by SendCommand every day
-            // says nothing about the first association that runs it everywhere.
-            if runs < 3 {
+            // says nothing about the first association that runs it everywhere. A document
+            // used before on an earlier day, recurring now, is half the evidence: a sparse
+            // user's habit shows itself one day at a time.
+            if runs < 2 {
                 return None;
             }
+            let needed = policy.thresholds.routine_min_active_days;
             // Azure Run Command names no document: the action is the script runner.
             let Some(name) = e.document.as_ref().map(|d| &d.name) else {
-                return (days >= policy.thresholds.routine_min_active_days)
-                    .then(|| format!("{runs} earlier {} on {days} active days", e.action));
+                let strength = if runs >= 3 {
+                    partial(days, needed)
+                } else {
+                    0.0
+                };
+                return (strength > 0.0 && days >= 2).then(|| {
+                    (
+                        format!("{runs} earlier {} on {days} active days", e.action),
+                        strength,
+                    )
+                });
             };
-            let s = established(&p.documents, &doc_value(name), now)?;
-            Some(format!(
-                "its usual document: {} used {} times since {}, and {runs} earlier {}",
-                s.value,
-                s.count,
-                day(s.first),
-                e.action
+            let value = doc_value(name);
+            let (s, strength, how) = match established(&p.documents, &value, now) {
+                Some(s) if runs >= 3 => (s, 1.0, "its usual document"),
+                _ => (
+                    recurring(&p.documents, &value, now)?,
+                    0.5,
+                    "a document it used on an earlier day, recurring",
+                ),
+            };
+            Some((
+                format!(
+                    "{how}: {} used {} times since {}, and {runs} earlier {}",
+                    s.value,
+                    s.count,
+                    day(s.first),
+                    e.action
+                ),
+                strength,
             ))
         }
         SignalId::TagTarget => {
@@ -145,24 +189,31 @@ fn own_evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) ->
                 .map(|c| established(&p.targets, c, now))
                 .collect();
             let known = known?;
-            Some(format!(
-                "its usual targets: {}",
-                known
-                    .iter()
-                    .map(|s| format!(
-                        "{} ({} times since {})",
-                        s.value.trim_start_matches("class:"),
-                        s.count,
-                        day(s.first)
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            Some((
+                format!(
+                    "its usual targets: {}",
+                    known
+                        .iter()
+                        .map(|s| format!(
+                            "{} ({} times since {})",
+                            s.value.trim_start_matches("class:"),
+                            s.count,
+                            day(s.first)
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                1.0,
             ))
         }
         SignalId::ManyTargets => {
             let n = fan_out(e)?;
-            (days >= policy.thresholds.routine_min_active_days && n <= p.max_fan_out)
-                .then(|| format!("within its largest fan-out, {} targets", p.max_fan_out))
+            (days >= policy.thresholds.routine_min_active_days && n <= p.max_fan_out).then(|| {
+                (
+                    format!("within its largest fan-out, {} targets", p.max_fan_out),
+                    1.0,
+                )
+            })
         }
         SignalId::LongTermKey
         | SignalId::NoMfa
@@ -178,18 +229,35 @@ fn own_evidence(id: SignalId, e: &CommandEvent, p: &Profile, policy: &Policy) ->
                 .filter(|(a, _)| crate::model::Action::COMMANDS.contains(a))
                 .map(|(_, n)| *n)
                 .sum();
-            (days >= policy.thresholds.routine_min_active_days && commands >= 3).then(|| {
-                format!("how this principal always calls: {commands} earlier commands on {days} active days")
+            // Its history so far, in proportion: each earlier active day with commands on
+            // these credentials is a third of the habit (`routine_min_active_days`), so a
+            // sparse user's key is not an unknown key's on their fourth week.
+            let needed = policy.thresholds.routine_min_active_days;
+            let strength = if commands >= 3 {
+                partial(days, needed)
+            } else if commands >= 1 {
+                partial(days, needed).min(0.5)
+            } else {
+                0.0
+            };
+            (strength > 0.0).then(|| {
+                (
+                    format!("how this principal always calls: {commands} earlier commands on {days} active days"),
+                    strength,
+                )
             })
         }
         SignalId::StaleSdk => {
             let client = client_of(e)?;
             let s = established(&p.clients, &client, now)?;
-            Some(format!(
-                "its usual client: {} used {} times since {}",
-                s.value,
-                s.count,
-                day(s.first)
+            Some((
+                format!(
+                    "its usual client: {} used {} times since {}",
+                    s.value,
+                    s.count,
+                    day(s.first)
+                ),
+                1.0,
             ))
         }
         _ => None,
@@ -232,18 +300,51 @@ pub fn discount(
         .map(|s| s.id)
         .collect();
     for id in shape {
-        if let Some(why) = evidence(id, e, p, policy)
-            .or_else(|| {
-                peer.and_then(|q| evidence(id, e, q, policy))
-                    .map(|why| format!("the same identity in other accounts, {why}"))
-            })
-            .or_else(|| team.and_then(|t| team_evidence(id, e, t)))
-        {
-            out.scale(
-                id,
-                factor,
-                &format!("{why}: {:.0}% of its weight", factor * 100.0),
-            );
+        // The strongest of its own, its peer's and its team's evidence.
+        let own = evidence(id, e, p, policy);
+        let found = match own {
+            Some(o) if o.1 >= 1.0 => Some(o),
+            _ => {
+                let other = peer
+                    .and_then(|q| evidence(id, e, q, policy))
+                    .map(|(why, k)| (format!("the same identity in other accounts, {why}"), k))
+                    .filter(|(_, k)| *k >= 1.0)
+                    .or_else(|| team.and_then(|t| team_evidence(id, e, t)).map(|w| (w, 1.0)));
+                other.or(own)
+            }
+        };
+        if let Some((why, strength)) = found {
+            // Full evidence keeps `familiar_weight` of the points; partial evidence keeps
+            // proportionally more.
+            let k = 1.0 - strength * (1.0 - factor);
+            out.scale(id, k, &format!("{why}: {:.0}% of its weight", k * 100.0));
+        }
+    }
+    // A chain it keeps: a person editing the document or runbook they run on many days, then
+    // running it. A new document written and run (the attack's path; MicroBurst's random
+    // runbook) is not established; a stolen session poisoning a trusted document is out of
+    // character (returned above).
+    let chain = [SignalId::SequenceDocumentRun, SignalId::SequenceRunbook];
+    if let Some(&seq) = chain.iter().find(|id| out.has(**id)) {
+        let edits = p
+            .actions
+            .get(&crate::model::Action::CommandDocument)
+            .copied()
+            .unwrap_or(0);
+        let doc = own_evidence(SignalId::CustomDocument, e, p, policy)
+            .filter(|(_, strength)| *strength >= 1.0 && edits >= 2);
+        if let Some((why, _)) = doc {
+            for id in [seq, SignalId::HandsOnChain] {
+                out.scale(
+                    id,
+                    factor,
+                    &format!(
+                        "it maintains this document: {why}, and {} earlier document changes: {:.0}% of its weight",
+                        edits - 1,
+                        factor * 100.0
+                    ),
+                );
+            }
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod join;
 pub mod model;
 pub mod normalize;
 pub mod operations;
+pub mod org;
 pub mod owner;
 pub mod policy;
 pub mod profile;

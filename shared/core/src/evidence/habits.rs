@@ -71,6 +71,12 @@ pub(super) fn habits(
     let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
     let start = p.active_hours.partition_point(|&h| h < first_hour);
     let tolerance = i64::from(th.habit_tolerance_hours);
+    // Its rate of unusual hours: of its active hours after its first `habit_min_days` days,
+    // those `rhythm_margin_hours` away from every hour of day it had acted in before.
+    let margin = i64::from(th.rhythm_margin_hours);
+    let mut hours_before = 0u32;
+    let mut unusual_before = 0u32;
+    let mut eligible = 0u32;
     for &h in &p.active_hours[start..] {
         let local = i64::from(h) + offset_h;
         let d = local.div_euclid(24);
@@ -91,6 +97,14 @@ pub(super) fn habits(
             active_days += 1;
             last_active = d;
         }
+        if active_days > th.habit_min_days {
+            eligible += 1;
+            let far = (0..24i64)
+                .filter(|&x| hours_before & (1 << x) != 0)
+                .all(|x| circ(x, hod) > margin);
+            unusual_before += u32::from(far);
+        }
+        hours_before |= 1 << hod;
         days_at[hod as usize] += 1;
         let same_kind = business(d) == today_business;
         if d != last_kind && same_kind {
@@ -178,13 +192,28 @@ pub(super) fn habits(
             // Its team's clock: a time its team keeps (an on-call rotation's nights, a team
             // spread over time zones) is no surprise from one of its members, though the
             // policy's business hours say otherwise.
+            // As for its own clock: this time on days of this kind, or this time on any days
+            // for a member who already works on days of this kind, as its team does (a
+            // rotation's weeknight pages make its weekend nights no surprise to whoever has
+            // held the weekend pager).
             team.and_then(|t| {
-                let days = days_near(t, (first_day, now_day), now_hod, offset_h, tolerance, |d| {
+                let span = (first_day, now_day);
+                let days = days_near(t, span, now_hod, offset_h, tolerance, |d| {
                     business(d) == today_business
                 });
-                (days >= th.habit_min_days).then(|| {
-                    format!(
+                if days >= th.habit_min_days {
+                    return Some(format!(
                         "its team (the same permission set or role) acted within {} h of it on {days} {kind} of the last {}",
+                        th.habit_tolerance_hours, th.habit_lookback_days
+                    ));
+                }
+                let any = days_near(t, span, now_hod, offset_h, tolerance, |_| true);
+                let of_kind = days_near(t, span, now_hod, offset_h, 12, |d| {
+                    business(d) == today_business
+                });
+                (any >= th.habit_min_days && of_kind > 0 && kind_days > 0).then(|| {
+                    format!(
+                        "its team (the same permission set or role) acted within {} h of it on {any} of the last {} days, and on {of_kind} {kind}, as this principal did on {kind_days}",
                         th.habit_tolerance_hours, th.habit_lookback_days
                     )
                 })
@@ -215,6 +244,25 @@ pub(super) fn habits(
                 th.habit_lookback_days
             ),
         );
+        // Weighed by how often it keeps new hours: a rotation's pages fall at any time. The
+        // rate is smoothed toward its kind's prior, as for network owners, so a short history
+        // neither condemns nor excuses.
+        if eligible >= th.habit_min_days.saturating_mul(2) {
+            let human = e
+                .principal
+                .kind
+                .is_some_and(crate::model::PrincipalKind::is_human);
+            let factor = crate::owner::owner_surprise(unusual_before, eligible, human).min(1.0);
+            if factor < 1.0 {
+                out.scale(
+                    SignalId::UnusualHour,
+                    factor,
+                    &format!(
+                        "{unusual_before} of its {eligible} earlier active hours were as far from any it had kept before: weight ×{factor:.2}"
+                    ),
+                );
+            }
+        }
     }
 }
 

@@ -411,6 +411,8 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     if command {
         crate::grant::signals(e, history.grants, own, policy, out);
         crate::window_task::signals(e, history.window_tasks, policy, out);
+        // The last back-off of owner novelty: the organisation's hosting providers.
+        crate::org::signals(e, own, history.org, policy, out);
     }
     let Some(p) = own else {
         // No history of its own: only its peer's or its team's habits can explain the shape.

@@ -43,6 +43,7 @@ pub(super) fn routine_credit(
         SignalId::SessionClientChange,
         SignalId::CredentialTypeChange,
         SignalId::WindowTaskChain,
+        SignalId::OrgNetworkOwner,
     ];
     if command && !unroutine.iter().any(|id| out.has(*id)) {
         if let Some((r, period, matched, span)) =

@@ -626,6 +626,9 @@ pub struct History<'a> {
     /// Maintenance-window task registrations naming the call's window targets
     /// ([`crate::window_task`]).
     pub window_tasks: &'a [crate::join::JoinEntry],
+    /// The hosting providers the organisation's identities called from ([`crate::org`]),
+    /// read when the call's hosting owner is new to its principal.
+    pub org: Option<&'a Profile>,
 }
 
 /// The stateful signals live in [`crate::evidence`]; these names stay here for callers.

@@ -241,6 +241,10 @@ signals! {
     /// `thresholds.machine_pace_seconds`): one call per machine in a loop, as Pacu and
     /// MicroBurst's Invoke-AzVMBulkCMD send them. Up to twice its weight as the burst grows.
     MachinePace => machine_pace = 20;
+    /// Baseline: a command by a principal with young history (no team or own owner novelty
+    /// said it) from a hosting provider no identity of the organisation used before today
+    /// ([`crate::org`]): a VPS rented for the attack.
+    OrgNetworkOwner => org_network_owner = 20;
 }
 
 /// Signals about a call's shape that an established routine explains: when
