@@ -71,12 +71,6 @@ pub(super) fn habits(
     let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
     let start = p.active_hours.partition_point(|&h| h < first_hour);
     let tolerance = i64::from(th.habit_tolerance_hours);
-    // Its rate of unusual hours: of its active hours after its first `habit_min_days` days,
-    // those `rhythm_margin_hours` away from every hour of day it had acted in before.
-    let margin = i64::from(th.rhythm_margin_hours);
-    let mut hours_before = 0u32;
-    let mut unusual_before = 0u32;
-    let mut eligible = 0u32;
     for &h in &p.active_hours[start..] {
         let local = i64::from(h) + offset_h;
         let d = local.div_euclid(24);
@@ -97,14 +91,6 @@ pub(super) fn habits(
             active_days += 1;
             last_active = d;
         }
-        if active_days > th.habit_min_days {
-            eligible += 1;
-            let far = (0..24i64)
-                .filter(|&x| hours_before & (1 << x) != 0)
-                .all(|x| circ(x, hod) > margin);
-            unusual_before += u32::from(far);
-        }
-        hours_before |= 1 << hod;
         days_at[hod as usize] += 1;
         let same_kind = business(d) == today_business;
         if d != last_kind && same_kind {
@@ -247,6 +233,13 @@ pub(super) fn habits(
         // Weighed by how often it keeps new hours: a rotation's pages fall at any time. The
         // rate is smoothed toward its kind's prior, as for network owners, so a short history
         // neither condemns nor excuses.
+        let (unusual_before, eligible) = moved_hours(
+            &p.active_hours[start..],
+            (first_day, now_day),
+            offset_h,
+            i64::from(th.rhythm_margin_hours),
+            th.habit_min_days,
+        );
         if eligible >= th.habit_min_days.saturating_mul(2) {
             let human = e
                 .principal
@@ -264,6 +257,46 @@ pub(super) fn habits(
             }
         }
     }
+}
+
+/// How often a principal's hours moved: of its active `hours` (stored UTC hours, sorted) on
+/// local days in `[first_day, now_day)` after its first `min_days` active days, how many were
+/// more than `margin` hours from every hour of day it had acted in before — and how many
+/// there were. Read only when `unusual_hour` fires.
+fn moved_hours(
+    hours: &[u32],
+    (first_day, now_day): (i64, i64),
+    offset_h: i64,
+    margin: i64,
+    min_days: u32,
+) -> (u32, u32) {
+    // The hours of day within `margin` of each hour of day, as a 24-bit mask.
+    let near: [u32; 24] = std::array::from_fn(|h| {
+        (-margin.min(12)..=margin.min(12)).fold(0u32, |m, d| m | 1 << (h as i64 + d).rem_euclid(24))
+    });
+    let (mut seen, mut moved, mut eligible, mut days, mut last) =
+        (0u32, 0u32, 0u32, 0u32, i64::MIN);
+    for &h in hours {
+        let local = i64::from(h) + offset_h;
+        let d = local.div_euclid(24);
+        if d >= now_day {
+            break;
+        }
+        if d < first_day {
+            continue;
+        }
+        if d != last {
+            days += 1;
+            last = d;
+        }
+        let hod = local.rem_euclid(24) as usize;
+        if days > min_days {
+            eligible += 1;
+            moved += u32::from(seen & near[hod] == 0);
+        }
+        seen |= 1 << hod;
+    }
+    (moved, eligible)
 }
 
 /// Distinct local days in `[first_day, now_day)` of the kind `same_kind` accepts (business or
