@@ -228,31 +228,43 @@ fn a_weekend_at_the_usual_hour_is_usual_for_someone_who_already_works_weekends()
     assert!(!ids(&v).contains(&SignalId::UsualHours), "{:?}", v.signals);
 }
 
-#[test]
-fn the_rotation_s_nights_are_usual_for_its_next_member() {
-    let policy = Policy::default();
-    let store = MemoryStore::new();
-    // Two weeks of day work by both members (14:10 on weekdays), and the first member's
-    // on-call week: weeknights at 02:10 (days 7 to 11, Monday to Friday).
+/// Two weeks of day work by ana and ben (14:10 on weekdays), then `extra` calls (`person`,
+/// day, hour), then ana's on-call week: weeknights at 02:10 (days 7 to 11, Monday to Friday).
+fn rotation(store: &MemoryStore, policy: &Policy, extra: &[(&str, i64, i64)]) {
     let mut n = 0;
     for day in (0..12).filter(|d| d % 7 < 5) {
         for person in ["ana@example.com", "ben@example.com"] {
             n += 1;
             run(
-                &store,
+                store,
                 &sso_call(person, &format!("d-{n}"), &at(day, 14, 10)),
-                &policy,
+                policy,
             );
         }
+    }
+    for (person, day, hour) in extra {
+        n += 1;
+        run(
+            store,
+            &sso_call(person, &format!("x-{n}"), &at(*day, *hour, 10)),
+            policy,
+        );
     }
     for day in 7..12 {
         n += 1;
         run(
-            &store,
+            store,
             &sso_call("ana@example.com", &format!("n-{n}"), &at(day, 2, 10)),
-            &policy,
+            policy,
         );
     }
+}
+
+#[test]
+fn the_rotation_s_nights_are_usual_for_its_next_member() {
+    let policy = Policy::default();
+    let store = MemoryStore::new();
+    rotation(&store, &policy, &[]);
     // The second member's first night on call (Monday, day 14): off the policy's clock and
     // their own, but the team's.
     let v = run(
@@ -537,32 +549,8 @@ fn a_known_caller_on_a_class_of_machines_it_never_touched_keeps_that_novelty_vis
 fn a_member_who_works_weekends_keeps_the_team_s_night_hours_on_a_weekend() {
     let policy = Policy::default();
     let store = MemoryStore::new();
-    // As in the rotation above: both members' day work, the first member's weeknights at
-    // 02:10 (days 7 to 11); the second member also worked a Saturday afternoon (day 5).
-    let mut n = 0;
-    for day in (0..12).filter(|d| d % 7 < 5) {
-        for person in ["ana@example.com", "ben@example.com"] {
-            n += 1;
-            run(
-                &store,
-                &sso_call(person, &format!("d-{n}"), &at(day, 14, 10)),
-                &policy,
-            );
-        }
-    }
-    run(
-        &store,
-        &sso_call("ben@example.com", "ben-sat-day", &at(5, 14, 10)),
-        &policy,
-    );
-    for day in 7..12 {
-        n += 1;
-        run(
-            &store,
-            &sso_call("ana@example.com", &format!("n-{n}"), &at(day, 2, 10)),
-            &policy,
-        );
-    }
+    // As in the rotation above, and the second member also worked a Saturday afternoon.
+    rotation(&store, &policy, &[("ben@example.com", 5, 14)]);
     // A Saturday night page (day 12): the team keeps that hour on weeknights, and this member
     // already works weekends.
     let v = run(

@@ -67,20 +67,8 @@ pub(super) fn habits(
     let mut hours_off = 0u32;
     let mut active_days = 0u32;
     let mut last_active = i64::MIN;
-    // The list is sorted: start at the lookback's first hour, stop at today.
-    let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
-    let start = p.active_hours.partition_point(|&h| h < first_hour);
     let tolerance = i64::from(th.habit_tolerance_hours);
-    for &h in &p.active_hours[start..] {
-        let local = i64::from(h) + offset_h;
-        let d = local.div_euclid(24);
-        if d >= now_day {
-            break;
-        }
-        if d < first_day {
-            continue;
-        }
-        let hod = local.rem_euclid(24);
+    for (d, hod) in local_hours(p, (first_day, now_day), offset_h) {
         hours_seen += 1;
         hours_off += u32::from(
             !policy
@@ -234,9 +222,7 @@ pub(super) fn habits(
         // rate is smoothed toward its kind's prior, as for network owners, so a short history
         // neither condemns nor excuses.
         let (unusual_before, eligible) = moved_hours(
-            &p.active_hours[start..],
-            (first_day, now_day),
-            offset_h,
+            local_hours(p, (first_day, now_day), offset_h),
             i64::from(th.rhythm_margin_hours),
             th.habit_min_days,
         );
@@ -259,37 +245,42 @@ pub(super) fn habits(
     }
 }
 
-/// How often a principal's hours moved: of its active `hours` (stored UTC hours, sorted) on
-/// local days in `[first_day, now_day)` after its first `min_days` active days, how many were
-/// more than `margin` hours from every hour of day it had acted in before — and how many
-/// there were. Read only when `unusual_hour` fires.
-fn moved_hours(
-    hours: &[u32],
+/// The active hours of `p` on local days in `[first_day, now_day)` (local time is UTC +
+/// `offset_h`), oldest first, as (local day, local hour of day).
+fn local_hours(
+    p: &Profile,
     (first_day, now_day): (i64, i64),
     offset_h: i64,
-    margin: i64,
-    min_days: u32,
-) -> (u32, u32) {
+) -> impl Iterator<Item = (i64, i64)> + '_ {
+    // The list is sorted: start at the lookback's first hour, stop at today.
+    let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
+    let start = p.active_hours.partition_point(|&h| h < first_hour);
+    p.active_hours[start..]
+        .iter()
+        .map(move |&h| {
+            let local = i64::from(h) + offset_h;
+            (local.div_euclid(24), local.rem_euclid(24))
+        })
+        .take_while(move |&(d, _)| d < now_day)
+        .filter(move |&(d, _)| d >= first_day)
+}
+
+/// How often a principal's hours moved: of its active `hours` ([`local_hours`]) after its
+/// first `min_days` active days, how many were more than `margin` hours from every hour of day
+/// it had acted in before — and how many there were. Read only when `unusual_hour` fires.
+fn moved_hours(hours: impl Iterator<Item = (i64, i64)>, margin: i64, min_days: u32) -> (u32, u32) {
     // The hours of day within `margin` of each hour of day, as a 24-bit mask.
     let near: [u32; 24] = std::array::from_fn(|h| {
         (-margin.min(12)..=margin.min(12)).fold(0u32, |m, d| m | 1 << (h as i64 + d).rem_euclid(24))
     });
     let (mut seen, mut moved, mut eligible, mut days, mut last) =
         (0u32, 0u32, 0u32, 0u32, i64::MIN);
-    for &h in hours {
-        let local = i64::from(h) + offset_h;
-        let d = local.div_euclid(24);
-        if d >= now_day {
-            break;
-        }
-        if d < first_day {
-            continue;
-        }
+    for (d, hod) in hours {
         if d != last {
             days += 1;
             last = d;
         }
-        let hod = local.rem_euclid(24) as usize;
+        let hod = hod as usize;
         if days > min_days {
             eligible += 1;
             moved += u32::from(seen & near[hod] == 0);
@@ -310,17 +301,10 @@ fn days_near(
     tolerance: i64,
     same_kind: impl Fn(i64) -> bool,
 ) -> u32 {
-    let first_hour = (first_day * 24 - offset_h).clamp(0, i64::from(u32::MAX)) as u32;
-    let start = p.active_hours.partition_point(|&h| h < first_hour);
     let mut days = 0;
     let mut last = i64::MIN;
-    for &h in &p.active_hours[start..] {
-        let local = i64::from(h) + offset_h;
-        let d = local.div_euclid(24);
-        if d >= now_day {
-            break;
-        }
-        let gap = (local.rem_euclid(24) - hod).rem_euclid(24);
+    for (d, at) in local_hours(p, (first_day, now_day), offset_h) {
+        let gap = (at - hod).rem_euclid(24);
         if d != last && gap.min(24 - gap) <= tolerance && same_kind(d) {
             days += 1;
             last = d;
