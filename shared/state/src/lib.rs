@@ -230,4 +230,38 @@ mod async_tests {
             Ok(cadet_core::Processed::Duplicate)
         ));
     }
+
+    #[test]
+    fn both_paths_record_the_organisation_s_hosting_providers_alike() {
+        // A routine patching run from a GitHub-hosted runner (Azure's network), and one
+        // from a documentation address (no owner to record).
+        let call = |id: &str, ip: &str| {
+            let text = format!(
+                r#"{{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand","eventTime":"2026-10-03T10:13:07Z",
+                "eventID":"{id}","recipientAccountId":"111122223333","sourceIPAddress":"{ip}",
+                "userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/patcher/run-{id}"}},
+                "requestParameters":{{"documentName":"AWS-RunPatchBaseline"}}}}"#
+            );
+            cadet_core::normalize(&text)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| panic!("event"))
+        };
+        let policy = cadet_core::Policy::default();
+        let (a, b) = (MemoryStore::new(), MemoryStore::new());
+        for (id, ip) in [("e-1", "20.40.7.9"), ("e-2", "198.51.100.7")] {
+            let ev = call(id, ip);
+            assert!(cadet_core::process(&a, &ev, &policy).is_ok());
+            assert!(ready(cadet_core::process_async(&b, &ev, &policy)).is_ok());
+        }
+        let owners = |s: &MemoryStore| -> Vec<String> {
+            BaselineStore::get(s, cadet_core::org::ORG_KEY)
+                .ok()
+                .flatten()
+                .map(|st| st.profile.owners.iter().map(|o| o.value.clone()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(owners(&a), vec!["azure".to_string()]);
+        assert_eq!(owners(&a), owners(&b));
+    }
 }
