@@ -20,7 +20,8 @@
 //! - The behavioural features of model v3, one module each: [`owner`] (network owners and a
 //!   principal's rate of new networks), [`familiar`] (a call's shape discounted when it is the
 //!   principal's habit), [`credential`] (stolen-credential signs), [`grant`] (a grant to one
-//!   identity, then its first commands), [`team`] (team history for thin histories).
+//!   identity, then its first commands), [`team`] (team history for thin histories), [`org`]
+//!   (the organisation's hosting providers, the last back-off for a new identity's network).
 //! - [`finding`] renders the stable finding JSON and OCSF; [`response`] derives the
 //!   containment plan a finding calls for (as data: the `cadet-respond` crate executes it).
 //!
