@@ -149,7 +149,15 @@ fn ocsf_carries_the_finding() {
         assert_eq!(v["metadata"]["version"], "1.5.0");
         assert_eq!(v["metadata"]["profiles"], serde_json::json!(["cloud"]));
         assert!(!has_null(v), "no null anywhere: {v}");
-        assert_eq!(v["finding_info"]["attacks"][0]["technique"]["uid"], "T1651");
+        let attack = &v["finding_info"]["attacks"][0];
+        if v["finding_info"]["types"][0] == "audit_tamper" {
+            assert_eq!(attack["technique"]["uid"], "T1562", "{attack}");
+            assert_eq!(attack["sub_technique"]["uid"], "T1562.008", "{attack}");
+            assert_eq!(attack["tactic"]["uid"], "TA0005", "{attack}");
+        } else {
+            assert_eq!(attack["technique"]["uid"], "T1651", "{attack}");
+            assert_eq!(attack["tactic"]["uid"], "TA0002", "{attack}");
+        }
         let signals = v["unmapped"]["signals"].as_array().map(Vec::len);
         let analytics = v["finding_info"]["related_analytics"]
             .as_array()

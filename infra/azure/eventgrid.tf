@@ -44,8 +44,18 @@ resource "time_sleep" "topic_rbac_propagation" {
   depends_on      = [azurerm_role_assignment.topic_deadletter_writer]
 }
 
+# Event Grid allows 25 advanced-filter values per subscription in total, so the operations of
+# operations.json are split into groups of 25, one subscription each ("<prefix>-detect",
+# "<prefix>-detect-1", …), all delivering to the same function.
+moved {
+  from = azurerm_eventgrid_system_topic_event_subscription.detect
+  to   = azurerm_eventgrid_system_topic_event_subscription.detect["0"]
+}
+
 resource "azurerm_eventgrid_system_topic_event_subscription" "detect" {
-  name                  = "${var.name_prefix}-detect"
+  for_each = local.operation_groups
+
+  name                  = each.key == "0" ? "${var.name_prefix}-detect" : "${var.name_prefix}-detect-${each.key}"
   system_topic          = var.existing_system_topic == null ? azurerm_eventgrid_system_topic.subscription[0].name : var.existing_system_topic.name
   resource_group_name   = var.existing_system_topic == null ? var.resource_group_name : var.existing_system_topic.resource_group_name
   event_delivery_schema = "EventGridSchema"
@@ -56,14 +66,13 @@ resource "azurerm_eventgrid_system_topic_event_subscription" "detect" {
     max_events_per_batch = var.max_events_per_batch
   }
 
-  # One string_in filter on data.operationName with every operation of operations.json (22 values;
-  # Event Grid allows 25 advanced-filter values per subscription in total). Event Grid string
-  # comparisons are case-insensitive, so "microsoft.compute/virtualmachines/runcommand/action"
+  # One string_in filter on data.operationName with this group's operations (at most 25). Event
+  # Grid string comparisons are case-insensitive, so "microsoft.compute/virtualmachines/runcommand/action"
   # matches too: the canonical case in operations.json is for the core's table, not for Event Grid.
   advanced_filter {
     string_in {
       key    = "data.operationName"
-      values = local.operations
+      values = each.value
     }
   }
 
@@ -86,8 +95,8 @@ resource "azurerm_eventgrid_system_topic_event_subscription" "detect" {
 
   lifecycle {
     precondition {
-      condition     = length(local.operations) <= 25
-      error_message = "Event Grid allows at most 25 advanced-filter values per subscription; operations.json has ${length(local.operations)}."
+      condition     = length(each.value) <= 25
+      error_message = "Event Grid allows at most 25 advanced-filter values per subscription; group ${each.key} has ${length(each.value)}."
     }
   }
 

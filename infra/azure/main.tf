@@ -20,6 +20,8 @@ locals {
   # Single source of truth shared with the Rust core (a test compares this file with the core's
   # operation table). Event Grid allows 25 advanced-filter values per subscription in total.
   operations = jsondecode(file("${path.module}/operations.json"))
+  # One Event Grid subscription per 25 operations (group "0" keeps the original name).
+  operation_groups = { for i, group in chunklist(local.operations, 25) : tostring(i) => group }
 
   # The function named "detect" (detect/function.json, eventGridTrigger) in the package.
   detect_function_id = "${azurerm_linux_function_app.this.id}/functions/detect"

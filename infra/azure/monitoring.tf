@@ -85,7 +85,7 @@ resource "azurerm_monitor_metric_alert" "delivery" {
     dimension {
       name     = "EventSubscriptionName"
       operator = "Include"
-      values   = [azurerm_eventgrid_system_topic_event_subscription.detect.name]
+      values   = [for s in azurerm_eventgrid_system_topic_event_subscription.detect : s.name]
     }
   }
 

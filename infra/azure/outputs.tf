@@ -29,8 +29,13 @@ output "eventgrid_system_topic_id" {
 }
 
 output "eventgrid_subscription_id" {
-  description = "Event subscription delivering the filtered operations to the function."
-  value       = azurerm_eventgrid_system_topic_event_subscription.detect.id
+  description = "Event subscription delivering the first 25 filtered operations to the function."
+  value       = azurerm_eventgrid_system_topic_event_subscription.detect["0"].id
+}
+
+output "eventgrid_subscription_ids" {
+  description = "Every event subscription delivering the filtered operations (25 per subscription) to the function."
+  value       = [for s in azurerm_eventgrid_system_topic_event_subscription.detect : s.id]
 }
 
 output "storage_account_name" {

@@ -48,6 +48,7 @@ pub const OUT_OF_CHARACTER: &[SignalId] = &[
     SignalId::GrantThenUse,
     SignalId::NoveltyBurst,
     SignalId::OrgNetworkOwner,
+    SignalId::TamperThenCommand,
 ];
 
 /// The shape signals about how targets were chosen, which a new class of machines

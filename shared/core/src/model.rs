@@ -54,6 +54,12 @@ pub enum Action {
     /// On-host evidence: a process started under a cloud agent (the SSM agent, the Azure guest
     /// agent or its Run Command / Custom Script handlers), from Sysmon, Security 4688, auditd …
     AgentProcess,
+    /// A change to the audit trail or to cadet's own delivery that can blind the detection
+    /// (CloudTrail StopLogging, DeleteTrail, UpdateTrail, event selectors; cadet's EventBridge
+    /// rule or Event Grid subscription removed; Session Manager or Automation logging turned
+    /// off; an Azure subscription diagnostic setting deleted or rewritten): ATT&CK T1562.008,
+    /// the usual first step before abuse. Scored with the same baseline as commands.
+    AuditTamper,
 }
 
 impl Action {
@@ -70,12 +76,13 @@ impl Action {
             Action::AutomationTrigger => "automation_trigger",
             Action::Context => "context",
             Action::AgentProcess => "agent_process",
+            Action::AuditTamper => "audit_tamper",
         }
     }
 
     /// Every control-plane action that yields a verdict, in table order (on-host
     /// [`Action::AgentProcess`] is not a control-plane operation and is not listed).
-    pub const COMMANDS: [Action; 8] = [
+    pub const COMMANDS: [Action; 9] = [
         Action::RunCommand,
         Action::ManagedRunCommand,
         Action::Session,
@@ -84,7 +91,89 @@ impl Action {
         Action::CommandDocument,
         Action::VmExtension,
         Action::AutomationTrigger,
+        Action::AuditTamper,
     ];
+
+    /// The ATT&CK technique a verdict of this action reports.
+    pub fn technique(self) -> Technique {
+        match self {
+            Action::AuditTamper => Technique::DISABLE_CLOUD_LOGS,
+            _ => Technique::CLOUD_ADMINISTRATION_COMMAND,
+        }
+    }
+}
+
+/// A MITRE ATT&CK (sub-)technique and its tactic, as findings report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Technique {
+    /// Technique or sub-technique id (`T1651`, `T1562.008`).
+    pub id: &'static str,
+    /// Its name (`Cloud Administration Command`, `Disable or Modify Cloud Logs`).
+    pub name: &'static str,
+    /// The parent technique of a sub-technique (`T1562`, `Impair Defenses`).
+    pub parent: Option<(&'static str, &'static str)>,
+    /// Tactic id (`TA0002`).
+    pub tactic_id: &'static str,
+    /// Tactic name (`Execution`, `Defense Evasion`).
+    pub tactic: &'static str,
+}
+
+impl Technique {
+    /// T1651 Cloud Administration Command (Execution).
+    pub const CLOUD_ADMINISTRATION_COMMAND: Technique = Technique {
+        id: "T1651",
+        name: "Cloud Administration Command",
+        parent: None,
+        tactic_id: "TA0002",
+        tactic: "Execution",
+    };
+    /// T1562.008 Impair Defenses: Disable or Modify Cloud Logs (Defense Evasion).
+    pub const DISABLE_CLOUD_LOGS: Technique = Technique {
+        id: "T1562.008",
+        name: "Disable or Modify Cloud Logs",
+        parent: Some(("T1562", "Impair Defenses")),
+        tactic_id: "TA0005",
+        tactic: "Defense Evasion",
+    };
+
+    /// The technique a finding's `technique` id names (T1651 for any id cadet does not report).
+    pub fn by_id(id: &str) -> Technique {
+        [Self::DISABLE_CLOUD_LOGS]
+            .into_iter()
+            .find(|t| t.id == id)
+            .unwrap_or(Self::CLOUD_ADMINISTRATION_COMMAND)
+    }
+}
+
+/// What an [`Action::AuditTamper`] call does to the evidence cadet and the organisation rely
+/// on, as the record shows it. Append only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TamperEffect {
+    /// Logging stopped or the trail or export deleted (StopLogging, DeleteTrail, a
+    /// subscription diagnostic setting deleted).
+    Stopped,
+    /// Less is logged: management events or Systems Manager excluded, read-only selectors, a
+    /// single-region trail, Session Manager or Automation logs switched off, the Administrative
+    /// category dropped.
+    Reduced,
+    /// An event-delivery resource deleted or disabled (an EventBridge rule or its targets, an
+    /// Event Grid subscription or system topic); whether it is cadet's own is the policy's
+    /// `[tamper] own_resources`.
+    DeliveryRemoved,
+    /// Changed, without evidence in the record of less being logged (selectors rewritten with
+    /// management events kept, a trail updated, a diagnostic setting written without its body).
+    Changed,
+}
+
+/// The audit-trail evidence of an [`Action::AuditTamper`] call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tamper {
+    /// What the call does.
+    pub effect: TamperEffect,
+    /// The evidence, for the responder (`includeManagementEvents false`, `excludes
+    /// ssm.amazonaws.com`, `Administrative category not enabled`).
+    pub detail: String,
 }
 
 impl std::fmt::Display for Action {
@@ -312,6 +401,9 @@ pub struct CommandEvent {
     /// [`crate::join`]).
     #[serde(default)]
     pub related: Vec<Related>,
+    /// [`Action::AuditTamper`] calls: what the change does to the audit trail.
+    #[serde(default)]
+    pub tamper: Option<Tamper>,
 }
 
 /// The machine an on-host event comes from.

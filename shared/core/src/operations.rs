@@ -210,6 +210,68 @@ pub const AWS_OPERATIONS: &[AwsOperation] = &[
         "iam:UpdateAssumeRolePolicy",
         Action::Context,
     ),
+    // Audit tampering (T1562.008): the trail, cadet's own delivery, Systems Manager's logs.
+    // Append only: operation codes are stored.
+    aws(
+        "cloudtrail.amazonaws.com",
+        "StopLogging",
+        "cloudtrail:StopLogging",
+        Action::AuditTamper,
+    ),
+    aws(
+        "cloudtrail.amazonaws.com",
+        "DeleteTrail",
+        "cloudtrail:DeleteTrail",
+        Action::AuditTamper,
+    ),
+    aws(
+        "cloudtrail.amazonaws.com",
+        "UpdateTrail",
+        "cloudtrail:UpdateTrail",
+        Action::AuditTamper,
+    ),
+    aws(
+        "cloudtrail.amazonaws.com",
+        "PutEventSelectors",
+        "cloudtrail:PutEventSelectors",
+        Action::AuditTamper,
+    ),
+    aws(
+        "cloudtrail.amazonaws.com",
+        "PutInsightSelectors",
+        "cloudtrail:PutInsightSelectors",
+        Action::AuditTamper,
+    ),
+    aws(
+        "events.amazonaws.com",
+        "DisableRule",
+        "events:DisableRule",
+        Action::AuditTamper,
+    ),
+    aws(
+        "events.amazonaws.com",
+        "DeleteRule",
+        "events:DeleteRule",
+        Action::AuditTamper,
+    ),
+    aws(
+        "events.amazonaws.com",
+        "RemoveTargets",
+        "events:RemoveTargets",
+        Action::AuditTamper,
+    ),
+    aws(
+        "ssm.amazonaws.com",
+        "UpdateServiceSetting",
+        "ssm:UpdateServiceSetting",
+        Action::AuditTamper,
+    ),
+    aws(
+        "ssm.amazonaws.com",
+        "ResetServiceSetting",
+        "ssm:ResetServiceSetting",
+        Action::AuditTamper,
+    ),
 ];
 
 /// Every Azure operation cadet normalizes.
@@ -306,6 +368,28 @@ pub const AZURE_OPERATIONS: &[AzureOperation] = &[
     az(
         "Microsoft.Authorization/roleAssignments/write",
         Action::Context,
+    ),
+    // Audit tampering (T1562.008): the subscription's Activity Log export and cadet's own
+    // Event Grid delivery. Append only.
+    az(
+        "Microsoft.Insights/diagnosticSettings/write",
+        Action::AuditTamper,
+    ),
+    az(
+        "Microsoft.Insights/diagnosticSettings/delete",
+        Action::AuditTamper,
+    ),
+    az(
+        "Microsoft.EventGrid/eventSubscriptions/delete",
+        Action::AuditTamper,
+    ),
+    az(
+        "Microsoft.EventGrid/systemTopics/eventSubscriptions/delete",
+        Action::AuditTamper,
+    ),
+    az(
+        "Microsoft.EventGrid/systemTopics/delete",
+        Action::AuditTamper,
     ),
 ];
 

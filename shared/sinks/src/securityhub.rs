@@ -32,7 +32,7 @@ use aws_sdk_securityhub::types::{
     Action, ActionRemoteIpDetails, AwsApiCallAction, AwsSecurityFinding, FindingProviderFields,
     FindingProviderSeverity, Note, Partition, Resource, Severity, SeverityLabel,
 };
-use cadet_core::finding::{TECHNIQUE, TECHNIQUE_NAME};
+use cadet_core::model::Technique;
 use cadet_core::{Finding, Severity as Band};
 
 use crate::{BoxFuture, Sink, SinkError};
@@ -462,15 +462,19 @@ fn note_text(f: &Finding) -> String {
 
 /// The ASFF finding for `f`.
 pub fn asff(f: &Finding, product: &Product, region: &str) -> AwsSecurityFinding {
+    let technique = Technique::by_id(f.technique);
     let title = truncate(
         &format!(
-            "{TECHNIQUE} {TECHNIQUE_NAME}: {} by {}",
+            "{} {}: {} by {}",
+            technique.id,
+            technique.name,
             f.operation,
             f.principal.name.as_deref().unwrap_or(&f.principal.id)
         ),
         256,
     );
-    let types = format!("TTPs/Execution/{TECHNIQUE}");
+    // ASFF's type taxonomy names the tactic (`TTPs/Execution`, `TTPs/Defense Evasion`).
+    let types = format!("TTPs/{}/{}", technique.tactic, technique.id);
     let mut fields: Vec<(String, String)> = vec![
         ("cadet/finding_id".into(), f.finding_id.clone()),
         ("cadet/event_id".into(), f.event_id.clone()),
@@ -518,7 +522,7 @@ pub fn asff(f: &Finding, product: &Product, region: &str) -> AwsSecurityFinding 
         .product_arn(&product.arn)
         .generator_id(format!(
             "cadet-{}-{}",
-            TECHNIQUE.to_ascii_lowercase(),
+            technique.id.to_ascii_lowercase(),
             f.action
         ))
         .aws_account_id(&product.account)
@@ -661,6 +665,14 @@ mod tests {
         assert_eq!(a.id(), Some(f.finding_id.as_str()));
         assert_eq!(a.aws_account_id(), Some("111122223333"));
         assert_eq!(a.types(), ["TTPs/Execution/T1651"]);
+        let mut tamper = f.clone();
+        tamper.technique = "T1562.008";
+        tamper.action = "audit_tamper";
+        let t = asff(&tamper, &p, "eu-west-1");
+        assert_eq!(t.types(), ["TTPs/Defense Evasion/T1562.008"]);
+        assert!(t
+            .title()
+            .is_some_and(|x| x.starts_with("T1562.008 Disable or Modify Cloud Logs")));
         assert_eq!(
             a.severity().and_then(|s| s.label()),
             Some(&SeverityLabel::Critical)

@@ -186,12 +186,14 @@ impl Sink for SnsSink {
     ) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
             let body = message_body(finding, SNS_MAX_BYTES - ATTRIBUTE_ROOM)?;
-            let subject: String =
-                format!("cadet {} T1651: {}", finding.severity, finding.operation)
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(100)
-                    .collect();
+            let subject: String = format!(
+                "cadet {} {}: {}",
+                finding.severity, finding.technique, finding.operation
+            )
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect();
             let mut req = self
                 .client
                 .publish()

@@ -552,7 +552,8 @@ fn targets_label(f: &cadet_core::Finding) -> String {
 
 fn title(f: &cadet_core::Finding) -> String {
     format!(
-        "T1651 {} ({}): {} by {}",
+        "{} {} ({}): {} by {}",
+        f.technique,
         f.severity,
         f.risk_score,
         f.operation,

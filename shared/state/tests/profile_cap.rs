@@ -60,6 +60,7 @@ fn event(i: u64) -> CommandEvent {
         host: None,
         process: None,
         related: Vec::new(),
+        tamper: None,
     }
 }
 

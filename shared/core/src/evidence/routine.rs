@@ -44,6 +44,7 @@ pub(super) fn routine_credit(
         SignalId::CredentialTypeChange,
         SignalId::WindowTaskChain,
         SignalId::OrgNetworkOwner,
+        SignalId::TamperThenCommand,
     ];
     if command && !unroutine.iter().any(|id| out.has(*id)) {
         if let Some((r, period, matched, span)) =

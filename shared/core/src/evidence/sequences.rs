@@ -1,11 +1,12 @@
 //! Multi-step paths for [`super::stateful`]: instance profile then commands (Pacu), document
-//! written then run, runbook written then started (MicroBurst), and clean-up after use.
+//! written then run, runbook written then started (MicroBurst), clean-up after use, and an
+//! alerted audit-trail change then commands.
 
 use jiff::SignedDuration;
 
 use crate::model::{Action, CommandEvent, PrincipalKind, Provider};
 use crate::policy::Policy;
-use crate::profile::{document_hash, Profile};
+use crate::profile::{document_hash, Profile, ALERTED};
 use crate::signals::{SignalId, Signals};
 
 /// Multi-step paths by one principal within `thresholds.sequence_window_minutes`.
@@ -33,6 +34,27 @@ pub(super) fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mu
                     .unwrap_or("the resource")
             ),
         );
+    }
+    // Blinded, then used: an audit-trail change by this principal that alerted, then commands.
+    if !matches!(
+        e.action,
+        Action::AuditTamper | Action::Context | Action::AgentProcess
+    ) {
+        let cut: Vec<&str> = recent()
+            .filter(|r| r.action == Action::AuditTamper && r.novel & ALERTED != 0)
+            .map(|r| r.operation())
+            .collect();
+        if !cut.is_empty() {
+            out.push(
+                policy,
+                SignalId::TamperThenCommand,
+                format!(
+                    "{} by the same principal within {} minutes, and it alerted: blinded, then used",
+                    dedup_join(&cut),
+                    policy.thresholds.sequence_window_minutes
+                ),
+            );
+        }
     }
     match e.action {
         Action::RunCommand | Action::Association | Action::AutomationExecution

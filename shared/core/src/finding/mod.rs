@@ -119,7 +119,7 @@ pub struct Finding {
     pub severity: Severity,
     /// Every factor that moved the score.
     pub signals: Vec<FindingSignal>,
-    /// `T1651`.
+    /// `T1651`; `T1562.008` for audit tampering ([`crate::model::Action::technique`]).
     pub technique: &'static str,
     /// One sentence a responder can act on.
     pub summary: String,
@@ -336,7 +336,7 @@ impl Finding {
             risk_score: v.risk_score,
             severity: v.severity,
             signals: v.signals.iter().map(FindingSignal::from).collect(),
-            technique: TECHNIQUE,
+            technique: e.action.technique().id,
             summary: summary(v),
             document: e.document.as_ref().map(|d| d.name.clone()),
             command_id: e.command_id.clone(),

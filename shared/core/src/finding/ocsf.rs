@@ -13,7 +13,7 @@
 //! | `outcome`, `error_code` | `api.response.error` (a name) or `api.response.code` (when numeric); `evidences[0].data.outcome` |
 //! | `risk_score`, `severity` | `risk_score`, `risk_level_id`, `severity_id` |
 //! | `signals` | `finding_info.related_analytics[]` (uid = signal id, desc = points and reason); full list in `unmapped.signals` |
-//! | `technique` | `finding_info.attacks[]` (T1651, tactic TA0002 Execution) |
+//! | `technique` | `finding_info.attacks[]` (T1651, tactic TA0002 Execution; T1562.008 as the sub-technique of T1562, tactic TA0005 Defense Evasion) |
 //! | `summary` | `message`, `finding_info.desc` |
 //! | `document`, `command_id`, `correlation_id` | `evidences[0].data`, `metadata.correlation_uid` |
 //! | `command_text` | `evidences[0].script.script_content` (control plane) |
@@ -29,7 +29,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{short_id, Finding, OCSF_PROFILES, OCSF_VERSION, TECHNIQUE, TECHNIQUE_NAME};
+use super::{short_id, Finding, OCSF_PROFILES, OCSF_VERSION};
+use crate::model::Technique;
 use crate::score::Severity;
 
 /// An object of the present (non-null, non-empty) values only.
@@ -337,11 +338,28 @@ pub(super) fn render(f: &Finding) -> Value {
             ])
         })
         .collect();
+    let technique = Technique::by_id(f.technique);
+    let attack = match technique.parent {
+        Some((parent, parent_name)) => json!({
+            "version": "v16",
+            "tactic": {"uid": technique.tactic_id, "name": technique.tactic},
+            "technique": {"uid": parent, "name": parent_name},
+            "sub_technique": {"uid": technique.id, "name": technique.name},
+        }),
+        None => json!({
+            "version": "v16",
+            "tactic": {"uid": technique.tactic_id, "name": technique.tactic},
+            "technique": {"uid": technique.id, "name": technique.name},
+        }),
+    };
     let finding_info = obj([
         ("uid", v(f.finding_id.as_str())),
         (
             "title",
-            v(format!("{TECHNIQUE} {TECHNIQUE_NAME}: {}", f.operation)),
+            v(format!(
+                "{} {}: {}",
+                technique.id, technique.name, f.operation
+            )),
         ),
         ("desc", v(f.summary.as_str())),
         ("types", v(vec![f.action])),
@@ -349,20 +367,13 @@ pub(super) fn render(f: &Finding) -> Value {
             "analytic",
             Some(obj([
                 ("uid", v(f.action)),
-                ("name", v(format!("cadet {TECHNIQUE} {}", f.action))),
+                ("name", v(format!("cadet {} {}", technique.id, f.action))),
                 ("type_id", v(1)),
                 ("type", v("Rule")),
             ])),
         ),
         ("related_analytics", v(related_analytics)),
-        (
-            "attacks",
-            Some(json!([{
-                "version": "v16",
-                "tactic": {"uid": "TA0002", "name": "Execution"},
-                "technique": {"uid": TECHNIQUE, "name": TECHNIQUE_NAME},
-            }])),
-        ),
+        ("attacks", Some(json!([attack]))),
         (
             "data_sources",
             v(vec![if f.process.is_some() {
@@ -496,7 +507,7 @@ pub(super) fn render(f: &Finding) -> Value {
         (
             "unmapped",
             Some(
-                json!({"signals": f.signals, "technique": TECHNIQUE, "principal_type": p.kind, "revision": f.revision}),
+                json!({"signals": f.signals, "technique": f.technique, "principal_type": p.kind, "revision": f.revision}),
             ),
         ),
     ])

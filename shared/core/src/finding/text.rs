@@ -132,6 +132,21 @@ pub fn summary(v: &Verdict) -> String {
                 .join(", ")
         )
     };
+    if let Some(t) = e.tamper.as_ref() {
+        let name = e.document.as_ref().map_or("?", |d| d.name.as_str());
+        return format!(
+            "{} called {} on {name} in {}{}{} ({}) — risk {} ({}){}",
+            describe_principal(e),
+            e.operation,
+            e.account,
+            from,
+            outcome,
+            t.detail,
+            v.risk_score,
+            v.severity,
+            why
+        );
+    }
     format!(
         "{} ran {}{} on {} in {}{}{} — risk {} ({}){}",
         describe_principal(e),

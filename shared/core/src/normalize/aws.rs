@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Envelope, NormalizeError, Str};
+use super::{tamper, Envelope, NormalizeError, Str};
 use crate::model::{
     Action, CommandEvent, Document, KeyKind, Outcome, Principal, PrincipalKind, Provider, Source,
     Targets,
@@ -109,6 +109,9 @@ struct Request {
     group_name: Option<String>,
     policy_arn: Option<String>,
     policy_name: Option<String>,
+    /// CreateDocument, UpdateDocument: the document's content (read for the Session Manager
+    /// preferences document only).
+    content: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -215,13 +218,40 @@ pub(super) fn normalize(
     if !runs_on_machines(&req) {
         return Ok(None);
     }
-    let principal = principal(&identity);
-    let targets = if op.action == Action::Context {
-        grantee(&account, &req)
+    // Audit tampering: what the change does to the trail, read from its own request shape.
+    let evidence = if op.action == Action::AuditTamper {
+        let t: tamper::AwsTamperRequest = parse_opt(rec.request_parameters, "requestParameters")?;
+        match tamper::aws(name, &t) {
+            Some(found) => Some(found),
+            None => return Ok(None),
+        }
+    } else if matches!(name, "CreateDocument" | "UpdateDocument") {
+        // The Session Manager preferences document is where session logging is switched off.
+        req.name
+            .as_deref()
+            .and_then(|n| tamper::session_preferences(n, req.content.as_deref()))
     } else {
-        targets(op.action, &req, &resp)
+        None
     };
-    let document = document(op.action, name, &req, &resp);
+    let principal = principal(&identity);
+    let (action, targets, document, tamper) = match evidence {
+        Some((document, tamper)) => (
+            Action::AuditTamper,
+            Targets::default(),
+            Some(document),
+            Some(tamper),
+        ),
+        None => (
+            op.action,
+            if op.action == Action::Context {
+                grantee(&account, &req)
+            } else {
+                targets(op.action, &req, &resp)
+            },
+            document(op.action, name, &req, &resp),
+            None,
+        ),
+    };
     let command_id = resp
         .command
         .as_ref()
@@ -262,7 +292,7 @@ pub(super) fn normalize(
         tenant: None,
         region: rec.aws_region.as_deref().map(str::to_string),
         operation: op.operation.to_string(),
-        action: op.action,
+        action,
         principal,
         source: Source {
             ip: rec.source_ip_address.as_deref().map(str::to_string),
@@ -284,6 +314,7 @@ pub(super) fn normalize(
         host: None,
         process: None,
         related: Vec::new(),
+        tamper,
     }))
 }
 

@@ -453,8 +453,17 @@ fn build(rec: &AzureRecord, failed_type: bool) -> Result<Option<Partial>, Normal
         .or_else(|| claims.tid.clone());
 
     let principal = principal(&claims, &auth, rec.caller.as_deref());
+    let mut tamper = None;
     let (targets, document) = if op.name == "Microsoft.Authorization/roleAssignments/write" {
         role_assignment(&props)
+    } else if op.action == Action::AuditTamper {
+        match super::tamper::azure(op.name, &resource, props.requestbody.as_deref()) {
+            Some((document, found)) => {
+                tamper = Some(found);
+                (Targets::default(), Some(document))
+            }
+            None => return Ok(None),
+        }
     } else {
         target_and_document(op.action, &resource)
     };
@@ -504,6 +513,7 @@ fn build(rec: &AzureRecord, failed_type: bool) -> Result<Option<Partial>, Normal
             host: None,
             process: None,
             related: Vec::new(),
+            tamper,
         },
     }))
 }

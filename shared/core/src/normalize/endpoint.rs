@@ -905,6 +905,7 @@ fn build(f: Facts) -> Result<Option<CommandEvent>, NormalizeError> {
             agent_wrapper: wrapper,
         }),
         related: Vec::new(),
+        tamper: None,
     }))
 }
 

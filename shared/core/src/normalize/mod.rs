@@ -20,6 +20,9 @@
 mod aws;
 mod azure;
 pub mod endpoint;
+mod tamper;
+
+pub use tamper::SESSION_PREFERENCES_DOCUMENT;
 
 use std::borrow::Cow;
 

@@ -79,6 +79,27 @@ pub struct PolicyFile {
     pub allow: AllowLists,
     /// Containment: what happens to each finding's response plan (`[response]`).
     pub response: crate::response::ResponsePolicy,
+    /// Audit tampering: which event-delivery resources are cadet's own (`[tamper]`).
+    pub tamper: TamperLists,
+}
+
+/// `[tamper]`: the event-delivery resources cadet itself depends on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TamperLists {
+    /// Names (case-insensitive, `*` wildcards) of cadet's own EventBridge rules, Event Grid
+    /// subscriptions and system topics; deleting or disabling one scores
+    /// `detection_pipeline_cut`. The default matches the Terraform modules' default
+    /// `name_prefix` (`cadet`).
+    pub own_resources: Vec<String>,
+}
+
+impl Default for TamperLists {
+    fn default() -> Self {
+        Self {
+            own_resources: vec!["cadet-*".to_string()],
+        }
+    }
 }
 
 /// Base points per action.
@@ -103,6 +124,8 @@ pub struct BaseWeights {
     pub automation_trigger: i32,
     /// On-host: a process started under a cloud agent (its command line adds the rest).
     pub agent_process: i32,
+    /// A change to the audit trail or to cadet's own delivery (its effect adds the rest).
+    pub audit_tamper: i32,
 }
 
 impl Default for BaseWeights {
@@ -117,6 +140,7 @@ impl Default for BaseWeights {
             vm_extension: 10,
             automation_trigger: 5,
             agent_process: 5,
+            audit_tamper: 10,
         }
     }
 }
@@ -134,6 +158,7 @@ impl BaseWeights {
             Action::VmExtension => self.vm_extension,
             Action::AutomationTrigger => self.automation_trigger,
             Action::AgentProcess => self.agent_process,
+            Action::AuditTamper => self.audit_tamper,
             Action::Context => 0,
         }
     }
@@ -269,6 +294,7 @@ impl Default for PolicyFile {
             trusted: Trusted::default(),
             allow: AllowLists::default(),
             response: crate::response::ResponsePolicy::default(),
+            tamper: TamperLists::default(),
         }
     }
 }
@@ -316,6 +342,8 @@ pub struct Policy {
     pub allow_sources: Vec<SourceRule>,
     /// Containment (`[response]`).
     pub response: crate::response::ResponsePolicy,
+    /// cadet's own event-delivery resources (`[tamper] own_resources`).
+    pub own_resources: Vec<Pattern>,
 }
 
 impl Default for Policy {
@@ -355,5 +383,6 @@ fn unreachable_default() -> Policy {
         allow_documents: Vec::new(),
         allow_sources: Vec::new(),
         response: crate::response::ResponsePolicy::default(),
+        own_resources: Vec::new(),
     }
 }

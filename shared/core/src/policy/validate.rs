@@ -188,6 +188,7 @@ impl Policy {
             allow_documents,
             allow_sources,
             response: file.response,
+            own_resources: pats(&file.tamper.own_resources),
         })
     }
 }
@@ -260,6 +261,11 @@ mod default_file_tests {
         assert_eq!(file.suspicious_names, built_in.suspicious_names);
         assert_eq!(file.aws_owned_prefixes, built_in.aws_owned_prefixes);
         assert_eq!(file.learning_period_days, built_in.learning_period_days);
+        assert_eq!(format!("{:?}", file.base), format!("{:?}", built_in.base));
+        assert_eq!(
+            format!("{:?}", file.own_resources),
+            format!("{:?}", built_in.own_resources)
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod documents;
 mod host;
 mod identity;
 mod table;
+mod tamper;
 mod user_agent;
 
 pub use azure::OFFICE_CLIENT_ID;
@@ -100,6 +101,12 @@ fn action_reason(event: &CommandEvent) -> &'static str {
         (_, Action::AutomationTrigger) => "a runbook trigger starts code later or on demand",
         (_, Action::Context) => "context",
         (_, Action::AgentProcess) => "a process started on the machine under a cloud agent",
+        (Provider::Aws, Action::AuditTamper) => {
+            "a change to the audit trail or event delivery cadet and responders rely on"
+        }
+        (Provider::Azure, Action::AuditTamper) => {
+            "a change to the subscription's Activity Log export or event delivery"
+        }
     }
 }
 
@@ -109,8 +116,12 @@ pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
     let base = policy.base.get(event.action);
     out.push_points(SignalId::Action, base, action_reason(event));
 
-    // What runs.
-    document_signals(event, policy, out);
+    // What runs, or what the change does to the audit trail.
+    if event.action == Action::AuditTamper {
+        tamper::tamper_signals(event, policy, out);
+    } else {
+        document_signals(event, policy, out);
+    }
 
     // Fan-out.
     let t = &event.targets;

@@ -245,11 +245,28 @@ signals! {
     /// said it) from a hosting provider no identity of the organisation used before today
     /// ([`crate::org`]): a VPS rented for the attack.
     OrgNetworkOwner => org_network_owner = 20;
+    /// Audit tampering: a trail's logging stopped or the trail deleted, or the subscription's
+    /// Activity Log export deleted (T1562.008).
+    AuditLoggingStopped => audit_logging_stopped = 50;
+    /// Audit tampering: less is logged — management events or Systems Manager excluded,
+    /// read-only selectors, a single-region trail, session or Automation logs off, the
+    /// Administrative category dropped. Explained away only by the caller's own routine.
+    AuditScopeReduced => audit_scope_reduced = 50;
+    /// Audit tampering: the trail, its selectors or the Activity Log export changed, with no
+    /// evidence in the record of less being logged. Explained away by the caller's routine.
+    AuditConfigChanged => audit_config_changed = 20;
+    /// Audit tampering: one of cadet's own EventBridge rules or Event Grid subscriptions
+    /// (`[tamper] own_resources`) disabled, deleted or stripped of its targets.
+    DetectionPipelineCut => detection_pipeline_cut = 55;
+    /// Sequence: a command by a principal whose audit-trail change alerted within
+    /// `thresholds.sequence_window_minutes`: blinded, then used.
+    TamperThenCommand => tamper_then_command = 25;
 }
 
 /// Signals about a call's shape that an established routine explains: when
 /// `established_routine` or `recurring_routine` fires, its credit grows to cancel them (a
-/// configuration-management role running scripts by tag every hour). Attack markers (offensive
+/// configuration-management role running scripts by tag every hour; the infrastructure
+/// pipeline re-applying a trail's selectors). Attack markers (offensive
 /// tools, attack distributions, the Office client, foreign tenants and delegated admin, root,
 /// suspicious names, public shares), command text and chains are never explained away, and
 /// any novelty withholds the routine credit in the first place.
@@ -267,6 +284,8 @@ pub const HABITUAL: &[SignalId] = &[
     SignalId::CrossAccountCaller,
     SignalId::StaleSdk,
     SignalId::LegacyApiVersion,
+    SignalId::AuditScopeReduced,
+    SignalId::AuditConfigChanged,
 ];
 
 #[cfg(test)]
