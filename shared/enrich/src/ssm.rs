@@ -283,8 +283,12 @@ impl cadet_pipeline::Enricher for SsmEnricher {
     }
 
     fn applies(&self, e: &cadet_core::CommandEvent) -> bool {
+        // The Session Manager preferences document is audit configuration (its content is in
+        // the record), not code to fetch.
         e.operation == "ssm:SendCommand"
-            || (DOCUMENT_OPS.contains(&e.operation.as_str()) && self.custom_document(e).is_some())
+            || (e.action != cadet_core::Action::AuditTamper
+                && DOCUMENT_OPS.contains(&e.operation.as_str())
+                && self.custom_document(e).is_some())
     }
 
     fn enrich<'a>(&'a self, e: &'a mut cadet_core::CommandEvent) -> BoxFuture<'a, ()> {

@@ -37,12 +37,12 @@
 //! | `instance-profile` | 20 roles on hosts (session name = instance id, private address through the VPC endpoint or the NAT gateway); hourly, daily or on-demand; the host changes when it is replaced |
 //! | `lambda` | 10 functions, scheduled or alarm-driven (clusters), from AWS addresses or a NAT gateway |
 //! | `service-invoked` | maintenance windows (`invokedBy` ssm.amazonaws.com) patching weekly or nightly, State Manager associations starting Automation, Quick Setup through CloudFormation |
-//! | `iac` | Terraform through Atlantis: associations and the organisation's own documents |
+//! | `iac` | Terraform through Atlantis: associations and the organisation's own documents; each account's trail selectors (and a data-events-only trail in the data account) re-applied on a third of weekdays; now and then an application's EventBridge rule replaced |
 //! | `azure-admin` | 24 Entra administrators in three zones (portal, az CLI, Az PowerShell, VS Code), Run Command, managed run commands, extensions, runbook edits and jobs; a weekend on-call rotation |
 //! | `devops-sp` | 16 Azure DevOps service connections (federated credential, `appidacr` 2), Microsoft-hosted agents (new Azure address per job) or a self-hosted pool |
 //! | `managed-identity` | Function apps and VMs (`xms_mirid`) running commands on timers or events |
 //! | `automation-schedule` | Logic Apps starting Automation jobs hourly or daily |
-//! | `azure-policy` | DeployIfNotExists remediation installing agents on every new VM |
+//! | `azure-policy` | DeployIfNotExists remediation installing agents on every new VM; the subscription's Activity Log export rewritten every one to three weeks, at any hour |
 //!
 //! # Distributions
 //!
@@ -103,6 +103,9 @@
 //! | `aobo-partner-runcommand` | azure | a partner tenant's admin agent (ForeignGroup, Owner, foreign identity provider): 2 Run Command | high each |
 //! | `office-client-runcommand` | azure | AADInternals Invoke-AzureVMScript: an administrator's token for the Office client, api-version 2018-04-01, from a VPS | high |
 //! | `custom-script-extension` | azure | a stolen administrator token from a VPS writes CustomScriptExtension (encoded PowerShell) on 3 Windows VMs | high each |
+//! | `aws-blind-then-run` | aws | a script's IAM user key from a VPS: StopLogging on the account trail, then SendCommand to 2 instances minutes later | high each |
+//! | `aws-narrow-trail` | aws | an administrator's Identity Center session replayed from a VPS: PutEventSelectors dropping ssm.amazonaws.com, then RemoveTargets on cadet's own EventBridge rule | high each |
+//! | `azure-export-deleted` | azure | an Entra administrator's token from a VPS deletes the subscription's Activity Log export, then a Run Command | high each |
 //!
 //! Some attacks emit context records the normalizer does not cover today (IAM user and key
 //! creation, role assignments, `AssumeRoleWithWebIdentity`); [`evaluate`] counts them as

@@ -254,7 +254,7 @@ signals! {
     AuditScopeReduced => audit_scope_reduced = 50;
     /// Audit tampering: the trail, its selectors or the Activity Log export changed, with no
     /// evidence in the record of less being logged. Explained away by the caller's routine.
-    AuditConfigChanged => audit_config_changed = 20;
+    AuditConfigChanged => audit_config_changed = 10;
     /// Audit tampering: one of cadet's own EventBridge rules or Event Grid subscriptions
     /// (`[tamper] own_resources`) disabled, deleted or stripped of its targets.
     DetectionPipelineCut => detection_pipeline_cut = 55;

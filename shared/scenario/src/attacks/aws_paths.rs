@@ -341,3 +341,69 @@ pub(super) fn pacu_instance_profile(g: &mut Gen, rng: &mut Rng, name: &'static s
         Some(High),
     );
 }
+
+/// A script's IAM user key from a VPS blinds the account trail, then runs commands.
+pub(super) fn blind_then_run(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, p)) = (0..40).find_map(|_| {
+        let d = day(g, rng, 1);
+        let c: Vec<&AwsPersona> = g
+            .aws_cast
+            .iter()
+            .filter(|p| p.kind == Kind::IamUser && p.zone.is_none())
+            .collect();
+        (!c.is_empty()).then(|| (d, (*rng.pick(&c)).clone()))
+    }) else {
+        return;
+    };
+    let t = time(g, rng, None, d);
+    let o = op(name, &p, p.caller.clone(), vps(rng), KALI_CLI.into());
+    let trail = format!("{}-account-trail", ACCOUNTS[p.account].name);
+    o.call(
+        g,
+        t,
+        ("cloudtrail.amazonaws.com", "StopLogging"),
+        (json!({"name": trail}), json!({})),
+        Some(High),
+    );
+    let target = ids(g, rng, p.account, &p.roles, d, 2);
+    o.send(
+        g,
+        t + mins(rng.range(3, 9)),
+        "AWS-RunShellScript",
+        &Targets::Ids(target),
+        "0",
+        Some(High),
+    );
+}
+
+/// An administrator's Identity Center session replayed from a VPS narrows the trail to drop
+/// Systems Manager, then cuts cadet's own EventBridge rule.
+pub(super) fn narrow_trail(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, p)) = victim(g, rng, Kind::SsoAdmin, 1) else {
+        return;
+    };
+    let t = time(g, rng, p.zone, d);
+    let o = op(name, &p, fresh(&p, rng), vps(rng), boto_linux(rng));
+    let acct = ACCOUNTS[p.account];
+    let selectors = json!({"trailName": format!("{}-account-trail", acct.name), "advancedEventSelectors": [
+        {"name": "Management events", "fieldSelectors": [
+            {"field": "eventCategory", "equals": ["Management"]},
+            {"field": "eventSource", "notEquals": ["ssm.amazonaws.com", "kms.amazonaws.com"]}]}]});
+    o.call(
+        g,
+        t,
+        ("cloudtrail.amazonaws.com", "PutEventSelectors"),
+        (selectors, json!({})),
+        Some(High),
+    );
+    o.call(
+        g,
+        t + mins(rng.range(1, 4)),
+        ("events.amazonaws.com", "RemoveTargets"),
+        (
+            json!({"rule": "cadet-default-aws-ssm", "eventBusName": "default", "ids": ["cadet-function"]}),
+            json!({"failedEntryCount": 0, "failedEntries": []}),
+        ),
+        Some(High),
+    );
+}

@@ -409,3 +409,33 @@ pub(super) fn custom_script(g: &mut Gen, rng: &mut Rng, name: &'static str) {
         );
     }
 }
+
+/// An Entra administrator's token replayed from a VPS deletes the subscription's Activity Log
+/// export, then runs a command.
+pub(super) fn export_deleted(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, p)) = victim(g, rng, Kind::AzureAdmin, 1) else {
+        return;
+    };
+    let t = time(g, rng, p.zone, d);
+    let o = Op {
+        name,
+        sub: p.sub,
+        caller: with_app(&p, azure_app::POWERSHELL),
+        ip: vps(rng),
+    };
+    let export = format!(
+        "/subscriptions/{}/providers/microsoft.insights/diagnosticSettings/setbypolicy_logAnalytics",
+        SUBS[p.sub].id
+    );
+    o.op(
+        g,
+        t,
+        "Microsoft.Insights/diagnosticSettings/delete",
+        &export,
+        "2021-05-01-preview",
+        Some(High),
+    );
+    if let Some(vm) = vms(g, rng, p.sub, &p.rgs, d, 1).first() {
+        o.run(g, t + mins(rng.range(3, 9)), vm, Some(High));
+    }
+}

@@ -378,5 +378,81 @@ fn terraform(g: &mut Gen) {
                 );
             }
         }
+        trail_management(g, &actor, &nat[0], &upgrades, &mut pr);
+    }
+}
+
+/// The same pipeline owns the account's trail: on about a third of weekdays an apply re-writes
+/// its event selectors (management events kept, KMS and RDS Data API excluded to save cost),
+/// sometimes its settings and Insights; in the data account a second, data-events-only trail
+/// (management events off by design). Now and then an application's EventBridge rule is
+/// replaced. Its own stream, so the rest of the organisation draws as before.
+fn trail_management(g: &mut Gen, actor: &Actor, ip: &str, upgrades: &Upgrades, pr: &mut i64) {
+    let acct = ACCOUNTS[actor.account];
+    let mut rng = g.stream(&format!("{}:trail", actor.id));
+    let trail = format!("{}-account-trail", acct.name);
+    let kept = json!([{"readWriteType": "All", "includeManagementEvents": true, "dataResources": [],
+        "excludeManagementEventSources": ["kms.amazonaws.com", "rdsdata.amazonaws.com"]}]);
+    let data_only = json!([{"readWriteType": "All", "includeManagementEvents": false,
+        "dataResources": [{"type": "AWS::S3::Object", "values": [format!("arn:aws:s3:::{}-datalake/", acct.name)]}],
+        "excludeManagementEventSources": []}]);
+    for day in 0..g.clock.days {
+        if !g.clock.weekday(day) {
+            continue;
+        }
+        let replace_rule = rng.chance(0.06);
+        if !rng.chance(0.35) && !replace_rule {
+            continue;
+        }
+        *pr += 1;
+        let mut t = g.clock.local(Zone::London, day, rng.range(9 * 60, 18 * 60));
+        let caller = role("TerraformApply", &format!("atlantis-{pr}"), day);
+        let ua = net::terraform(upgrades.release_day(day));
+        let mut calls: Vec<(&str, &str, serde_json::Value)> = Vec::new();
+        if replace_rule {
+            let rule = format!(
+                "corp-{}-nightly",
+                ["orders", "billing", "reports", "search"][rng.below(4) as usize]
+            );
+            calls.push((
+                "events.amazonaws.com",
+                "DeleteRule",
+                json!({"name": rule, "eventBusName": "default", "force": false}),
+            ));
+        } else {
+            calls.push((
+                "cloudtrail.amazonaws.com",
+                "PutEventSelectors",
+                json!({"trailName": trail, "eventSelectors": kept}),
+            ));
+            if acct.name == "data" {
+                calls.push((
+                    "cloudtrail.amazonaws.com",
+                    "PutEventSelectors",
+                    json!({"trailName": "s3-data-events", "eventSelectors": data_only}),
+                ));
+            }
+            if rng.chance(0.5) {
+                calls.push(("cloudtrail.amazonaws.com", "UpdateTrail", json!({"name": trail, "s3BucketName": format!("corp-cloudtrail-{}", acct.id),
+                    "isMultiRegionTrail": true, "includeGlobalServiceEvents": true, "enableLogFileValidation": true})));
+            }
+            if rng.chance(0.3) {
+                calls.push(("cloudtrail.amazonaws.com", "PutInsightSelectors", json!({"trailName": trail, "insightSelectors": [{"insightType": "ApiCallRateInsight"}]})));
+            }
+        }
+        for (source, name, rq) in calls {
+            t += SignedDuration::from_secs(rng.range(2, 40));
+            actor.call(
+                g,
+                t,
+                &caller,
+                ip,
+                &ua,
+                None,
+                (source, name),
+                (rq, json!({})),
+                None,
+            );
+        }
     }
 }

@@ -66,6 +66,50 @@ pub fn generate(g: &mut Gen, names: &mut Names) {
     managed_identities(g);
     schedules(g);
     policy(g);
+    activity_log_export(g);
+}
+
+/// Azure Policy (DeployIfNotExists, "Configure Azure Activity logs to stream to a Log Analytics
+/// workspace"): the subscription's diagnostic setting written when the assignment is deployed
+/// (in the first days) and again when a remediation task runs, every one to three weeks. Its
+/// own stream, so the rest of the organisation draws as before.
+fn activity_log_export(g: &mut Gen) {
+    const WRITE: &str = "Microsoft.Insights/diagnosticSettings/write";
+    for (sub, subscription) in SUBS.iter().enumerate() {
+        let id = format!("policy:activity-log-export@{}", subscription.name);
+        g.register(&id, Kind::AzurePolicy, None, 0, i64::MAX);
+        let mut rng: Rng = g.stream(&id);
+        let mirid = format!(
+            "/subscriptions/{}/providers/Microsoft.Authorization/policyAssignments/activity-log-export",
+            subscription.id
+        );
+        let caller = Caller::managed(
+            name_uuid(&id),
+            name_uuid(&format!("{id}-app")),
+            "activity-log-export",
+            mirid,
+        );
+        let resource = format!(
+            "/subscriptions/{}/providers/microsoft.insights/diagnosticSettings/setbypolicy_logAnalytics",
+            subscription.id
+        );
+        let mut day = rng.range(0, 3);
+        while day < g.clock.days {
+            let t = g.clock.utc(day, rng.range(0, 1439));
+            op(
+                g,
+                t,
+                sub,
+                &caller,
+                None,
+                WRITE,
+                &resource,
+                false,
+                (&id, Kind::AzurePolicy),
+            );
+            day += rng.range(7, 21);
+        }
+    }
 }
 
 fn people(g: &mut Gen, names: &mut Names) {
