@@ -23,6 +23,16 @@ output "function_role_arn" {
   value       = aws_iam_role.detector.arn
 }
 
+output "dashboard_name" {
+  description = "CloudWatch dashboard of cadet's metrics (namespace \"cadet\"), the function's and the queues'."
+  value       = aws_cloudwatch_dashboard.detector.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console URL of the dashboard."
+  value       = "https://${local.console_host}/cloudwatch/home?region=${local.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.detector.dashboard_name}"
+}
+
 output "log_group_name" {
   description = "CloudWatch log group of the function (JSON logs)."
   value       = aws_cloudwatch_log_group.detector.name

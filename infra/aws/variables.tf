@@ -381,6 +381,17 @@ variable "queue_age_alarm_seconds" {
   }
 }
 
+variable "lag_alarm_seconds" {
+  description = "Alarm when the p99 of cadet's LagSeconds metric (CloudTrail event time -> verdict time) stays above this for three 5-minute periods in a row. CloudTrail alone takes minutes to deliver an event; `cadet backfill` of old history trips it by design."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.lag_alarm_seconds >= 60
+    error_message = "lag_alarm_seconds must be at least 60."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Optional CloudTrail trail
 # ---------------------------------------------------------------------------

@@ -79,6 +79,16 @@ output "application_insights_name" {
   value       = azurerm_application_insights.this.name
 }
 
+output "metrics_workbook_id" {
+  description = "Workbook with cadet's metrics (parsed from the EMF lines in the traces table) and the function's executions; in the portal under the Application Insights resource, Workbooks."
+  value       = azurerm_application_insights_workbook.detector.id
+}
+
+output "metrics_alert_ids" {
+  description = "Log alert rules on cadet's metrics, keyed by sink-failures, store-failures and lag."
+  value       = { for k, a in azurerm_monitor_scheduled_query_rules_alert_v2.metrics : k => a.id }
+}
+
 output "operations" {
   description = "Azure operationName values routed to the function (from operations.json)."
   value       = local.operations

@@ -322,13 +322,24 @@ variable "key_vault_network_default_action" {
 }
 
 variable "alert_email" {
-  description = "E-mail address of an action group notified when Event Grid fails to deliver events to the function or dead-letters them. null = alerts without notification."
+  description = "E-mail address of an action group notified by the module's alerts: Event Grid failing to deliver events to the function or dead-lettering them, and cadet's sink failures, store failures and lag (metrics.tf). null = alerts without notification."
   type        = string
   default     = null
 
   validation {
     condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+$", coalesce(var.alert_email, "x")))
     error_message = "alert_email must be an e-mail address."
+  }
+}
+
+variable "lag_alarm_seconds" {
+  description = "Alert when the largest LagSeconds value in cadet's metrics line (event time -> verdict time) stays above this for three 5-minute periods in a row. Activity Log events take minutes to reach Event Grid; `cadet backfill` of archived hours trips it by design."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.lag_alarm_seconds >= 60
+    error_message = "lag_alarm_seconds must be at least 60."
   }
 }
 

@@ -221,6 +221,20 @@ pub async fn handle<S: AsyncBaselineStore + Sync>(
     app: &App<S>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
+    let function = event.context.env_config.function_name.clone();
+    let result = invocation(app, event).await;
+    // One metrics line per invocation on stdout, in CloudWatch Embedded Metric Format: the
+    // function's log group turns it into metrics in the `cadet` namespace.
+    if let Some(line) = app.pipeline.take_metrics_line(&function) {
+        println!("{line}");
+    }
+    result
+}
+
+async fn invocation<S: AsyncBaselineStore + Sync>(
+    app: &App<S>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
     let (payload, ctx) = event.into_parts();
     if let Some(records) = sqs_records(&payload) {
         let mut response = SqsEventResponse::default();

@@ -139,6 +139,77 @@ fn bootstrap_serves_eventbridge_and_sqs_invocations() {
             "{logs}"
         );
     }
+    // One metrics line per invocation, in CloudWatch Embedded Metric Format.
+    let emf: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 2, "{logs}");
+    let (direct, batch) = (&emf[0], &emf[1]);
+    assert_eq!(direct["Function"], "cadet", "{direct}");
+    assert_eq!(
+        (&direct["EventsIn"], &direct["Alerts"], &direct["Rejected"]),
+        (&json!(1), &json!(1), &json!(0)),
+        "{direct}"
+    );
+    assert_eq!(direct["VerdictsCritical"], 1, "{direct}");
+    assert!(direct["LagSeconds"]
+        .as_array()
+        .is_some_and(|l| l.len() == 1));
+    assert_eq!(
+        (&batch["EventsIn"], &batch["Alerts"], &batch["Rejected"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{batch}"
+    );
+    let (ok, report) = validate_emf(&logs);
+    assert!(ok, "{report}");
+    assert!(report.contains("emf: 2/2 valid"), "{report}");
+    // The validator is not a rubber stamp: a line with a unit CloudWatch does not know, or a
+    // metric missing from the root, is refused.
+    let mut bad = direct.clone();
+    bad["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = json!("Counts");
+    let mut missing = direct.clone();
+    missing.as_object_mut().map(|o| o.remove("Alerts"));
+    for v in [bad, missing] {
+        let (ok, report) = validate_emf(&v.to_string());
+        assert!(!ok, "accepted {v}: {report}");
+    }
+}
+
+/// Runs `scripts/emf-validate.py` (the EMF specification's schema and target-member rules) on
+/// the EMF lines in `text`; returns (ok, its output).
+fn validate_emf(text: &str) -> (bool, String) {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make test` or `make venv` (installs jsonschema)",
+        python.display()
+    );
+    let mut child = Command::new(&python)
+        .arg(root.join("scripts/emf-validate.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the EMF validator: {e}"));
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+        stdin
+            .write_all(text.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 /// Runs the real `bootstrap` against the local Runtime API until it has answered `n`

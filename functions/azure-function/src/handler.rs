@@ -116,6 +116,9 @@ impl Report {
 #[derive(Debug)]
 pub struct Detector<S> {
     pipeline: Pipeline<S>,
+    /// The `Function` dimension of the metrics line: the function app's name
+    /// (`WEBSITE_SITE_NAME`, set by App Service), `cadet-azure` elsewhere.
+    function: String,
 }
 
 impl<S> Detector<S>
@@ -126,6 +129,10 @@ where
     pub fn new(store: S, policy: Policy, sinks: Vec<Arc<dyn Sink>>) -> Self {
         Detector {
             pipeline: Pipeline::new(store, policy, sinks),
+            function: std::env::var("WEBSITE_SITE_NAME")
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "cadet-azure".to_string()),
         }
     }
 
@@ -164,6 +171,12 @@ where
             });
         }
         let inner = self.pipeline.process(raws).await;
+        // One metrics line per batch on stdout: the Functions host forwards it to Application
+        // Insights (the module's alert rules and workbook read it); the format is CloudWatch's
+        // EMF, the same line the Lambda prints.
+        if let Some(line) = self.pipeline.take_metrics_line(&self.function) {
+            println!("{line}");
+        }
         let mut report = Report::default();
         for o in inner.outcomes {
             use cadet_pipeline::Outcome as P;

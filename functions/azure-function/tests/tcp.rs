@@ -219,11 +219,27 @@ fn command(env: &[(&str, &str)]) -> Command {
 
 /// Starts the binary on a free port (port 0) and reads the address from its JSON start line.
 fn start_handler(env: &[(&str, &str)]) -> Handler {
+    start_handler_with(env, None)
+}
+
+/// [`start_handler`], collecting the binary's stdout lines into `stdout` when given.
+fn start_handler_with(env: &[(&str, &str)], stdout: Option<Arc<Mutex<Vec<String>>>>) -> Handler {
     let mut child = command(env)
-        .stdout(Stdio::null())
+        .stdout(if stdout.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
+    if let (Some(sink), Some(out)) = (stdout, child.stdout.take()) {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+    }
     let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
     let mut lines = BufReader::new(stderr).lines();
     let mut address = None;
@@ -561,5 +577,70 @@ async fn binary_reads_the_managed_run_command_script_with_its_managed_identity()
     assert!(
         arm.iter().all(|r| r.ends_with("Bearer arm-token-1")),
         "{arm:?}"
+    );
+}
+
+#[tokio::test]
+async fn binary_prints_one_valid_emf_metrics_line_per_batch() {
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let handler = start_handler_with(
+        &[
+            ("CADET_STATE", "memory"),
+            ("CADET_SINKS", "stdout"),
+            ("WEBSITE_SITE_NAME", "cadet-func-test"),
+        ],
+        Some(stdout.clone()),
+    );
+    let payload = host_payload(&sample(AOBO), false);
+    for _ in 0..2 {
+        let (status, body) = post_json(&format!("{}/detect", handler.base), &[], &payload).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // The lines are printed before each response; give the reader thread a moment.
+    let mut emf: Vec<Value> = Vec::new();
+    for _ in 0..50 {
+        emf = stdout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("_aws").is_some())
+            .collect();
+        if emf.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(handler);
+    assert_eq!(emf.len(), 2, "{emf:?}");
+    assert_eq!(emf[0]["Function"], "cadet-func-test");
+    assert_eq!(
+        (&emf[0]["EventsIn"], &emf[0]["Alerts"]),
+        (&json!(1), &json!(1))
+    );
+    // The redelivery is a duplicate: counted, not alerted again.
+    assert_eq!(
+        (&emf[1]["Duplicates"], &emf[1]["Alerts"]),
+        (&json!(1), &json!(0))
+    );
+    let lines: String = emf.iter().map(|v| format!("{v}\n")).collect();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("scripts/emf-validate.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("the EMF validator (make venv installs jsonschema): {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap_or_else(|| panic!("stdin"))
+        .write_all(lines.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.contains("emf: 2/2 valid"),
+        "{report}"
     );
 }

@@ -26,6 +26,9 @@
 //! - **Enrichment** never fails a record and never delays it beyond
 //!   [`Pipeline::enrich_budget`]: on error or timeout the event is scored without the extra
 //!   text, and `enrichment_unavailable` says why.
+//! - **Metrics.** Every outcome is counted ([`metrics`]); the adapter takes the counts at the
+//!   end of an invocation or batch ([`Pipeline::take_metrics`]) and prints them as one
+//!   CloudWatch Embedded Metric Format line.
 #![deny(missing_docs)]
 
 use std::sync::Arc;
@@ -35,6 +38,9 @@ use cadet_core::baseline::{assess_async, join_record_async, record_async, AsyncB
 use cadet_core::{CommandEvent, Finding, Policy, Processed};
 /// The boxed future enrichers return.
 pub use cadet_sinks::BoxFuture;
+pub use metrics::Metrics;
+
+pub mod metrics;
 use cadet_sinks::{join_all, Sink, SinkError};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -223,6 +229,8 @@ pub struct Pipeline<S> {
     approvals: Option<Approvals>,
     /// Longest time enrichment may add to one record (all enrichers together).
     pub enrich_budget: Duration,
+    /// What happened since the adapter last took the counts ([`Pipeline::take_metrics`]).
+    metrics: std::sync::Mutex<Metrics>,
 }
 
 /// What signs the approval requests of `approve` and `auto` findings: the deployment's key
@@ -299,6 +307,31 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             enrichers: Vec::new(),
             approvals: None,
             enrich_budget: DEFAULT_ENRICH_BUDGET,
+            metrics: std::sync::Mutex::new(Metrics::default()),
+        }
+    }
+
+    /// The counts since the last take ([`Metrics::emf`] prints them), and a fresh start.
+    pub fn take_metrics(&self) -> Metrics {
+        match self.metrics.lock() {
+            Ok(mut m) => std::mem::take(&mut *m),
+            // A panic while counting left the counts possibly half-updated: report them anyway.
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    /// The counts since the last take as one EMF line for `function`, stamped now; `None` when
+    /// nothing happened. Adapters print it to stdout at the end of an invocation or batch.
+    pub fn take_metrics_line(&self, function: &str) -> Option<String> {
+        let m = self.take_metrics();
+        (!m.is_empty()).then(|| m.emf(function, jiff::Timestamp::now()))
+    }
+
+    fn count(&self, outcome: &Outcome) {
+        let now = jiff::Timestamp::now();
+        match self.metrics.lock() {
+            Ok(mut m) => m.observe(outcome, now),
+            Err(poisoned) => poisoned.into_inner().observe(outcome, now),
         }
     }
 
@@ -381,7 +414,11 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
         for (index, raw) in records.into_iter().enumerate() {
             let outcome = match raw {
                 Ok(raw) => self.process_one(raw).await,
-                Err(error) => Outcome::Rejected { error },
+                Err(error) => {
+                    let o = Outcome::Rejected { error };
+                    self.count(&o);
+                    o
+                }
             };
             if outcome.is_failure() {
                 tracing::warn!(record = index, outcome = ?outcome, "record failed");
@@ -399,11 +436,16 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
         };
         let mut event = match normalized {
             Ok(Some(e)) => e,
-            Ok(None) => return Outcome::Ignored,
+            Ok(None) => {
+                self.count(&Outcome::Ignored);
+                return Outcome::Ignored;
+            }
             Err(e) => {
-                return Outcome::Rejected {
+                let o = Outcome::Rejected {
                     error: e.to_string(),
-                }
+                };
+                self.count(&o);
+                return o;
             }
         };
         self.enrich(&mut event).await;
@@ -437,6 +479,12 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
 
     /// assess → publish → record for a normalized (and enriched) event.
     pub async fn score(&self, event: &CommandEvent) -> Outcome {
+        let outcome = self.assess_publish_record(event).await;
+        self.count(&outcome);
+        outcome
+    }
+
+    async fn assess_publish_record(&self, event: &CommandEvent) -> Outcome {
         let verdict = match assess_async(&self.store, event, &self.policy).await {
             Ok(Processed::Verdict(v)) => Some(v),
             Ok(Processed::Observed) => None,

@@ -305,6 +305,41 @@ async fn enrichment_adds_command_text_and_a_slow_enricher_is_cut_off() {
     );
 }
 
+#[tokio::test]
+async fn metrics_count_every_outcome_once_and_reset_when_taken() {
+    let sink = Arc::new(FakeSink {
+        fail: AtomicUsize::new(1),
+        ..FakeSink::default()
+    });
+    let mut p =
+        pipeline(FlakyStore::default(), &sink).with_enrichers(vec![Arc::new(FakeEnricher {
+            delay: Duration::from_secs(30),
+            text: "never",
+        })]);
+    p.enrich_budget = Duration::from_millis(20);
+    // A sink failure, then the redelivery alerts, then a duplicate; a malformed record.
+    assert!(matches!(one(&p, ALERT).await, Outcome::SinkFailed { .. }));
+    assert!(matches!(one(&p, ALERT).await, Outcome::Alerted { .. }));
+    assert!(matches!(one(&p, ALERT).await, Outcome::Duplicate));
+    assert!(matches!(
+        one(&p, "{not json").await,
+        Outcome::Rejected { .. }
+    ));
+    let m = p.take_metrics();
+    assert_eq!(m.events_in, 4);
+    assert_eq!(
+        (m.sink_failures, m.alerts, m.duplicates, m.rejected),
+        (1, 1, 1, 1)
+    );
+    // The alerted verdict, timed out of its enrichment; its lag measured from the event time.
+    assert_eq!(m.verdicts.iter().sum::<u64>(), 1);
+    assert_eq!(m.enrichment_timeouts, 1);
+    assert_eq!(m.lag_seconds.len(), 1);
+    assert!(m.lag_seconds[0] > 0.0);
+    assert!(p.take_metrics().is_empty(), "taking resets the counts");
+    assert!(p.take_metrics_line("f").is_none(), "nothing to print");
+}
+
 // --- Control plane ⋈ host: the join, in both arrival orders. ---
 
 const SSM_EPISODE: &str =
