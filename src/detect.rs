@@ -284,7 +284,11 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             // id) and Activity Log phases (same correlation id).
             let (finding, alert, rejoined) =
                 match rt.block_on(pipeline.process_one(Raw::Text(&record.text))) {
-                    Outcome::Alerted { finding, rejoined } => (finding, true, rejoined),
+                    // The CLI prints rather than pages: a shadow alert is printed as an alert.
+                    Outcome::Alerted { finding, rejoined }
+                    | Outcome::Shadowed {
+                        finding, rejoined, ..
+                    } => (finding, true, rejoined),
                     Outcome::BelowThreshold { finding, rejoined } => (finding, false, rejoined),
                     Outcome::Observed | Outcome::Ignored => continue,
                     Outcome::Duplicate => {

@@ -3,7 +3,7 @@
 # line to stdout; CloudWatch Logs turns it into metrics in the namespace "cadet" with the single
 # dimension Function = the function name (no agent, no PutMetricData permission needed):
 #   EventsIn, Verdicts, Verdicts{Info,Low,Medium,High,Critical}, Alerts, Rejected, Duplicates,
-#   SinkFailures, StoreFailures, EnrichmentTimeouts (Count), LagSeconds (Seconds, one value per
+#   ShadowAlerts, SinkFailures, StoreFailures, EnrichmentTimeouts (Count), LagSeconds (Seconds, one value per
 #   verdict: CloudTrail event time -> verdict time).
 # The AWS/Lambda alarms in alarms.tf say the function failed; these say it ran but something it
 # depends on did not work (a finding not delivered, the baseline not written) or that it is late.
@@ -89,7 +89,7 @@ resource "aws_cloudwatch_dashboard" "detector" {
         width  = 12
         height = 6
         properties = {
-          title   = "Events, verdicts, alerts"
+          title   = "Events, verdicts, alerts, shadow alerts"
           region  = local.region
           view    = "timeSeries"
           stacked = false
@@ -99,6 +99,7 @@ resource "aws_cloudwatch_dashboard" "detector" {
             [local.metrics_namespace, "EventsIn", "Function", local.metrics_function],
             [".", "Verdicts", ".", "."],
             [".", "Alerts", ".", "."],
+            [".", "ShadowAlerts", ".", "."],
           ]
         }
       },

@@ -3,7 +3,7 @@
 # CloudWatch Embedded Metric Format (the same line the Lambda prints); the Functions host
 # forwards a custom handler's stdout to Application Insights, where the line is the `message` of
 # a `traces` row. Azure does not extract metrics from it, so the alerts and the workbook parse
-# it with KQL: EventsIn, Verdicts, Verdicts{Info,Low,Medium,High,Critical}, Alerts, Rejected,
+# it with KQL: EventsIn, Verdicts, Verdicts{Info,Low,Medium,High,Critical}, Alerts, ShadowAlerts, Rejected,
 # Duplicates, SinkFailures, StoreFailures, EnrichmentTimeouts (counts), LagSeconds (an array,
 # one value per verdict: event time -> verdict time, seconds); Function = the function app name.
 # The Event Grid alerts in monitoring.tf say events did not reach the function; these say it ran
@@ -106,7 +106,7 @@ locals {
       name          = "events"
       title         = "Events, verdicts, alerts"
       visualization = "timechart"
-      query         = "${local.metrics_lines}| summarize EventsIn = sum(toint(m.EventsIn)), Verdicts = sum(toint(m.Verdicts)), Alerts = sum(toint(m.Alerts)) by bin(timestamp, {TimeRange:grain})"
+      query         = "${local.metrics_lines}| summarize EventsIn = sum(toint(m.EventsIn)), Verdicts = sum(toint(m.Verdicts)), Alerts = sum(toint(m.Alerts)), ShadowAlerts = sum(toint(m.ShadowAlerts)) by bin(timestamp, {TimeRange:grain})"
     },
     {
       # Workbooks' "barchart" stacks the series.

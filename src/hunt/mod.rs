@@ -523,7 +523,11 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         // The same pipeline as `detect` and the functions (no sinks: the hunt prints), so a
         // hunt joins the host and control-plane halves and deduplicates as they do.
         let (finding, alert, rejoined) = match rt.block_on(pipeline.score(&p.event)) {
-            Outcome::Alerted { finding, rejoined } => (finding, true, rejoined),
+            // The hunt prints rather than pages: a shadow alert is printed as an alert.
+            Outcome::Alerted { finding, rejoined }
+            | Outcome::Shadowed {
+                finding, rejoined, ..
+            } => (finding, true, rejoined),
             Outcome::BelowThreshold { finding, rejoined } => (finding, false, rejoined),
             Outcome::Observed | Outcome::Ignored => continue,
             Outcome::Duplicate => {

@@ -143,7 +143,12 @@ pub async fn process_record<S: AsyncBaselineStore + Sync>(
             duplicate: false,
             alerted: 1,
         }),
-        Outcome::BelowThreshold { finding, rejoined } => Ok(RecordOutcome {
+        // A shadow alert is recorded like an alert but delivered nowhere: the function's
+        // response lists it with the other findings, not counted as alerted.
+        Outcome::BelowThreshold { finding, rejoined }
+        | Outcome::Shadowed {
+            finding, rejoined, ..
+        } => Ok(RecordOutcome {
             findings: std::iter::once(*finding).chain(rejoined).collect(),
             ..RecordOutcome::default()
         }),

@@ -272,6 +272,8 @@ pub struct ObjectReport {
     pub alerts: usize,
     /// Verdicts below the alert severity.
     pub below_threshold: usize,
+    /// Alerts `[shadow]` kept from the sinks.
+    pub shadow_alerts: usize,
     /// Records already recorded (a redelivery).
     pub duplicates: usize,
     /// Records that could not be read or normalized (logged with their position).
@@ -359,6 +361,7 @@ pub async fn process_object<S: AsyncBaselineStore + Sync>(
                 }
             }
             Outcome::BelowThreshold { .. } => report.below_threshold += 1,
+            Outcome::Shadowed { .. } => report.shadow_alerts += 1,
             Outcome::Observed | Outcome::Ignored => {}
             Outcome::Duplicate => report.duplicates += 1,
             Outcome::Rejected { error } => {

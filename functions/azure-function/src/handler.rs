@@ -30,6 +30,13 @@ pub enum Outcome {
         /// Finding id.
         finding_id: String,
     },
+    /// An alert `[shadow]` kept from the sinks (recorded and counted, logged, not published).
+    Shadowed {
+        /// Finding id.
+        finding_id: String,
+        /// Why.
+        reason: String,
+    },
     /// Context event recorded in the baseline; no verdict.
     Observed,
     /// Already processed (same event id / operation).
@@ -62,6 +69,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Verdicts below the alert severity (not published).
     pub below_threshold: Vec<Finding>,
+    /// Shadow alerts (at the alert severity, not published).
+    pub shadowed: Vec<Finding>,
     /// Per record, in input order.
     pub outcomes: Vec<Outcome>,
 }
@@ -96,11 +105,12 @@ impl Report {
     pub fn summary(&self) -> String {
         let count = |f: fn(&Outcome) -> bool| self.outcomes.iter().filter(|o| f(o)).count();
         format!(
-            "{} records: {} alerted, {} below threshold, {} observed, {} duplicate, {} ignored, \
+            "{} records: {} alerted, {} below threshold, {} shadow alerts, {} observed, {} duplicate, {} ignored, \
              {} rejected, {} store failures, {} sink failures",
             self.outcomes.len(),
             count(|o| matches!(o, Outcome::Alerted { .. })),
             count(|o| matches!(o, Outcome::BelowThreshold { .. })),
+            count(|o| matches!(o, Outcome::Shadowed { .. })),
             count(|o| matches!(o, Outcome::Observed)),
             count(|o| matches!(o, Outcome::Duplicate)),
             count(|o| matches!(o, Outcome::Ignored)),
@@ -193,6 +203,19 @@ where
                     report.below_threshold.push(*finding);
                     report.below_threshold.extend(rejoined);
                     Outcome::BelowThreshold { finding_id: id }
+                }
+                P::Shadowed {
+                    finding,
+                    rejoined,
+                    reason,
+                } => {
+                    let id = finding.finding_id.clone();
+                    report.shadowed.push(*finding);
+                    report.shadowed.extend(rejoined);
+                    Outcome::Shadowed {
+                        finding_id: id,
+                        reason,
+                    }
                 }
                 P::Observed => Outcome::Observed,
                 P::Duplicate => Outcome::Duplicate,

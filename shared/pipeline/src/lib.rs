@@ -77,6 +77,17 @@ pub enum Outcome {
         /// As for [`Outcome::Alerted`].
         rejoined: Vec<Finding>,
     },
+    /// At or above the alert severity, but the policy's `[shadow]` table keeps it from the
+    /// sinks: recorded and counted exactly as an alert, logged as a `shadow alert`, never
+    /// delivered.
+    Shadowed {
+        /// The finding.
+        finding: Box<Finding>,
+        /// As for [`Outcome::Alerted`] (not published either).
+        rejoined: Vec<Finding>,
+        /// Why it is a shadow alert (the deployment, its account, signals on trial).
+        reason: String,
+    },
     /// A context event recorded in the baseline; no verdict.
     Observed,
     /// Already recorded (same event id or Azure operation): nothing published.
@@ -131,9 +142,9 @@ impl Outcome {
     /// The finding, when the record produced one that was published or recorded.
     pub fn finding(&self) -> Option<&Finding> {
         match self {
-            Outcome::Alerted { finding, .. } | Outcome::BelowThreshold { finding, .. } => {
-                Some(finding)
-            }
+            Outcome::Alerted { finding, .. }
+            | Outcome::BelowThreshold { finding, .. }
+            | Outcome::Shadowed { finding, .. } => Some(finding),
             _ => None,
         }
     }
@@ -141,9 +152,9 @@ impl Outcome {
     /// Earlier findings re-emitted because this record completed their join.
     pub fn rejoined(&self) -> &[Finding] {
         match self {
-            Outcome::Alerted { rejoined, .. } | Outcome::BelowThreshold { rejoined, .. } => {
-                rejoined
-            }
+            Outcome::Alerted { rejoined, .. }
+            | Outcome::BelowThreshold { rejoined, .. }
+            | Outcome::Shadowed { rejoined, .. } => rejoined,
             _ => &[],
         }
     }
@@ -152,6 +163,7 @@ impl Outcome {
         match self {
             Outcome::Alerted { .. } => "alerted",
             Outcome::BelowThreshold { .. } => "below threshold",
+            Outcome::Shadowed { .. } => "shadow alerts",
             Outcome::Observed => "observed",
             Outcome::Duplicate => "duplicate",
             Outcome::Ignored => "ignored",
@@ -502,13 +514,16 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             Some(v) => {
                 // Re-emissions of earlier findings this event joined, published when they
                 // alert now or alerted before (receivers keep the highest revision).
+                let shadow = |r: &cadet_core::Verdict| {
+                    self.policy.shadow.shadowed(r, self.policy.alert_severity)
+                };
                 let rejoined: Vec<(Finding, bool)> = v
                     .rejoined
                     .iter()
                     .map(|r| {
                         (
                             Finding::from_verdict(r),
-                            r.is_alert(&self.policy) || r.alerted_before,
+                            (r.is_alert(&self.policy) || r.alerted_before) && shadow(r).is_none(),
                         )
                     })
                     .collect();
@@ -541,7 +556,22 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
                     risk_score = finding.risk_score,
                     "verdict"
                 );
-                if v.is_alert(&self.policy) {
+                let shadowed = v.is_alert(&self.policy).then(|| shadow(v)).flatten();
+                if let Some(reason) = shadowed {
+                    tracing::info!(
+                        finding_id = %finding.finding_id,
+                        severity = %finding.severity,
+                        risk_score = finding.risk_score,
+                        %reason,
+                        summary = %finding.summary,
+                        "shadow alert"
+                    );
+                    Outcome::Shadowed {
+                        finding: Box::new(finding),
+                        rejoined,
+                        reason,
+                    }
+                } else if v.is_alert(&self.policy) {
                     let finding = self.respond(finding);
                     let errors = self.publish(&finding).await;
                     if !errors.is_empty() {

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub verdicts: [u64; 5],
     /// Verdicts at or above the alert severity, delivered to every sink.
     pub alerts: u64,
+    /// Verdicts at or above the alert severity that `[shadow]` kept from the sinks.
+    pub shadow_alerts: u64,
     /// Records that could not be read or normalized.
     pub rejected: u64,
     /// Redeliveries of records already recorded.
@@ -56,6 +58,7 @@ impl Metrics {
         self.events_in += 1;
         match outcome {
             Outcome::Alerted { .. } => self.alerts += 1,
+            Outcome::Shadowed { .. } => self.shadow_alerts += 1,
             Outcome::Rejected { .. } => self.rejected += 1,
             Outcome::Duplicate => self.duplicates += 1,
             Outcome::SinkFailed { .. } => self.sink_failures += 1,
@@ -113,7 +116,7 @@ impl Metrics {
     /// `now`.
     pub fn emf(&self, function: &str, now: Timestamp) -> String {
         let [info, low, medium, high, critical] = self.verdicts;
-        let counts: [(&str, u64); 13] = [
+        let counts: [(&str, u64); 14] = [
             ("EventsIn", self.events_in),
             ("Verdicts", self.verdicts.iter().sum()),
             ("VerdictsInfo", info),
@@ -122,6 +125,7 @@ impl Metrics {
             ("VerdictsHigh", high),
             ("VerdictsCritical", critical),
             ("Alerts", self.alerts),
+            ("ShadowAlerts", self.shadow_alerts),
             ("Rejected", self.rejected),
             ("Duplicates", self.duplicates),
             ("SinkFailures", self.sink_failures),

@@ -340,6 +340,40 @@ async fn metrics_count_every_outcome_once_and_reset_when_taken() {
     assert!(p.take_metrics_line("f").is_none(), "nothing to print");
 }
 
+#[tokio::test]
+async fn a_shadow_alert_is_recorded_and_counted_but_never_delivered() {
+    let sink = Arc::new(FakeSink::default());
+    let shadow =
+        Policy::from_toml("[shadow]\nmode = \"shadow\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let sinks: Vec<Arc<dyn Sink>> = vec![sink.clone()];
+    let store = FlakyStore::default();
+    let p = Pipeline::new(&store, shadow, sinks.clone());
+    let o = p.process_one(Raw::Text(ALERT)).await;
+    match &o {
+        Outcome::Shadowed {
+            finding, reason, ..
+        } => {
+            assert!(finding.severity >= cadet_core::Severity::Medium);
+            assert!(reason.contains("shadow mode"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!o.is_failure());
+    assert!(sink.accepted().is_empty(), "nothing delivered");
+    let m = p.take_metrics();
+    assert_eq!(
+        (m.shadow_alerts, m.alerts, m.verdicts.iter().sum::<u64>()),
+        (1, 0, 1)
+    );
+    // Recorded as usual: the redelivery is a duplicate, under shadow or live.
+    let live = Pipeline::new(&store, Policy::default(), sinks);
+    assert!(matches!(
+        live.process_one(Raw::Text(ALERT)).await,
+        Outcome::Duplicate
+    ));
+    assert!(sink.accepted().is_empty());
+}
+
 // --- Control plane ⋈ host: the join, in both arrival orders. ---
 
 const SSM_EPISODE: &str =

@@ -19,12 +19,14 @@ use crate::score::Severity;
 use crate::signals::Weights;
 
 mod lists;
+mod shadow;
 mod validate;
 mod window;
 
 pub use lists::{
     AllowLists, AllowRule, AllowSource, DocumentLists, NameRule, Pattern, SourceRule, Trusted,
 };
+pub use shadow::{DeliveryMode, ShadowPolicy};
 pub use window::{Window, WindowSpec};
 
 /// A policy that failed to load.
@@ -81,6 +83,8 @@ pub struct PolicyFile {
     pub response: crate::response::ResponsePolicy,
     /// Audit tampering: which event-delivery resources are cadet's own (`[tamper]`).
     pub tamper: TamperLists,
+    /// Shadow mode: alerts scored, recorded and counted but delivered to no sink (`[shadow]`).
+    pub shadow: ShadowPolicy,
 }
 
 /// `[tamper]`: the event-delivery resources cadet itself depends on.
@@ -295,6 +299,7 @@ impl Default for PolicyFile {
             allow: AllowLists::default(),
             response: crate::response::ResponsePolicy::default(),
             tamper: TamperLists::default(),
+            shadow: ShadowPolicy::default(),
         }
     }
 }
@@ -344,6 +349,8 @@ pub struct Policy {
     pub response: crate::response::ResponsePolicy,
     /// cadet's own event-delivery resources (`[tamper] own_resources`).
     pub own_resources: Vec<Pattern>,
+    /// Shadow mode (`[shadow]`).
+    pub shadow: ShadowPolicy,
 }
 
 impl Default for Policy {
@@ -384,5 +391,6 @@ fn unreachable_default() -> Policy {
         allow_sources: Vec::new(),
         response: crate::response::ResponsePolicy::default(),
         own_resources: Vec::new(),
+        shadow: ShadowPolicy::default(),
     }
 }

@@ -189,6 +189,7 @@ impl Policy {
             allow_sources,
             response: file.response,
             own_resources: pats(&file.tamper.own_resources),
+            shadow: file.shadow,
         })
     }
 }
@@ -266,6 +267,7 @@ mod default_file_tests {
             format!("{:?}", file.own_resources),
             format!("{:?}", built_in.own_resources)
         );
+        assert_eq!(file.shadow, built_in.shadow);
     }
 
     #[test]

@@ -292,9 +292,9 @@ fn machine_replay(
     );
 }
 
-pub(super) fn iam_key_new_owner(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    // The scripts (no time zone), not the people.
-    let Some((d, p)) = (0..40).find_map(|_| {
+/// An evaluation day and a script's IAM user (no time zone: the scripts, not the people).
+pub(super) fn script_key(g: &Gen, rng: &mut Rng) -> Option<(i64, AwsPersona)> {
+    (0..40).find_map(|_| {
         let d = day(g, rng, 1);
         let c: Vec<&AwsPersona> = g
             .aws_cast
@@ -302,7 +302,11 @@ pub(super) fn iam_key_new_owner(g: &mut Gen, rng: &mut Rng, name: &'static str) 
             .filter(|p| p.kind == Kind::IamUser && p.zone.is_none())
             .collect();
         (!c.is_empty()).then(|| (d, (*rng.pick(&c)).clone()))
-    }) else {
+    })
+}
+
+pub(super) fn iam_key_new_owner(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, p)) = script_key(g, rng) else {
         return;
     };
     let t = time(g, rng, None, d);

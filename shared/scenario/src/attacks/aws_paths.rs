@@ -344,15 +344,7 @@ pub(super) fn pacu_instance_profile(g: &mut Gen, rng: &mut Rng, name: &'static s
 
 /// A script's IAM user key from a VPS blinds the account trail, then runs commands.
 pub(super) fn blind_then_run(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = (0..40).find_map(|_| {
-        let d = day(g, rng, 1);
-        let c: Vec<&AwsPersona> = g
-            .aws_cast
-            .iter()
-            .filter(|p| p.kind == Kind::IamUser && p.zone.is_none())
-            .collect();
-        (!c.is_empty()).then(|| (d, (*rng.pick(&c)).clone()))
-    }) else {
+    let Some((d, p)) = super::aws::script_key(g, rng) else {
         return;
     };
     let t = time(g, rng, None, d);
