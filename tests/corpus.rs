@@ -139,6 +139,80 @@ fn stratus_cloudtrail_tampering_scores_high() {
     }
 }
 
+/// Stratus Red Team's direct-connection and boot-script detonations: one verdict per key push
+/// or user-data write, with the technique ATT&CK files them under.
+const STRATUS_VM_ACCESS: [(&str, &str, usize, &str); 3] = [
+    (
+        "aws.lateral-movement.ec2-instance-connect.json",
+        "vm_connect",
+        3,
+        "T1021.008",
+    ),
+    (
+        "aws.lateral-movement.ec2-serial-console-send-ssh-public-key.json",
+        "vm_connect",
+        4,
+        "T1021.008",
+    ),
+    (
+        "aws.execution.ec2-user-data.json",
+        "boot_script",
+        1,
+        "T1651",
+    ),
+];
+
+#[test]
+fn stratus_key_pushes_and_user_data_are_scored_with_their_technique() {
+    let Some(dir) = corpus() else { return };
+    for (file, action, n, technique) in STRATUS_VM_ACCESS {
+        let path = dir.join("aws/stratus-red-team").join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut seen = 0;
+        for (pos, raw) in cadet_core::records(&text) {
+            let Some(e) = raw
+                .and_then(cadet_core::normalize_raw)
+                .unwrap_or_else(|e| panic!("{file}: {pos}: {e}"))
+            else {
+                continue;
+            };
+            seen += 1;
+            assert_eq!(e.action.as_str(), action, "{file}: {}", e.operation);
+            let v = cadet_core::score(&e, &Policy::default());
+            // Stratus's own user agent makes each of them at least high on its own.
+            assert!(
+                v.severity >= Severity::High,
+                "{file}: {} {:?}",
+                v.risk_score,
+                v.signals
+            );
+            assert_eq!(cadet_core::Finding::from_verdict(&v).technique, technique);
+            if e.operation.ends_with("SSHPublicKey") {
+                // The key's fingerprint names the episode; the key itself is never kept.
+                let id = e.command_id.as_deref().unwrap_or("");
+                assert!(id.starts_with("ssh-key:") && id.len() == 24, "{id}");
+                assert!(
+                    !format!("{e:?}").contains("AAAAC3"),
+                    "the key is not in the event"
+                );
+                assert_eq!(e.targets.ids.len(), 1);
+            }
+        }
+        // The 34 DescribeInstances, StartInstances and StopInstances records give no verdict.
+        assert_eq!(seen, n, "{file}");
+        if action == "vm_connect" && n == 3 {
+            // One key pushed to three instances: one fingerprint, three targets.
+            let ids: std::collections::BTreeSet<String> = cadet_core::records(&text)
+                .into_iter()
+                .filter_map(|(_, raw)| raw.ok().and_then(|r| cadet_core::normalize_raw(r).ok()))
+                .flatten()
+                .filter_map(|e| e.command_id)
+                .collect();
+            assert_eq!(ids.len(), 1, "{ids:?}");
+        }
+    }
+}
+
 #[test]
 fn other_techniques_and_otrf_give_no_verdict_and_no_error() {
     let Some(dir) = corpus() else { return };
@@ -152,10 +226,11 @@ fn other_techniques_and_otrf_give_no_verdict_and_no_error() {
                 && n != "aws.execution.ssm-start-session.json"
                 && n != "aws.credential-access.ec2-steal-instance-credentials.json"
                 && !STRATUS_TAMPER.iter().any(|(f, _)| *f == n)
+                && !STRATUS_VM_ACCESS.iter().any(|(f, ..)| *f == n)
         })
         .collect();
     files.push(dir.join("aws/otrf/ec2_proxy_s3_exfiltration_2020-09-14011940.json"));
-    assert!(files.len() >= 30, "{}", files.len());
+    assert!(files.len() >= 27, "{}", files.len());
     let mut records = 0;
     for f in &files {
         let o = run(f);
@@ -163,7 +238,7 @@ fn other_techniques_and_otrf_give_no_verdict_and_no_error() {
         assert!(o.errors.is_empty(), "{}: {:?}", f.display(), o.errors);
         assert!(o.verdicts.is_empty(), "{}: {:?}", f.display(), o.verdicts);
     }
-    assert!(records > 250, "only {records} records read");
+    assert!(records > 200, "only {records} records read");
 }
 
 #[test]

@@ -150,10 +150,15 @@ fn ocsf_carries_the_finding() {
         assert_eq!(v["metadata"]["profiles"], serde_json::json!(["cloud"]));
         assert!(!has_null(v), "no null anywhere: {v}");
         let attack = &v["finding_info"]["attacks"][0];
-        if v["finding_info"]["types"][0] == "audit_tamper" {
+        let action = v["finding_info"]["types"][0].as_str().unwrap_or_default();
+        if action == "audit_tamper" {
             assert_eq!(attack["technique"]["uid"], "T1562", "{attack}");
             assert_eq!(attack["sub_technique"]["uid"], "T1562.008", "{attack}");
             assert_eq!(attack["tactic"]["uid"], "TA0005", "{attack}");
+        } else if action == "session" || action == "vm_connect" {
+            assert_eq!(attack["technique"]["uid"], "T1021", "{attack}");
+            assert_eq!(attack["sub_technique"]["uid"], "T1021.008", "{attack}");
+            assert_eq!(attack["tactic"]["uid"], "TA0008", "{attack}");
         } else {
             assert_eq!(attack["technique"]["uid"], "T1651", "{attack}");
             assert_eq!(attack["tactic"]["uid"], "TA0002", "{attack}");

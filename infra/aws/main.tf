@@ -11,14 +11,19 @@ locals {
   # operation table): EventBridge source -> CloudTrail eventName list.
   all_operations = jsondecode(file("${path.module}/operations.json"))
 
-  # IAM/EC2 calls are "context" operations: they never raise a verdict alone but feed sequence
-  # signals (e.g. Pacu creates an instance profile, attaches it, then runs SendCommand).
-  context_sources = ["aws.iam", "aws.ec2"]
+  # IAM calls and two EC2 calls are "context" operations: they never raise a verdict alone but
+  # feed sequence signals (e.g. Pacu creates an instance profile, attaches it, then runs
+  # SendCommand). The other EC2 calls (serial console, user data) are scored on their own.
+  context_operations = ["aws.iam:*", "aws.ec2:AssociateIamInstanceProfile", "aws.ec2:ReplaceIamInstanceProfileAssociation"]
 
-  operations = {
-    for source, names in local.all_operations : source => names
-    if var.include_context_operations || !contains(local.context_sources, source)
+  routed_operations = {
+    for source, names in local.all_operations : source => [
+      for n in names : n
+      if var.include_context_operations || !(contains(local.context_operations, "${source}:*") || contains(local.context_operations, "${source}:${n}"))
+    ]
   }
+  # A source left with no operation gets no rule (an empty eventName list is not a pattern).
+  operations = { for source, names in local.routed_operations : source => names if length(names) > 0 }
 
   # One rule per source and bus. "default" receives the CloudTrail events of this account and
   # region; "ingest" receives events forwarded from other regions/accounts by ./forwarder.

@@ -19,12 +19,18 @@ locals {
   central_account = split(":", var.central_event_bus_arn)[4]
 
   # Same file as the central module: one list of operations for the whole deployment.
-  all_operations  = jsondecode(file("${path.module}/../operations.json"))
-  context_sources = ["aws.iam", "aws.ec2"]
-  operations = {
-    for source, names in local.all_operations : source => names
-    if var.include_context_operations || !contains(local.context_sources, source)
+  all_operations = jsondecode(file("${path.module}/../operations.json"))
+  # The context operations (IAM and EC2 plumbing that only feeds sequence signals); the same
+  # list as the central module's.
+  context_operations = ["aws.iam:*", "aws.ec2:AssociateIamInstanceProfile", "aws.ec2:ReplaceIamInstanceProfileAssociation"]
+  routed_operations = {
+    for source, names in local.all_operations : source => [
+      for n in names : n
+      if var.include_context_operations || !(contains(local.context_operations, "${source}:*") || contains(local.context_operations, "${source}:${n}"))
+    ]
   }
+  # A source left with no operation gets no rule (an empty eventName list is not a pattern).
+  operations = { for source, names in local.routed_operations : source => names if length(names) > 0 }
 }
 
 data "aws_iam_policy_document" "assume_events" {

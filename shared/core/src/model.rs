@@ -60,6 +60,17 @@ pub enum Action {
     /// off; an Azure subscription diagnostic setting deleted or rewritten): ATT&CK T1562.008,
     /// the usual first step before abuse. Scored with the same baseline as commands.
     AuditTamper,
+    /// A direct connection to a machine through the control plane other than Session Manager:
+    /// an SSH key pushed with EC2 Instance Connect (`SendSSHPublicKey`) or for the serial console
+    /// (`SendSerialConsoleSSHPublicKey`), and the account-wide `EnableSerialConsoleAccess` that
+    /// makes the latter possible. ATT&CK T1021.008.
+    VmConnect,
+    /// A machine's boot-time script replaced (`ModifyInstanceAttribute` of `userData`): code
+    /// that runs as root at its next start.
+    BootScript,
+    /// A machine outside the cloud enrolled as a managed node: SSM hybrid `CreateActivation`
+    /// and the agent's `RegisterManagedInstance`.
+    AgentRegistration,
 }
 
 impl Action {
@@ -77,12 +88,15 @@ impl Action {
             Action::Context => "context",
             Action::AgentProcess => "agent_process",
             Action::AuditTamper => "audit_tamper",
+            Action::VmConnect => "vm_connect",
+            Action::BootScript => "boot_script",
+            Action::AgentRegistration => "agent_registration",
         }
     }
 
     /// Every control-plane action that yields a verdict, in table order (on-host
     /// [`Action::AgentProcess`] is not a control-plane operation and is not listed).
-    pub const COMMANDS: [Action; 9] = [
+    pub const COMMANDS: [Action; 12] = [
         Action::RunCommand,
         Action::ManagedRunCommand,
         Action::Session,
@@ -92,12 +106,40 @@ impl Action {
         Action::VmExtension,
         Action::AutomationTrigger,
         Action::AuditTamper,
+        Action::VmConnect,
+        Action::BootScript,
+        Action::AgentRegistration,
     ];
+
+    /// The actions that give the same kind of access as this one, itself first: a shell through
+    /// Session Manager or through an Instance Connect key. A principal that has one is not new
+    /// to the other (`first_action`).
+    pub fn same_access(self) -> &'static [Action] {
+        match self {
+            Action::Session => &[Action::Session, Action::VmConnect],
+            Action::VmConnect => &[Action::VmConnect, Action::Session],
+            Action::RunCommand => &[Action::RunCommand],
+            Action::ManagedRunCommand => &[Action::ManagedRunCommand],
+            Action::Association => &[Action::Association],
+            Action::AutomationExecution => &[Action::AutomationExecution],
+            Action::CommandDocument => &[Action::CommandDocument],
+            Action::VmExtension => &[Action::VmExtension],
+            Action::AutomationTrigger => &[Action::AutomationTrigger],
+            Action::Context => &[Action::Context],
+            Action::AgentProcess => &[Action::AgentProcess],
+            Action::AuditTamper => &[Action::AuditTamper],
+            Action::BootScript => &[Action::BootScript],
+            Action::AgentRegistration => &[Action::AgentRegistration],
+        }
+    }
 
     /// The ATT&CK technique a verdict of this action reports.
     pub fn technique(self) -> Technique {
         match self {
             Action::AuditTamper => Technique::DISABLE_CLOUD_LOGS,
+            // ATT&CK files interactive access (Session Manager, the serial console, EC2
+            // Instance Connect) under Direct Cloud VM Connections, and scripts under T1651.
+            Action::Session | Action::VmConnect => Technique::DIRECT_CLOUD_VM_CONNECTIONS,
             _ => Technique::CLOUD_ADMINISTRATION_COMMAND,
         }
     }
@@ -136,9 +178,18 @@ impl Technique {
         tactic: "Defense Evasion",
     };
 
+    /// T1021.008 Remote Services: Direct Cloud VM Connections (Lateral Movement).
+    pub const DIRECT_CLOUD_VM_CONNECTIONS: Technique = Technique {
+        id: "T1021.008",
+        name: "Direct Cloud VM Connections",
+        parent: Some(("T1021", "Remote Services")),
+        tactic_id: "TA0008",
+        tactic: "Lateral Movement",
+    };
+
     /// The technique a finding's `technique` id names (T1651 for any id cadet does not report).
     pub fn by_id(id: &str) -> Technique {
-        [Self::DISABLE_CLOUD_LOGS]
+        [Self::DISABLE_CLOUD_LOGS, Self::DIRECT_CLOUD_VM_CONNECTIONS]
             .into_iter()
             .find(|t| t.id == id)
             .unwrap_or(Self::CLOUD_ADMINISTRATION_COMMAND)

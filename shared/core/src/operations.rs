@@ -272,6 +272,43 @@ pub const AWS_OPERATIONS: &[AwsOperation] = &[
         "ssm:ResetServiceSetting",
         Action::AuditTamper,
     ),
+    // Direct connections, boot scripts and hybrid enrolment. Append only.
+    aws(
+        "ec2-instance-connect.amazonaws.com",
+        "SendSSHPublicKey",
+        "ec2-instance-connect:SendSSHPublicKey",
+        Action::VmConnect,
+    ),
+    aws(
+        "ec2-instance-connect.amazonaws.com",
+        "SendSerialConsoleSSHPublicKey",
+        "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
+        Action::VmConnect,
+    ),
+    aws(
+        "ec2.amazonaws.com",
+        "EnableSerialConsoleAccess",
+        "ec2:EnableSerialConsoleAccess",
+        Action::VmConnect,
+    ),
+    aws(
+        "ec2.amazonaws.com",
+        "ModifyInstanceAttribute",
+        "ec2:ModifyInstanceAttribute",
+        Action::BootScript,
+    ),
+    aws(
+        "ssm.amazonaws.com",
+        "CreateActivation",
+        "ssm:CreateActivation",
+        Action::AgentRegistration,
+    ),
+    aws(
+        "ssm.amazonaws.com",
+        "RegisterManagedInstance",
+        "ssm:RegisterManagedInstance",
+        Action::AgentRegistration,
+    ),
 ];
 
 /// Every Azure operation cadet normalizes.

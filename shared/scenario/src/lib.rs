@@ -27,7 +27,7 @@
 //! | kind | what it does |
 //! |---|---|
 //! | `sso-admin` | 36 Identity Center administrators, 12 per zone (America/New_York, Europe/London, Asia/Kolkata): SendCommand, StartSession, look-ups, document edits in 2–3 accounts on the roles they work on; incident days bring bursts of 4–20 commands on one role |
-//! | `sso-developer` | 80 developers, mostly Session Manager into dev and stage machines |
+//! | `sso-developer` | 80 developers, mostly Session Manager into dev and stage machines; a quarter of the people who open shells also use EC2 Instance Connect (a fresh key per connection) for one in five of them |
 //! | `on-call` | 8 SREs on a weekly rotation, paged at night on weekdays and at any hour at weekends |
 //! | `iam-user` | 8 people with legacy access keys and 10 scripts on cron from fixed hosts, old SDKs, some keys rotated; one user goes quiet after ten days |
 //! | `aws-new-hire`, `azure-new-hire` | people joining on a Monday during the weeks, ramping up over two weeks |
@@ -105,6 +105,7 @@
 //! | `custom-script-extension` | azure | a stolen administrator token from a VPS writes CustomScriptExtension (encoded PowerShell) on 3 Windows VMs | high each |
 //! | `aws-blind-then-run` | aws | a script's IAM user key from a VPS: StopLogging on the account trail, then SendCommand to 2 instances minutes later | high each |
 //! | `aws-narrow-trail` | aws | an administrator's Identity Center session replayed from a VPS: PutEventSelectors dropping ssm.amazonaws.com, then RemoveTargets on cadet's own EventBridge rule | high each |
+//! | `eic-key-push` | aws | a developer's Identity Center session replayed from a VPS pushes one SSH key to 4 instances with EC2 Instance Connect, a minute or two apart | medium each |
 //! | `azure-export-deleted` | azure | an Entra administrator's token from a VPS deletes the subscription's Activity Log export, then a Run Command | high each |
 //!
 //! Some attacks emit context records the normalizer does not cover today (IAM user and key

@@ -112,6 +112,18 @@ struct Request {
     /// CreateDocument, UpdateDocument: the document's content (read for the Session Manager
     /// preferences document only).
     content: Option<String>,
+    // EC2 Instance Connect: the key and the OS user it is for.
+    #[serde(rename = "sSHPublicKey", alias = "sshPublicKey")]
+    ssh_public_key: Option<String>,
+    #[serde(rename = "instanceOSUser", alias = "instanceOsUser")]
+    instance_os_user: Option<String>,
+    // ModifyInstanceAttribute: `userData` (CloudTrail writes `<sensitiveDataRemoved>` or an
+    // object), or the `attribute` form.
+    user_data: Option<serde_json::Value>,
+    attribute: Option<String>,
+    // CreateActivation: the role the enrolled machines get.
+    iam_role: Option<String>,
+    registration_limit: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -218,6 +230,16 @@ pub(super) fn normalize(
     if !runs_on_machines(&req) {
         return Ok(None);
     }
+    // Only a user-data change is a boot script; other instance attributes are not covered.
+    if op.action == Action::BootScript
+        && req.user_data.is_none()
+        && !req
+            .attribute
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case("userData"))
+    {
+        return Ok(None);
+    }
     // Audit tampering: what the change does to the trail, read from its own request shape.
     let evidence = if op.action == Action::AuditTamper {
         let t: tamper::AwsTamperRequest = parse_opt(rec.request_parameters, "requestParameters")?;
@@ -252,10 +274,12 @@ pub(super) fn normalize(
             None,
         ),
     };
-    let command_id = resp
-        .command
-        .as_ref()
-        .and_then(|c| c.command_id.clone())
+    // A pushed key is named by its fingerprint: the same key on many machines is one episode.
+    let command_id = req
+        .ssh_public_key
+        .as_deref()
+        .map(|k| format!("ssh-key:{}", key_fingerprint(k)))
+        .or_else(|| resp.command.as_ref().and_then(|c| c.command_id.clone()))
         .or_else(|| resp.session_id.clone())
         .or_else(|| req.session_id.clone())
         .or_else(|| resp.automation_execution_id.clone())
@@ -598,6 +622,44 @@ fn targets(action: Action, req: &Request, resp: &Response) -> Targets {
 }
 
 fn document(action: Action, event_name: &str, req: &Request, resp: &Response) -> Option<Document> {
+    match action {
+        // The key is the document: the same key pushed to many machines is one episode, and a
+        // new key is a novelty. Named by a short fingerprint, never by the key itself.
+        // One document for every key: Instance Connect clients make a fresh key per connection,
+        // so a key is no habit; the key's fingerprint is the call's correlation id instead.
+        Action::VmConnect => {
+            return match req.ssh_public_key.as_deref() {
+                Some(_) => Some(Document {
+                    name: "ssh-public-key".to_string(),
+                    kind: Some(match req.instance_os_user.as_deref() {
+                        Some(user) => format!("for {user}"),
+                        None => "serial console".to_string(),
+                    }),
+                    version: None,
+                }),
+                None => Some(Document {
+                    name: "serial-console-access".to_string(),
+                    kind: Some("account-setting".to_string()),
+                    version: None,
+                }),
+            };
+        }
+        Action::BootScript => {
+            return Some(Document {
+                name: "user-data".to_string(),
+                kind: Some("instance-attribute".to_string()),
+                version: None,
+            })
+        }
+        Action::AgentRegistration => {
+            return req.iam_role.as_ref().map(|role| Document {
+                name: role.clone(),
+                kind: Some("activation-role".to_string()),
+                version: None,
+            })
+        }
+        _ => {}
+    }
     let name = match action {
         Action::Session => req
             .document_name
@@ -714,4 +776,13 @@ mod tests {
                 .is_none());
         }
     }
+}
+
+/// A short, stable fingerprint of an SSH public key (the first 16 hex digits of the SHA-256 of
+/// its base64 body): enough to tell keys apart in a finding without printing the key.
+fn key_fingerprint(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let body = key.split_whitespace().nth(1).unwrap_or(key);
+    let digest = Sha256::digest(body.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

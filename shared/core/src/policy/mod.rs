@@ -130,6 +130,13 @@ pub struct BaseWeights {
     pub agent_process: i32,
     /// A change to the audit trail or to cadet's own delivery (its effect adds the rest).
     pub audit_tamper: i32,
+    /// An SSH key pushed to a machine (EC2 Instance Connect, serial console) or serial console
+    /// access enabled.
+    pub vm_connect: i32,
+    /// A machine's boot-time script (user data) replaced.
+    pub boot_script: i32,
+    /// A hybrid activation created, or a machine outside the cloud registered with it.
+    pub agent_registration: i32,
 }
 
 impl Default for BaseWeights {
@@ -145,6 +152,9 @@ impl Default for BaseWeights {
             automation_trigger: 5,
             agent_process: 5,
             audit_tamper: 10,
+            vm_connect: 15,
+            boot_script: 20,
+            agent_registration: 15,
         }
     }
 }
@@ -163,6 +173,9 @@ impl BaseWeights {
             Action::AutomationTrigger => self.automation_trigger,
             Action::AgentProcess => self.agent_process,
             Action::AuditTamper => self.audit_tamper,
+            Action::VmConnect => self.vm_connect,
+            Action::BootScript => self.boot_script,
+            Action::AgentRegistration => self.agent_registration,
             Action::Context => 0,
         }
     }

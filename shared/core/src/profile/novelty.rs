@@ -128,7 +128,14 @@ impl Profile {
             return NOVEL_ACTION;
         }
         let mut bits = 0;
-        if !self.actions.contains_key(&e.action) {
+        // A kind of access the principal already has in another form (a shell through Session
+        // Manager, a shell through an Instance Connect key) is not a new kind of action.
+        if !e
+            .action
+            .same_access()
+            .iter()
+            .any(|a| self.actions.contains_key(a))
+        {
             bits |= NOVEL_ACTION;
         }
         if let Some(doc) = &v.doc {

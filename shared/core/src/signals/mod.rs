@@ -107,6 +107,21 @@ fn action_reason(event: &CommandEvent) -> &'static str {
         (Provider::Azure, Action::AuditTamper) => {
             "a change to the subscription's Activity Log export or event delivery"
         }
+        (_, Action::VmConnect) if event.operation.ends_with("EnableSerialConsoleAccess") => {
+            "serial console access enabled for every instance of the account and region"
+        }
+        (_, Action::VmConnect) => {
+            "an SSH key pushed to the machine through the control plane: a shell for the key's holder within 60 seconds"
+        }
+        (_, Action::BootScript) => {
+            "the machine's boot-time script replaced: it runs as root at the next start"
+        }
+        (_, Action::AgentRegistration) if event.operation.ends_with("CreateActivation") => {
+            "a hybrid activation: any machine holding its code can enrol as a managed node and take commands"
+        }
+        (_, Action::AgentRegistration) => {
+            "a machine outside the cloud enrolled as a managed node"
+        }
     }
 }
 

@@ -399,3 +399,44 @@ pub(super) fn narrow_trail(g: &mut Gen, rng: &mut Rng, name: &'static str) {
         Some(High),
     );
 }
+
+/// A developer's Identity Center session replayed from a VPS pushes the attacker's own SSH key
+/// to four instances with EC2 Instance Connect, a minute or two apart.
+pub(super) fn eic_key_push(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, p)) = victim(g, rng, Kind::SsoDeveloper, 1) else {
+        return;
+    };
+    let t = time(g, rng, p.zone, d);
+    let o = op(
+        name,
+        &p,
+        fresh(&p, rng),
+        vps(rng),
+        KALI_CLI.replace(
+            "ssm.send-command",
+            "ec2-instance-connect.send-ssh-public-key",
+        ),
+    );
+    let key = format!(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{} root@vps",
+        rng.chars(
+            43,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        )
+    );
+    let targets = ids(g, rng, p.account, &p.roles, d, 4);
+    let mut at = t;
+    for instance in targets {
+        o.call(
+            g,
+            at,
+            ("ec2-instance-connect.amazonaws.com", "SendSSHPublicKey"),
+            (
+                json!({"instanceId": instance, "instanceOSUser": "ec2-user", "sSHPublicKey": key}),
+                json!({"requestId": rng.uuid(), "success": true}),
+            ),
+            Some(Medium),
+        );
+        at += mins(rng.range(1, 3));
+    }
+}

@@ -78,6 +78,7 @@ kinds! {
     "office-client-runcommand", Azure, "AADInternals Invoke-AzureVMScript: an administrator's token for the Office client, api-version 2018-04-01, from a VPS", "high", azure::office_client;
     "aws-blind-then-run", Aws, "a script's IAM user key from a VPS: StopLogging on the account trail, then SendCommand to 2 instances minutes later", "high each", aws_paths::blind_then_run;
     "aws-narrow-trail", Aws, "an administrator's Identity Center session replayed from a VPS: PutEventSelectors dropping ssm.amazonaws.com, then RemoveTargets on cadet's own EventBridge rule", "high each", aws_paths::narrow_trail;
+    "eic-key-push", Aws, "a developer's Identity Center session replayed from a VPS pushes one SSH key to 4 instances with EC2 Instance Connect, a minute or two apart", "medium each", aws_paths::eic_key_push;
     "azure-export-deleted", Azure, "an Entra administrator's token from a VPS deletes the subscription's Activity Log export, then a Run Command", "high each", azure::export_deleted;
     "custom-script-extension", Azure, "a stolen administrator token from a VPS writes CustomScriptExtension (encoded PowerShell) on 3 Windows VMs", "high each", azure::custom_script;
 }

@@ -208,6 +208,9 @@ pub fn target_call(
             )
         }
     };
+    let shell = (name == "StartSession" && error.is_none())
+        .then(|| request["target"].as_str().map(str::to_string))
+        .flatten();
     let call = aws::Call {
         time: t,
         account: acct,
@@ -221,6 +224,37 @@ pub fn target_call(
         response,
         error,
         vpce: None,
+    };
+    g.aws(&call, routine(&h.id, h.kind));
+    if let Some(instance) = shell {
+        instance_connect(g, h, &call, &instance);
+    }
+}
+
+/// About a quarter of the people who open shells also use EC2 Instance Connect for one in five
+/// of them, from the console or the CLI: a fresh key per connection, pushed seconds before.
+/// Drawn from streams of their own, so everyone else's calls stay as they were.
+fn instance_connect(g: &mut Gen, h: &AwsHuman, shell: &aws::Call, instance: &str) {
+    let habit = Rng::stream(g.seed, &format!("{}:eic", h.id)).chance(0.25);
+    let mut rng = Rng::stream(g.seed, &format!("{}:eic:{}", h.id, shell.time.as_second()));
+    if !habit || !rng.chance(0.2) {
+        return;
+    }
+    let key = format!(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{} {}",
+        rng.chars(
+            43,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        ),
+        h.person.handle
+    );
+    let call = aws::Call {
+        time: shell.time + jiff::SignedDuration::from_secs(rng.range(2, 20)),
+        source: "ec2-instance-connect.amazonaws.com",
+        name: "SendSSHPublicKey",
+        request: json!({"instanceId": instance, "instanceOSUser": "ec2-user", "sSHPublicKey": key}),
+        response: json!({"requestId": g.uuid(), "success": true}),
+        ..shell.clone()
     };
     g.aws(&call, routine(&h.id, h.kind));
 }
