@@ -718,6 +718,15 @@ fn document(action: Action, event_name: &str, req: &Request, resp: &Response) ->
     })
 }
 
+/// A short, stable fingerprint of an SSH public key (the first 16 hex digits of the SHA-256 of
+/// its base64 body): enough to tell keys apart in a finding without printing the key.
+fn key_fingerprint(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let body = key.split_whitespace().nth(1).unwrap_or(key);
+    let digest = Sha256::digest(body.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,13 +785,4 @@ mod tests {
                 .is_none());
         }
     }
-}
-
-/// A short, stable fingerprint of an SSH public key (the first 16 hex digits of the SHA-256 of
-/// its base64 body): enough to tell keys apart in a finding without printing the key.
-fn key_fingerprint(key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let body = key.split_whitespace().nth(1).unwrap_or(key);
-    let digest = Sha256::digest(body.as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
