@@ -111,26 +111,15 @@ impl Action {
         Action::AgentRegistration,
     ];
 
-    /// The actions that give the same kind of access as this one, itself first: a shell through
-    /// Session Manager or through an Instance Connect key. A principal that has one is not new
-    /// to the other (`first_action`).
-    pub fn same_access(self) -> &'static [Action] {
-        match self {
-            Action::Session => &[Action::Session, Action::VmConnect],
-            Action::VmConnect => &[Action::VmConnect, Action::Session],
-            Action::RunCommand => &[Action::RunCommand],
-            Action::ManagedRunCommand => &[Action::ManagedRunCommand],
-            Action::Association => &[Action::Association],
-            Action::AutomationExecution => &[Action::AutomationExecution],
-            Action::CommandDocument => &[Action::CommandDocument],
-            Action::VmExtension => &[Action::VmExtension],
-            Action::AutomationTrigger => &[Action::AutomationTrigger],
-            Action::Context => &[Action::Context],
-            Action::AgentProcess => &[Action::AgentProcess],
-            Action::AuditTamper => &[Action::AuditTamper],
-            Action::BootScript => &[Action::BootScript],
-            Action::AgentRegistration => &[Action::AgentRegistration],
-        }
+    /// Whether `other` gives the same kind of access as this action: a shell through Session
+    /// Manager or through an Instance Connect key. A principal that has one is not new to the
+    /// other (`first_action`).
+    pub fn same_access(self, other: Action) -> bool {
+        self == other
+            || matches!(
+                (self, other),
+                (Action::Session, Action::VmConnect) | (Action::VmConnect, Action::Session)
+            )
     }
 
     /// The ATT&CK technique a verdict of this action reports.

@@ -39,12 +39,14 @@ impl ShadowPolicy {
     /// Why an alerting verdict goes to the shadow destination, or `None` when it is live.
     pub fn shadowed(&self, v: &Verdict, alert_severity: Severity) -> Option<String> {
         let account = v.event.account.as_str();
-        match self.accounts.get(account).copied().unwrap_or(self.mode) {
-            DeliveryMode::Shadow if self.accounts.contains_key(account) => {
+        match self.accounts.get(account) {
+            Some(DeliveryMode::Shadow) => {
                 return Some(format!("account {account} is in shadow mode"));
             }
-            DeliveryMode::Shadow => return Some("the deployment is in shadow mode".into()),
-            DeliveryMode::Live => {}
+            None if self.mode == DeliveryMode::Shadow => {
+                return Some("the deployment is in shadow mode".into());
+            }
+            Some(DeliveryMode::Live) | None => {}
         }
         if self.signals.is_empty() {
             return None;

@@ -130,12 +130,7 @@ impl Profile {
         let mut bits = 0;
         // A kind of access the principal already has in another form (a shell through Session
         // Manager, a shell through an Instance Connect key) is not a new kind of action.
-        if !e
-            .action
-            .same_access()
-            .iter()
-            .any(|a| self.actions.contains_key(a))
-        {
+        if !self.actions.keys().any(|a| e.action.same_access(*a)) {
             bits |= NOVEL_ACTION;
         }
         if let Some(doc) = &v.doc {
