@@ -21,6 +21,7 @@ mod enrich;
 mod hunt;
 mod output;
 #[cfg(feature = "respond")]
+mod report;
 mod respond;
 mod state;
 
@@ -41,6 +42,34 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// Where the ledger is: a state file (default: the default state file), `memory`,
+    /// `dynamodb:TABLE` (the Lambda's table; AWS credentials and region from the environment)
+    /// or `azure-table:TABLE` (the Function's table; `CADET_TABLE_CONNECTION_STRING`).
+    #[arg(long)]
+    state: Option<String>,
+    /// Wait up to SECONDS for a state file another process has open.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_STATE_WAIT))]
+    state_wait: u64,
+    /// UTC days to read, ending with --until.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=366))]
+    days: u32,
+    /// Last UTC day to read (YYYY-MM-DD; default today).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    until: Option<jiff::civil::Date>,
+    /// Policy file the suggestions and the forecast are judged against (the deployment's).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: report::Format,
+    /// Also write the report as a self-contained HTML page (charts, no external resources).
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Score events from files, directories or stdin and print verdicts.
@@ -52,6 +81,11 @@ enum Command {
     /// Blob container → storage queue for the Azure Function), pruned like `hunt`, oldest first,
     /// resumable.
     Backfill(BackfillArgs),
+    /// The findings ledger of the last days (paged and shadow alerts): counts per day,
+    /// severity, identity kind, account and signal; the noisiest identities with allow-list
+    /// suggestions and what each removes; pages per day now and after going live. Text, JSON
+    /// or a self-contained HTML page.
+    Report(ReportArgs),
     /// Containment: print a finding's response plan, request and check approvals, apply it
     /// (dry run by default), restore a run, read the audit trail.
     Respond {
@@ -665,6 +699,16 @@ fn main() -> ExitCode {
                 }
             },
         },
+        Command::Report(args) => report::run(&report::Options {
+            state: args.state,
+            days: args.days,
+            until: args.until,
+            policy: args.policy,
+            format: args.format,
+            html: args.html,
+            state_wait: Duration::from_secs(args.state_wait),
+        })
+        .unwrap_or_else(fail),
         Command::Baseline {
             state,
             state_wait,

@@ -9,61 +9,11 @@ use common::sample;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// moto server from the project's venv (`make test` installs it), killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Moto {
-    let bin = repo().join(".venv/bin/moto_server");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `make venv`",
-        bin.display()
-    );
-    let port = free_port();
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting moto: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
 
 /// A loopback server for the identity endpoint and ARM: answers by path, records requests.
 fn azure() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -218,7 +168,7 @@ fn signals(f: &Value) -> Vec<String> {
 
 #[test]
 fn detect_enrich_reads_ssm_documents_and_arm_scripts_with_the_default_chains() {
-    let moto = moto();
+    let moto = common::start_moto();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -10,8 +10,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -27,13 +26,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).unwrap_or_else(|e| panic!("{e}"));
     enc.finish().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 const ACCOUNTS: [&str; 2] = ["111122223333", "444455556666"];
@@ -539,50 +531,12 @@ fn empty_report_says_what_the_filters_kept_out() {
     );
 }
 
-/// A moto server, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto() -> Moto {
-    let bin = root().join(".venv/bin/moto_server");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `make venv` (`make test` does it)",
-        bin.display()
-    );
-    let port = free_port();
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting moto: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
 #[cfg(feature = "hunt-s3")]
 #[test]
 fn s3_org_trail_hunt_with_bad_and_unreadable_objects() {
     use aws_sdk_s3::primitives::ByteStream;
     use aws_sdk_s3::types::StorageClass;
-    let moto = start_moto();
+    let moto = common::start_moto();
     let dir = tmp("s3");
     let records = org_trail_records();
     let files = org_trail_files(&records);
@@ -740,69 +694,6 @@ const DEV_ACCOUNT: &str = "devstoreaccount1";
 const DEV_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-/// An Azurite blob service, killed on drop.
-#[cfg(feature = "hunt-blob")]
-struct Azurite {
-    child: Child,
-    port: u16,
-}
-
-#[cfg(feature = "hunt-blob")]
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[cfg(feature = "hunt-blob")]
-fn start_azurite() -> Azurite {
-    let bin = root().join("node_modules/.bin/azurite-blob");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `npm ci` (`make test` does it)",
-        bin.display()
-    );
-    for _ in 0..3 {
-        let port = free_port();
-        let mut child = Command::new(&bin)
-            .args([
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                &port.to_string(),
-                "--inMemoryPersistence",
-                "--disableTelemetry",
-                "--skipApiVersionCheck",
-                "--loose",
-            ])
-            .current_dir(std::env::temp_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting azurite-blob: {e}"));
-        let mut ok = false;
-        if let Some(out) = child.stdout.take() {
-            let mut lines = BufReader::new(out).lines();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { break };
-                if line.contains("successfully") || line.contains("listening") {
-                    ok = true;
-                    break;
-                }
-            }
-            // Keep draining: Azurite dies of EPIPE when its stdout is closed.
-            std::thread::spawn(move || for _ in lines {});
-        }
-        if ok {
-            return Azurite { child, port };
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("Azurite blob did not start");
-}
-
 /// A Shared Key request to Azurite (the test's own signing: Azurite checks it).
 #[cfg(feature = "hunt-blob")]
 fn azurite_put(port: u16, path: &str, query: &str, body: Vec<u8>, blob: bool) {
@@ -871,7 +762,7 @@ fn azurite_put(port: u16, path: &str, query: &str, body: Vec<u8>, blob: bool) {
 #[cfg(feature = "hunt-blob")]
 #[test]
 fn blob_activity_log_archive_hunt() {
-    let az = start_azurite();
+    let az = common::start_azurite("blob");
     let dir = tmp("blob");
     let sample: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("events/azure/activity-log-export-runcommand.json"))
@@ -1085,7 +976,7 @@ fn one_line_errors(err: &str) -> Vec<&str> {
 fn missing_aws_credentials_are_one_line_in_hunt_and_backfill() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     // Nothing listens there; the credentials are missing before any request is sent anyway.
-    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let endpoint = format!("http://127.0.0.1:{}", common::free_port());
     let out = bare(home.path())
         .args([
             "hunt",
@@ -1140,7 +1031,7 @@ fn missing_aws_credentials_are_one_line_in_hunt_and_backfill() {
 #[test]
 fn an_unreachable_s3_endpoint_is_one_line() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let endpoint = format!("http://127.0.0.1:{}", common::free_port());
     let out = bare(home.path())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")

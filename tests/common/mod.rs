@@ -94,3 +94,117 @@ pub fn first_line_then_close(cmd: &mut std::process::Command) -> (String, std::p
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     (line, out)
 }
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A moto server from the project's venv (`make test` installs it), on a free loopback port,
+/// killed on drop.
+pub struct Moto {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_moto() -> Moto {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `make venv` (`make test` does it)",
+        bin.display()
+    );
+    let port = free_port();
+    let child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting moto: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// An Azurite service (`blob` or `table`) from the project's node_modules, in memory, on a
+/// free loopback port, killed on drop.
+pub struct Azurite {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_azurite(service: &str) -> Azurite {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let bin =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("node_modules/.bin/azurite-{service}"));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `npm ci` (`make test` does it)",
+        bin.display()
+    );
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = Command::new(&bin)
+            .args([
+                &format!("--{service}Host"),
+                "127.0.0.1",
+                &format!("--{service}Port"),
+                &port.to_string(),
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--loose",
+            ])
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting azurite-{service}: {e}"));
+        let mut ok = false;
+        if let Some(out) = child.stdout.take() {
+            let mut lines = BufReader::new(out).lines();
+            for line in lines.by_ref() {
+                let Ok(line) = line else { break };
+                if line.contains("successfully") || line.contains("listening") {
+                    ok = true;
+                    break;
+                }
+            }
+            // Keep draining: Azurite dies of EPIPE when its stdout is closed.
+            std::thread::spawn(move || for _ in lines {});
+        }
+        if ok {
+            return Azurite { child, port };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("Azurite {service} did not start");
+}

@@ -1,6 +1,6 @@
 //! The baseline store chosen by `CADET_STATE`, as one concrete type.
 
-use cadet_core::baseline::{Put, Stored, Version};
+use cadet_core::baseline::{Put, Stored, StoredRecord, Version};
 use cadet_core::profile::Profile;
 use cadet_core::AsyncBaselineStore;
 use cadet_state::azure_table::{AzureTableError, AzureTableStore};
@@ -61,6 +61,26 @@ impl AsyncBaselineStore for StateStore {
             StateStore::AzureTable(t) => {
                 Ok(AsyncBaselineStore::put(t, key, profile, expected).await?)
             }
+        }
+    }
+
+    async fn get_record(&self, key: &str) -> Result<Option<StoredRecord>, StoreError> {
+        match self {
+            StateStore::Memory(m) => Ok(m.get_record(key).await?),
+            StateStore::AzureTable(t) => Ok(t.get_record(key).await?),
+        }
+    }
+
+    async fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        expires: jiff::Timestamp,
+        expected: Option<&Version>,
+    ) -> Result<Put, StoreError> {
+        match self {
+            StateStore::Memory(m) => Ok(m.put_record(key, text, expires, expected).await?),
+            StateStore::AzureTable(t) => Ok(t.put_record(key, text, expires, expected).await?),
         }
     }
 }

@@ -550,11 +550,41 @@ fn account_first_seen<S: BaselineStore>(
     Ok(None)
 }
 
+/// A record other than a profile, as stored: the findings ledger ([`crate::ledger`]) and source
+/// health ([`crate::health`]) keep JSON text under their own key prefixes (`ledger|…`,
+/// `health|…`), beside the profiles and never mixed with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The record's JSON text.
+    pub text: String,
+    /// Its version.
+    pub version: Version,
+}
+
 /// The asynchronous twin of [`BaselineStore`], for stores reached over the network (DynamoDB,
 /// Azure Table Storage). Still a pure trait: no runtime or I/O type appears in it.
+///
+/// Besides profiles it keeps *records* ([`StoredRecord`]): JSON text under a key, with the same
+/// optimistic versioning, and an expiry the store may use to delete it (DynamoDB's TTL).
 pub trait AsyncBaselineStore {
     /// The store's error type.
     type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Reads a record.
+    fn get_record(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<StoredRecord>, Self::Error>> + Send;
+
+    /// Writes a record if the stored version is still `expected` (`None`: only if absent).
+    /// `expires` is when the store may forget it.
+    fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        expires: Timestamp,
+        expected: Option<&Version>,
+    ) -> impl std::future::Future<Output = Result<Put, Self::Error>> + Send;
 
     /// Reads a profile.
     fn get(
@@ -591,6 +621,53 @@ impl<S: AsyncBaselineStore + Sync> AsyncBaselineStore for &S {
     ) -> impl std::future::Future<Output = Result<Put, Self::Error>> + Send {
         (**self).put(key, profile, expected)
     }
+
+    fn get_record(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<StoredRecord>, Self::Error>> + Send {
+        (**self).get_record(key)
+    }
+
+    fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        expires: Timestamp,
+        expected: Option<&Version>,
+    ) -> impl std::future::Future<Output = Result<Put, Self::Error>> + Send {
+        (**self).put_record(key, text, expires, expected)
+    }
+}
+
+/// Read → change → conditional write of one record, retried on conflict. `change` gets the
+/// stored text (`None`: absent) and returns the new text, or `None` to leave the record as it
+/// is. Returns whether it wrote.
+pub async fn update_record_async<S, F>(
+    store: &S,
+    key: &str,
+    expires: Timestamp,
+    mut change: F,
+) -> Result<bool, ProcessError<S::Error>>
+where
+    S: AsyncBaselineStore + Sync,
+    F: FnMut(Option<&str>) -> Option<String> + Send,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get_record(key).await.map_err(ProcessError::Store)?;
+        let Some(text) = change(stored.as_ref().map(|s| s.text.as_str())) else {
+            return Ok(false);
+        };
+        match store
+            .put_record(key, &text, expires, stored.as_ref().map(|s| &s.version))
+            .await
+            .map_err(ProcessError::Store)?
+        {
+            Put::Written(_) => return Ok(true),
+            Put::Conflict => continue,
+        }
+    }
+    Err(ProcessError::Contention(MAX_ATTEMPTS, key.to_string()))
 }
 
 /// [`process`] for an [`AsyncBaselineStore`]: read → score → conditional write, retried on

@@ -34,7 +34,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cadet_core::baseline::{assess_async, join_record_async, record_async, AsyncBaselineStore};
+use cadet_core::baseline::{
+    assess_async, join_record_async, record_async, AsyncBaselineStore, ProcessError,
+};
 use cadet_core::{CommandEvent, Finding, Policy, Processed};
 /// The boxed future enrichers return.
 pub use cadet_sinks::BoxFuture;
@@ -598,11 +600,16 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             }
         };
         // Only now: a failure above left the baseline untouched for the redelivery.
-        // The join entries first (idempotent by event id): if they fail, the event stays
-        // unrecorded and the redelivery joins again.
-        let joined = match &verdict {
-            Some(v) => join_record_async(&self.store, event, v, &self.policy).await,
+        // The ledger first, then the join entries (both idempotent, by finding and event
+        // id): if either fails, the event stays unrecorded and the redelivery does it again.
+        let ledgered = match &verdict {
+            Some(v) => self.ledger(v, &outcome).await,
             None => Ok(()),
+        };
+        let joined = match (ledgered, &verdict) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(v)) => join_record_async(&self.store, event, v, &self.policy).await,
+            (Ok(()), None) => Ok(()),
         };
         let recorded = match joined {
             Ok(()) => record_async(&self.store, event, verdict.as_deref(), &self.policy).await,
@@ -618,6 +625,39 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
                 }
             }
         }
+    }
+
+    /// Records the alerts among `outcome` and its re-emissions in the findings ledger
+    /// ([`cadet_core::ledger`]), paged or shadowed, for `cadet report`.
+    async fn ledger(
+        &self,
+        v: &cadet_core::Verdict,
+        outcome: &Outcome,
+    ) -> Result<(), ProcessError<S::Error>> {
+        use cadet_core::ledger::{append, Delivery, Entry};
+        let delivery = match outcome {
+            Outcome::Alerted { .. } => Some(Delivery::Paged),
+            Outcome::Shadowed { reason, .. } => Some(Delivery::Shadow {
+                reason: reason.clone(),
+            }),
+            _ => None,
+        };
+        if let (Some(d), Some(f)) = (delivery, outcome.finding()) {
+            append(&self.store, &Entry::of(f, &v.event, d)).await?;
+        }
+        // Re-emissions that alert now: paged unless shadow mode holds them back.
+        for r in v.rejoined.iter().filter(|r| r.is_alert(&self.policy)) {
+            let d = match self.policy.shadow.shadowed(r, self.policy.alert_severity) {
+                Some(reason) => Delivery::Shadow { reason },
+                None => Delivery::Paged,
+            };
+            append(
+                &self.store,
+                &Entry::of(&Finding::from_verdict(r), &r.event, d),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Publishes one finding to every sink concurrently; the failures.

@@ -52,6 +52,21 @@ impl AsyncBaselineStore for FlakyStore {
         }
         cadet_core::BaselineStore::put(&self.inner, key, profile, expected)
     }
+    async fn get_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<cadet_core::baseline::StoredRecord>, StateError> {
+        self.inner.get_record(key).await
+    }
+    async fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        expires: jiff::Timestamp,
+        expected: Option<&cadet_core::baseline::Version>,
+    ) -> Result<cadet_core::baseline::Put, StateError> {
+        self.inner.put_record(key, text, expires, expected).await
+    }
 }
 
 /// A sink that records what it accepted and fails on demand.

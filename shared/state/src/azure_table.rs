@@ -570,6 +570,46 @@ impl cadet_core::AsyncBaselineStore for AzureTableStore {
             Some(v) => self.update_entity(&pk, &rk, &v.0, entity).await,
         }
     }
+
+    /// A record is an entity like a profile's (its JSON text in chunked properties), in its
+    /// own partition (`ledger|DAY`, `health|…`). Table Storage has no TTL: old ledger days stay
+    /// until removed (the report only reads the days it is asked for).
+    async fn get_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<cadet_core::baseline::StoredRecord>, AzureTableError> {
+        let (pk, rk) = entity_keys(key);
+        let Some((etag, props)) = self.get_entity(&pk, &rk).await? else {
+            return Ok(None);
+        };
+        let text = join_chunks(&props).map_err(|reason| AzureTableError::Corrupt {
+            key: key.to_string(),
+            reason,
+        })?;
+        Ok(Some(cadet_core::baseline::StoredRecord {
+            text,
+            version: Version(etag),
+        }))
+    }
+
+    async fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        _expires: jiff::Timestamp,
+        expected: Option<&Version>,
+    ) -> Result<Put, AzureTableError> {
+        let (pk, rk) = entity_keys(key);
+        let entity =
+            entity_json(&pk, &rk, key, text).map_err(|reason| AzureTableError::Corrupt {
+                key: key.to_string(),
+                reason,
+            })?;
+        match expected {
+            None => self.insert_entity(entity).await,
+            Some(v) => self.update_entity(&pk, &rk, &v.0, entity).await,
+        }
+    }
 }
 
 pub(crate) fn sign(key: &[u8], string_to_sign: &str) -> String {

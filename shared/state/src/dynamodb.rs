@@ -153,14 +153,7 @@ impl AsyncBaselineStore for DynamoStore {
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
         let (pk, sk) = split_key(key);
-        let next = match expected {
-            None => 1u64,
-            Some(v) => {
-                v.0.parse::<u64>()
-                    .map_err(|_| StateError::Io(format!("version {:?} is not a number", v.0)))?
-                    + 1
-            }
-        };
+        let next = next_version(expected)?;
         let bytes = postcard::to_stdvec(profile).map_err(|e| StateError::Io(e.to_string()))?;
         let expires = profile.last_seen.as_second() + STALE_DAYS * 86_400;
         let mut req = self
@@ -184,6 +177,88 @@ impl AsyncBaselineStore for DynamoStore {
                 Ok(Put::Conflict)
             }
             Err(e) => Err(sdk("PutItem", e)),
+        }
+    }
+
+    /// A record is an item in its own partition (`ledger|DAY`, `health|…`) with attributes
+    /// `v` (N, the version), `r` (S, the JSON text) and `expires_at` (the table's TTL).
+    async fn get_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<cadet_core::baseline::StoredRecord>, StateError> {
+        let (pk, sk) = split_key(key);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("GetItem", e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        match (item.get("v"), item.get("r")) {
+            (Some(AttributeValue::N(v)), Some(AttributeValue::S(r))) => {
+                Ok(Some(cadet_core::baseline::StoredRecord {
+                    text: r.clone(),
+                    version: Version(v.clone()),
+                }))
+            }
+            _ => Err(StateError::Corrupt {
+                key: key.to_string(),
+                reason: "a record needs attributes v (N) and r (S)".into(),
+            }),
+        }
+    }
+
+    async fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        expires: jiff::Timestamp,
+        expected: Option<&Version>,
+    ) -> Result<Put, StateError> {
+        let (pk, sk) = split_key(key);
+        let next = next_version(expected)?;
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(pk))
+            .item("sk", AttributeValue::S(sk))
+            .item("v", AttributeValue::N(next.to_string()))
+            .item("r", AttributeValue::S(text.to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N(expires.as_second().to_string()),
+            );
+        req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req
+                .condition_expression("v = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(v.0.clone())),
+        };
+        match req.send().await {
+            Ok(_) => Ok(Put::Written(Version(next.to_string()))),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Ok(Put::Conflict)
+            }
+            Err(e) => Err(sdk("PutItem", e)),
+        }
+    }
+}
+
+/// The version after `expected` (1 for a new item).
+fn next_version(expected: Option<&Version>) -> Result<u64, StateError> {
+    match expected {
+        None => Ok(1),
+        Some(v) => {
+            v.0.parse::<u64>()
+                .map(|n| n + 1)
+                .map_err(|_| StateError::Io(format!("version {:?} is not a number", v.0)))
         }
     }
 }

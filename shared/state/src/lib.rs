@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use cadet_core::baseline::{BaselineStore, Put, Stored, Version};
+use cadet_core::baseline::{BaselineStore, Put, Stored, StoredRecord, Version};
 use cadet_core::profile::Profile;
 
 #[cfg(any(feature = "redb", feature = "dynamodb"))]
@@ -89,6 +89,7 @@ pub enum StateError {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     map: Mutex<HashMap<String, (Profile, u64)>>,
+    records: Mutex<HashMap<String, (String, u64)>>,
 }
 
 impl MemoryStore {
@@ -186,6 +187,40 @@ impl cadet_core::AsyncBaselineStore for MemoryStore {
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
         BaselineStore::put(self, key, profile, expected)
+    }
+
+    async fn get_record(&self, key: &str) -> Result<Option<StoredRecord>, StateError> {
+        let map = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(map.get(key).map(|(t, v)| StoredRecord {
+            text: t.clone(),
+            version: Version(v.to_string()),
+        }))
+    }
+
+    async fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        _expires: jiff::Timestamp,
+        expected: Option<&Version>,
+    ) -> Result<Put, StateError> {
+        let mut map = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let current = map.get(key).map(|(_, v)| *v);
+        if !version_matches(current, expected) {
+            return Ok(Put::Conflict);
+        }
+        let next = current.unwrap_or(0) + 1;
+        map.insert(key.to_string(), (text.to_string(), next));
+        Ok(Put::Written(Version(next.to_string())))
+    }
+}
+
+/// Whether a counter version `current` is the `expected` one (`None`: absent).
+pub(crate) fn version_matches(current: Option<u64>, expected: Option<&Version>) -> bool {
+    match (current, expected) {
+        (None, None) => true,
+        (Some(cur), Some(exp)) => exp.0 == cur.to_string(),
+        _ => false,
     }
 }
 

@@ -43,6 +43,9 @@ const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 /// text). Written through at once, never cached: an audit record is durable before the next
 /// step acts.
 const RESPONSE: TableDefinition<&str, &str> = TableDefinition::new("response");
+/// Records other than profiles (the findings ledger, source health): `VERSION\nJSON`.
+/// Written through in their own transactions (made durable by the next flush).
+const RECORDS: TableDefinition<&str, &str> = TableDefinition::new("records");
 
 use crate::codec::{decode_record, RecordRef};
 
@@ -542,6 +545,72 @@ impl cadet_core::AsyncBaselineStore for RedbStore {
     ) -> Result<Put, StateError> {
         BaselineStore::put(self, key, profile, expected)
     }
+
+    async fn get_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<cadet_core::baseline::StoredRecord>, StateError> {
+        let rtx = self.db.begin_read().map_err(io)?;
+        let t = match rtx.open_table(RECORDS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let Some(v) = t.get(key).map_err(io)? else {
+            return Ok(None);
+        };
+        let (version, text) = split_record(key, v.value())?;
+        Ok(Some(cadet_core::baseline::StoredRecord {
+            text: text.to_string(),
+            version: Version(version.to_string()),
+        }))
+    }
+
+    async fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        _expires: jiff::Timestamp,
+        expected: Option<&Version>,
+    ) -> Result<Put, StateError> {
+        let mut wtx = self.db.begin_write().map_err(io)?;
+        wtx.set_durability(Durability::None);
+        let written = {
+            let mut t = wtx.open_table(RECORDS).map_err(io)?;
+            let current = match t.get(key).map_err(io)? {
+                Some(v) => Some(split_record(key, v.value())?.0),
+                None => None,
+            };
+            if !crate::version_matches(current, expected) {
+                None
+            } else {
+                let next = current.unwrap_or(0) + 1;
+                t.insert(key, format!("{next}\n{text}").as_str())
+                    .map_err(io)?;
+                Some(next)
+            }
+        };
+        match written {
+            Some(next) => {
+                wtx.commit().map_err(io)?;
+                Ok(Put::Written(Version(next.to_string())))
+            }
+            None => {
+                wtx.abort().map_err(io)?;
+                Ok(Put::Conflict)
+            }
+        }
+    }
+}
+
+/// `VERSION\nJSON` → (version, JSON).
+fn split_record<'a>(key: &str, v: &'a str) -> Result<(u64, &'a str), StateError> {
+    v.split_once('\n')
+        .and_then(|(n, t)| Some((n.parse().ok()?, t)))
+        .ok_or_else(|| StateError::Corrupt {
+            key: key.to_string(),
+            reason: "record without its version line".into(),
+        })
 }
 
 #[cfg(test)]

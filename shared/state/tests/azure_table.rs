@@ -402,6 +402,21 @@ impl<S: AsyncBaselineStore + Sync> AsyncBaselineStore for Counting<S> {
         }
         Ok(r)
     }
+    async fn get_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<cadet_core::baseline::StoredRecord>, S::Error> {
+        self.inner.get_record(key).await
+    }
+    async fn put_record(
+        &self,
+        key: &str,
+        text: &str,
+        expires: jiff::Timestamp,
+        expected: Option<&cadet_core::baseline::Version>,
+    ) -> Result<cadet_core::baseline::Put, S::Error> {
+        self.inner.put_record(key, text, expires, expected).await
+    }
 }
 
 /// Load figure, not a timing assertion: 16 writers × 10 events of one principal at once.

@@ -116,6 +116,21 @@ impl AsyncBaselineStore for FailingStore {
     async fn put(&self, _: &str, _: &Profile, _: Option<&Version>) -> Result<Put, Unavailable> {
         Err(Unavailable)
     }
+    async fn get_record(
+        &self,
+        _: &str,
+    ) -> Result<Option<cadet_core::baseline::StoredRecord>, Unavailable> {
+        Err(Unavailable)
+    }
+    async fn put_record(
+        &self,
+        _: &str,
+        _: &str,
+        _: jiff::Timestamp,
+        _: Option<&Version>,
+    ) -> Result<Put, Unavailable> {
+        Err(Unavailable)
+    }
 }
 
 pub fn app_with<S>(store: S, sink: Arc<RecordingSink>, key: Option<&str>) -> Router
