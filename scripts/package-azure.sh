@@ -38,6 +38,7 @@ entries = [
     ("functions/azure-function/endpoint/function.json", "endpoint/function.json", 0o644),
     ("functions/azure-function/archive/function.json", "archive/function.json", 0o644),
     ("functions/azure-function/archive-queue/function.json", "archive-queue/function.json", 0o644),
+    ("functions/azure-function/health-check/function.json", "health-check/function.json", 0o644),
     (binary, "cadet-azure", 0o755),
 ]
 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:

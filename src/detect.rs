@@ -334,5 +334,9 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     }
     printer.finish(&mut out)?;
     out.flush()?;
+    // The sources heard, for `cadet report` (a memory store forgets them at exit anyway).
+    if let Err(e) = rt.block_on(pipeline.flush_health()) {
+        eprintln!("warning: {e}");
+    }
     Ok(tally)
 }

@@ -65,8 +65,8 @@ pub fn run(opts: &Options) -> Result<std::process::ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let read = rt.block_on(read_ledger(opts, first, last))?;
-    let report = forecast::build(
+    let (read, sources) = rt.block_on(read_ledger(opts, first, last))?;
+    let mut report = forecast::build(
         &read.entries,
         first,
         last,
@@ -74,6 +74,21 @@ pub fn run(opts: &Options) -> Result<std::process::ExitCode> {
         read.overflow,
         read.unreadable,
     );
+    // Sources as they stood at the end of the window (or now, when that is earlier).
+    let end = last
+        .tomorrow()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+        .unwrap_or_else(jiff::Timestamp::now)
+        .min(jiff::Timestamp::now());
+    let (sources, bad) = sources;
+    report.sources = sources
+        .iter()
+        .map(|h| cadet_core::health::status(h, end.as_second(), &policy.health))
+        .collect();
+    report.sources.sort_by(|a, b| a.source.cmp(&b.source));
+    report.unreadable.extend(bad);
     if let Some(p) = &opts.html {
         std::fs::write(p, html(&report))
             .with_context(|| format!("writing the report page {}", p.display()))?;
@@ -100,7 +115,7 @@ async fn read_ledger(
     opts: &Options,
     first: jiff::civil::Date,
     last: jiff::civil::Date,
-) -> Result<cadet_core::ledger::Read> {
+) -> Result<Read> {
     let spec = opts.state.as_deref().map(str::trim);
     match spec.and_then(|s| s.split_once(':')) {
         #[cfg(feature = "report-remote")]
@@ -151,15 +166,25 @@ async fn read_ledger(
     }
 }
 
+/// The ledger's entries and every source's health record.
+type Read = (
+    cadet_core::ledger::Read,
+    (Vec<cadet_core::health::SourceHealth>, Vec<(String, String)>),
+);
+
 async fn read_from<S: AsyncBaselineStore + Sync>(
     store: &S,
     first: jiff::civil::Date,
     last: jiff::civil::Date,
     what: &str,
-) -> Result<cadet_core::ledger::Read> {
-    cadet_core::ledger::read(store, first, last)
+) -> Result<Read> {
+    let ledger = cadet_core::ledger::read(store, first, last)
         .await
-        .map_err(|e| anyhow::anyhow!("reading the findings ledger from {what}: {e}"))
+        .map_err(|e| anyhow::anyhow!("reading the findings ledger from {what}: {e}"))?;
+    let health = cadet_core::health::read_all(store)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading source health from {what}: {e}"))?;
+    Ok((ledger, health))
 }
 
 /// HTML-escapes text.
@@ -407,6 +432,26 @@ pub fn html(r: &Report) -> String {
         ));
     }
     o.push_str("</section>");
+    if !r.sources.is_empty() {
+        o.push_str("<section id=\"sources\"><h2>Sources</h2><table><tr><th>source</th><th>state</th><th>last heard</th><th>quiet</th><th>usual gap</th><th>limit</th><th>rejected in a row</th></tr>");
+        let h =
+            |s: Option<i64>| s.map_or("-".to_string(), |s| format!("{:.1} h", s as f64 / 3600.0));
+        for s in &r.sources {
+            let warn = matches!(s.state.as_str(), "silent" | "quiet" | "shape changed");
+            o.push_str(&format!(
+                "<tr class=\"source\"><td>{}</td><td{}>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&s.source),
+                if warn { " class=\"warn\"" } else { "" },
+                esc(&s.state),
+                esc(&s.last_heard),
+                h(Some(s.quiet_seconds)),
+                h(s.usual_gap_seconds),
+                h(s.silence_limit_seconds),
+                s.rejected_run
+            ));
+        }
+        o.push_str("</table></section>");
+    }
     for (d, n) in &r.overflow {
         o.push_str(&format!(
             "<p class=\"warn\">{}: {n} more alerts were counted past the ledger's limit and are not itemised.</p>",

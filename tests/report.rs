@@ -287,6 +287,19 @@ fn state_file_week_in_shadow_report_page_and_top_suggestion() {
         "{text}"
     );
 
+    // Every account and region the week came from is a source, each heard within the week
+    // (too young for a usual gap, so learning).
+    let sources = r["sources"].as_array().cloned().unwrap_or_default();
+    assert!(sources.len() >= 6, "{sources:?}");
+    assert!(
+        sources.iter().all(|s| s["state"] == "learning"
+            && s["last_heard"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2026-"))),
+        "{sources:?}"
+    );
+    assert!(text.contains("Sources (at the end of"), "{text}");
+
     let (toml, removes) = top_suggestion(&r);
     let applied = policy_file(&dir, "applied.toml", &format!("{SHADOW}\n{toml}"));
     let after = detect(&dir.join("replayed.redb"), &applied);
@@ -310,6 +323,7 @@ fn state_file_week_in_shadow_report_page_and_top_suggestion() {
     assert_eq!(bars, n, "the day bars count every alert once");
     assert!(dom.contains("Noisiest identities") && dom.contains("To go live"));
     assert!(dom.contains("[[allow.principals]]"));
+    assert_eq!(dom.matches("<tr class=\"source\">").count(), sources.len());
     let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 20_000,

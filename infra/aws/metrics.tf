@@ -3,7 +3,8 @@
 # line to stdout; CloudWatch Logs turns it into metrics in the namespace "cadet" with the single
 # dimension Function = the function name (no agent, no PutMetricData permission needed):
 #   EventsIn, Verdicts, Verdicts{Info,Low,Medium,High,Critical}, Alerts, Rejected, Duplicates,
-#   ShadowAlerts, SinkFailures, StoreFailures, EnrichmentTimeouts (Count), LagSeconds (Seconds, one value per
+#   ShadowAlerts, SinkFailures, StoreFailures, EnrichmentTimeouts, HealthChecks, HealthFindings
+#   (Count), LagSeconds (Seconds, one value per
 #   verdict: CloudTrail event time -> verdict time).
 # The AWS/Lambda alarms in alarms.tf say the function failed; these say it ran but something it
 # depends on did not work (a finding not delivered, the baseline not written) or that it is late.
@@ -129,7 +130,7 @@ resource "aws_cloudwatch_dashboard" "detector" {
         width  = 12
         height = 6
         properties = {
-          title   = "Rejected and duplicate events"
+          title   = "Rejected and duplicate events, source-health findings"
           region  = local.region
           view    = "timeSeries"
           stacked = false
@@ -138,6 +139,7 @@ resource "aws_cloudwatch_dashboard" "detector" {
           metrics = [
             [local.metrics_namespace, "Rejected", "Function", local.metrics_function],
             [".", "Duplicates", ".", "."],
+            [".", "HealthFindings", ".", "."],
           ]
         }
       },

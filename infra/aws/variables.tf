@@ -545,3 +545,14 @@ variable "containment_security_group_ids" {
     error_message = "containment_security_group_ids must be security group ids (sg-xxxxxxxx)."
   }
 }
+
+variable "health_check_minutes" {
+  description = "Minutes between source-health checks (the schedule that invokes the function to look for silent or unparseable sources)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.health_check_minutes >= 5 && var.health_check_minutes <= 60
+    error_message = "health_check_minutes must be between 5 and 60."
+  }
+}

@@ -4,7 +4,8 @@
 # forwards a custom handler's stdout to Application Insights, where the line is the `message` of
 # a `traces` row. Azure does not extract metrics from it, so the alerts and the workbook parse
 # it with KQL: EventsIn, Verdicts, Verdicts{Info,Low,Medium,High,Critical}, Alerts, ShadowAlerts, Rejected,
-# Duplicates, SinkFailures, StoreFailures, EnrichmentTimeouts (counts), LagSeconds (an array,
+# Duplicates, SinkFailures, StoreFailures, EnrichmentTimeouts, HealthChecks, HealthFindings
+# (counts), LagSeconds (an array,
 # one value per verdict: event time -> verdict time, seconds); Function = the function app name.
 # The Event Grid alerts in monitoring.tf say events did not reach the function; these say it ran
 # but a sink or the baseline table failed, or that it is late.
@@ -54,6 +55,18 @@ locals {
       threshold   = var.lag_alarm_seconds
       window      = "PT5M"
       periods     = 3
+    }
+    # The `health-check` timer function (every 15 minutes) raises a finding, through the sinks,
+    # when a subscription falls silent well past its usual gap or its records stop parsing.
+    health-findings = {
+      description = "cadet raised a source-health finding: a subscription went silent well past its usual gap, or its records stopped matching the shapes cadet reads. The finding (action source_health) went to the sinks and its summary names the source: check the diagnostic settings, the Event Grid subscriptions and the function's traces."
+      severity    = 1
+      query       = "${local.metrics_lines}| project timestamp, HealthFindings = toint(m.HealthFindings)"
+      column      = "HealthFindings"
+      aggregation = "Total"
+      threshold   = 0
+      window      = "PT15M"
+      periods     = 1
     }
   }
 }
@@ -117,9 +130,9 @@ locals {
     },
     {
       name          = "rejected"
-      title         = "Rejected and duplicate events"
+      title         = "Rejected and duplicate events, source-health findings"
       visualization = "timechart"
-      query         = "${local.metrics_lines}| summarize Rejected = sum(toint(m.Rejected)), Duplicates = sum(toint(m.Duplicates)) by bin(timestamp, {TimeRange:grain})"
+      query         = "${local.metrics_lines}| summarize Rejected = sum(toint(m.Rejected)), Duplicates = sum(toint(m.Duplicates)), HealthFindings = sum(toint(m.HealthFindings)) by bin(timestamp, {TimeRange:grain})"
     },
     {
       name          = "failures"

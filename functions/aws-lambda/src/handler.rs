@@ -168,6 +168,22 @@ pub async fn process_record<S: AsyncBaselineStore + Sync>(
     }
 }
 
+/// The time of an EventBridge schedule's event (`"source": "aws.events"`, `"detail-type":
+/// "Scheduled Event"`): the source-health check runs at it.
+fn scheduled_check(payload: &Value) -> Option<jiff::Timestamp> {
+    let is = |k: &str, v: &str| payload.get(k).and_then(Value::as_str) == Some(v);
+    if !(is("source", "aws.events") && is("detail-type", "Scheduled Event")) {
+        return None;
+    }
+    Some(
+        payload
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(jiff::Timestamp::now),
+    )
+}
+
 /// Whether a payload is an SQS batch: a `Records` array in which some record says
 /// `"eventSource": "aws:sqs"` or carries a `messageId` and a `receiptHandle`. Looking at every
 /// record (not only the first) keeps one malformed record from turning the batch into a
@@ -303,6 +319,17 @@ async fn invocation<S: AsyncBaselineStore + Sync>(
             "batch done"
         );
         return Ok(serde_json::to_value(response)?);
+    }
+    if let Some(at) = scheduled_check(&payload) {
+        let check = app.pipeline.check_health(at).await;
+        info!(request_id = %ctx.request_id, sources = check.sources, findings = check.findings.len(),
+              failures = check.failures.len(), "source health checked");
+        if !check.ok() {
+            // Lambda retries the scheduled invocation; undelivered findings are raised again.
+            error!(request_id = %ctx.request_id, failures = ?check.failures, "source health check failed");
+            return Err(check.failures.join("; ").into());
+        }
+        return Ok(json!({"health": {"sources": check.sources, "findings": check.findings}}));
     }
     if crate::cloudwatch_logs::is_delivery(&payload) {
         return crate::cloudwatch_logs::handle(app, &ctx.request_id, payload).await;

@@ -437,3 +437,44 @@ fn bootstrap_scores_cloudwatch_logs_process_events_and_joins_the_call() {
     assert_eq!(kind, "error", "{g}");
     assert!(g.to_string().contains("awslogs.data"), "{g}");
 }
+
+#[test]
+fn a_scheduled_event_runs_the_source_health_check() {
+    let rt = Arc::new(Runtime::default());
+    let eb = sample("aws/sendcommand-stratus-red-team.json");
+    let schedule = json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-12-06T10:15:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/cadet-health-check"],
+        "detail": {}
+    });
+    {
+        let mut p = rt.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.push_back(("req-event".into(), eb.to_string()));
+        p.push_back(("req-schedule".into(), schedule.to_string()));
+    }
+    let (responses, logs) = run_bootstrap(&rt, 2);
+    let (_, kind, health) = responses
+        .iter()
+        .find(|(i, _, _)| i == "req-schedule")
+        .cloned()
+        .unwrap_or_else(|| panic!("no response for the schedule: {logs}"));
+    assert_eq!(kind, "response", "{health}");
+    // The source the event came from is known (its tally is written before the check); too
+    // young for a usual gap, so nothing to raise.
+    assert_eq!(health["health"]["sources"], 1, "{health}");
+    assert_eq!(health["health"]["findings"], json!([]), "{health}");
+    let emf: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert!(
+        emf.iter()
+            .any(|m| m["HealthChecks"] == 1 && m["HealthFindings"] == 0),
+        "{logs}"
+    );
+    let (ok, report) = validate_emf(&logs);
+    assert!(ok, "{report}");
+}

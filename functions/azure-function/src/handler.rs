@@ -170,6 +170,16 @@ where
         self.pipeline.sink_names()
     }
 
+    /// Checks every source's health at `now` (the timer function) and delivers what changed
+    /// through the sinks; prints the metrics line.
+    pub async fn check_health(&self, now: jiff::Timestamp) -> cadet_pipeline::HealthCheck {
+        let check = self.pipeline.check_health(now).await;
+        if let Some(line) = self.pipeline.take_metrics_line(&self.function) {
+            println!("{line}");
+        }
+        check
+    }
+
     /// Processes records in order through the shared pipeline. `records` holds each record's
     /// raw JSON, or the reason it could not even be split out.
     pub async fn process(&self, records: &[Result<&RawValue, String>]) -> Report {

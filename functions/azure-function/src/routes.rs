@@ -142,6 +142,7 @@ where
             "/archive-queue",
             post(archive::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
         )
+        .route("/health-check", post(health_check::<S>))
         .route(
             "/endpoint",
             post(endpoint::<S>).layer(DefaultBodyLimit::max(ENDPOINT_BODY_LIMIT)),
@@ -374,6 +375,45 @@ where
             status,
             logs,
             serde_json::to_value(&report).unwrap_or(Value::Null),
+        )
+    }
+    .instrument(span)
+    .await
+}
+
+/// The `health-check` timer function: checks every source's health and delivers the findings.
+/// A failure answers 500, so the host logs the invocation as failed and the next tick retries.
+async fn health_check<S>(State(app): State<Arc<App<S>>>, req: Request<Body>) -> Response
+where
+    S: AsyncBaselineStore + Send + Sync + 'static,
+{
+    let Some(_permit) = app.slot().await else {
+        return overloaded();
+    };
+    let invocation_id = header_str(req.headers(), "x-azure-functions-invocationid")
+        .map(str::to_string)
+        .unwrap_or_else(|| app.next_id("health"));
+    let span =
+        tracing::info_span!("invocation", route = "/health-check", invocation_id = %invocation_id);
+    async move {
+        // The timer's payload says nothing the check needs (it runs at the host's now); it is
+        // read only to keep the connection well-behaved.
+        if read_body(req, app.body_timeout).await.is_err() {
+            tracing::warn!("timer payload unreadable; checking anyway");
+        }
+        let check = app.detector.check_health(jiff::Timestamp::now()).await;
+        let mut logs: Vec<String> = check.findings.iter().map(|f| f.summary.clone()).collect();
+        logs.extend(check.failures.iter().cloned());
+        let status = if check.ok() {
+            StatusCode::OK
+        } else {
+            tracing::error!(failures = ?check.failures, "source health check failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        host_reply(
+            status,
+            logs,
+            json!({"sources": check.sources, "findings": check.findings.len()}),
         )
     }
     .instrument(span)

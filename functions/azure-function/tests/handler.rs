@@ -386,3 +386,33 @@ async fn healthz_and_subscription_deletion() {
     .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The `health-check` timer function: the host's timer payload in, the check's counts out; a
+/// store that fails makes the invocation fail (the next tick checks again).
+#[tokio::test]
+async fn the_timer_runs_the_source_health_check() {
+    let sink = Arc::new(RecordingSink::default());
+    let app = app(sink.clone());
+    // One event first, so there is a source to check.
+    let (status, _, body) = call(
+        &app,
+        json_req("/detect", &[], &host_payload(&sample(AOBO), false)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let timer = json!({
+        "Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}},
+        "Metadata": {"sys": {"MethodName": "health-check", "UtcNow": "2026-12-06T10:15:00Z"}}
+    });
+    let (status, _, body) = call(&app, json_req("/health-check", &[], &timer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["ReturnValue"],
+        json!({"sources": 1, "findings": 0}),
+        "{body}"
+    );
+
+    let failing = app_with(FailingStore, Arc::new(RecordingSink::default()), Some(KEY));
+    let (status, _, body) = call(&failing, json_req("/health-check", &[], &timer)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+}

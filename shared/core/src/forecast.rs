@@ -140,6 +140,8 @@ pub struct Report {
     pub overflow: Vec<(String, u64)>,
     /// Ledger records that could not be read (key, why).
     pub unreadable: Vec<(String, String)>,
+    /// Every source's health at the end of the window (see [`crate::health`]).
+    pub sources: Vec<crate::health::Status>,
 }
 
 /// The days of a window, as `YYYY-MM-DD` strings.
@@ -374,6 +376,7 @@ pub fn build(
         forecast,
         overflow,
         unreadable,
+        sources: Vec::new(),
     }
 }
 
@@ -520,6 +523,35 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(o, "  live already: nothing is in shadow mode");
     } else {
         let _ = writeln!(o, "  to go live: {}", f.go_live.join("; "));
+    }
+    if !r.sources.is_empty() {
+        let _ = writeln!(o, "\nSources (at the end of {})", r.last);
+        let _ = writeln!(
+            o,
+            "  {:<52} {:<14} {:>9} {:>9} {:>9} {:>8}",
+            "source", "state", "quiet", "usual gap", "limit", "rejected"
+        );
+        let dur = |s: Option<i64>| {
+            s.map_or("-".to_string(), |s| {
+                if s >= 86_400 {
+                    format!("{:.1}d", s as f64 / 86_400.0)
+                } else {
+                    format!("{:.1}h", s as f64 / 3600.0)
+                }
+            })
+        };
+        for s in &r.sources {
+            let _ = writeln!(
+                o,
+                "  {:<52} {:<14} {:>9} {:>9} {:>9} {:>8}",
+                s.source,
+                s.state,
+                dur(Some(s.quiet_seconds)),
+                dur(s.usual_gap_seconds),
+                dur(s.silence_limit_seconds),
+                s.rejected_run
+            );
+        }
     }
     for (d, n) in &r.overflow {
         let _ = writeln!(

@@ -46,6 +46,7 @@ pub mod familiar;
 pub mod finding;
 pub mod forecast;
 pub mod grant;
+pub mod health;
 pub mod join;
 pub mod ledger;
 pub mod model;

@@ -245,6 +245,33 @@ pub struct Pipeline<S> {
     pub enrich_budget: Duration,
     /// What happened since the adapter last took the counts ([`Pipeline::take_metrics`]).
     metrics: std::sync::Mutex<Metrics>,
+    /// Records per source since the last flush to the store ([`cadet_core::health`]).
+    health: std::sync::Mutex<HealthTally>,
+}
+
+/// The source-health tally and when it was last written.
+#[derive(Debug, Default)]
+struct HealthTally {
+    tally: cadet_core::health::Tally,
+    flushed: Option<std::time::Instant>,
+}
+
+/// What a source-health check did ([`Pipeline::check_health`]).
+#[derive(Debug, Default)]
+pub struct HealthCheck {
+    /// Sources checked.
+    pub sources: usize,
+    /// Findings delivered: raised (silent, shape changed) and recoveries.
+    pub findings: Vec<Finding>,
+    /// Sources whose check failed (store or sinks), with why; the check should be retried.
+    pub failures: Vec<String>,
+}
+
+impl HealthCheck {
+    /// Whether every source was checked and every finding delivered.
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
 }
 
 /// What signs the approval requests of `approve` and `auto` findings: the deployment's key
@@ -322,6 +349,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             approvals: None,
             enrich_budget: DEFAULT_ENRICH_BUDGET,
             metrics: std::sync::Mutex::new(Metrics::default()),
+            health: std::sync::Mutex::new(HealthTally::default()),
         }
     }
 
@@ -455,15 +483,252 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
                 return Outcome::Ignored;
             }
             Err(e) => {
-                let o = Outcome::Rejected {
-                    error: e.to_string(),
+                let error = e.to_string();
+                let text = match raw {
+                    Raw::Json(r) => r.get(),
+                    Raw::Text(t) => t,
                 };
+                let (source, at) = cadet_core::health::source_of_raw(text);
+                self.tally(|t| {
+                    t.rejected(
+                        source.as_deref().unwrap_or("unknown"),
+                        at.unwrap_or_else(jiff::Timestamp::now),
+                        &error,
+                    )
+                });
+                self.flush_health_if_due().await;
+                let o = Outcome::Rejected { error };
                 self.count(&o);
                 return o;
             }
         };
+        self.tally(|t| t.accepted(&cadet_core::health::source_of(&event), event.event_time));
+        self.flush_health_if_due().await;
         self.enrich(&mut event).await;
         self.score(&event).await
+    }
+
+    fn tally(&self, f: impl FnOnce(&mut cadet_core::health::Tally)) {
+        match self.health.lock() {
+            Ok(mut h) => f(&mut h.tally),
+            Err(poisoned) => f(&mut poisoned.into_inner().tally),
+        }
+    }
+
+    /// Writes the source-health tally when the last write is [`cadet_core::health::FLUSH_SECONDS`]
+    /// old (the first record of an instance starts the clock).
+    async fn flush_health_if_due(&self) {
+        let due = {
+            let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            match h.flushed {
+                None => {
+                    h.flushed = Some(now);
+                    false
+                }
+                Some(at) => now.duration_since(at).as_secs() >= cadet_core::health::FLUSH_SECONDS,
+            }
+        };
+        if due {
+            if let Err(e) = self.flush_health().await {
+                tracing::warn!(error = %e, "source health not written; kept for the next flush");
+            }
+        }
+    }
+
+    /// Merges the source-health tally into the store now (adapters call it at the end of a
+    /// run; the check calls it first). What could not be written stays in the tally.
+    pub async fn flush_health(&self) -> Result<(), String> {
+        use cadet_core::baseline::update_record_async;
+        use cadet_core::health::{key, SourceHealth, INDEX_KEY, MAX_SOURCES};
+        let pending = {
+            let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+            h.flushed = Some(std::time::Instant::now());
+            std::mem::take(&mut h.tally.sources)
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let keep = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 400);
+        let mut failed = Vec::new();
+        let mut error = None;
+        let mut new_sources = Vec::new();
+        for (source, p) in pending {
+            let mut created = false;
+            let written = update_record_async(&self.store, &key(&source), keep, |text| {
+                let mut h: SourceHealth = match text.map(serde_json::from_str) {
+                    Some(Ok(h)) => h,
+                    // Unreadable: start it again rather than lose the source.
+                    Some(Err(_)) | None => SourceHealth::default(),
+                };
+                created = text.is_none();
+                h.merge(&source, &p);
+                serde_json::to_string(&h).ok()
+            })
+            .await;
+            match written {
+                Ok(_) => {
+                    if created {
+                        new_sources.push(source);
+                    }
+                }
+                Err(e) => {
+                    error.get_or_insert_with(|| format!("source health of {source}: {e}"));
+                    failed.push((source, p));
+                }
+            }
+        }
+        if !new_sources.is_empty() {
+            let indexed = update_record_async(&self.store, INDEX_KEY, keep, |text| {
+                let mut list: Vec<String> = text
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or_default();
+                let before = list.len();
+                for s in &new_sources {
+                    if list.len() < MAX_SOURCES && !list.contains(s) {
+                        list.push(s.clone());
+                    }
+                }
+                (list.len() != before)
+                    .then(|| serde_json::to_string(&list).ok())
+                    .flatten()
+            })
+            .await;
+            if let Err(e) = indexed {
+                error.get_or_insert_with(|| format!("source health index: {e}"));
+            }
+        }
+        if !failed.is_empty() {
+            let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+            for (source, p) in failed {
+                h.tally.sources.entry(source).or_default().absorb(p);
+            }
+        }
+        error.map_or(Ok(()), Err)
+    }
+
+    /// Checks every known source at `now` (the schedule's time): raises a finding for a source
+    /// silent well past its usual gap or whose records stopped parsing, once, and a recovery
+    /// finding when it is heard or parses again. Findings go to every sink; the source's record
+    /// is updated only after they were delivered, so a failed delivery is raised again by the
+    /// next check.
+    pub async fn check_health(&self, now: jiff::Timestamp) -> HealthCheck {
+        use cadet_core::health::{check, finding, key, SourceHealth, INDEX_KEY};
+        let mut out = HealthCheck::default();
+        if let Err(e) = self.flush_health().await {
+            out.failures.push(e);
+        }
+        let sources: Vec<String> = match self.store.get_record(INDEX_KEY).await {
+            Ok(Some(r)) => match serde_json::from_str(&r.text) {
+                Ok(list) => list,
+                Err(e) => {
+                    out.failures
+                        .push(format!("source health index is unreadable: {e}"));
+                    Vec::new()
+                }
+            },
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                out.failures.push(format!("source health index: {e}"));
+                Vec::new()
+            }
+        };
+        let policy = &self.policy.health;
+        let keep = now + jiff::SignedDuration::from_hours(24 * 400);
+        for source in sources {
+            out.sources += 1;
+            let k = key(&source);
+            let mut done = false;
+            for _ in 0..8 {
+                let stored = match self.store.get_record(&k).await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => {
+                        done = true;
+                        break;
+                    }
+                    Err(e) => {
+                        out.failures.push(format!("source health of {source}: {e}"));
+                        done = true;
+                        break;
+                    }
+                };
+                let Ok(mut h) = serde_json::from_str::<SourceHealth>(&stored.text) else {
+                    out.failures
+                        .push(format!("source health of {source} is unreadable"));
+                    done = true;
+                    break;
+                };
+                let changes = check(&mut h, now.as_second(), policy);
+                if changes.is_empty() {
+                    done = true;
+                    break;
+                }
+                let findings: Vec<Finding> = changes
+                    .iter()
+                    .map(|c| finding(&source, c, now.as_second(), policy))
+                    .collect();
+                let mut errors = Vec::new();
+                for f in &findings {
+                    tracing::warn!(finding_id = %f.finding_id, severity = %f.severity, summary = %f.summary, "health finding");
+                    errors.extend(self.publish(f).await);
+                }
+                if !errors.is_empty() {
+                    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    out.failures.push(format!(
+                        "health finding for {source} not delivered: {}",
+                        errors.join("; ")
+                    ));
+                    done = true;
+                    break;
+                }
+                let text = match serde_json::to_string(&h) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        out.failures.push(format!("source health of {source}: {e}"));
+                        done = true;
+                        break;
+                    }
+                };
+                match self
+                    .store
+                    .put_record(&k, &text, keep, Some(&stored.version))
+                    .await
+                {
+                    Ok(cadet_core::baseline::Put::Written(_)) => {
+                        let raised = changes.iter().filter(|c| {
+                            matches!(
+                                c,
+                                cadet_core::health::Change::Silent { .. }
+                                    | cadet_core::health::Change::Shape { .. }
+                            )
+                        });
+                        let n = raised.count() as u64;
+                        if let Ok(mut m) = self.metrics.lock() {
+                            m.health_findings += n;
+                        }
+                        out.findings.extend(findings);
+                        done = true;
+                        break;
+                    }
+                    // A writer merged records meanwhile: judge the source again.
+                    Ok(cadet_core::baseline::Put::Conflict) => continue,
+                    Err(e) => {
+                        out.failures.push(format!("source health of {source}: {e}"));
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            if !done {
+                out.failures.push(format!(
+                    "source health of {source} kept changing under 8 attempts"
+                ));
+            }
+        }
+        if let Ok(mut m) = self.metrics.lock() {
+            m.health_checks += 1;
+        }
+        out
     }
 
     /// Runs every applicable enricher within the budget.

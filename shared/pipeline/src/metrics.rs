@@ -50,6 +50,10 @@ pub struct Metrics {
     pub lag_max_seconds: Option<f64>,
     /// Verdicts whose lag was measured (the sample's population).
     lag_seen: u64,
+    /// Source-health findings raised (a source silent or failing to parse; not recoveries).
+    pub health_findings: u64,
+    /// Source-health checks run.
+    pub health_checks: u64,
 }
 
 impl Metrics {
@@ -109,14 +113,14 @@ impl Metrics {
 
     /// Whether nothing was counted.
     pub fn is_empty(&self) -> bool {
-        self.events_in == 0
+        self.events_in == 0 && self.health_checks == 0
     }
 
     /// The counts as one EMF line (a JSON object, without the newline) for `function`, stamped
     /// `now`.
     pub fn emf(&self, function: &str, now: Timestamp) -> String {
         let [info, low, medium, high, critical] = self.verdicts;
-        let counts: [(&str, u64); 14] = [
+        let counts: [(&str, u64); 16] = [
             ("EventsIn", self.events_in),
             ("Verdicts", self.verdicts.iter().sum()),
             ("VerdictsInfo", info),
@@ -131,6 +135,8 @@ impl Metrics {
             ("SinkFailures", self.sink_failures),
             ("StoreFailures", self.store_failures),
             ("EnrichmentTimeouts", self.enrichment_timeouts),
+            ("HealthChecks", self.health_checks),
+            ("HealthFindings", self.health_findings),
         ];
         let mut definitions: Vec<Value> = counts
             .iter()

@@ -638,3 +638,160 @@ async fn response_modes_attach_the_plan_and_a_signed_request() {
         Ok(None)
     ));
 }
+
+/// A Session Manager call by `alice` into `account` at `t` (Unix seconds) with id `id`; with
+/// `broken`, the same record with `userIdentity` as a string (a changed shape).
+fn session(account: &str, t: i64, id: u64, broken: bool) -> String {
+    let time = jiff::Timestamp::from_second(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let identity = if broken {
+        r#""alice""#.to_string()
+    } else {
+        format!(
+            r#"{{"type":"IAMUser","arn":"arn:aws:iam::{account}:user/alice","accountId":"{account}"}}"#
+        )
+    };
+    format!(
+        r#"{{"eventVersion":"1.08","eventSource":"ssm.amazonaws.com","eventName":"StartSession","eventTime":"{time}","eventID":"h-{id}","awsRegion":"eu-west-1","recipientAccountId":"{account}","sourceIPAddress":"198.51.100.7","userIdentity":{identity},"requestParameters":{{"target":"i-0123456789abcdef0"}}}}"#
+    )
+}
+
+/// Days of traffic for two accounts, with the tally flushed every hour as a long-running
+/// instance does every minute: (account, seconds) pairs and the pipeline.
+async fn traffic(
+    p: &Pipeline<FlakyStore>,
+    from: i64,
+    hours: i64,
+    accounts: &[&str],
+    broken: &[&str],
+    id: &mut u64,
+) {
+    for h in 0..hours {
+        let t = from + h * 3600;
+        for a in accounts {
+            // Every 5 minutes.
+            for m in (0..60).step_by(5) {
+                *id += 1;
+                let text = session(a, t + m * 60, *id, broken.contains(a));
+                let _ = p.process_one(Raw::Text(&text)).await;
+            }
+        }
+        if let Err(e) = p.flush_health().await {
+            panic!("{e}");
+        }
+    }
+}
+
+const T0: i64 = 1_790_208_000; // a UTC midnight
+
+#[tokio::test]
+async fn a_quiet_account_raises_one_health_finding_and_clears_when_heard() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink);
+    let (quiet, busy) = ("111122223333", "444455556666");
+    let mut id = 0;
+    // Ten days of both, checked every hour: nothing to say.
+    traffic(&p, T0, 240, &[quiet, busy], &[], &mut id).await;
+    let check = p
+        .check_health(
+            jiff::Timestamp::from_second(T0 + 240 * 3600).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        )
+        .await;
+    assert!(check.ok() && check.findings.is_empty(), "{check:?}");
+    assert_eq!(check.sources, 2);
+    // Then one account falls silent for a day, checked every hour: one finding, not 24.
+    let mut raised = Vec::new();
+    for h in 0..24 {
+        traffic(&p, T0 + (240 + h) * 3600, 1, &[busy], &[], &mut id).await;
+        let at = jiff::Timestamp::from_second(T0 + (241 + h) * 3600)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let check = p.check_health(at).await;
+        assert!(check.ok(), "{check:?}");
+        raised.extend(check.findings);
+    }
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    let f = &raised[0];
+    assert_eq!(f.action, "source_health");
+    assert_eq!(f.operation, "cadet:SourceSilent");
+    assert_eq!(f.account, quiet);
+    assert!(
+        f.summary.contains("aws:111122223333:eu-west-1"),
+        "{}",
+        f.summary
+    );
+    assert_eq!(
+        sink.accepted(),
+        vec![f.finding_id.clone()],
+        "delivered through the sinks"
+    );
+    // It speaks again: one recovery, with the same finding id one revision on.
+    traffic(&p, T0 + 264 * 3600, 1, &[quiet, busy], &[], &mut id).await;
+    let check = p
+        .check_health(
+            jiff::Timestamp::from_second(T0 + 265 * 3600).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        )
+        .await;
+    assert_eq!(check.findings.len(), 1, "{check:?}");
+    assert_eq!(check.findings[0].operation, "cadet:SourceHeard");
+    assert_eq!(check.findings[0].finding_id, f.finding_id);
+    assert_eq!(check.findings[0].revision, 1);
+    let again = p
+        .check_health(
+            jiff::Timestamp::from_second(T0 + 266 * 3600).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        )
+        .await;
+    assert!(again.findings.is_empty(), "{again:?}");
+    let m = p.take_metrics();
+    assert_eq!(m.health_findings, 1);
+}
+
+#[tokio::test]
+async fn records_that_stop_parsing_raise_one_finding_and_a_failed_delivery_is_raised_again() {
+    let sink = Arc::new(FakeSink::default());
+    let p = pipeline(FlakyStore::default(), &sink);
+    let (bad, good) = ("111122223333", "444455556666");
+    let mut id = 0;
+    traffic(&p, T0, 48, &[bad, good], &[], &mut id).await;
+    // The shape changes at hour 48 for one account; the first check's delivery fails.
+    let mut raised = Vec::new();
+    let mut failures = 0;
+    for h in 48..54 {
+        traffic(&p, T0 + h * 3600, 1, &[bad, good], &[bad], &mut id).await;
+        // The first delivery of a health finding fails.
+        if failures == 0 {
+            sink.fail.store(1, Ordering::SeqCst);
+        }
+        let check = p
+            .check_health(
+                jiff::Timestamp::from_second(T0 + (h + 1) * 3600)
+                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            )
+            .await;
+        failures += check.failures.len();
+        sink.fail.store(0, Ordering::SeqCst);
+        raised.extend(check.findings);
+    }
+    assert_eq!(failures, 1, "the failed delivery is reported");
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    let f = &raised[0];
+    assert_eq!(f.operation, "cadet:SourceShapeChanged");
+    let since = jiff::Timestamp::from_second(T0 + 48 * 3600).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    assert!(
+        f.summary.contains(&format!(
+            "stopped matching the expected shape at {}",
+            since.strftime("%Y-%m-%d %H:%M UTC")
+        )),
+        "{}",
+        f.summary
+    );
+    assert!(f.summary.contains("rejected since"), "{}", f.summary);
+    assert_eq!(sink.accepted(), vec![f.finding_id.clone()]);
+    // Fixed: one recovery.
+    traffic(&p, T0 + 54 * 3600, 2, &[bad, good], &[], &mut id).await;
+    let check = p
+        .check_health(
+            jiff::Timestamp::from_second(T0 + 56 * 3600).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        )
+        .await;
+    assert_eq!(check.findings.len(), 1, "{check:?}");
+    assert_eq!(check.findings[0].operation, "cadet:SourceParsing");
+}

@@ -85,6 +85,8 @@ pub struct PolicyFile {
     pub tamper: TamperLists,
     /// Shadow mode: alerts scored, recorded and counted but delivered to no sink (`[shadow]`).
     pub shadow: ShadowPolicy,
+    /// Source health: silence and shape-change findings (`[health]`).
+    pub health: crate::health::HealthPolicy,
 }
 
 /// `[tamper]`: the event-delivery resources cadet itself depends on.
@@ -313,6 +315,7 @@ impl Default for PolicyFile {
             response: crate::response::ResponsePolicy::default(),
             tamper: TamperLists::default(),
             shadow: ShadowPolicy::default(),
+            health: crate::health::HealthPolicy::default(),
         }
     }
 }
@@ -364,6 +367,8 @@ pub struct Policy {
     pub own_resources: Vec<Pattern>,
     /// Shadow mode (`[shadow]`).
     pub shadow: ShadowPolicy,
+    /// Source health (`[health]`).
+    pub health: crate::health::HealthPolicy,
 }
 
 impl Default for Policy {
@@ -405,5 +410,6 @@ fn unreachable_default() -> Policy {
         response: crate::response::ResponsePolicy::default(),
         own_resources: Vec::new(),
         shadow: ShadowPolicy::default(),
+        health: crate::health::HealthPolicy::default(),
     }
 }

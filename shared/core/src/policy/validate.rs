@@ -38,6 +38,42 @@ impl Policy {
                 format!("unknown time zone {tz_name:?} ({e})"),
             )
         })?;
+        let h = &file.health;
+        let bad = |key: &str, message: String| PolicyError::Invalid {
+            line: 0,
+            key: format!("health.{key}"),
+            message,
+        };
+        if !(h.min_silence_hours.is_finite() && h.min_silence_hours >= 0.5) {
+            return Err(bad(
+                "min_silence_hours",
+                format!("must be at least 0.5, got {}", h.min_silence_hours),
+            ));
+        }
+        if !(h.silence_factor.is_finite() && h.silence_factor >= 1.0) {
+            return Err(bad(
+                "silence_factor",
+                format!("must be at least 1.0, got {}", h.silence_factor),
+            ));
+        }
+        if !(h.rejected_share > 0.0 && h.rejected_share <= 1.0) {
+            return Err(bad(
+                "rejected_share",
+                format!(
+                    "must be above 0.0 and at most 1.0, got {}",
+                    h.rejected_share
+                ),
+            ));
+        }
+        if !(5..=1440).contains(&h.shape_window_minutes) {
+            return Err(bad(
+                "shape_window_minutes",
+                format!("must be between 5 and 1440, got {}", h.shape_window_minutes),
+            ));
+        }
+        if h.min_rejected == 0 {
+            return Err(bad("min_rejected", "must be at least 1".into()));
+        }
         if !(0.0..=1.0).contains(&file.learning_weight) {
             return Err(PolicyError::Invalid {
                 line: 0,
@@ -190,6 +226,7 @@ impl Policy {
             response: file.response,
             own_resources: pats(&file.tamper.own_resources),
             shadow: file.shadow,
+            health: file.health,
         })
     }
 }
@@ -268,6 +305,7 @@ mod default_file_tests {
             format!("{:?}", built_in.own_resources)
         );
         assert_eq!(file.shadow, built_in.shadow);
+        assert_eq!(file.health, built_in.health);
     }
 
     #[test]
