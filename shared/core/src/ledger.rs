@@ -9,9 +9,11 @@
 //! chunks of at most [`CHUNK_ENTRIES`] entries:
 //! `ledger|2026-12-06|07.0`, `ledger|2026-12-06|07.1`, … A chunk is JSON text
 //! ([`Chunk`]); DynamoDB and Azure Table Storage keep it well under their item and property
-//! limits. Appending is idempotent by finding id (a redelivered event finds its entry and adds
-//! nothing), and bounded: past [`MAX_CHAIN`] chunks a shard only counts the extra alerts in
-//! its last chunk's `overflow`, which the report prints. Records expire after [`KEEP_DAYS`].
+//! limits. An append is one conditional write when the writer kept the shard's [`Head`] from
+//! its last append, and walks the chain once otherwise. A redelivered event finds its entry in
+//! the chunk and adds nothing; [`read`] counts an entry once whatever happened. Bounded: past
+//! [`MAX_CHAIN`] chunks a shard only counts the extra alerts in its last chunk's `overflow`,
+//! which the report prints. Records expire after [`KEEP_DAYS`].
 //!
 //! A chunk that cannot be read is left as it is (the report names it) and appending moves on
 //! to the next one: one damaged record loses no later alert.
@@ -19,18 +21,18 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::baseline::{update_record_async, AsyncBaselineStore, ProcessError};
+use crate::baseline::{AsyncBaselineStore, ProcessError};
 use crate::finding::Finding;
 use crate::model::{CommandEvent, PrincipalKind};
 use crate::score::Severity;
 
 /// Shards per day.
 pub const SHARDS: u64 = 16;
-/// Entries per chunk.
-pub const CHUNK_ENTRIES: usize = 100;
+/// Entries per chunk (about 8 KB of JSON: a DynamoDB write of an append costs 8 units).
+pub const CHUNK_ENTRIES: usize = 25;
 /// Chunks per shard and day; past them alerts are only counted (`overflow`). With
 /// [`SHARDS`] and [`CHUNK_ENTRIES`]: 102,400 alerts a day kept in detail.
-pub const MAX_CHAIN: u32 = 64;
+pub const MAX_CHAIN: u32 = 256;
 /// Days a ledger record is kept.
 pub const KEEP_DAYS: i64 = 90;
 
@@ -203,60 +205,148 @@ pub fn key(day: &str, shard: u64, n: u32) -> String {
     format!("ledger|{day}|{shard:02}.{n}")
 }
 
-/// Appends `entry` unless its finding id is already in its shard (a redelivery). Returns
-/// whether it was added (or counted as overflow).
+/// Where a shard's chain is written now: the first chunk that is not full, as last read or
+/// written. Adapters keep one per day and shard between appends ([`append`] returns it), so an
+/// append is one conditional write and no read; without one, the chain is walked from its
+/// first chunk. It keeps the chunk's entries as JSON text, so an append encodes one entry, not
+/// the whole chunk again.
+#[derive(Debug, Clone)]
+pub struct Head {
+    n: u32,
+    /// Finding ids in the chunk.
+    ids: Vec<String>,
+    /// Each entry's JSON, in order.
+    parts: Vec<String>,
+    overflow: u64,
+    version: Option<crate::baseline::Version>,
+    /// The chunk could not be read: left as it is, the next one takes the entries.
+    skip: bool,
+}
+
+impl Head {
+    fn empty(n: u32, version: Option<crate::baseline::Version>, skip: bool) -> Head {
+        Head {
+            n,
+            ids: Vec::new(),
+            parts: Vec::new(),
+            overflow: 0,
+            version,
+            skip,
+        }
+    }
+
+    /// The chunk's JSON ([`Chunk`]'s encoding).
+    fn text(&self) -> String {
+        let len: usize = self.parts.iter().map(|p| p.len() + 1).sum();
+        let mut t = String::with_capacity(len + 40);
+        t.push_str("{\"entries\":[");
+        for (i, p) in self.parts.iter().enumerate() {
+            if i > 0 {
+                t.push(',');
+            }
+            t.push_str(p);
+        }
+        t.push(']');
+        if self.overflow > 0 {
+            t.push_str(&format!(",\"overflow\":{}", self.overflow));
+        }
+        t.push('}');
+        t
+    }
+}
+
+async fn load<S: AsyncBaselineStore + Sync>(
+    store: &S,
+    day: &str,
+    shard: u64,
+    n: u32,
+) -> Result<Head, ProcessError<S::Error>> {
+    let rec = store
+        .get_record(&key(day, shard, n))
+        .await
+        .map_err(ProcessError::Store)?;
+    let Some(r) = rec else {
+        return Ok(Head::empty(n, None, false));
+    };
+    let chunk = match serde_json::from_str::<Chunk>(&r.text) {
+        Ok(c) => c,
+        Err(_) => return Ok(Head::empty(n, Some(r.version), true)),
+    };
+    let mut head = Head::empty(n, Some(r.version), false);
+    head.overflow = chunk.overflow;
+    for e in chunk.entries {
+        head.parts
+            .push(serde_json::to_string(&e).unwrap_or_default());
+        head.ids.push(e.id);
+    }
+    Ok(head)
+}
+
+/// Appends `entry` to its day and shard, from `head` when the caller kept one. Returns whether
+/// it was added (or counted as overflow; `false`: its finding id was already in a chunk on the
+/// way, a redelivery) and the head to keep for the next append to that day and shard.
+///
+/// Idempotent for redeliveries that meet their entry on the way (the usual case: the same
+/// chunk); an entry written twice across chunks is counted once by [`read`], which keeps one
+/// entry per finding id.
 pub async fn append<S: AsyncBaselineStore + Sync>(
     store: &S,
     entry: &Entry,
-) -> Result<bool, ProcessError<S::Error>> {
+    head: Option<Head>,
+) -> Result<(bool, Head), ProcessError<S::Error>> {
     let day = entry.day();
     let shard = shard(&entry.id);
     let expires = entry.time() + SignedDuration::from_hours(KEEP_DAYS * 24);
-    for n in 0..MAX_CHAIN {
-        let last = n + 1 == MAX_CHAIN;
-        // What the chunk said: present already, full (go on), or appended.
-        let mut seen = Seen::Full;
-        update_record_async(store, &key(&day, shard, n), expires, |text| {
-            let mut chunk = match text.map(serde_json::from_str::<Chunk>) {
-                None => Chunk::default(),
-                Some(Ok(c)) => c,
-                // Unreadable: kept for the report to name; the next chunk takes the entry.
-                Some(Err(_)) => {
-                    seen = Seen::Full;
-                    return None;
-                }
-            };
-            if chunk.entries.iter().any(|e| e.id == entry.id) {
-                seen = Seen::Present;
-                return None;
+    let mut cur = match head {
+        Some(h) => h,
+        None => load(store, &day, shard, 0).await?,
+    };
+    let part = serde_json::to_string(entry).unwrap_or_default();
+    // Every chunk of the chain once, plus retries of lost races.
+    let attempts = MAX_CHAIN as usize + 16;
+    for _ in 0..attempts {
+        let last = cur.n + 1 >= MAX_CHAIN;
+        if cur.skip && !last {
+            cur = load(store, &day, shard, cur.n + 1).await?;
+            continue;
+        }
+        if cur.ids.contains(&entry.id) {
+            return Ok((false, cur));
+        }
+        let full = cur.parts.len() >= CHUNK_ENTRIES;
+        if full && !last {
+            cur = load(store, &day, shard, cur.n + 1).await?;
+            continue;
+        }
+        // Changed in place: on a lost race it is read again anyway.
+        if cur.skip {
+            cur = Head::empty(cur.n, cur.version.take(), false);
+        }
+        if full {
+            cur.overflow += 1;
+        } else {
+            cur.parts.push(part.clone());
+            cur.ids.push(entry.id.clone());
+        }
+        match store
+            .put_record(
+                &key(&day, shard, cur.n),
+                &cur.text(),
+                expires,
+                cur.version.as_ref(),
+            )
+            .await
+            .map_err(ProcessError::Store)?
+        {
+            crate::baseline::Put::Written(v) => {
+                cur.version = Some(v);
+                return Ok((true, cur));
             }
-            if chunk.entries.len() >= CHUNK_ENTRIES {
-                if !last {
-                    seen = Seen::Full;
-                    return None;
-                }
-                chunk.overflow += 1;
-            } else {
-                chunk.entries.push(entry.clone());
-            }
-            seen = Seen::Added;
-            serde_json::to_string(&chunk).ok()
-        })
-        .await?;
-        match seen {
-            Seen::Present => return Ok(false),
-            Seen::Added => return Ok(true),
-            Seen::Full => continue,
+            // Another writer got there first: read the chunk again.
+            crate::baseline::Put::Conflict => cur = load(store, &day, shard, cur.n).await?,
         }
     }
-    Ok(false)
-}
-
-#[derive(Clone, Copy)]
-enum Seen {
-    Present,
-    Full,
-    Added,
+    Err(ProcessError::Contention(attempts, key(&day, shard, cur.n)))
 }
 
 /// What [`read`] found.
@@ -309,6 +399,9 @@ pub async fn read<S: AsyncBaselineStore + Sync>(
     }
     out.entries
         .sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    // An entry written twice (a redelivery after its chunk filled) counts once.
+    let mut seen = std::collections::HashSet::new();
+    out.entries.retain(|e| seen.insert(e.id.clone()));
     Ok(out)
 }
 
@@ -322,6 +415,19 @@ mod tests {
         let shards: std::collections::BTreeSet<u64> =
             (0..200).map(|i| shard(&format!("f-{i}"))).collect();
         assert_eq!(shards.len() as u64, SHARDS);
+    }
+
+    #[test]
+    fn a_head_writes_what_a_chunk_reads() {
+        let mut h = Head::empty(0, None, false);
+        assert_eq!(
+            serde_json::from_str::<Chunk>(&h.text()).ok(),
+            Some(Chunk::default())
+        );
+        h.parts.push(r#"{"id":"a","at":1,"severity":"high","score":60,"points":60,"provider":"aws","account":"1","principal":"p","kind":"iam_user","operation":"o","signals":[],"delivery":{"mode":"paged"}}"#.into());
+        h.overflow = 2;
+        let c: Chunk = serde_json::from_str(&h.text()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.entries.len(), c.overflow), (1, 2));
     }
 
     #[test]

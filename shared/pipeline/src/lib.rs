@@ -247,6 +247,10 @@ pub struct Pipeline<S> {
     metrics: std::sync::Mutex<Metrics>,
     /// Records per source since the last flush to the store ([`cadet_core::health`]).
     health: std::sync::Mutex<HealthTally>,
+    /// Where each (day, shard) of the findings ledger is written now, so an append is one
+    /// write ([`cadet_core::ledger::Head`]).
+    ledger_heads:
+        std::sync::Mutex<std::collections::HashMap<(String, u64), cadet_core::ledger::Head>>,
 }
 
 /// The source-health tally and when it was last written.
@@ -350,6 +354,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             enrich_budget: DEFAULT_ENRICH_BUDGET,
             metrics: std::sync::Mutex::new(Metrics::default()),
             health: std::sync::Mutex::new(HealthTally::default()),
+            ledger_heads: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -899,7 +904,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
         v: &cadet_core::Verdict,
         outcome: &Outcome,
     ) -> Result<(), ProcessError<S::Error>> {
-        use cadet_core::ledger::{append, Delivery, Entry};
+        use cadet_core::ledger::{Delivery, Entry};
         let delivery = match outcome {
             Outcome::Alerted { .. } => Some(Delivery::Paged),
             Outcome::Shadowed { reason, .. } => Some(Delivery::Shadow {
@@ -908,7 +913,7 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
             _ => None,
         };
         if let (Some(d), Some(f)) = (delivery, outcome.finding()) {
-            append(&self.store, &Entry::of(f, &v.event, d)).await?;
+            self.append(&Entry::of(f, &v.event, d)).await?;
         }
         // Re-emissions that alert now: paged unless shadow mode holds them back.
         for r in v.rejoined.iter().filter(|r| r.is_alert(&self.policy)) {
@@ -916,12 +921,30 @@ impl<S: AsyncBaselineStore + Sync> Pipeline<S> {
                 Some(reason) => Delivery::Shadow { reason },
                 None => Delivery::Paged,
             };
-            append(
-                &self.store,
-                &Entry::of(&Finding::from_verdict(r), &r.event, d),
-            )
-            .await?;
+            self.append(&Entry::of(&Finding::from_verdict(r), &r.event, d))
+                .await?;
         }
+        Ok(())
+    }
+
+    /// One ledger append from the kept head of its day and shard.
+    async fn append(
+        &self,
+        entry: &cadet_core::ledger::Entry,
+    ) -> Result<(), ProcessError<S::Error>> {
+        let slot = (entry.day(), cadet_core::ledger::shard(&entry.id));
+        let head = self
+            .ledger_heads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&slot);
+        let (_, head) = cadet_core::ledger::append(&self.store, entry, head).await?;
+        let mut heads = self.ledger_heads.lock().unwrap_or_else(|p| p.into_inner());
+        // Days go by: a few days of 16 shards is all a writer needs.
+        if heads.len() >= 64 {
+            heads.clear();
+        }
+        heads.insert(slot, head);
         Ok(())
     }
 
