@@ -24,6 +24,11 @@
 //!   (the organisation's hosting providers, the last back-off for a new identity's network).
 //! - [`finding`] renders the stable finding JSON and OCSF; [`response`] derives the
 //!   containment plan a finding calls for (as data: the `cadet-respond` crate executes it).
+//! - Operating it: [`ledger`] (every alert, paged or shadowed, kept in the store by day),
+//!   [`forecast`] (what `cadet report` computes from it: counts, the noisiest identities with
+//!   allow-list suggestions, pages per day), [`health`] (per-source last heard, usual gap and
+//!   parse failures, and the silence and shape findings). None of them reads a clock: the
+//!   adapter passes the time.
 //!
 //! ```
 //! let record = r#"{"eventVersion":"1.09","eventSource":"ssm.amazonaws.com","eventName":"SendCommand",

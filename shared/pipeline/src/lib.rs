@@ -29,6 +29,13 @@
 //! - **Metrics.** Every outcome is counted ([`metrics`]); the adapter takes the counts at the
 //!   end of an invocation or batch ([`Pipeline::take_metrics`]) and prints them as one
 //!   CloudWatch Embedded Metric Format line.
+//! - **The findings ledger.** Every alert, paged or shadowed, is appended to the ledger
+//!   ([`cadet_core::ledger`]) after it is published and before its event is recorded, so a
+//!   failed append is redelivered like a failed record; `cadet report` reads it.
+//! - **Source health.** Every record is tallied under its source ([`cadet_core::health`]) and
+//!   the tally is written at most once a minute ([`Pipeline::flush_health`]);
+//!   [`Pipeline::check_health`] raises silence and shape findings through the sinks, once,
+//!   and their recoveries.
 #![deny(missing_docs)]
 
 use std::sync::Arc;

@@ -15,6 +15,10 @@
 //!
 //! Every store keeps a version per key and refuses a write whose expected version is stale, so
 //! the read → score → write step in `cadet_core::baseline` is safe with concurrent writers.
+//! Beside the profiles each store keeps *records* (`get_record` / `put_record`: JSON text,
+//! versioned the same way): the findings ledger and source health (`cadet_core::ledger`,
+//! `cadet_core::health`). redb keeps them in a `records` table, DynamoDB as items with `v`, `r`
+//! and the TTL attribute `expires_at`, Azure Table Storage as entities like the profiles'.
 //! Persistent stores encode profiles with postcard (compact, fast); `cadet baseline export`
 //! prints them as JSON lines.
 #![deny(missing_docs)]
