@@ -497,3 +497,113 @@ fn a_window_runs_the_task_an_alerted_registration_scheduled() {
         other.signals
     );
 }
+
+fn ec2_call(id: &str, minute: i64, name: &str, identity: Value, ip: &str, request: Value) -> Value {
+    cloudtrail(
+        id,
+        minute,
+        "ec2.amazonaws.com",
+        name,
+        identity,
+        ip,
+        CLI,
+        request,
+    )
+}
+
+fn instances(id: &str) -> Value {
+    json!({"instancesSet": {"items": [{"instanceId": id}]}})
+}
+
+/// Stop, replace the user data, start: the start is a finding only when the write alerted.
+/// A platform engineer's routine change takes the same three steps and stays quiet.
+#[test]
+fn a_start_after_an_alerted_user_data_write_is_a_chain_and_after_a_quiet_one_is_not() {
+    let store = MemoryStore::default();
+    let engineer = json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/platform/dana"),
+        "accountId": ACCOUNT, "accessKeyId": "ASIAPLATFORMDANA0001",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{ACCOUNT}:role/platform"), "userName": "platform"},
+            "attributes": {"mfaAuthenticated": "true"}}});
+    let office = "192.0.2.10";
+    assert!(run(
+        &store,
+        &ec2_call(
+            "q1",
+            0,
+            "StopInstances",
+            engineer.clone(),
+            office,
+            instances("i-0web")
+        )
+    )
+    .is_none());
+    let mut write = instances("i-0web");
+    write["instanceId"] = json!("i-0web");
+    write["userData"] = json!("<sensitiveDataRemoved>");
+    let quiet = run(
+        &store,
+        &ec2_call(
+            "q2",
+            2,
+            "ModifyInstanceAttribute",
+            engineer.clone(),
+            office,
+            write.clone(),
+        ),
+    )
+    .unwrap_or_else(|| panic!("a user-data write is scored"));
+    assert!(quiet.severity < Severity::Medium, "{:?}", quiet.signals);
+    assert!(
+        run(
+            &store,
+            &ec2_call(
+                "q3",
+                3,
+                "StartInstances",
+                engineer,
+                office,
+                instances("i-0web")
+            )
+        )
+        .is_none(),
+        "a routine change's start is not a finding"
+    );
+
+    // A leaked script key from a VPS with Kali's client: the write alerts, so its start does.
+    let kali = "aws-cli/2.15.30 Python/3.11.8 Linux/6.6.9-amd64 exe/x86_64.kali.2024";
+    let leaked = user("svc-backup");
+    let vps = "198.51.100.44";
+    let call = |id: &str, minute: i64, name: &str, request: Value| {
+        let mut v = ec2_call(id, minute, name, leaked.clone(), vps, request);
+        v["detail"]["userAgent"] = json!(kali);
+        v
+    };
+    assert!(run(&store, &call("a1", 30, "StopInstances", instances("i-0db"))).is_none());
+    let mut write = json!({"instanceId": "i-0db", "userData": "<sensitiveDataRemoved>"});
+    let loud = run(
+        &store,
+        &call("a2", 31, "ModifyInstanceAttribute", write.take()),
+    )
+    .unwrap_or_else(|| panic!("scored"));
+    assert!(loud.severity >= Severity::Medium, "{:?}", loud.signals);
+    let start = run(
+        &store,
+        &call("a3", 33, "StartInstances", instances("i-0db")),
+    )
+    .unwrap_or_else(|| panic!("the start after an alerted write is a finding"));
+    let why = reason(&start, SignalId::BootScriptStarted)
+        .unwrap_or_else(|| panic!("{:?}", start.signals));
+    assert!(
+        why.starts_with(
+            "instance stopped, user data replaced by the same principal 2 minutes earlier"
+        ),
+        "{why}"
+    );
+    assert!(start.severity >= Severity::Medium, "{:?}", start.signals);
+    // Outside the sequence window the start is context again.
+    assert!(run(
+        &store,
+        &call("a4", 33 + 31, "StartInstances", instances("i-0db"))
+    )
+    .is_none());
+}

@@ -176,6 +176,18 @@ fn stratus_key_pushes_and_user_data_are_scored_with_their_technique() {
             else {
                 continue;
             };
+            if e.action == Action::Context {
+                // The stop and the start around a user-data write: context for the chain.
+                assert!(
+                    matches!(
+                        e.operation.as_str(),
+                        "ec2:StopInstances" | "ec2:StartInstances"
+                    ),
+                    "{file}: {}",
+                    e.operation
+                );
+                continue;
+            }
             seen += 1;
             assert_eq!(e.action.as_str(), action, "{file}: {}", e.operation);
             let v = cadet_core::score(&e, &Policy::default());
@@ -198,7 +210,8 @@ fn stratus_key_pushes_and_user_data_are_scored_with_their_technique() {
                 assert_eq!(e.targets.ids.len(), 1);
             }
         }
-        // The 34 DescribeInstances, StartInstances and StopInstances records give no verdict.
+        // The 34 DescribeInstances records give no verdict; StopInstances and StartInstances
+        // are context.
         assert_eq!(seen, n, "{file}");
         if action == "vm_connect" && n == 3 {
             // One key pushed to three instances: one fingerprint, three targets.
@@ -211,6 +224,53 @@ fn stratus_key_pushes_and_user_data_are_scored_with_their_technique() {
             assert_eq!(ids.len(), 1, "{ids:?}");
         }
     }
+}
+
+/// Stratus's `ec2-user-data`, replayed in event-time order with history: the stop is context,
+/// the user-data write alerts, and the start that runs it is a finding of the chain.
+#[test]
+fn stratus_stop_write_start_is_one_chain_ending_at_the_start() {
+    let Some(dir) = corpus() else { return };
+    let path = dir.join("aws/stratus-red-team/aws.execution.ec2-user-data.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut events: Vec<cadet_core::CommandEvent> = cadet_core::records(&text)
+        .into_iter()
+        .filter_map(|(pos, raw)| {
+            raw.and_then(cadet_core::normalize_raw)
+                .unwrap_or_else(|e| panic!("{pos}: {e}"))
+        })
+        .collect();
+    events.sort_by_key(|e| e.event_time);
+    let store = cadet_state::MemoryStore::default();
+    let policy = Policy::default();
+    let mut out = Vec::new();
+    for e in &events {
+        match cadet_core::baseline::process(&store, e, &policy) {
+            Ok(cadet_core::baseline::Processed::Verdict(v)) => out.push(*v),
+            Ok(_) => {}
+            Err(err) => panic!("{}: {err}", e.operation),
+        }
+    }
+    let ops: Vec<&str> = out.iter().map(|v| v.event.operation.as_str()).collect();
+    assert_eq!(ops, ["ec2:ModifyInstanceAttribute", "ec2:StartInstances"]);
+    assert!(out[0].severity >= Severity::High, "{:?}", out[0].signals);
+    let start = &out[1];
+    let chain = start
+        .signals
+        .iter()
+        .find(|s| s.id == cadet_core::SignalId::BootScriptStarted)
+        .unwrap_or_else(|| panic!("no chain: {:?}", start.signals));
+    assert!(
+        chain
+            .reason
+            .starts_with("instance stopped, user data replaced")
+            && chain.reason.contains("1 seconds"),
+        "{}",
+        chain.reason
+    );
+    assert!(start.severity >= Severity::Medium, "{:?}", start.signals);
+    assert_eq!(start.event.targets.ids, ["i-DDd6c7B0e18F0E35f"]);
+    assert_eq!(cadet_core::Finding::from_verdict(start).technique, "T1651");
 }
 
 #[test]

@@ -11,10 +11,12 @@ locals {
   # operation table): EventBridge source -> CloudTrail eventName list.
   all_operations = jsondecode(file("${path.module}/operations.json"))
 
-  # IAM calls and two EC2 calls are "context" operations: they never raise a verdict alone but
+  # IAM calls and four EC2 calls are "context" operations: they never raise a verdict alone but
   # feed sequence signals (e.g. Pacu creates an instance profile, attaches it, then runs
-  # SendCommand). The other EC2 calls (serial console, user data) are scored on their own.
-  context_operations = ["aws.iam:*", "aws.ec2:AssociateIamInstanceProfile", "aws.ec2:ReplaceIamInstanceProfileAssociation"]
+  # SendCommand; a start after a user-data write that alerted runs the new boot script). The
+  # other EC2 calls (serial console, user data, launches and launch templates with user data)
+  # are scored on their own.
+  context_operations = ["aws.iam:*", "aws.ec2:AssociateIamInstanceProfile", "aws.ec2:ReplaceIamInstanceProfileAssociation", "aws.ec2:StopInstances", "aws.ec2:StartInstances"]
 
   routed_operations = {
     for source, names in local.all_operations : source => [

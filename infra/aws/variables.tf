@@ -206,7 +206,7 @@ variable "async_retry_attempts" {
 }
 
 variable "include_context_operations" {
-  description = "Also route the IAM and EC2 \"context\" operations that feed sequence and grant signals (the EC2 serial-console and user-data calls are always routed): CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile, AssociateIamInstanceProfile, ReplaceIamInstanceProfileAssociation, and the grants CreateAccessKey, CreateLoginProfile, Attach/PutUserPolicy, AddUserToGroup, Attach/PutRolePolicy, UpdateAssumeRolePolicy (IAM is global: its events reach EventBridge in us-east-1)."
+  description = "Also route the IAM and EC2 \"context\" operations that feed sequence and grant signals (the EC2 serial-console, user-data, launch and launch-template calls are always routed): CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile, AssociateIamInstanceProfile, ReplaceIamInstanceProfileAssociation, StopInstances, StartInstances (the boot-script chain), and the grants CreateAccessKey, CreateLoginProfile, Attach/PutUserPolicy, AddUserToGroup, Attach/PutRolePolicy, UpdateAssumeRolePolicy (IAM is global: its events reach EventBridge in us-east-1)."
   type        = bool
   default     = true
 }

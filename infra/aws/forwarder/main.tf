@@ -22,7 +22,7 @@ locals {
   all_operations = jsondecode(file("${path.module}/../operations.json"))
   # The context operations (IAM and EC2 plumbing that only feeds sequence signals); the same
   # list as the central module's.
-  context_operations = ["aws.iam:*", "aws.ec2:AssociateIamInstanceProfile", "aws.ec2:ReplaceIamInstanceProfileAssociation"]
+  context_operations = ["aws.iam:*", "aws.ec2:AssociateIamInstanceProfile", "aws.ec2:ReplaceIamInstanceProfileAssociation", "aws.ec2:StopInstances", "aws.ec2:StartInstances"]
   routed_operations = {
     for source, names in local.all_operations : source => [
       for n in names : n

@@ -62,11 +62,14 @@ pub enum Action {
     AuditTamper,
     /// A direct connection to a machine through the control plane other than Session Manager:
     /// an SSH key pushed with EC2 Instance Connect (`SendSSHPublicKey`) or for the serial console
-    /// (`SendSerialConsoleSSHPublicKey`), and the account-wide `EnableSerialConsoleAccess` that
-    /// makes the latter possible. ATT&CK T1021.008.
+    /// (`SendSerialConsoleSSHPublicKey`), the account-wide `EnableSerialConsoleAccess` that
+    /// makes the latter possible, and an Azure Bastion shareable link (RDP or SSH for whoever
+    /// holds the URL). ATT&CK T1021.008.
     VmConnect,
-    /// A machine's boot-time script replaced (`ModifyInstanceAttribute` of `userData`): code
-    /// that runs as root at its next start.
+    /// A machine's boot-time script set: `ModifyInstanceAttribute` of `userData` (runs at the
+    /// next start), `RunInstances` with user data, a launch template (version) carrying user
+    /// data, an Azure VM or scale-set model written with `customData` or `userData`. Code that
+    /// runs as root at boot.
     BootScript,
     /// A machine outside the cloud enrolled as a managed node: SSM hybrid `CreateActivation`
     /// and the agent's `RegisterManagedInstance`.
@@ -120,6 +123,14 @@ impl Action {
                 (self, other),
                 (Action::Session, Action::VmConnect) | (Action::VmConnect, Action::Session)
             )
+    }
+
+    /// Whether this action's document is only the name of the action's own object (the user
+    /// data, the pushed key, the shareable link) rather than something the caller chose: a new
+    /// such document says nothing that `first_action` does not already say, so it is never a
+    /// novelty of its own.
+    pub fn document_is_intrinsic(self) -> bool {
+        matches!(self, Action::BootScript | Action::VmConnect)
     }
 
     /// The ATT&CK technique a verdict of this action reports.

@@ -309,6 +309,39 @@ pub const AWS_OPERATIONS: &[AwsOperation] = &[
         "ssm:RegisterManagedInstance",
         Action::AgentRegistration,
     ),
+    // A boot script takes effect at the next start: stop, replace the user data, start. The
+    // stop and the start are context for the chain; launches and launch templates that carry
+    // user data are boot scripts of their own. Append only.
+    aws(
+        "ec2.amazonaws.com",
+        "StopInstances",
+        "ec2:StopInstances",
+        Action::Context,
+    ),
+    aws(
+        "ec2.amazonaws.com",
+        "StartInstances",
+        "ec2:StartInstances",
+        Action::Context,
+    ),
+    aws(
+        "ec2.amazonaws.com",
+        "RunInstances",
+        "ec2:RunInstances",
+        Action::BootScript,
+    ),
+    aws(
+        "ec2.amazonaws.com",
+        "CreateLaunchTemplate",
+        "ec2:CreateLaunchTemplate",
+        Action::BootScript,
+    ),
+    aws(
+        "ec2.amazonaws.com",
+        "CreateLaunchTemplateVersion",
+        "ec2:CreateLaunchTemplateVersion",
+        Action::BootScript,
+    ),
 ];
 
 /// Every Azure operation cadet normalizes.
@@ -428,6 +461,32 @@ pub const AZURE_OPERATIONS: &[AzureOperation] = &[
         "Microsoft.EventGrid/systemTopics/delete",
         Action::AuditTamper,
     ),
+    // Boot scripts: a VM or scale set written with `customData` or `userData`. Only the
+    // Activity Log's request body says so (see [`AZURE_BODY_ONLY`]). Append only.
+    az(
+        "Microsoft.Compute/virtualMachines/write",
+        Action::BootScript,
+    ),
+    az(
+        "Microsoft.Compute/virtualMachineScaleSets/write",
+        Action::BootScript,
+    ),
+    // A Bastion shareable link: a browser URL that opens RDP or SSH to the listed VMs for
+    // anyone who holds it, no Azure sign-in needed (T1021.008).
+    az(
+        "Microsoft.Network/bastionHosts/createShareableLinks/action",
+        Action::VmConnect,
+    ),
+];
+
+/// Azure operations cadet can judge only from the Activity Log's request body
+/// (`properties.requestbody`): Event Grid's events carry none, so the real-time Event Grid
+/// filter (`infra/azure/operations.json`) leaves them out rather than deliver every VM write
+/// to be dropped. The Activity Log archive (the `archive` function, `cadet detect` and
+/// `cadet hunt` over exports) sees them.
+pub const AZURE_BODY_ONLY: &[&str] = &[
+    "Microsoft.Compute/virtualMachines/write",
+    "Microsoft.Compute/virtualMachineScaleSets/write",
 ];
 
 /// Looks up an AWS operation by CloudTrail `eventSource` and `eventName` (exact, as CloudTrail

@@ -155,10 +155,18 @@ impl Gen {
     /// records (two phases) for the platform subscription.
     pub fn azure(&mut self, call: &azure::Call, label: Label) {
         let ids = &mut self.ids;
-        if call.sub == SUBS[2].id {
-            for (t, json) in azure::activity_log(call, || ids.uuid().to_ascii_uppercase()) {
-                self.push(t, json, label.clone(), Cloud::Azure);
-            }
+        // The platform subscription is read from its Activity Log export; so is any call whose
+        // request body matters (a VM's custom data): Event Grid would not carry it.
+        if call.sub == SUBS[2].id || call.body.is_some() {
+            let [start, done] = azure::activity_log(call, || ids.uuid().to_ascii_uppercase());
+            // Only the Start record carries the request body: an attack step whose verdict rests
+            // on it is expected there, and its Success record is context.
+            let done_label = match (&label, call.body) {
+                (Label::Attack { name, .. }, Some(_)) => Label::Attack { name, expect: None },
+                _ => label.clone(),
+            };
+            self.push(start.0, start.1, label, Cloud::Azure);
+            self.push(done.0, done.1, done_label, Cloud::Azure);
         } else {
             let json = azure::event_grid(call, || ids.uuid());
             if self.ids.chance(0.002) {

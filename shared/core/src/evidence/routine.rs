@@ -45,6 +45,7 @@ pub(super) fn routine_credit(
         SignalId::WindowTaskChain,
         SignalId::OrgNetworkOwner,
         SignalId::TamperThenCommand,
+        SignalId::BootScriptStarted,
     ];
     if command && !unroutine.iter().any(|id| out.has(*id)) {
         if let Some((r, period, matched, span)) =

@@ -1,6 +1,6 @@
 //! Multi-step paths for [`super::stateful`]: instance profile then commands (Pacu), document
-//! written then run, runbook written then started (MicroBurst), clean-up after use, and an
-//! alerted audit-trail change then commands.
+//! written then run, runbook written then started (MicroBurst), clean-up after use, an
+//! alerted audit-trail change then commands, and an alerted user-data write then a start.
 
 use jiff::SignedDuration;
 
@@ -149,6 +149,33 @@ pub(super) fn sequences(e: &CommandEvent, p: &Profile, policy: &Policy, out: &mu
                         "a human identity wrote, published and started the runbook by hand within minutes",
                     );
                 }
+            }
+        }
+        // Stop, replace the user data, start (Stratus's `ec2-user-data`): the start runs the
+        // new boot script. Only a write that alerted makes its start a finding: routine
+        // user-data changes take the same three steps.
+        Action::Context if e.operation == "ec2:StartInstances" => {
+            let written: Vec<&crate::profile::Recent> = recent()
+                .filter(|r| {
+                    r.operation() == "ec2:ModifyInstanceAttribute" && r.novel & ALERTED != 0
+                })
+                .collect();
+            if let Some(last) = written.last() {
+                let stopped = recent().any(|r| r.operation() == "ec2:StopInstances");
+                let secs = e.event_time.duration_since(last.time).as_secs().max(0);
+                let ago = if secs < 120 {
+                    format!("{secs} seconds")
+                } else {
+                    format!("{} minutes", secs / 60)
+                };
+                out.push(
+                    policy,
+                    SignalId::BootScriptStarted,
+                    format!(
+                        "{}user data replaced by the same principal {ago} earlier, and that write alerted: this start runs the new boot script as root",
+                        if stopped { "instance stopped, " } else { "" }
+                    ),
+                );
             }
         }
         // Clean-up after execution: run command or runbook deleted soon after use.

@@ -124,6 +124,113 @@ struct Request {
     // CreateActivation: the role the enrolled machines get.
     iam_role: Option<String>,
     registration_limit: Option<u64>,
+    // StopInstances, StartInstances: the instances.
+    instances_set: Option<InstancesSet>,
+    // RunInstances from a launch template (its user data was judged when it was written).
+    launch_template: Option<LaunchTemplateRef>,
+    // CreateLaunchTemplate, CreateLaunchTemplateVersion: CloudTrail wraps the request in an
+    // object named after it (`CreateLaunchTemplateRequest`); some exporters flatten it.
+    #[serde(
+        rename = "CreateLaunchTemplateRequest",
+        alias = "CreateLaunchTemplateVersionRequest"
+    )]
+    template_request: Option<LaunchTemplateRequest>,
+    // … and flattened.
+    launch_template_name: Option<String>,
+    launch_template_id: Option<String>,
+    launch_template_data: Option<LaunchTemplateData>,
+}
+
+/// `instancesSet` of EC2's request and response elements.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InstancesSet {
+    items: Vec<InstanceItem>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct InstanceItem {
+    instance_id: Option<String>,
+}
+
+/// `launchTemplate` of RunInstances.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct LaunchTemplateRef {
+    launch_template_id: Option<String>,
+    launch_template_name: Option<String>,
+}
+
+/// The request of CreateLaunchTemplate(Version) inside CloudTrail's wrapper, in the API's own
+/// PascalCase (camelCase accepted).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LaunchTemplateRequest {
+    #[serde(rename = "LaunchTemplateName", alias = "launchTemplateName")]
+    name: Option<String>,
+    #[serde(rename = "LaunchTemplateId", alias = "launchTemplateId")]
+    id: Option<String>,
+    #[serde(rename = "LaunchTemplateData", alias = "launchTemplateData")]
+    data: Option<LaunchTemplateData>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LaunchTemplateData {
+    /// `<sensitiveDataRemoved>` in CloudTrail: its presence is what counts.
+    #[serde(rename = "UserData", alias = "userData")]
+    user_data: Option<serde_json::Value>,
+}
+
+impl Request {
+    /// Whether this call sets a boot script: a user-data attribute, a launch with user data, a
+    /// launch template (version) carrying user data.
+    fn sets_user_data(&self, event_name: &str) -> bool {
+        match event_name {
+            "RunInstances" => self.user_data.is_some(),
+            "CreateLaunchTemplate" | "CreateLaunchTemplateVersion" => self
+                .template_request
+                .as_ref()
+                .and_then(|t| t.data.as_ref())
+                .or(self.launch_template_data.as_ref())
+                .is_some_and(|d| d.user_data.is_some()),
+            _ => {
+                self.user_data.is_some()
+                    || self
+                        .attribute
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case("userData"))
+            }
+        }
+    }
+
+    /// The launch template a CreateLaunchTemplate(Version) writes, by id when the call or its
+    /// response names it, else by name.
+    fn template(&self, resp: &Response) -> Option<String> {
+        let wrapped = self.template_request.as_ref();
+        let from_resp = [
+            resp.create_template
+                .as_ref()
+                .and_then(|r| r.template.as_ref()),
+            resp.create_version
+                .as_ref()
+                .and_then(|r| r.version.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|t| {
+            t.launch_template_id
+                .clone()
+                .or_else(|| t.launch_template_name.clone())
+        });
+        wrapped
+            .and_then(|t| t.id.clone())
+            .or_else(|| self.launch_template_id.clone())
+            .or(from_resp)
+            .or_else(|| wrapped.and_then(|t| t.name.clone()))
+            .or_else(|| self.launch_template_name.clone())
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -144,6 +251,26 @@ struct Response {
     automation_execution_id: Option<String>,
     association_description: Option<AssociationDescription>,
     window_task_id: Option<String>,
+    /// RunInstances: the launched instances.
+    instances_set: Option<InstancesSet>,
+    #[serde(rename = "CreateLaunchTemplateResponse")]
+    create_template: Option<CreateTemplateResponse>,
+    #[serde(rename = "CreateLaunchTemplateVersionResponse")]
+    create_version: Option<CreateVersionResponse>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CreateTemplateResponse {
+    #[serde(rename = "launchTemplate")]
+    template: Option<LaunchTemplateRef>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CreateVersionResponse {
+    #[serde(rename = "launchTemplateVersion")]
+    version: Option<LaunchTemplateRef>,
 }
 
 #[derive(Deserialize, Default)]
@@ -230,14 +357,9 @@ pub(super) fn normalize(
     if !runs_on_machines(&req) {
         return Ok(None);
     }
-    // Only a user-data change is a boot script; other instance attributes are not covered.
-    if op.action == Action::BootScript
-        && req.user_data.is_none()
-        && !req
-            .attribute
-            .as_deref()
-            .is_some_and(|a| a.eq_ignore_ascii_case("userData"))
-    {
+    // Only user data is a boot script: other instance attributes, launches and templates
+    // without it are not covered.
+    if op.action == Action::BootScript && !req.sets_user_data(name) {
         return Ok(None);
     }
     // Audit tampering: what the change does to the trail, read from its own request shape.
@@ -265,8 +387,14 @@ pub(super) fn normalize(
         ),
         None => (
             op.action,
-            if op.action == Action::Context {
+            if matches!(name, "StopInstances" | "StartInstances") {
+                targets(Action::BootScript, &req, &resp)
+            } else if op.action == Action::Context {
                 grantee(&account, &req)
+            } else if name.contains("LaunchTemplate") {
+                let mut t = Targets::default();
+                t.ids.extend(req.template(&resp));
+                t
             } else {
                 targets(op.action, &req, &resp)
             },
@@ -575,6 +703,19 @@ fn targets(action: Action, req: &Request, resp: &Response) -> Targets {
             if let Some(one) = &req.instance_id {
                 ids.push(one.clone());
             }
+            // Stop, start and launch: `instancesSet` (a launch's request items name images,
+            // its response items the new instances).
+            // A stop's or start's response repeats its request's instances: each counts once.
+            for id in [req.instances_set.as_ref(), resp.instances_set.as_ref()]
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s.items.iter())
+                .filter_map(|i| i.instance_id.as_ref())
+            {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
             let mut selectors = Vec::new();
             for spec in req.targets.iter().flatten() {
                 let key = spec.key.as_deref().unwrap_or("");
@@ -645,11 +786,27 @@ fn document(action: Action, event_name: &str, req: &Request, resp: &Response) ->
             };
         }
         Action::BootScript => {
+            let kind = match event_name {
+                "RunInstances" => match &req.launch_template {
+                    Some(t) => format!(
+                        "launch with template {}",
+                        t.launch_template_id
+                            .as_deref()
+                            .or(t.launch_template_name.as_deref())
+                            .unwrap_or("?")
+                    ),
+                    None => "launch".to_string(),
+                },
+                "CreateLaunchTemplate" | "CreateLaunchTemplateVersion" => {
+                    "launch-template".to_string()
+                }
+                _ => "instance-attribute".to_string(),
+            };
             return Some(Document {
                 name: "user-data".to_string(),
-                kind: Some("instance-attribute".to_string()),
+                kind: Some(kind),
                 version: None,
-            })
+            });
         }
         Action::AgentRegistration => {
             return req.iam_role.as_ref().map(|role| Document {
@@ -738,6 +895,86 @@ mod tests {
             "arn:aws:iam::111122223333:role/Admin"
         );
         assert_eq!(role_arn_from_session("garbage"), "garbage");
+    }
+
+    fn ec2(name: &str, request: &str, response: &str) -> Option<CommandEvent> {
+        crate::normalize(&format!(
+            r#"{{"eventVersion":"1.09","eventSource":"ec2.amazonaws.com","eventName":"{name}",
+            "eventTime":"2026-10-05T22:41:09Z","eventID":"ec2-1","awsRegion":"eu-west-1","recipientAccountId":"111122223333",
+            "userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/t","accountId":"111122223333","userName":"t"}},
+            "requestParameters":{request},"responseElements":{response}}}"#
+        ))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn launches_and_launch_templates_with_user_data_are_boot_scripts_and_others_are_not() {
+        let launch = ec2(
+            "RunInstances",
+            r#"{"instancesSet":{"items":[{"imageId":"ami-1","minCount":1,"maxCount":2}]},"userData":"<sensitiveDataRemoved>"}"#,
+            r#"{"instancesSet":{"items":[{"instanceId":"i-01"},{"instanceId":"i-02"}]}}"#,
+        )
+        .unwrap_or_else(|| panic!("a launch with user data is a boot script"));
+        assert_eq!(launch.action, Action::BootScript);
+        assert_eq!(launch.targets.ids, ["i-01", "i-02"]);
+        assert_eq!(launch.targets.count, Some(2));
+        let doc = launch.document.unwrap_or_else(|| panic!("no document"));
+        assert_eq!(
+            (doc.name.as_str(), doc.kind.as_deref()),
+            ("user-data", Some("launch"))
+        );
+        // Without user data (a template's, an autoscaling launch, Stratus's unusual instances).
+        assert!(ec2(
+            "RunInstances",
+            r#"{"instancesSet":{"items":[{"imageId":"ami-1"}]},"launchTemplate":{"launchTemplateId":"lt-1"}}"#,
+            "null"
+        )
+        .is_none());
+        // CloudTrail's wrapped request, and a flattened one; the template is the target.
+        let wrapped = ec2(
+            "CreateLaunchTemplateVersion",
+            r#"{"CreateLaunchTemplateVersionRequest":{"LaunchTemplateName":"web","LaunchTemplateData":{"UserData":"<sensitiveDataRemoved>"}}}"#,
+            r#"{"CreateLaunchTemplateVersionResponse":{"launchTemplateVersion":{"launchTemplateId":"lt-0e5","launchTemplateName":"web","versionNumber":8}}}"#,
+        )
+        .unwrap_or_else(|| panic!("a template version with user data is a boot script"));
+        assert_eq!(wrapped.action, Action::BootScript);
+        assert_eq!(wrapped.targets.ids, ["lt-0e5"]);
+        let flat = ec2(
+            "CreateLaunchTemplate",
+            r#"{"launchTemplateName":"web","launchTemplateData":{"userData":"<sensitiveDataRemoved>"}}"#,
+            "null",
+        )
+        .unwrap_or_else(|| panic!("flattened"));
+        assert_eq!(flat.targets.ids, ["web"]);
+        assert!(ec2(
+            "CreateLaunchTemplate",
+            r#"{"CreateLaunchTemplateRequest":{"LaunchTemplateName":"web","LaunchTemplateData":{"ImageId":"ami-1"}}}"#,
+            "null"
+        )
+        .is_none());
+        // Other instance attributes are not boot scripts.
+        assert!(ec2(
+            "ModifyInstanceAttribute",
+            r#"{"instanceId":"i-01","instanceType":{"value":"t3.large"}}"#,
+            "null"
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn stop_and_start_are_context_naming_their_instances() {
+        for name in ["StopInstances", "StartInstances"] {
+            let e = ec2(
+                name,
+                r#"{"instancesSet":{"items":[{"instanceId":"i-0a"},{"instanceId":"i-0b"}]},"force":true}"#,
+                r#"{"instancesSet":{"items":[{"instanceId":"i-0a","currentState":{"code":64,"name":"stopping"}}]}}"#,
+            )
+            .unwrap_or_else(|| panic!("{name} is context"));
+            assert_eq!(e.action, Action::Context, "{name}");
+            assert_eq!(e.operation, format!("ec2:{name}"));
+            // The response repeats the request's instances.
+            assert_eq!(e.targets.ids, ["i-0a", "i-0b"], "{name}");
+        }
     }
 
     fn maintenance_task(task: &str) -> String {

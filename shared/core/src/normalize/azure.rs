@@ -207,6 +207,76 @@ fn role_assignment(props: &Properties) -> (Targets, Option<Document>) {
     (targets, document)
 }
 
+/// A member of a JSON object, case-insensitively (the Activity Log writes some request bodies
+/// in PascalCase).
+fn member<'v>(v: &'v serde_json::Value, key: &str) -> Option<&'v serde_json::Value> {
+    v.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
+}
+
+/// The boot script a VM or scale-set write sets: `osProfile.customData` (run by cloud-init or
+/// the Windows provisioning agent at provisioning) or `userData` (served to the machine by the
+/// instance metadata service for its own scripts), under `properties` or, for a scale set,
+/// `properties.virtualMachineProfile`. The values are never kept: only which one was written.
+fn boot_script(body: Option<&str>) -> Option<Document> {
+    let body: serde_json::Value = serde_json::from_str(body?).ok()?;
+    let props = member(&body, "properties")?;
+    let profile = member(props, "virtualMachineProfile").unwrap_or(props);
+    let custom = member(profile, "osProfile").and_then(|o| member(o, "customData"));
+    let user = member(profile, "userData").or_else(|| member(props, "userData"));
+    let name = match (custom.is_some(), user.is_some()) {
+        (true, true) => "custom-data+user-data",
+        (true, false) => "custom-data",
+        (false, true) => "user-data",
+        (false, false) => return None,
+    };
+    Some(Document {
+        name: name.to_string(),
+        kind: Some(
+            if member(props, "virtualMachineProfile").is_some() {
+                "scale-set-model"
+            } else {
+                "vm-model"
+            }
+            .to_string(),
+        ),
+        version: None,
+    })
+}
+
+/// A Bastion shareable link: the VMs it opens (`vms[].vm.id` of the request body, when the
+/// record has one), else the Bastion host.
+fn shareable_links(resource: &str, body: Option<&str>) -> (Targets, Option<Document>) {
+    let mut targets = Targets::default();
+    if let Some(body) = body.and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok()) {
+        for vm in member(&body, "vms")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = member(vm, "vm")
+                .and_then(|v| member(v, "id"))
+                .and_then(|i| i.as_str())
+            {
+                targets.ids.push(id.to_string());
+            }
+        }
+    }
+    if targets.ids.is_empty() && !resource.is_empty() {
+        targets.ids.push(resource.to_string());
+    }
+    targets.count = Some(targets.ids.len() as u64);
+    let document = Document {
+        name: "shareable-link".to_string(),
+        kind: child_name(resource, "bastionHosts").map(|b| format!("bastion {b}")),
+        version: None,
+    };
+    (targets, Some(document))
+}
+
 /// Event Grid `data`, an Activity Log export record, or an Activity Log REST record.
 #[derive(Deserialize, Default, Debug)]
 #[serde(default, rename_all = "camelCase")]
@@ -456,6 +526,20 @@ fn build(rec: &AzureRecord, failed_type: bool) -> Result<Option<Partial>, Normal
     let mut tamper = None;
     let (targets, document) = if op.name == "Microsoft.Authorization/roleAssignments/write" {
         role_assignment(&props)
+    } else if op.action == Action::BootScript {
+        // Only a write that sets custom data or user data is a boot script; without the
+        // request body (Event Grid) nothing says so.
+        let Some(document) = boot_script(props.requestbody.as_deref()) else {
+            return Ok(None);
+        };
+        // A scale set's model, like a launch template, reaches the instances provisioned from
+        // it next: the target is the model, not a fan-out to every instance.
+        let mut targets = target_and_document(op.action, &resource).0;
+        targets.selector = None;
+        targets.count = Some(targets.ids.len() as u64);
+        (targets, Some(document))
+    } else if op.name.ends_with("/createShareableLinks/action") {
+        shareable_links(&resource, props.requestbody.as_deref())
     } else if op.action == Action::AuditTamper {
         match super::tamper::azure(op.name, &resource, props.requestbody.as_deref()) {
             Some((document, found)) => {
@@ -772,6 +856,87 @@ mod tests {
         );
         assert_eq!(t.selector.as_deref(), Some("scale-set:SS"));
         assert_eq!(d.and_then(|d| d.kind), Some("CustomScript".to_string()));
+    }
+
+    fn activity(op: &str, resource: &str, body: Option<&str>) -> Option<CommandEvent> {
+        let props = match body {
+            Some(b) => serde_json::json!({"requestbody": b}),
+            None => serde_json::json!({}),
+        };
+        let record = serde_json::json!({
+            "time": "2026-10-04T01:48:12Z", "resourceId": resource, "operationName": op,
+            "category": "Administrative", "resultType": "Start", "correlationId": "c-1",
+            "identity": {"claims": {"oid": "o-1", "tid": "t-1", "idtyp": "user"}},
+            "properties": props});
+        crate::normalize(&record.to_string()).unwrap_or_else(|e| panic!("{op}: {e}"))
+    }
+
+    const VM: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+    const VMSS: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss";
+
+    #[test]
+    fn vm_writes_are_boot_scripts_only_when_the_body_sets_custom_or_user_data() {
+        let op = "Microsoft.Compute/virtualMachines/write";
+        let e = activity(
+            op,
+            VM,
+            Some(r#"{"properties":{"osProfile":{"computerName":"vm1","customData":"IyEv"}}}"#),
+        )
+        .unwrap_or_else(|| panic!("custom data is a boot script"));
+        assert_eq!(e.action, Action::BootScript);
+        assert_eq!(e.targets.ids, [VM]);
+        assert_eq!(
+            e.document.as_ref().map(|d| d.name.as_str()),
+            Some("custom-data")
+        );
+        assert!(
+            !format!("{e:?}").contains("IyEv"),
+            "the script is never kept"
+        );
+        // PascalCase bodies, user data at the top of the properties.
+        let e = activity(op, VM, Some(r#"{"Properties":{"UserData":"ZWNobw=="}}"#))
+            .unwrap_or_else(|| panic!("user data is a boot script"));
+        assert_eq!(e.document.map(|d| d.name), Some("user-data".to_string()));
+        // A scale set's model: the model is the target (as a launch template is), no fan-out.
+        let e = activity(
+            "Microsoft.Compute/virtualMachineScaleSets/write",
+            VMSS,
+            Some(r#"{"properties":{"virtualMachineProfile":{"osProfile":{"customData":"eA=="},"userData":"eQ=="}}}"#),
+        )
+        .unwrap_or_else(|| panic!("scale-set model"));
+        assert_eq!(e.targets.ids, [VMSS]);
+        assert_eq!(e.targets.selector, None);
+        let doc = e.document.unwrap_or_else(|| panic!("no document"));
+        assert_eq!(doc.name, "custom-data+user-data");
+        assert_eq!(doc.kind.as_deref(), Some("scale-set-model"));
+        // Tags, sizes, no body at all (Event Grid), a body that is not JSON: not boot scripts.
+        for body in [
+            Some(r#"{"tags":{"env":"prod"}}"#),
+            Some(r#"{"properties":{"hardwareProfile":{"vmSize":"Standard_B2s"}}}"#),
+            Some(r#"{"properties":{"osProfile":{"customData":null}}}"#),
+            Some("not json"),
+            None,
+        ] {
+            assert!(activity(op, VM, body).is_none(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn a_shareable_link_targets_its_vms_or_else_the_bastion_host() {
+        let op = "MICROSOFT.NETWORK/BASTIONHOSTS/CREATESHAREABLELINKS/ACTION";
+        let bastion =
+            "/subscriptions/s/resourceGroups/hub/providers/Microsoft.Network/bastionHosts/bas1";
+        let body = format!(r#"{{"vms":[{{"vm":{{"id":"{VM}"}}}},{{"vm":{{"id":"{VM}2"}}}}]}}"#);
+        let e = activity(op, bastion, Some(&body)).unwrap_or_else(|| panic!("a link"));
+        assert_eq!(e.action, Action::VmConnect);
+        assert_eq!(e.targets.ids, [VM.to_string(), format!("{VM}2")]);
+        assert_eq!(e.targets.count, Some(2));
+        let doc = e.document.unwrap_or_else(|| panic!("no document"));
+        assert_eq!(doc.kind.as_deref(), Some("bastion bas1"));
+        let e = activity(op, bastion, None).unwrap_or_else(|| panic!("a link"));
+        assert_eq!(e.targets.ids, [bastion]);
     }
 
     #[test]

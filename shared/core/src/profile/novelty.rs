@@ -99,9 +99,10 @@ impl Profile {
         {
             bits |= NOVEL_CLIENT;
         }
-        if v.doc
-            .as_ref()
-            .is_some_and(|d| !contains(&self.documents, d))
+        if !e.action.document_is_intrinsic()
+            && v.doc
+                .as_ref()
+                .is_some_and(|d| !contains(&self.documents, d))
         {
             bits |= NOVEL_DOCUMENT;
         }
@@ -133,7 +134,7 @@ impl Profile {
         if !self.actions.keys().any(|a| e.action.same_access(*a)) {
             bits |= NOVEL_ACTION;
         }
-        if let Some(doc) = &v.doc {
+        if let Some(doc) = v.doc.as_ref().filter(|_| !e.action.document_is_intrinsic()) {
             if !self.documents.is_empty() && !contains(&self.documents, doc) {
                 bits |= NOVEL_DOCUMENT;
             }

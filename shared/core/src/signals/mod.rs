@@ -110,8 +110,20 @@ fn action_reason(event: &CommandEvent) -> &'static str {
         (_, Action::VmConnect) if event.operation.ends_with("EnableSerialConsoleAccess") => {
             "serial console access enabled for every instance of the account and region"
         }
+        (_, Action::VmConnect) if event.operation.ends_with("createShareableLinks/action") => {
+            "a Bastion shareable link: whoever holds the URL gets RDP or SSH to the VMs without signing in to Azure"
+        }
         (_, Action::VmConnect) => {
             "an SSH key pushed to the machine through the control plane: a shell for the key's holder within 60 seconds"
+        }
+        (Provider::Aws, Action::BootScript) if event.operation == "ec2:RunInstances" => {
+            "machines launched with user data: the script runs as root at their first boot"
+        }
+        (Provider::Aws, Action::BootScript) if event.operation.contains("LaunchTemplate") => {
+            "a launch template with user data: every machine launched from it runs the script as root at first boot"
+        }
+        (Provider::Azure, Action::BootScript) => {
+            "custom data or user data written to a VM or scale set: cloud-init and provisioning agents run it as root"
         }
         (_, Action::BootScript) => {
             "the machine's boot-time script replaced: it runs as root at the next start"
@@ -136,6 +148,23 @@ pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
         tamper::tamper_signals(event, policy, out);
     } else {
         document_signals(event, policy, out);
+    }
+    if event.action == Action::VmConnect && event.operation.ends_with("createShareableLinks/action")
+    {
+        out.push(
+            policy,
+            SignalId::ShareableLink,
+            format!(
+                "a shareable link to {}: no sign-in, no MFA and no conditional access stand between the URL's holder and the machine until the link is deleted",
+                match event.targets.ids.as_slice() {
+                    [one] if one.to_ascii_lowercase().contains("/bastionhosts/") => {
+                        "VMs behind this Bastion host (the event does not list them)".to_string()
+                    }
+                    [_] => "1 VM".to_string(),
+                    many => format!("{} VMs", many.len()),
+                }
+            ),
+        );
     }
 
     // Fan-out.

@@ -261,6 +261,13 @@ signals! {
     /// Sequence: a command by a principal whose audit-trail change alerted within
     /// `thresholds.sequence_window_minutes`: blinded, then used.
     TamperThenCommand => tamper_then_command = 25;
+    /// Sequence: an instance started by a principal whose user-data write
+    /// (`ec2:ModifyInstanceAttribute`) alerted within `thresholds.sequence_window_minutes`,
+    /// usually after stopping it: the replaced boot script runs at this start.
+    BootScriptStarted => boot_script_started = 25;
+    /// A Bastion shareable link: a URL that opens RDP or SSH to the VMs for whoever holds it,
+    /// with no Azure sign-in, valid until someone deletes it.
+    ShareableLink => shareable_link = 10;
 }
 
 /// Signals about a call's shape that an established routine explains: when

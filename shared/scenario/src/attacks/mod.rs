@@ -80,6 +80,11 @@ kinds! {
     "aws-narrow-trail", Aws, "an administrator's Identity Center session replayed from a VPS: PutEventSelectors dropping ssm.amazonaws.com, then RemoveTargets on cadet's own EventBridge rule", "high each", aws_paths::narrow_trail;
     "eic-key-push", Aws, "a developer's Identity Center session replayed from a VPS pushes one SSH key to 4 instances with EC2 Instance Connect, a minute or two apart", "medium each", aws_paths::eic_key_push;
     "azure-export-deleted", Azure, "an Entra administrator's token from a VPS deletes the subscription's Activity Log export, then a Run Command", "high each", azure::export_deleted;
+    "user-data-swap", Aws, "Stratus's ec2-user-data with a script's IAM user key from a VPS: StopInstances, ModifyInstanceAttribute of userData a minute or two later, StartInstances seconds after", "stop none; user-data write high; start high", aws_paths::user_data_swap;
+    "launch-with-user-data", Aws, "a developer's Identity Center session replayed from a VPS: RunInstances with user data and an admin instance profile", "medium", aws_paths::launch_with_user_data;
+    "launch-template-backdoor", Aws, "a GitHub OIDC deploy role's session used from a VPS: CreateLaunchTemplateVersion of its service's template with user data", "high", aws_paths::launch_template_backdoor;
+    "azure-custom-data-vm", Azure, "a stolen administrator token from a VPS creates a VM whose osProfile.customData runs a download cradle (Activity Log)", "high", azure::custom_data_vm;
+    "bastion-shareable-link", Azure, "a stolen administrator token from a VPS creates a Bastion shareable link to 2 production VMs", "high", azure::bastion_link;
     "custom-script-extension", Azure, "a stolen administrator token from a VPS writes CustomScriptExtension (encoded PowerShell) on 3 Windows VMs", "high each", azure::custom_script;
 }
 
@@ -112,7 +117,11 @@ pub fn time(g: &Gen, rng: &mut Rng, zone: Option<Zone>, day: i64) -> Timestamp {
         1 => rng.range(18 * 60, 23 * 60),
         _ => rng.range(0, 6 * 60),
     };
-    g.clock.local(zone, day, minute)
+    // A night in a zone east of UTC can begin on the previous UTC day: never before the
+    // evaluation weeks.
+    g.clock
+        .local(zone, day, minute)
+        .max(g.clock.utc(g.clock.warm_days, 0))
 }
 
 /// A routine AWS identity of a kind active on a day.

@@ -134,6 +134,9 @@ pub struct Call<'a> {
     pub api: &'a str,
     /// Failed with `AuthorizationFailed` (or a conflict).
     pub failed: bool,
+    /// The request body, which only the Activity Log keeps (`properties.requestbody` of the
+    /// Start record); Event Grid events carry none.
+    pub body: Option<&'a Value>,
 }
 
 fn method(operation: &str) -> (&'static str, &'static str) {
@@ -177,7 +180,7 @@ pub fn activity_log(call: &Call, mut ids: impl FnMut() -> String) -> [(Timestamp
     let (kind, _) = method(call.operation);
     let correlation = ids();
     let mut record = |phase: &str, signature: &str, t: Timestamp, ms: u64| {
-        json!({
+        let mut r = json!({
             "time": t.strftime("%Y-%m-%dT%H:%M:%S%.7fZ").to_string(),
             "resourceId": call.resource.to_ascii_uppercase(),
             "operationName": call.operation.to_ascii_uppercase(),
@@ -190,8 +193,11 @@ pub fn activity_log(call: &Call, mut ids: impl FnMut() -> String) -> [(Timestamp
             "properties": {"statusCode": if phase == "Start" { "Accepted" } else { "OK" },
                 "serviceRequestId": ids(), "eventCategory": "Administrative",
                 "entity": call.resource, "hierarchy": format!("{TENANT}/{}", call.sub)}
-        })
-        .to_string()
+        });
+        if let (Some(body), "Start") = (call.body, phase) {
+            r["properties"]["requestbody"] = json!(body.to_string());
+        }
+        r.to_string()
     };
     let done = call.time + jiff::SignedDuration::from_secs(3);
     let (phase, sig) = if call.failed {

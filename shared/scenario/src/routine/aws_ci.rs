@@ -122,6 +122,31 @@ impl Run<'_> {
             "AWS-RunShellScript",
             &targets,
         );
+        // Services behind an Auto Scaling group: some deploys bake a new image and write a
+        // launch template version with its user data. Streams of their own.
+        let habit = crate::rng::Rng::stream(g.seed, &format!("{}:lt", actor.id)).chance(0.35);
+        let mut lt = crate::rng::Rng::stream(g.seed, &format!("{}:lt:{}", actor.id, t.as_second()));
+        if habit && lt.chance(0.2) {
+            let id = format!(
+                "lt-0{}",
+                aws_id(&format!("{}{}", self.repo, acct.name), 16).to_ascii_lowercase()
+            );
+            actor.call(
+                g,
+                t + SignedDuration::from_secs(lt.range(5, 60)),
+                &caller,
+                &self.ip,
+                &self.ua.replace("ssm.send-command", "ec2.create-launch-template-version"),
+                self.vpce,
+                ("ec2.amazonaws.com", "CreateLaunchTemplateVersion"),
+                (
+                    json!({"CreateLaunchTemplateVersionRequest": {"LaunchTemplateId": id, "SourceVersion": "$Latest",
+                        "LaunchTemplateData": {"ImageId": "ami-0", "UserData": "<sensitiveDataRemoved>"}}}),
+                    json!({"CreateLaunchTemplateVersionResponse": {"launchTemplateVersion": {"launchTemplateId": id, "versionNumber": self.day + 2}}}),
+                ),
+                None,
+            );
+        }
         for k in 0..rng.range(1, 3) {
             let tp = t + SignedDuration::from_secs(15 * (k + 1));
             actor.call(
@@ -379,6 +404,65 @@ fn terraform(g: &mut Gen) {
             }
         }
         trail_management(g, &actor, &nat[0], &upgrades, &mut pr);
+        launch_templates(g, &actor, &nat[0], &upgrades, &mut pr);
+    }
+}
+
+/// The same pipeline owns the account's launch templates: on about a quarter of weekdays an
+/// apply writes a new version of one (a new image, its cloud-init user data re-rendered), now
+/// and then creates a template for a new service, and rarely launches a standalone machine
+/// with user data (a tools box). Its own stream, so the rest of the organisation draws as before.
+fn launch_templates(g: &mut Gen, actor: &Actor, ip: &str, upgrades: &Upgrades, pr: &mut i64) {
+    let acct = ACCOUNTS[actor.account];
+    let mut rng = g.stream(&format!("{}:lt", actor.id));
+    let templates: Vec<String> = ["web", "app", "worker", "batch"]
+        .iter()
+        .map(|s| format!("{}-{s}", acct.name))
+        .collect();
+    let data = json!({"ImageId": "ami-0", "UserData": "<sensitiveDataRemoved>", "InstanceType": "m6i.large"});
+    for day in 0..g.clock.days {
+        if !g.clock.weekday(day) {
+            continue;
+        }
+        let mut calls: Vec<(&str, serde_json::Value, serde_json::Value)> = Vec::new();
+        if rng.chance(0.25) {
+            let name = rng.pick(&templates).clone();
+            let id = format!("lt-0{}", aws_id(&name, 16).to_ascii_lowercase());
+            calls.push((
+                "CreateLaunchTemplateVersion",
+                json!({"CreateLaunchTemplateVersionRequest": {"LaunchTemplateId": id, "SourceVersion": "$Latest", "LaunchTemplateData": data}}),
+                json!({"CreateLaunchTemplateVersionResponse": {"launchTemplateVersion": {"launchTemplateId": id, "launchTemplateName": name, "versionNumber": day + 2}}}),
+            ));
+        }
+        if rng.chance(0.03) {
+            let name = format!("{}-svc-{}", acct.name, rng.hex(4));
+            let id = format!("lt-0{}", aws_id(&name, 16).to_ascii_lowercase());
+            calls.push((
+                "CreateLaunchTemplate",
+                json!({"CreateLaunchTemplateRequest": {"LaunchTemplateName": name, "LaunchTemplateData": data}}),
+                json!({"CreateLaunchTemplateResponse": {"launchTemplate": {"launchTemplateId": id, "launchTemplateName": name}}}),
+            ));
+        }
+        if rng.chance(0.03) {
+            calls.push((
+                "RunInstances",
+                json!({"instancesSet": {"items": [{"imageId": "ami-0", "minCount": 1, "maxCount": 1}]},
+                    "userData": "<sensitiveDataRemoved>", "instanceType": "t3.medium"}),
+                json!({"instancesSet": {"items": [{"instanceId": format!("i-0{}", rng.hex(16))}]}}),
+            ));
+        }
+        if calls.is_empty() {
+            continue;
+        }
+        *pr += 1;
+        let t = g.clock.local(Zone::London, day, rng.range(9 * 60, 18 * 60));
+        let caller = role("TerraformApply", &format!("atlantis-{pr}"), day);
+        let ua = net::terraform(upgrades.release_day(day));
+        let calls = calls
+            .into_iter()
+            .map(|(name, rq, rs)| (("ec2.amazonaws.com", name), rq, rs))
+            .collect();
+        apply(g, actor, &mut rng, (&caller, ip, &ua), t, calls);
     }
 }
 
@@ -405,7 +489,7 @@ fn trail_management(g: &mut Gen, actor: &Actor, ip: &str, upgrades: &Upgrades, p
             continue;
         }
         *pr += 1;
-        let mut t = g.clock.local(Zone::London, day, rng.range(9 * 60, 18 * 60));
+        let t = g.clock.local(Zone::London, day, rng.range(9 * 60, 18 * 60));
         let caller = role("TerraformApply", &format!("atlantis-{pr}"), day);
         let ua = net::terraform(upgrades.release_day(day));
         let mut calls: Vec<(&str, &str, serde_json::Value)> = Vec::new();
@@ -440,19 +524,25 @@ fn trail_management(g: &mut Gen, actor: &Actor, ip: &str, upgrades: &Upgrades, p
                 calls.push(("cloudtrail.amazonaws.com", "PutInsightSelectors", json!({"trailName": trail, "insightSelectors": [{"insightType": "ApiCallRateInsight"}]})));
             }
         }
-        for (source, name, rq) in calls {
-            t += SignedDuration::from_secs(rng.range(2, 40));
-            actor.call(
-                g,
-                t,
-                &caller,
-                ip,
-                &ua,
-                None,
-                (source, name),
-                (rq, json!({})),
-                None,
-            );
-        }
+        let calls = calls
+            .into_iter()
+            .map(|(source, name, rq)| ((source, name), rq, json!({})))
+            .collect();
+        apply(g, actor, &mut rng, (&caller, ip, &ua), t, calls);
+    }
+}
+
+/// One Terraform apply: its calls a few seconds apart, in one session.
+fn apply(
+    g: &mut Gen,
+    actor: &Actor,
+    rng: &mut Rng,
+    (caller, ip, ua): (&Caller, &str, &str),
+    mut t: Timestamp,
+    calls: Vec<((&str, &str), serde_json::Value, serde_json::Value)>,
+) {
+    for (call, rq, rs) in calls {
+        t += SignedDuration::from_secs(rng.range(2, 40));
+        actor.call(g, t, caller, ip, ua, None, call, (rq, rs), None);
     }
 }

@@ -127,6 +127,7 @@ pub fn target_call(
     }
     let first = rng.pick(&alive);
     let (region, windows, role_name) = (first.region, first.windows, first.role);
+    let first_id = first.id.clone();
     let k = (rng.pareto(1.0, 1.6) as usize).clamp(1, alive.len().min(8));
     let mut ids: Vec<String> = vec![first.id.clone()];
     for i in alive
@@ -211,6 +212,7 @@ pub fn target_call(
     let shell = (name == "StartSession" && error.is_none())
         .then(|| request["target"].as_str().map(str::to_string))
         .flatten();
+    let sent = (name == "SendCommand" && error.is_none()).then_some(first_id);
     let call = aws::Call {
         time: t,
         account: acct,
@@ -228,6 +230,87 @@ pub fn target_call(
     g.aws(&call, routine(&h.id, h.kind));
     if let Some(instance) = shell {
         instance_connect(g, h, &call, &instance);
+    }
+    if let Some(instance) = sent {
+        boot_scripts(g, h, &call, &instance, release);
+    }
+}
+
+/// Some people also change a machine's user data now and then (stop it, replace the user data,
+/// start it: the only way EC2 allows) or launch a machine with user data, from the CLI or the
+/// console, around their other work. Administrators far more than developers. Drawn from
+/// streams of their own, so everyone else's calls stay as they were.
+fn boot_scripts(g: &mut Gen, h: &AwsHuman, sent: &aws::Call, instance: &str, release: i64) {
+    let habit = match h.kind {
+        Kind::SsoAdmin | Kind::OnCall => 0.3,
+        Kind::IamUser => 0.2,
+        _ => 0.05,
+    };
+    let mut rng = Rng::stream(g.seed, &format!("{}:boot:{}", h.id, sent.time.as_second()));
+    if !Rng::stream(g.seed, &format!("{}:boot", h.id)).chance(habit) {
+        return;
+    }
+    let console = sent.ua.contains("Mozilla");
+    let ua_for = |command: &str| {
+        if console {
+            sent.ua.to_string()
+        } else {
+            net::aws_cli(release, h.person.os, command)
+        }
+    };
+    let set = json!({"items": [{"instanceId": instance}]});
+    if rng.chance(0.03) {
+        let mut t = sent.time + jiff::SignedDuration::from_secs(rng.range(30, 600));
+        let steps = [
+            (
+                "StopInstances",
+                json!({"instancesSet": set, "force": false}),
+                "ec2.stop-instances",
+            ),
+            (
+                "ModifyInstanceAttribute",
+                json!({"instanceId": instance, "userData": "<sensitiveDataRemoved>"}),
+                "ec2.modify-instance-attribute",
+            ),
+            (
+                "StartInstances",
+                json!({"instancesSet": set}),
+                "ec2.start-instances",
+            ),
+        ];
+        for (k, (name, request, command)) in steps.into_iter().enumerate() {
+            // Stopping takes a minute or two; the start follows the write within seconds.
+            t += jiff::SignedDuration::from_secs(if k == 1 {
+                rng.range(60, 240)
+            } else {
+                rng.range(5, 60)
+            });
+            let ua = ua_for(command);
+            let call = aws::Call {
+                time: t,
+                source: "ec2.amazonaws.com",
+                name,
+                ua: &ua,
+                request,
+                response: json!({"requestId": g.uuid()}),
+                ..sent.clone()
+            };
+            g.aws(&call, routine(&h.id, h.kind));
+        }
+    } else if rng.chance(0.015) {
+        let ua = ua_for("ec2.run-instances");
+        let launched = format!("i-0{}", rng.hex(16));
+        let call = aws::Call {
+            time: sent.time + jiff::SignedDuration::from_secs(rng.range(30, 900)),
+            source: "ec2.amazonaws.com",
+            name: "RunInstances",
+            ua: &ua,
+            request: json!({"instancesSet": {"items": [{"imageId": format!("ami-0{}", rng.hex(16)), "minCount": 1, "maxCount": 1}]},
+                "userData": "<sensitiveDataRemoved>", "instanceType": "t3.small"}),
+            response: json!({"instancesSet": {"items": [{"instanceId": launched}]}}),
+            ..sent.clone()
+        };
+        g.aws(&call, routine(&h.id, h.kind));
     }
 }
 

@@ -2,6 +2,7 @@
 //! connections, managed identities, Automation schedules and Azure Policy remediation.
 
 use jiff::{SignedDuration, Timestamp};
+use serde_json::{json, Value};
 
 use super::{Names, Person};
 use crate::emit::azure::{Call, Caller};
@@ -18,6 +19,8 @@ const EXT: &str = "Microsoft.Compute/virtualMachines/extensions/write";
 const JOB: &str = "Microsoft.Automation/automationAccounts/jobs/write";
 const DRAFT: &str = "Microsoft.Automation/automationAccounts/runbooks/draft/write";
 const PUBLISH: &str = "Microsoft.Automation/automationAccounts/runbooks/publish/action";
+const VM_WRITE: &str = "Microsoft.Compute/virtualMachines/write";
+const LINKS: &str = "Microsoft.Network/bastionHosts/createShareableLinks/action";
 
 /// The Automation account of a subscription.
 pub fn automation_account(sub: usize) -> String {
@@ -55,6 +58,7 @@ pub fn op(
         resource,
         api,
         failed,
+        body: None,
     };
     g.azure(&call, routine(id, kind));
 }
@@ -212,6 +216,7 @@ fn people(g: &mut Gen, names: &mut Names) {
                     continue;
                 }
                 let vm = rng.pick(&vms).id();
+                let worked_on = vm.clone();
                 let which = rng.weighted(&[0.7, 0.12, 0.05, 0.08, 0.05]);
                 let (operation, resource) = match which {
                     0 => (RUN, vm),
@@ -254,6 +259,7 @@ fn people(g: &mut Gen, names: &mut Names) {
                     failed,
                     (&upn, *kind),
                 );
+                admin_extras(g, (&upn, *kind), (*sub, rg, &worked_on), &caller, &ip, t);
                 if which == 4 && rng.chance(0.6) {
                     let rb = resource.trim_end_matches("/draft").to_string();
                     let t2 = t + SignedDuration::from_mins(rng.range(3, 25));
@@ -271,6 +277,67 @@ fn people(g: &mut Gen, names: &mut Names) {
                 }
             }
         }
+    }
+}
+
+/// Now and then an administrator builds a VM with cloud-init custom data, or hands a vendor a
+/// Bastion shareable link to a machine of theirs, around their other work (same address and
+/// client). Habits and draws from streams of their own.
+fn admin_extras(
+    g: &mut Gen,
+    (id, kind): (&str, Kind),
+    (sub, rg, vm): (usize, &str, &str),
+    caller: &Caller,
+    ip: &str,
+    t: Timestamp,
+) {
+    let builds = Rng::stream(g.seed, &format!("{id}:custom-data")).chance(0.3);
+    let links = Rng::stream(g.seed, &format!("{id}:bastion")).chance(0.15);
+    let mut rng = Rng::stream(g.seed, &format!("{id}:extras:{}", t.as_second()));
+    let write = |g: &mut Gen, t: Timestamp, operation: &str, resource: &str, body: &Value| {
+        let call = Call {
+            time: t,
+            sub: SUBS[sub].id,
+            caller,
+            ip: Some(ip),
+            operation,
+            resource,
+            api: "2024-07-01",
+            failed: false,
+            body: Some(body),
+        };
+        g.azure(&call, routine(id, kind));
+    };
+    if builds && rng.chance(0.02) {
+        let vm = format!(
+            "/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/vm-{}-{}",
+            SUBS[sub].id,
+            rg.trim_start_matches("rg-"),
+            rng.hex(4)
+        );
+        let body = json!({"location": "westeurope", "properties": {"hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+            "osProfile": {"computerName": "vm", "adminUsername": "azureuser", "customData": "I2Nsb3VkLWNvbmZpZwo="}}});
+        write(
+            g,
+            t + SignedDuration::from_secs(rng.range(60, 900)),
+            VM_WRITE,
+            &vm,
+            &body,
+        );
+    }
+    if links && rng.chance(0.01) {
+        let bastion = format!(
+            "/subscriptions/{}/resourceGroups/rg-hub-network/providers/Microsoft.Network/bastionHosts/bas-hub",
+            SUBS[sub].id
+        );
+        let body = json!({"vms": [{"vm": {"id": vm}}]});
+        write(
+            g,
+            t + SignedDuration::from_secs(rng.range(30, 600)),
+            LINKS,
+            &bastion,
+            &body,
+        );
     }
 }
 
@@ -327,6 +394,7 @@ fn devops(g: &mut Gen) {
                         .iter()
                         .map(|v| v.id())
                         .collect();
+                    scale_set_model(g, (&id, sub, rg), &caller, &ip, t0);
                     let managed = rng.chance(0.3);
                     let build = rng.range(20_000, 99_999);
                     let n = rng.range(1, 4) as usize;
@@ -353,6 +421,44 @@ fn devops(g: &mut Gen) {
             }
         }
     }
+}
+
+/// Half the service connections also roll their scale set's model on about one release in
+/// five: a `virtualMachineScaleSets/write` whose custom data is the new cloud-init. Streams of
+/// their own.
+fn scale_set_model(
+    g: &mut Gen,
+    (id, sub, rg): (&str, usize, &str),
+    caller: &Caller,
+    ip: &str,
+    t: Timestamp,
+) {
+    if !Rng::stream(g.seed, &format!("{id}:vmss")).chance(0.5) {
+        return;
+    }
+    let mut rng = Rng::stream(g.seed, &format!("{id}:vmss:{}", t.as_second()));
+    if !rng.chance(0.2) {
+        return;
+    }
+    let vmss = format!(
+        "/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-{}",
+        SUBS[sub].id,
+        rg.trim_start_matches("rg-")
+    );
+    let body = json!({"properties": {"virtualMachineProfile": {"osProfile": {"customData": "I2Nsb3VkLWNvbmZpZwo="}},
+        "upgradePolicy": {"mode": "Rolling"}}});
+    let call = Call {
+        time: t + SignedDuration::from_secs(rng.range(5, 90)),
+        sub: SUBS[sub].id,
+        caller,
+        ip: Some(ip),
+        operation: "Microsoft.Compute/virtualMachineScaleSets/write",
+        resource: &vmss,
+        api: "2024-07-01",
+        failed: false,
+        body: Some(&body),
+    };
+    g.azure(&call, routine(id, Kind::DevOpsSp));
 }
 
 /// Managed identities of Function apps and an operations VM: timers and event triggers
