@@ -84,7 +84,7 @@ fn quick_start_names_the_prerequisites_make_test_does_not_install() {
 }
 
 /// Every signal has a row in the README's signal tables with its default points, and a line in
-/// the shipped policy file with the same weight.
+/// the shipped policy file with the same weight; every action's base points are in its `[base]`.
 #[test]
 fn every_signal_is_documented_with_its_default_points() {
     let readme = read("README.md");
@@ -108,6 +108,16 @@ fn every_signal_is_documented_with_its_default_points() {
         let line = format!("{} = {w}", id.as_str());
         if !policy_file.lines().any(|l| l.starts_with(&line)) {
             missing.push(format!("policy/default.toml line {line}"));
+        }
+    }
+    // The base points of every action that yields a verdict, in `[base]`.
+    for action in cadet_core::Action::COMMANDS
+        .into_iter()
+        .chain([cadet_core::Action::AgentProcess])
+    {
+        let line = format!("{action} = {}", policy.base.get(action));
+        if !policy_file.lines().any(|l| l.starts_with(&line)) {
+            missing.push(format!("policy/default.toml [base] line {line}"));
         }
     }
     assert!(missing.is_empty(), "undocumented: {missing:#?}");
