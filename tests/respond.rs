@@ -733,6 +733,13 @@ impl Arm {
             "graph": {
                 "servicePrincipals": { "8fce7839-280f-49b9-9eed-ad76438d9219": { "accountEnabled": true } },
                 "users": {}
+            },
+            "bastionLinks": {
+                bastion(): [
+                    { "vm": { "id": vm() }, "bsl": "https://bst-0a1b.bastion.azure.com/api/shareable-url/secret-1", "createdAt": "2026-10-04T01:52:10Z" },
+                    { "vm": { "id": format!("{}-2", vm()) }, "bsl": "https://bst-0a1b.bastion.azure.com/api/shareable-url/secret-2", "createdAt": "2026-10-04T01:52:10Z" },
+                    { "vm": { "id": format!("{}-9", vm()) }, "bsl": "https://bst-0a1b.bastion.azure.com/api/shareable-url/other", "createdAt": "2026-09-01T10:00:00Z" }
+                ]
             }
         });
         let seed_path = dir.join("seed.json");
@@ -951,6 +958,89 @@ fn azure_service_principal_is_disabled_and_enabled_again() {
             &json!({ "accountEnabled": true })
         ]
     );
+}
+
+fn bastion() -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/rg-hub-network/providers/Microsoft.Network/bastionHosts/bas-hub")
+}
+
+/// A Bastion shareable link: the links to the two VMs the event named are deleted (the third,
+/// to another VM, stays), verified gone, and the URLs never reach the journal.
+#[test]
+fn azure_shareable_links_are_deleted_verified_and_their_urls_never_kept() {
+    let arm = Arm::new();
+    let vms = [vm(), format!("{}-2", vm())];
+    let f = json!({
+        "finding_id": "0c7e5a2b9d4f1e3a8b6c0d2e4f6a8b1c", "event_time": "2026-10-04T01:52:09Z",
+        "provider": "azure", "account": SUB,
+        "operation": "Microsoft.Network/bastionHosts/createShareableLinks/action",
+        "action": "vm_connect", "document": bastion(), "outcome": "success",
+        "principal": { "id": "8fce7839-280f-49b9-9eed-ad76438d9219", "type": "service_principal",
+                       "tenant": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" },
+        "targets": { "ids": vms }, "severity": "high", "signals": [{ "id": "shareable_link" }]
+    });
+    let plan = arm.plan(&f);
+    let text = std::fs::read_to_string(&plan).unwrap_or_default();
+    assert!(text.contains("delete-shareable-links"), "{text}");
+    let out = arm.cadet(RESPONDER, &["apply", &plan, "--execute"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let get = format!("{}/getShareableLinks", bastion());
+    let delete = format!("{}/deleteShareableLinks", bastion());
+    let sp = "/v1.0/servicePrincipals/8fce7839-280f-49b9-9eed-ad76438d9219";
+    assert_eq!(
+        arm.calls(0),
+        vec![
+            c("POST", &get, "2024-05-01"),
+            c("POST", &delete, "2024-05-01"),
+            c("POST", &get, "2024-05-01"),
+            c("GET", sp, ""),
+            c("PATCH", sp, ""),
+            c("GET", sp, ""),
+        ]
+    );
+    let r = report(&out);
+    let steps = statuses(&r);
+    assert!(
+        steps
+            .iter()
+            .any(|(id, status)| id == "delete-shareable-links" && status == "applied"),
+        "{steps:?}"
+    );
+    // The link to the VM the event did not name is still there.
+    let body = json!({ "vms": [{ "vm": { "id": format!("{}-9", vm()) } }] });
+    let port: u16 = arm
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{}", arm.url));
+    let (status, left) = http(
+        port,
+        "POST",
+        &format!("{get}?api-version=2024-05-01"),
+        &[
+            ("Authorization", "Bearer t".to_string()),
+            ("Content-Type", "application/json".to_string()),
+        ],
+        body.to_string().as_bytes(),
+    );
+    let left: Value = serde_json::from_str(&left).unwrap_or_else(|e| panic!("{e}: {left}"));
+    assert_eq!(
+        (status, left["value"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{left}"
+    );
+    // A link's URL is its secret: the run's journal and report never hold one.
+    let journal = std::fs::read(arm.dir.join("state.redb")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&journal).contains("shareable-url"),
+        "a link URL was kept"
+    );
+    assert!(!r.to_string().contains("shareable-url"), "{r}");
 }
 
 #[test]

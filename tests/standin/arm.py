@@ -10,7 +10,10 @@ answered 400 with an ARM error, so the executor's error handling is exercised to
 request is appended to --log as one JSON line {method, path, api_version, body}.
 
 Seed file: {"resources": {RESOURCE_ID: BODY}, "graph": {"servicePrincipals": {ID: {...}},
-"users": {ID: {...}}}}. Role assignments and Automation jobs are resources under their own ids.
+"users": {ID: {...}}}, "bastionLinks": {BASTION_ID: [{"vm": {"id": VM_ID}, "bsl": URL,
+"createdAt": TIME}]}}. Role assignments and Automation jobs are resources under their own ids;
+a Bastion host's shareable links answer POST getShareableLinks and deleteShareableLinks, whose
+body must be {"vms": [{"vm": {"id": …}}]}.
 
 Loopback only: the test starts it on a free port and kills it.
 """
@@ -26,6 +29,7 @@ LOCK = threading.Lock()
 ARGS = None
 RES = {}  # lower-cased id -> body
 GRAPH = {}
+LINKS = {}  # lower-cased Bastion host id -> [link]
 
 # Documented api-versions this stand-in accepts, by resource provider.
 API = {
@@ -110,6 +114,20 @@ def arm(method, path, query, body):
             since = f.split(" ge ", 1)[1]
             return 200, {"value": [v for k, v in RES.items() if k.startswith(key + "/")
                                     and v["properties"].get("startTime", "") >= since]}
+        for verb in ("/getshareablelinks", "/deleteshareablelinks"):
+            if method == "POST" and key.endswith(verb):
+                vms = (body or {}).get("vms")
+                if not isinstance(vms, list) or not vms or not all(
+                        isinstance(v, dict) and isinstance(v.get("vm"), dict) and v["vm"].get("id")
+                        for v in vms):
+                    raise Fail(400, "InvalidRequestContent", 'expected {"vms": [{"vm": {"id": …}}]}')
+                wanted = {v["vm"]["id"].lower() for v in vms}
+                host = key[: -len(verb)]
+                links = LINKS.setdefault(host, [])
+                if verb == "/getshareablelinks":
+                    return 200, {"value": [l for l in links if l["vm"]["id"].lower() in wanted]}
+                LINKS[host] = [l for l in links if l["vm"]["id"].lower() not in wanted]
+                return 202, None
         if method == "POST" and key.endswith("/stop") and "/jobs/" in key:
             job = RES.get(key[: -len("/stop")])
             if job is None:
@@ -210,6 +228,8 @@ def main():
     for k, v in seed.get("resources", {}).items():
         RES[k.lower()] = v
     GRAPH.update(seed.get("graph", {}))
+    for k, v in seed.get("bastionLinks", {}).items():
+        LINKS[k.lower()] = v
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     print("ready", flush=True)
     server.serve_forever()

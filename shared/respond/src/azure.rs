@@ -146,6 +146,30 @@ impl<T: Tokens> AzureBackend<T> {
             .await
     }
 
+    /// The shareable links of a Bastion host to these VMs (`getShareableLinks`), without their
+    /// URLs: a link's URL is its secret and is never kept.
+    async fn shareable_links(
+        &self,
+        bastion: &str,
+        vm_ids: &[String],
+    ) -> Result<Vec<Value>, StepError> {
+        let answer = self
+            .call(
+                false,
+                reqwest::Method::POST,
+                &format!("{bastion}/getShareableLinks"),
+                Some(NETWORK_API),
+                Some(&vms_body(vm_ids)),
+            )
+            .await?;
+        Ok(answer
+            .and_then(|v| v["value"].as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| json!({ "vm": l["vm"]["id"], "createdAt": l["createdAt"] }))
+            .collect())
+    }
+
     async fn role_assignments(&self, subscription: &str) -> Result<Vec<Value>, StepError> {
         let path = format!(
             "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()"
@@ -244,6 +268,9 @@ impl<T: Tokens> Backend for AzureBackend<T> {
                     p.remove("uri");
                 }
                 Ok(json!({ "Resource": r }))
+            }
+            StepKind::ArmDeleteShareableLinks { bastion_id, vm_ids } => {
+                Ok(json!({ "Links": self.shareable_links(bastion_id, vm_ids).await? }))
             }
             StepKind::ArmStopAutomationJobs { account_id, since } => {
                 let jobs: Vec<Value> = self
@@ -347,6 +374,21 @@ impl<T: Tokens> Backend for AzureBackend<T> {
                 .await?;
                 Ok(format!("webhook {resource_id} deleted"))
             }
+            StepKind::ArmDeleteShareableLinks { bastion_id, vm_ids } => {
+                let n = snap["Links"].as_array().map_or(0, Vec::len);
+                if n == 0 {
+                    return Ok("no shareable link to these VMs: nothing to delete".into());
+                }
+                self.call(
+                    false,
+                    Method::POST,
+                    &format!("{bastion_id}/deleteShareableLinks"),
+                    Some(NETWORK_API),
+                    Some(&vms_body(vm_ids)),
+                )
+                .await?;
+                Ok(format!("{n} shareable link(s) of {bastion_id} deleted"))
+            }
             StepKind::ArmStopAutomationJobs { .. } => {
                 let jobs = snap["Jobs"].as_array().cloned().unwrap_or_default();
                 for j in &jobs {
@@ -432,6 +474,17 @@ impl<T: Tokens> Backend for AzureBackend<T> {
                         "404: gone".into()
                     } else {
                         "still exists".into()
+                    },
+                })
+            }
+            StepKind::ArmDeleteShareableLinks { bastion_id, vm_ids } => {
+                let left = self.shareable_links(bastion_id, vm_ids).await?;
+                Ok(Check {
+                    holds: left.is_empty(),
+                    detail: if left.is_empty() {
+                        "no link for these VMs".into()
+                    } else {
+                        format!("{} link(s) still open", left.len())
                     },
                 })
             }
@@ -595,6 +648,11 @@ impl<T: Tokens> Backend for AzureBackend<T> {
             other => Err(unsupported(other)),
         }
     }
+}
+
+/// `{"vms": [{"vm": {"id": …}}]}`: the body of the shareable-link calls.
+fn vms_body(vm_ids: &[String]) -> Value {
+    json!({ "vms": vm_ids.iter().map(|id| json!({ "vm": { "id": id } })).collect::<Vec<_>>() })
 }
 
 fn unsupported(kind: &StepKind) -> StepError {

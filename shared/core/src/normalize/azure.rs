@@ -248,7 +248,7 @@ fn boot_script(body: Option<&str>) -> Option<Document> {
 }
 
 /// A Bastion shareable link: the VMs it opens (`vms[].vm.id` of the request body, when the
-/// record has one), else the Bastion host.
+/// record has one), else the Bastion host; the document is the Bastion host.
 fn shareable_links(resource: &str, body: Option<&str>) -> (Targets, Option<Document>) {
     let mut targets = Targets::default();
     if let Some(body) = body.and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok()) {
@@ -269,9 +269,11 @@ fn shareable_links(resource: &str, body: Option<&str>) -> (Targets, Option<Docum
         targets.ids.push(resource.to_string());
     }
     targets.count = Some(targets.ids.len() as u64);
+    // The document is the Bastion host that serves the link: containment deletes the links
+    // there.
     let document = Document {
-        name: "shareable-link".to_string(),
-        kind: child_name(resource, "bastionHosts").map(|b| format!("bastion {b}")),
+        name: resource.to_string(),
+        kind: Some("shareable-link".to_string()),
         version: None,
     };
     (targets, Some(document))
@@ -934,7 +936,10 @@ mod tests {
         assert_eq!(e.targets.ids, [VM.to_string(), format!("{VM}2")]);
         assert_eq!(e.targets.count, Some(2));
         let doc = e.document.unwrap_or_else(|| panic!("no document"));
-        assert_eq!(doc.kind.as_deref(), Some("bastion bas1"));
+        assert_eq!(
+            (doc.name.as_str(), doc.kind.as_deref()),
+            (bastion, Some("shareable-link"))
+        );
         let e = activity(op, bastion, None).unwrap_or_else(|| panic!("a link"));
         assert_eq!(e.targets.ids, [bastion]);
     }

@@ -103,6 +103,9 @@ fn activity(f: &FindingView, target: &str, steps: &mut Vec<Step>, notes: &mut Ve
                 optional: false,
             });
         }
+        "vm_connect" if op.ends_with("/createshareablelinks/action") => {
+            shareable_links(f, &doc, steps, notes);
+        }
         "automation_execution" if op.ends_with("/jobs/write") => {
             steps.push(Step {
                 id: "stop-automation-jobs".into(),
@@ -337,6 +340,71 @@ fn isolation(
 }
 
 /// The last segment of a resource id (the resource's name).
+/// A Bastion shareable link: delete the links to the VMs the event names. The document is the
+/// Bastion host; without the request body (Event Grid) the VMs are unknown, and the note says
+/// where to find them.
+fn shareable_links(f: &FindingView, bastion: &str, steps: &mut Vec<Step>, notes: &mut Vec<String>) {
+    let vm_ids: Vec<String> = f
+        .targets
+        .ids
+        .iter()
+        .filter(|id| id.to_ascii_lowercase().contains("/virtualmachines/"))
+        .cloned()
+        .collect();
+    if !bastion.to_ascii_lowercase().contains("/bastionhosts/") {
+        return;
+    }
+    if vm_ids.is_empty() {
+        notes.push(format!(
+            "the event does not name the VMs the link opens (Event Grid carries no request \
+             body): list the links of {} (portal: Bastion → Shareable links, or POST \
+             getShareableLinks with the candidate VMs) and delete the unexpected ones",
+            last(bastion)
+        ));
+        return;
+    }
+    let body = serde_json::json!({
+        "vms": vm_ids.iter().map(|id| serde_json::json!({ "vm": { "id": id } })).collect::<Vec<_>>()
+    });
+    steps.push(Step {
+        id: "delete-shareable-links".into(),
+        kind: StepKind::ArmDeleteShareableLinks {
+            bastion_id: bastion.into(),
+            vm_ids: vm_ids.clone(),
+        },
+        call: ApiCall::arm(
+            "POST",
+            &format!("{bastion}/deleteShareableLinks"),
+            NETWORK_API,
+            Some(body.clone()),
+        ),
+        blast_radius: format!(
+            "whoever holds a shareable link to {} loses RDP and SSH through it; the Bastion \
+             host, its other links and signed-in Bastion sessions are untouched",
+            vm_ids
+                .iter()
+                .map(|v| last(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        reversal: Reversal::no(
+            "a link's URL is shown only when it is created: if it was legitimate, create a new \
+             link and send its new URL",
+        ),
+        verify: Some(Verification {
+            call: ApiCall::arm(
+                "POST",
+                &format!("{bastion}/getShareableLinks"),
+                NETWORK_API,
+                Some(body),
+            ),
+            expect: "no link for these VMs".into(),
+        }),
+        after: vec![],
+        optional: false,
+    });
+}
+
 fn last(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
 }

@@ -294,6 +294,14 @@ pub enum StepKind {
         /// Webhook resource id.
         resource_id: String,
     },
+    /// Delete the Bastion shareable links to these VMs (a link's URL is its secret, shown only
+    /// when it is created: not restorable).
+    ArmDeleteShareableLinks {
+        /// Bastion host resource id.
+        bastion_id: String,
+        /// The VMs whose links go.
+        vm_ids: Vec<String>,
+    },
     /// Stop the Automation jobs this caller started at or after the event.
     ArmStopAutomationJobs {
         /// Automation account resource id.

@@ -220,3 +220,48 @@ fn policy_section_is_validated() {
     );
     assert!(ok.is_ok());
 }
+
+#[test]
+fn a_shareable_link_is_deleted_for_the_named_vms_and_noted_when_none_are_named() {
+    let bastion =
+        "/subscriptions/s/resourceGroups/hub/providers/Microsoft.Network/bastionHosts/bas1";
+    let vm = "/subscriptions/s/resourceGroups/app/providers/Microsoft.Compute/virtualMachines/vm1";
+    let link = |targets: serde_json::Value| {
+        finding(json!({
+            "provider": "azure", "account": "s", "action": "vm_connect",
+            "operation": "Microsoft.Network/bastionHosts/createShareableLinks/action",
+            "document": bastion, "targets": { "ids": targets },
+            "principal": { "id": "o-1", "type": "azure_user", "tenant": "t" }, "command_id": null
+        }))
+    };
+    let p = response_plan(&link(json!([vm])), &ResponsePolicy::default());
+    let step = p
+        .steps
+        .iter()
+        .find(|s| s.id == "delete-shareable-links")
+        .unwrap_or_else(|| panic!("{:?}", ids(&p)));
+    assert_eq!(
+        step.kind,
+        StepKind::ArmDeleteShareableLinks {
+            bastion_id: bastion.into(),
+            vm_ids: vec![vm.into()]
+        }
+    );
+    assert!(!step.reversal.reversible);
+    assert_eq!(
+        step.call.request["path"],
+        json!(format!("{bastion}/deleteShareableLinks"))
+    );
+    // Event Grid names only the Bastion host: no step, a note on where to look.
+    let p = response_plan(&link(json!([bastion])), &ResponsePolicy::default());
+    assert!(
+        !ids(&p).contains(&"delete-shareable-links"),
+        "{:?}",
+        ids(&p)
+    );
+    assert!(
+        p.notes.iter().any(|n| n.contains("does not name the VMs")),
+        "{:?}",
+        p.notes
+    );
+}
