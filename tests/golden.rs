@@ -16,7 +16,12 @@ fn root() -> PathBuf {
 
 fn sample_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["events/aws", "events/azure", "events/endpoint"] {
+    for dir in [
+        "events/aws",
+        "events/azure",
+        "events/gcp",
+        "events/endpoint",
+    ] {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
             .unwrap_or_else(|e| panic!("{dir}: {e}"))
             .filter_map(|e| e.ok().map(|e| e.path()))

@@ -1,12 +1,13 @@
 //! The Terraform modules keep their own copy of the operation list (Terraform cannot read
 //! Rust): the EventBridge patterns come from `infra/aws/operations.json`, the Event Grid
-//! advanced filter from `infra/azure/operations.json`. This test fails when they drift from the
+//! advanced filter from `infra/azure/operations.json`, the Cloud Logging sink filter from
+//! `infra/gcp/operations.json`. This test fails when they drift from the
 //! core's tables, in either direction.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use cadet_core::operations::{AWS_OPERATIONS, AZURE_BODY_ONLY, AZURE_OPERATIONS};
+use cadet_core::operations::{AWS_OPERATIONS, AZURE_BODY_ONLY, AZURE_OPERATIONS, GCP_OPERATIONS};
 use serde_json::Value;
 
 fn read(rel: &str) -> Value {
@@ -79,4 +80,37 @@ fn event_grid_filter_matches_the_core_table() {
             infra.len()
         );
     }
+}
+
+#[test]
+fn log_sink_filter_matches_the_core_table() {
+    let file = read("infra/gcp/operations.json");
+    let infra: Vec<(String, String)> = file["operations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("`operations` array expected"))
+        .iter()
+        .map(|v| {
+            (
+                v["service"].as_str().unwrap_or_default().to_string(),
+                v["method"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let core: Vec<(String, String)> = GCP_OPERATIONS
+        .iter()
+        .map(|o| (o.service.to_string(), o.method.to_string()))
+        .collect();
+    assert_eq!(
+        infra, core,
+        "infra/gcp/operations.json and cadet_core::operations::GCP_OPERATIONS differ"
+    );
+    // The sink filter is built from the file, not copied into it.
+    let sink = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("infra/gcp/sink.tf"),
+    )
+    .unwrap_or_else(|e| panic!("infra/gcp/sink.tf: {e}"));
+    assert!(
+        sink.contains("operations.json"),
+        "infra/gcp/sink.tf does not read operations.json"
+    );
 }

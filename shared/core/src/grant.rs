@@ -60,7 +60,7 @@ fn identity(provider: Provider, id: &str) -> Option<String> {
         return None;
     }
     match provider {
-        Provider::Azure => Some(lower),
+        Provider::Azure | Provider::Gcp => Some(lower),
         Provider::Aws => {
             // arn:partition:iam::account:user/path/name
             let mut parts = lower.splitn(6, ':');

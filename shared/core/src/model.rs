@@ -16,14 +16,17 @@ pub enum Provider {
     Aws,
     /// Microsoft Azure (Azure Resource Manager / Activity Log).
     Azure,
+    /// Google Cloud (Cloud Audit Logs).
+    Gcp,
 }
 
 impl Provider {
-    /// The lowercase name used in findings (`aws`, `azure`).
+    /// The lowercase name used in findings (`aws`, `azure`, `gcp`).
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Aws => "aws",
             Provider::Azure => "azure",
+            Provider::Gcp => "gcp",
         }
     }
 }
@@ -259,6 +262,11 @@ pub enum PrincipalKind {
     ManagedIdentity,
     /// Could not be determined.
     Unknown,
+    /// A Google account (a person: `principalEmail` that is not a service account).
+    GoogleUser,
+    /// A Google Cloud service account (`…@….iam.gserviceaccount.com`), called with its own key
+    /// or token, or impersonated (the delegation chain is the principal's `session_name`).
+    GcpServiceAccount,
 }
 
 impl PrincipalKind {
@@ -276,6 +284,8 @@ impl PrincipalKind {
             PrincipalKind::ServicePrincipal => "service_principal",
             PrincipalKind::ManagedIdentity => "managed_identity",
             PrincipalKind::Unknown => "unknown",
+            PrincipalKind::GoogleUser => "google_user",
+            PrincipalKind::GcpServiceAccount => "gcp_service_account",
         }
     }
 
@@ -287,6 +297,7 @@ impl PrincipalKind {
                 | PrincipalKind::Root
                 | PrincipalKind::AzureUser
                 | PrincipalKind::IdentityCenterUser
+                | PrincipalKind::GoogleUser
         )
     }
 }

@@ -1,7 +1,8 @@
 //! The operation tables: which API calls cadet understands and what each one does.
 //!
 //! These tables are the single source of truth inside the code. The Terraform modules keep their
-//! own copies (`infra/aws/operations.json`, `infra/azure/operations.json`) because Terraform
+//! own copies (`infra/aws/operations.json`, `infra/azure/operations.json`,
+//! `infra/gcp/operations.json`) because Terraform
 //! cannot read Rust; a test in this crate fails when the two drift apart.
 
 use crate::model::Action;
@@ -479,6 +480,163 @@ pub const AZURE_OPERATIONS: &[AzureOperation] = &[
     ),
 ];
 
+/// One Google Cloud operation: Cloud Audit Log `protoPayload.serviceName` and the end of
+/// `protoPayload.methodName` (real method names carry a version or package prefix:
+/// `v1.compute.instances.setMetadata`, `beta.compute.…`,
+/// `google.cloud.osconfig.v1.OsConfigZonalService.CreateOSPolicyAssignment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcpOperation {
+    /// `protoPayload.serviceName` (`compute.googleapis.com`).
+    pub service: &'static str,
+    /// The method name's suffix, after a `.` or whole (`compute.instances.setMetadata`).
+    pub method: &'static str,
+    /// The name findings and profiles use (`compute.instances.setMetadata`,
+    /// `osconfig.CreateOSPolicyAssignment`).
+    pub operation: &'static str,
+    /// What the call does. The normalizer refines it from the request: metadata that only
+    /// pushes SSH keys or enables the serial port is [`Action::VmConnect`], an IAM policy change
+    /// that removes Data Access audit logs is [`Action::AuditTamper`], and calls that do
+    /// neither give no verdict.
+    pub action: Action,
+}
+
+const fn gcp(
+    service: &'static str,
+    method: &'static str,
+    operation: &'static str,
+    action: Action,
+) -> GcpOperation {
+    GcpOperation {
+        service,
+        method,
+        operation,
+        action,
+    }
+}
+
+/// Every Google Cloud operation cadet normalizes. Append only (codes are indexes).
+pub const GCP_OPERATIONS: &[GcpOperation] = &[
+    // Instance metadata: `startup-script*`, `shutdown-script*`, `windows-startup-script-*`,
+    // `sysprep-specialize-script-*` and `user-data` run as root or SYSTEM at boot; `ssh-keys`
+    // and `serial-port-enable` open the machine (VmConnect). The values are redacted in the
+    // audit log; the keys added, modified and deleted are not.
+    gcp(
+        "compute.googleapis.com",
+        "compute.instances.setMetadata",
+        "compute.instances.setMetadata",
+        Action::BootScript,
+    ),
+    // The same keys project-wide: every instance of the project reads them.
+    gcp(
+        "compute.googleapis.com",
+        "compute.projects.setCommonInstanceMetadata",
+        "compute.projects.setCommonInstanceMetadata",
+        Action::BootScript,
+    ),
+    // A VM created with a boot script in its metadata.
+    gcp(
+        "compute.googleapis.com",
+        "compute.instances.insert",
+        "compute.instances.insert",
+        Action::BootScript,
+    ),
+    // An instance template with a boot script: every VM created from it runs it.
+    gcp(
+        "compute.googleapis.com",
+        "compute.instanceTemplates.insert",
+        "compute.instanceTemplates.insert",
+        Action::BootScript,
+    ),
+    // VM Manager (OS Config) OS policy assignments: packages, files and `exec` resources the
+    // agent applies to every VM its instance filter matches, again and again.
+    gcp(
+        "osconfig.googleapis.com",
+        "OsConfigZonalService.CreateOSPolicyAssignment",
+        "osconfig.CreateOSPolicyAssignment",
+        Action::Association,
+    ),
+    gcp(
+        "osconfig.googleapis.com",
+        "OsConfigZonalService.UpdateOSPolicyAssignment",
+        "osconfig.UpdateOSPolicyAssignment",
+        Action::Association,
+    ),
+    // The older guest policies (v1beta): recipes with install steps that run scripts.
+    gcp(
+        "osconfig.googleapis.com",
+        "OsConfigService.CreateGuestPolicy",
+        "osconfig.CreateGuestPolicy",
+        Action::Association,
+    ),
+    gcp(
+        "osconfig.googleapis.com",
+        "OsConfigService.UpdateGuestPolicy",
+        "osconfig.UpdateGuestPolicy",
+        Action::Association,
+    ),
+    // A patch job: runs now on the filtered VMs, with optional pre- and post-patch scripts.
+    gcp(
+        "osconfig.googleapis.com",
+        "OsConfigService.ExecutePatchJob",
+        "osconfig.ExecutePatchJob",
+        Action::RunCommand,
+    ),
+    // An IAP TCP tunnel to a VM (SSH, RDP): a Data Access audit log, off by default.
+    gcp(
+        "iap.googleapis.com",
+        "AuthorizeUser",
+        "iap.AuthorizeUser",
+        Action::Session,
+    ),
+    // Who may open IAP tunnels (`roles/iap.tunnelResourceAccessor`) on a VM or the project.
+    gcp(
+        "iap.googleapis.com",
+        "IdentityAwareProxyAdminService.SetIamPolicy",
+        "iap.SetIamPolicy",
+        Action::VmConnect,
+    ),
+    // The project's IAM policy: the tunnel role granted project-wide, or Data Access audit
+    // logs removed (AuditTamper).
+    gcp(
+        "cloudresourcemanager.googleapis.com",
+        "SetIamPolicy",
+        "cloudresourcemanager.SetIamPolicy",
+        Action::VmConnect,
+    ),
+    // An interactive serial console connection.
+    gcp(
+        "ssh-serialport.googleapis.com",
+        "connect",
+        "ssh-serialport.connect",
+        Action::Session,
+    ),
+    // The log sink that feeds cadet (and any other export) deleted or changed.
+    gcp(
+        "logging.googleapis.com",
+        "ConfigServiceV2.DeleteSink",
+        "logging.DeleteSink",
+        Action::AuditTamper,
+    ),
+    gcp(
+        "logging.googleapis.com",
+        "ConfigServiceV2.UpdateSink",
+        "logging.UpdateSink",
+        Action::AuditTamper,
+    ),
+];
+
+/// Looks up a Google Cloud operation by `serviceName` and `methodName` (the method matches when
+/// it is the table's method or ends with `.` and the table's method).
+pub fn gcp_operation(service: &str, method: &str) -> Option<&'static GcpOperation> {
+    GCP_OPERATIONS.iter().find(|op| {
+        op.service == service
+            && (method == op.method
+                || method
+                    .strip_suffix(op.method)
+                    .is_some_and(|prefix| prefix.ends_with('.')))
+    })
+}
+
 /// Azure operations cadet can judge only from the Activity Log's request body
 /// (`properties.requestbody`): Event Grid's events carry none, so the real-time Event Grid
 /// filter (`infra/azure/operations.json`) leaves them out rather than deliver every VM write
@@ -509,6 +667,9 @@ pub fn azure_operation(name: &str) -> Option<&'static AzureOperation> {
 /// indexes (both tables are append-only) and adding an AWS operation never moves Azure's.
 pub const AZURE_CODE_BASE: u16 = 0x4000;
 
+/// First code of the Google Cloud table.
+pub const GCP_CODE_BASE: u16 = 0x6000;
+
 /// Length of the AWS table when Azure codes followed it directly (state schema 4 and older);
 /// see [`legacy_code`].
 pub const LEGACY_AWS_LEN: u16 = 18;
@@ -528,10 +689,20 @@ pub fn code_of(operation: &str) -> Option<u16> {
                 .and_then(|i| u16::try_from(i).ok())
                 .map(|i| i + AZURE_CODE_BASE)
         })
+        .or_else(|| {
+            GCP_OPERATIONS
+                .iter()
+                .position(|o| o.operation == operation)
+                .and_then(|i| u16::try_from(i).ok())
+                .map(|i| i + GCP_CODE_BASE)
+        })
 }
 
 /// The operation name for a code from [`code_of`].
 pub fn operation_of(code: u16) -> Option<&'static str> {
+    if let Some(i) = code.checked_sub(GCP_CODE_BASE) {
+        return GCP_OPERATIONS.get(usize::from(i)).map(|o| o.operation);
+    }
     match code.checked_sub(AZURE_CODE_BASE) {
         Some(i) => AZURE_OPERATIONS.get(usize::from(i)).map(|o| o.name),
         None => AWS_OPERATIONS.get(usize::from(code)).map(|o| o.operation),
@@ -593,6 +764,12 @@ mod tests {
         for op in AZURE_OPERATIONS {
             assert_eq!(code_of(op.name).and_then(operation_of), Some(op.name));
         }
+        for op in GCP_OPERATIONS {
+            assert_eq!(
+                code_of(op.operation).and_then(operation_of),
+                Some(op.operation)
+            );
+        }
         assert_eq!(code_of("nope"), None);
         // Schema 4 numbered Azure right after the first 18 AWS operations.
         assert_eq!(
@@ -608,6 +785,32 @@ mod tests {
             Some(AWS_OPERATIONS[3].operation)
         );
         assert_eq!(operation_of(9999), None);
+    }
+
+    #[test]
+    fn gcp_lookup_takes_version_prefixes_but_not_partial_words() {
+        let op = gcp_operation("compute.googleapis.com", "v1.compute.instances.setMetadata");
+        assert_eq!(
+            op.map(|o| o.operation),
+            Some("compute.instances.setMetadata")
+        );
+        assert!(gcp_operation("compute.googleapis.com", "beta.compute.instances.insert").is_some());
+        assert_eq!(
+            gcp_operation(
+                "osconfig.googleapis.com",
+                "google.cloud.osconfig.v1.OsConfigZonalService.CreateOSPolicyAssignment"
+            )
+            .map(|o| o.action),
+            Some(Action::Association)
+        );
+        assert_eq!(
+            gcp_operation("cloudresourcemanager.googleapis.com", "SetIamPolicy")
+                .map(|o| o.operation),
+            Some("cloudresourcemanager.SetIamPolicy")
+        );
+        // `XSetIamPolicy` is another method; the service must match too.
+        assert!(gcp_operation("cloudresourcemanager.googleapis.com", "v1.XSetIamPolicy").is_none());
+        assert!(gcp_operation("iap.googleapis.com", "v1.compute.instances.setMetadata").is_none());
     }
 
     #[test]

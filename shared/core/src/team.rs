@@ -10,6 +10,7 @@
 //! |---|---|
 //! | an IAM Identity Center user | the permission set (`AWSReservedSSO_<set>_<hash>` without the hash), in every account |
 //! | an Entra user | the RBAC role it acted through (`authorization.evidence.role`), in its tenant |
+//! | a Google account | the people of its domain working in the same project (audit logs name the permission checked, not the role that granted it; projects are usually a team's) |
 //!
 //! The team's profile (`<provider>|org|team:<id>`) is kept like a peer profile: recorded at
 //! most once a day per member unless the call brings something new. When scoring, it is read
@@ -52,6 +53,10 @@ pub fn team_id(e: &CommandEvent) -> Option<String> {
         PrincipalKind::AzureUser => {
             let role = p.evidence_role.as_deref()?;
             format!("azure:{}:{role}", e.tenant.as_deref().unwrap_or(""))
+        }
+        PrincipalKind::GoogleUser => {
+            let domain = p.tenant.as_deref()?;
+            format!("gcp:{domain}:{}", e.account)
         }
         _ => return None,
     };

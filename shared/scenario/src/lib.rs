@@ -140,14 +140,17 @@ pub enum Cloud {
     Aws,
     /// Azure (Event Grid, Activity Log).
     Azure,
+    /// Google Cloud (Cloud Audit Logs through a log sink).
+    Gcp,
 }
 
 impl Cloud {
-    /// `aws` or `azure`.
+    /// `aws`, `azure` or `gcp`.
     pub fn as_str(self) -> &'static str {
         match self {
             Cloud::Aws => "aws",
             Cloud::Azure => "azure",
+            Cloud::Gcp => "gcp",
         }
     }
 }
@@ -191,11 +194,19 @@ pub enum Kind {
     AutomationSchedule,
     /// Azure Policy remediation (DeployIfNotExists).
     AzurePolicy,
+    /// Google Cloud engineers (IAP tunnels, `gcloud compute ssh` keys, startup scripts, the
+    /// serial console now and then).
+    GcpEngineer,
+    /// Terraform service accounts impersonated by pipelines (instance templates with startup
+    /// scripts, OS policy assignments, project metadata).
+    GcpPipeline,
+    /// VM Manager patch deployments (a scheduler's service account).
+    GcpPatch,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 21] = [
         Kind::SsoAdmin,
         Kind::SsoDeveloper,
         Kind::OnCall,
@@ -214,6 +225,9 @@ impl Kind {
         Kind::ManagedIdentity,
         Kind::AutomationSchedule,
         Kind::AzurePolicy,
+        Kind::GcpEngineer,
+        Kind::GcpPipeline,
+        Kind::GcpPatch,
     ];
 
     /// Short name.
@@ -237,12 +251,17 @@ impl Kind {
             Kind::ManagedIdentity => "managed-identity",
             Kind::AutomationSchedule => "automation-schedule",
             Kind::AzurePolicy => "azure-policy",
+            Kind::GcpEngineer => "gcp-engineer",
+            Kind::GcpPipeline => "gcp-pipeline",
+            Kind::GcpPatch => "gcp-patch",
         }
     }
 
     /// The cloud of the kind.
     pub fn cloud(self) -> Cloud {
-        if self >= Kind::AzureAdmin {
+        if self >= Kind::GcpEngineer {
+            Cloud::Gcp
+        } else if self >= Kind::AzureAdmin {
             Cloud::Azure
         } else {
             Cloud::Aws

@@ -258,6 +258,23 @@ pub mod azure_app {
     pub const OFFICE: &str = "d3590ed6-52b3-4102-aeff-aad2292ab01c";
 }
 
+/// The Cloud SDK (`gcloud`) released on a day, running a command.
+pub fn gcloud(release_day: i64, command: &str) -> String {
+    let n = 480 + (release_day + 200) / 7;
+    format!(
+        "google-cloud-sdk gcloud/{n}.0.0 command/gcloud.{command} invocation-id/{:032x} environment/None environment-version/None client-os/MACOSX client-os-ver/24.1.0 client-pltf-arch/arm interactive/True from-script/False python/3.12.7 term/xterm-256color,gzip(gfe)",
+        crate::emit::fnv(&format!("{release_day}{command}")) as u128 * 0x9e37_79b9
+    )
+}
+
+/// Terraform with the Google provider released on a day.
+pub fn terraform_google(release_day: i64) -> String {
+    let p = 8 + (release_day + 200) / 14;
+    format!(
+        "Terraform/1.9.8 (+https://www.terraform.io) Terraform-Plugin-SDK/2.33.0 terraform-provider-google/6.{p}.0,gzip(gfe)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -393,3 +393,103 @@ impl Fleet {
                 .count()
     }
 }
+
+/// One Google Cloud project and the managed instance groups it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Project {
+    /// Project id.
+    pub id: &'static str,
+    /// Project number (IAP tunnel resource names use it).
+    pub number: &'static str,
+    /// Zones with VMs.
+    pub zones: &'static [&'static str],
+    /// Managed instance groups: base name and size. Their VMs are recreated with new name
+    /// suffixes at each rollout, every week or two.
+    pub groups: &'static [(&'static str, u64)],
+    /// Whether OS Login is off (then `gcloud compute ssh` writes SSH keys into metadata).
+    pub metadata_ssh_keys: bool,
+}
+
+/// The organisation's Google Cloud projects.
+pub const PROJECTS: [Project; 3] = [
+    Project {
+        id: "acme-prod-web-4711",
+        number: "381726354019",
+        zones: &["europe-west1-b", "europe-west1-c", "us-east1-b"],
+        groups: &[("web", 6), ("api", 4), ("worker", 5)],
+        metadata_ssh_keys: false,
+    },
+    Project {
+        id: "acme-data-0042",
+        number: "502918273645",
+        zones: &["europe-west1-b", "europe-west1-d"],
+        groups: &[("etl", 4), ("db", 3), ("airflow", 2)],
+        metadata_ssh_keys: false,
+    },
+    Project {
+        id: "acme-ops-9001",
+        number: "660011223344",
+        zones: &["europe-west1-b"],
+        groups: &[("bastion", 2), ("tools", 3), ("ci-runner", 6)],
+        metadata_ssh_keys: true,
+    },
+];
+
+/// A Compute Engine VM of the fleet on a day.
+#[derive(Debug, Clone)]
+pub struct GceVm {
+    /// Zone.
+    pub zone: &'static str,
+    /// Instance name (`web-x7k2`).
+    pub name: String,
+    /// Numeric instance id.
+    pub numeric: u64,
+    /// Managed instance group.
+    pub group: &'static str,
+}
+
+impl GceVm {
+    /// `projects/P/zones/Z/instances/NAME`.
+    pub fn resource(&self, project: &Project) -> String {
+        format!(
+            "projects/{}/zones/{}/instances/{}",
+            project.id, self.zone, self.name
+        )
+    }
+
+    /// The IAP tunnel resource of the VM on a port.
+    pub fn tunnel(&self, project: &Project, port: u16) -> String {
+        format!(
+            "projects/{}/iap_tunnel/zones/{}/instances/{}/{port}",
+            project.number, self.zone, self.numeric
+        )
+    }
+}
+
+/// The VMs of a project on a day: each group's VMs carry the suffix of its current rollout.
+pub fn gce_vms(seed: u64, project: usize, day: i64) -> Vec<GceVm> {
+    let p = &PROJECTS[project];
+    let mut out = Vec::new();
+    for (g, (group, size)) in p.groups.iter().enumerate() {
+        let salt = format!("{}/{group}", p.id);
+        let mut rng = Rng::stream(seed, &salt);
+        let period = rng.range(7, 15);
+        let offset = rng.range(0, period);
+        let generation = (day + offset).div_euclid(period);
+        for k in 0..*size {
+            let h = crate::emit::fnv(&format!("{seed}/{salt}/{generation}/{k}"));
+            let suffix: String = (0..4)
+                .map(|i| {
+                    char::from(b"abcdefghjkmnpqrstuvwxyz23456789"[((h >> (i * 5)) % 31) as usize])
+                })
+                .collect();
+            out.push(GceVm {
+                zone: p.zones[(g + k as usize) % p.zones.len()],
+                name: format!("{group}-{suffix}"),
+                numeric: 1_000_000_000_000_000_000 + h % 8_000_000_000_000_000_000,
+                group,
+            });
+        }
+    }
+    out
+}

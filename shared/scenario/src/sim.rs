@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::emit::{aws, azure};
+use crate::emit::{aws, azure, gcp};
 use crate::org::{Clock, Fleet, Zone, SUBS};
 use crate::rng::Rng;
 use crate::{Cloud, Kind, Label, Record};
@@ -70,6 +70,25 @@ pub struct AzPersona {
     pub zone: Option<Zone>,
 }
 
+/// A Google Cloud identity an attack can borrow.
+#[derive(Debug, Clone)]
+pub struct GcpPersona {
+    /// Routine identity label (the email).
+    pub id: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Usual project (index in [`crate::org::PROJECTS`]).
+    pub project: usize,
+    /// Usual source address.
+    pub ip: String,
+    /// Usual client.
+    pub ua: String,
+    /// Who impersonates it (pipelines).
+    pub delegator: Option<String>,
+    /// Time zone of a person.
+    pub zone: Option<Zone>,
+}
+
 /// Generator state.
 #[derive(Debug)]
 pub struct Gen {
@@ -88,6 +107,8 @@ pub struct Gen {
     pub aws_cast: Vec<AwsPersona>,
     /// Azure personas for the attack library.
     pub az_cast: Vec<AzPersona>,
+    /// Google Cloud personas for the attack library.
+    pub gcp_cast: Vec<GcpPersona>,
 }
 
 impl Gen {
@@ -103,6 +124,7 @@ impl Gen {
             identities: BTreeMap::new(),
             aws_cast: Vec::new(),
             az_cast: Vec::new(),
+            gcp_cast: Vec::new(),
         }
     }
 
@@ -174,6 +196,22 @@ impl Gen {
                 self.push(later, json.clone(), label.clone(), Cloud::Azure);
             }
             self.push(call.time, json, label, Cloud::Azure);
+        }
+    }
+}
+
+impl Gen {
+    /// Writes a Google Cloud call: its audit log entry (and the completion entry of a
+    /// long-running operation, which is context).
+    pub fn gcp(&mut self, call: &gcp::Call, label: Label) {
+        let ids = &mut self.ids;
+        let entries = gcp::entries(call, || format!("{:x}", ids.below(u64::MAX)));
+        for (i, (t, json)) in entries.into_iter().enumerate() {
+            let label = match (&label, i) {
+                (Label::Attack { name, .. }, 1) => Label::Attack { name, expect: None },
+                _ => label.clone(),
+            };
+            self.push(t, json, label, Cloud::Gcp);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `finding_id` | `metadata.uid`, `finding_info.uid` |
 //! | `event_time` | `time` (ms), `finding_info.first_seen_time`/`last_seen_time`, `metadata.original_time` |
-//! | `provider`, `account`, `region` | `cloud.provider`, `cloud.account` (AWS Account / Azure Subscription), `cloud.region` |
+//! | `provider`, `account`, `region` | `cloud.provider`, `cloud.account` (AWS Account / Azure Subscription / GCP Project), `cloud.region` |
 //! | `operation` | `api.operation` + `api.service.name` (and in the evidence), `finding_info.title` |
 //! | `action` | `finding_info.types`, `finding_info.analytic.uid` |
 //! | `principal` | `evidences[0].actor.user` (uid, name, type_id, account/org, credential_uid), `actor.session.uid` (role session name) |
@@ -61,9 +61,13 @@ fn v(x: impl Into<Value>) -> Option<Value> {
 /// OCSF user type_id and its caption for a cadet principal kind.
 fn user_type(kind: &str) -> (u8, &str) {
     match kind {
-        "iam_user" | "federated_user" | "identity_center_user" | "azure_user" => (1, "User"),
+        "iam_user" | "federated_user" | "identity_center_user" | "azure_user" | "google_user" => {
+            (1, "User")
+        }
         "root" => (2, "Admin"),
-        "aws_service" | "service_principal" | "managed_identity" => (3, "System"),
+        "aws_service" | "service_principal" | "managed_identity" | "gcp_service_account" => {
+            (3, "System")
+        }
         "unknown" => (0, "Unknown"),
         other => (99, other),
     }
@@ -84,6 +88,19 @@ fn resource_type(provider: &str, id: &str) -> Option<String> {
             }
             .to_string(),
         );
+    }
+    if provider == "gcp" {
+        // projects/P/zones/Z/instances/NAME, …/instanceTemplates/NAME (Cloud Asset type names).
+        return [
+            ("/instances/", "compute.googleapis.com/Instance"),
+            (
+                "/instanceTemplates/",
+                "compute.googleapis.com/InstanceTemplate",
+            ),
+        ]
+        .into_iter()
+        .find(|(part, _)| id.contains(part))
+        .map(|(_, ty)| ty.to_string());
     }
     // /subscriptions/S/resourceGroups/RG/providers/NS/TYPE/NAME[/TYPE/NAME…]
     let lower = id.to_ascii_lowercase();
@@ -151,6 +168,15 @@ pub(super) fn render(f: &Finding) -> Value {
     let aws = f.provider == "aws";
     let (service, operation) = match f.operation.split_once(':') {
         Some((svc, op)) => (svc.to_string(), op.to_string()),
+        // Google Cloud: `compute.instances.setMetadata`, `osconfig.CreateOSPolicyAssignment`.
+        None if f.provider == "gcp" => (
+            f.operation
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            f.operation.clone(),
+        ),
         None => (
             f.operation
                 .split('/')
@@ -479,20 +505,26 @@ pub(super) fn render(f: &Finding) -> Value {
         (
             "cloud",
             Some(obj([
-                ("provider", v(if aws { "AWS" } else { "Azure" })),
+                (
+                    "provider",
+                    v(match f.provider {
+                        "aws" => "AWS",
+                        "gcp" => "GCP",
+                        _ => "Azure",
+                    }),
+                ),
                 (
                     "account",
-                    Some(if aws {
+                    Some({
+                        let (type_id, ty) = match f.provider {
+                            "aws" => (10, "AWS Account"),
+                            "gcp" => (11, "GCP Project"),
+                            _ => (13, "Azure Subscription"),
+                        };
                         obj([
                             ("uid", v(f.account.as_str())),
-                            ("type_id", v(10)),
-                            ("type", v("AWS Account")),
-                        ])
-                    } else {
-                        obj([
-                            ("uid", v(f.account.as_str())),
-                            ("type_id", v(13)),
-                            ("type", v("Azure Subscription")),
+                            ("type_id", v(type_id)),
+                            ("type", v(ty)),
                         ])
                     }),
                 ),

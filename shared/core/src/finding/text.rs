@@ -19,6 +19,8 @@ fn describe_principal(e: &CommandEvent) -> String {
         PrincipalKind::ServicePrincipal => "service principal",
         PrincipalKind::ManagedIdentity => "managed identity",
         PrincipalKind::Unknown => "principal",
+        PrincipalKind::GoogleUser => "Google account",
+        PrincipalKind::GcpServiceAccount => "service account",
     };
     let name = p.name.as_deref().unwrap_or(&p.id);
     match p.session_name.as_deref() {
@@ -27,6 +29,9 @@ fn describe_principal(e: &CommandEvent) -> String {
                 || p.kind == Some(PrincipalKind::IdentityCenterUser) =>
         {
             format!("{kind} {name} (session {s})")
+        }
+        Some(s) if p.kind == Some(PrincipalKind::GcpServiceAccount) => {
+            format!("{kind} {name} (impersonated by {s})")
         }
         _ => format!("{kind} {name}"),
     }

@@ -13,6 +13,8 @@
 //! - Event Grid event (EventGridSchema), CloudEvents 1.0;
 //! - Azure Functions host invocation payload (`Data.eventGridEvent`, object or JSON string);
 //! - Activity Log record, diagnostic-export shape (`{"records":[…]}`) or REST shape;
+//! - Cloud Logging `LogEntry` with a Cloud Audit Log `protoPayload` (Google Cloud; see
+//!   [`gcp`]), alone or as the base64 `message.data` of a Pub/Sub push delivery;
 //! - on-host process events (Sysmon 1, Security 4688, Sentinel `SecurityEvent`, ECS from
 //!   Winlogbeat / Elastic Agent / Auditbeat, the seed's flat names): see [`endpoint`]. Only
 //!   processes that descend from a cloud agent become events ([`crate::model::Action::AgentProcess`]).
@@ -20,6 +22,7 @@
 mod aws;
 mod azure;
 pub mod endpoint;
+pub mod gcp;
 mod tamper;
 
 pub use tamper::SESSION_PREFERENCES_DOCUMENT;
@@ -229,6 +232,22 @@ pub(crate) struct Envelope<'a> {
     event: Option<&'a RawValue>,
     #[serde(borrow)]
     cloud: Option<&'a RawValue>,
+    // Cloud Logging LogEntry (`timestamp` above).
+    #[serde(rename = "protoPayload", borrow)]
+    proto_payload: Option<&'a RawValue>,
+    #[serde(rename = "insertId", borrow)]
+    insert_id: Option<Str<'a>>,
+    #[serde(rename = "logName", borrow)]
+    log_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    resource: Option<&'a RawValue>,
+    #[serde(borrow)]
+    operation: Option<&'a RawValue>,
+    // Pub/Sub push delivery.
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    subscription: Option<Str<'a>>,
 }
 
 impl<'a> Envelope<'a> {
@@ -323,6 +342,24 @@ fn normalize_at(text: &str, depth: usize) -> Result<Option<CommandEvent>, Normal
     if env.operation_name.is_some() {
         return azure::activity_log(text);
     }
+    // Cloud Logging entry: a Cloud Audit Log, or another log's entry (not ours).
+    if let Some(proto_payload) = env.proto_payload {
+        return gcp::normalize(&gcp::Entry {
+            proto_payload,
+            insert_id: env.insert_id.as_deref(),
+            timestamp: env.timestamp,
+            log_name: env.log_name.as_deref(),
+            resource: env.resource,
+            operation: env.operation,
+        });
+    }
+    if env.log_name.is_some() && env.insert_id.is_some() {
+        return Ok(None);
+    }
+    // Pub/Sub push delivery: the entry is the message's base64 `data`.
+    if let (Some(message), Some(_)) = (env.message, &env.subscription) {
+        return pubsub_message(message, depth);
+    }
     // On-host records: ECS objects first (their `process` / `winlog` are objects).
     let is_object = |v: Option<&RawValue>| v.is_some_and(|r| r.get().starts_with('{'));
     if is_object(env.process) || is_object(env.winlog) {
@@ -337,7 +374,8 @@ fn normalize_at(text: &str, depth: usize) -> Result<Option<CommandEvent>, Normal
     }
     Err(NormalizeError::UnknownShape(
         "not an EventBridge event, CloudTrail record, SQS message, Event Grid event, CloudEvent, \
-         Functions host payload, Activity Log record or endpoint process event"
+         Functions host payload, Activity Log record, Cloud Logging entry, Pub/Sub push delivery \
+         or endpoint process event"
             .to_string(),
     ))
 }
@@ -364,6 +402,38 @@ fn host_payload(
     } else {
         normalize_at(text, depth + 1)
     }
+}
+
+/// The base64 `data` of a Pub/Sub push message, decoded and normalized.
+pub fn pubsub_message(
+    message: &RawValue,
+    depth: usize,
+) -> Result<Option<CommandEvent>, NormalizeError> {
+    let text = pubsub_data(message)?;
+    normalize_at(&text, depth + 1)
+}
+
+/// Decodes a Pub/Sub message's `data` (standard base64) into text.
+pub fn pubsub_data(message: &RawValue) -> Result<String, NormalizeError> {
+    use base64::Engine as _;
+    #[derive(Deserialize)]
+    struct Message<'a> {
+        #[serde(borrow, default)]
+        data: Option<Str<'a>>,
+    }
+    let m: Message<'_> =
+        serde_json::from_str(message.get()).map_err(|e| NormalizeError::json("message", e))?;
+    let data = m.data.ok_or(NormalizeError::Missing("message.data"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| NormalizeError::Invalid {
+            field: "message.data",
+            reason: format!("not base64 ({e})"),
+        })?;
+    String::from_utf8(bytes).map_err(|e| NormalizeError::Invalid {
+        field: "message.data",
+        reason: format!("not UTF-8 text ({e})"),
+    })
 }
 
 fn json_kind(text: &str) -> &'static str {
@@ -601,6 +671,31 @@ mod tests {
             Err(NormalizeError::UnknownShape(_))
         ));
         assert!(matches!(normalize("{"), Err(NormalizeError::Json(_))));
+    }
+
+    #[test]
+    fn pubsub_push_data_must_be_base64_json() {
+        let bad = r#"{"message":{"data":"not base64!","messageId":"1"},"subscription":"projects/p/subscriptions/s"}"#;
+        assert!(matches!(
+            normalize(bad),
+            Err(NormalizeError::Invalid {
+                field: "message.data",
+                ..
+            })
+        ));
+        let missing =
+            r#"{"message":{"messageId":"1"},"subscription":"projects/p/subscriptions/s"}"#;
+        assert_eq!(
+            normalize(missing),
+            Err(NormalizeError::Missing("message.data"))
+        );
+        // `{"x":1}` is valid base64 JSON of no known shape.
+        let other =
+            r#"{"message":{"data":"eyJ4IjoxfQ=="},"subscription":"projects/p/subscriptions/s"}"#;
+        assert!(matches!(
+            normalize(other),
+            Err(NormalizeError::UnknownShape(_))
+        ));
     }
 
     #[test]

@@ -133,6 +133,10 @@ pub fn peer_id(e: &CommandEvent) -> Option<String> {
         PrincipalKind::AzureUser
         | PrincipalKind::ServicePrincipal
         | PrincipalKind::ManagedIdentity => format!("oid:{}", p.id),
+        // Google accounts and service accounts are emails, the same in every project.
+        PrincipalKind::GoogleUser | PrincipalKind::GcpServiceAccount => {
+            format!("email:{}", p.id)
+        }
         _ => return None,
     };
     (id.len() > 5).then(|| id.to_ascii_lowercase())

@@ -210,6 +210,72 @@ pub(super) fn document_signals(event: &CommandEvent, policy: &Policy, out: &mut 
                 out.push(policy, SignalId::RandomName, format!("runbook name {name:?} looks machine-generated (MicroBurst uses 15 random letters)"));
             }
         }
+        // Google Cloud: OS policies and guest policies that run scripts, patch jobs with
+        // pre- or post-patch scripts (plain patching is routine), the IAP tunnel role granted
+        // outside the caller's domain or to everyone.
+        (Provider::Gcp, Action::Association | Action::RunCommand) => {
+            if kind.contains("exec") || kind.contains("scripts") {
+                out.push(
+                    policy,
+                    SignalId::ScriptDocument,
+                    format!("{name} ({kind}) runs scripts the caller wrote on every VM it selects"),
+                );
+            } else if kind == "patch-job" {
+                out.push(
+                    policy,
+                    SignalId::RoutineDocument,
+                    format!("patch job {name} only patches (no pre- or post-patch script)"),
+                );
+            }
+        }
+        (Provider::Gcp, Action::VmConnect) if kind == "iam-grant" => {
+            let public: Vec<&str> = event
+                .shared_with
+                .iter()
+                .map(String::as_str)
+                .filter(|m| matches!(*m, "allUsers" | "allAuthenticatedUsers"))
+                .collect();
+            if !public.is_empty() {
+                out.push(
+                    policy,
+                    SignalId::DocumentSharedPublic,
+                    format!("{name} granted to {}", public.join(", ")),
+                );
+                return;
+            }
+            let home = event.principal.tenant.as_deref().unwrap_or_default();
+            let outside: Vec<&str> = event
+                .shared_with
+                .iter()
+                .map(String::as_str)
+                .filter(|m| {
+                    let domain = m.rsplit_once('@').map_or("", |(_, d)| d);
+                    !domain.is_empty()
+                        && !domain.eq_ignore_ascii_case(home)
+                        && !domain.ends_with(".gserviceaccount.com")
+                        && !policy
+                            .trusted
+                            .accounts
+                            .iter()
+                            .any(|t| t.eq_ignore_ascii_case(domain))
+                })
+                .collect();
+            if !outside.is_empty() {
+                out.push(
+                    policy,
+                    SignalId::DocumentSharedExternal,
+                    format!(
+                        "{name} granted to {} (outside {})",
+                        outside.join(", "),
+                        if home.is_empty() {
+                            "the caller's domain"
+                        } else {
+                            home
+                        }
+                    ),
+                );
+            }
+        }
         (Provider::Azure, Action::AutomationTrigger) if kind == "webhook" => {
             out.push(
                 policy,

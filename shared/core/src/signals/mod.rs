@@ -52,7 +52,11 @@ const DENIED_CODES: &[&str] = &[
     "Forbidden",
     "Unauthorized",
     "LinkedAuthorizationFailed",
+    "PERMISSION_DENIED",
 ];
+
+/// Domains of consumer Google accounts (not a Cloud Identity or Workspace directory).
+const CONSUMER_DOMAINS: [&str; 2] = ["gmail.com", "googlemail.com"];
 
 /// Whether an error code means "not allowed" (an attempt rather than a broken call).
 pub fn is_denied(code: &str) -> bool {
@@ -77,6 +81,24 @@ fn action_reason(event: &CommandEvent) -> &'static str {
             "an interactive shell on the target through the control plane"
         }
         (Provider::Azure, Action::Session) => "a serial console session gives a shell on the VM",
+        (Provider::Gcp, Action::Session) if event.operation == "iap.AuthorizeUser" => {
+            "an IAP TCP tunnel to the VM (SSH or RDP through Google's proxy)"
+        }
+        (Provider::Gcp, Action::Session) => {
+            "an interactive serial console connection gives a shell on the VM"
+        }
+        (Provider::Gcp, Action::RunCommand) => {
+            "an OS Config patch job runs on the VMs its filter selects now, with any pre- and post-patch scripts as root or SYSTEM"
+        }
+        (Provider::Gcp, Action::Association) if event.operation.contains("GuestPolicy") => {
+            "an OS Config guest policy: the agent installs its recipes (and runs their scripts) on every VM it assigns"
+        }
+        (Provider::Gcp, Action::Association) => {
+            "an OS Config policy assignment: the agent applies its OS policies (packages, files, exec scripts) to every VM its filter matches, and keeps re-applying them"
+        }
+        (Provider::Gcp, Action::AutomationExecution | Action::CommandDocument) => {
+            "a Google Cloud automation"
+        }
         (Provider::Aws, Action::Association) if event.operation.contains("MaintenanceWindow") => {
             "a maintenance window task runs a document on the window's targets on its schedule"
         }
@@ -106,6 +128,34 @@ fn action_reason(event: &CommandEvent) -> &'static str {
         }
         (Provider::Azure, Action::AuditTamper) => {
             "a change to the subscription's Activity Log export or event delivery"
+        }
+        (Provider::Gcp, Action::AuditTamper) => {
+            "a change to the project's audit log configuration or the log sink that exports it"
+        }
+        (Provider::Gcp, Action::VmConnect) if event.operation.ends_with("SetIamPolicy") => {
+            "the IAP tunnel role granted: its holders can open SSH or RDP tunnels to the VMs"
+        }
+        (Provider::Gcp, Action::VmConnect)
+            if event
+                .document
+                .as_ref()
+                .is_some_and(|d| d.name.contains("serial-port-enable")) =>
+        {
+            "the interactive serial console switched on through metadata"
+        }
+        (Provider::Gcp, Action::VmConnect) => {
+            "SSH keys written to instance or project metadata: the guest agent installs them and their holders can sign in"
+        }
+        (Provider::Gcp, Action::BootScript) if event.operation.ends_with(".insert") => {
+            "a VM or instance template created with a startup script in its metadata: it runs as root or SYSTEM at boot"
+        }
+        (Provider::Gcp, Action::BootScript)
+            if event.operation == "compute.projects.setCommonInstanceMetadata" =>
+        {
+            "a startup script in project-wide metadata: every VM of the project runs it as root or SYSTEM at its next boot"
+        }
+        (Provider::Gcp, Action::BootScript) => {
+            "the VM's startup script set in its metadata: it runs as root or SYSTEM at the next boot (or a rerun of google_metadata_script_runner)"
         }
         (_, Action::VmConnect) if event.operation.ends_with("EnableSerialConsoleAccess") => {
             "serial console access enabled for every instance of the account and region"
@@ -295,6 +345,27 @@ pub fn stateless(event: &CommandEvent, policy: &Policy, out: &mut Signals) {
     }
     if event.provider == Provider::Azure {
         azure_identity_signals(event, policy, out);
+    }
+    // Google Cloud: a personal (consumer) Google account acting in the organisation's project
+    // is from outside its directory, as a foreign Entra tenant is.
+    if event.provider == Provider::Gcp && kind == PrincipalKind::GoogleUser {
+        if let Some(domain) = p.tenant.as_deref().filter(|d| CONSUMER_DOMAINS.contains(d)) {
+            if !policy
+                .trusted
+                .tenants
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(domain))
+            {
+                out.push(
+                    policy,
+                    SignalId::ForeignTenantCaller,
+                    format!(
+                        "personal Google account ({domain}) acting in project {}: outside the organisation's Cloud Identity or Workspace directory",
+                        event.account
+                    ),
+                );
+            }
+        }
     }
 
     // With what.

@@ -18,6 +18,7 @@ use crate::{Cloud, Kind, Label};
 pub mod aws;
 pub mod aws_paths;
 pub mod azure;
+pub mod gcp;
 
 /// One attack kind of the library.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +86,11 @@ kinds! {
     "launch-template-backdoor", Aws, "a GitHub OIDC deploy role's session used from a VPS: CreateLaunchTemplateVersion of its service's template with user data", "high", aws_paths::launch_template_backdoor;
     "azure-custom-data-vm", Azure, "a stolen administrator token from a VPS creates a VM whose osProfile.customData runs a download cradle (Activity Log)", "high", azure::custom_data_vm;
     "bastion-shareable-link", Azure, "a stolen administrator token from a VPS creates a Bastion shareable link to 2 production VMs", "high", azure::bastion_link;
+    "gcp-startup-script-key", Gcp, "a Terraform service account's downloaded key used from a VPS with gcloud: setMetadata of startup-script on one production VM", "high", gcp::startup_script_key;
+    "gcp-ssh-key-project", Gcp, "Stratus's add-sshkey-instance-metadata, project-wide: an engineer's gcloud credentials from a VPS write ssh-keys into the project's common metadata", "medium", gcp::ssh_key_project;
+    "gcp-os-policy-exec", Gcp, "an engineer's credentials from a VPS impersonate the Terraform service account and create an OS policy assignment whose exec runs on every VM", "high", gcp::os_policy_exec;
+    "gcp-iap-grant-outsider", Gcp, "an engineer's credentials from a VPS grant roles/iap.tunnelResourceAccessor on the project to a gmail.com account, which opens an IAP tunnel from another VPS minutes later", "grant medium; tunnel high", gcp::iap_grant_outsider;
+    "gcp-data-access-off", Gcp, "an engineer's credentials from a VPS remove OS Config's Data Access audit logs, then create an OS policy assignment with exec on every VM", "high each", gcp::data_access_off;
     "custom-script-extension", Azure, "a stolen administrator token from a VPS writes CustomScriptExtension (encoded PowerShell) on 3 Windows VMs", "high each", azure::custom_script;
 }
 

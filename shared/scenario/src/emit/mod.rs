@@ -1,9 +1,10 @@
 //! Raw records as the clouds deliver them: CloudTrail events in the EventBridge envelope (as
-//! the Lambda receives them) and Azure Resource Manager events, as Event Grid events or as
-//! Activity Log diagnostic records.
+//! the Lambda receives them), Azure Resource Manager events, as Event Grid events or as
+//! Activity Log diagnostic records, and Google Cloud audit log entries.
 
 pub mod aws;
 pub mod azure;
+pub mod gcp;
 
 /// FNV-1a: stable ids derived from names (role ids, access key ids, object ids).
 pub fn fnv(s: &str) -> u64 {

@@ -19,6 +19,7 @@ pub mod aws_ci;
 pub mod aws_machines;
 pub mod aws_people;
 pub mod azure;
+pub mod gcp;
 
 /// Writes the whole organisation's routine.
 pub fn generate(g: &mut Gen) {
@@ -26,6 +27,7 @@ pub fn generate(g: &mut Gen) {
     aws_people::generate(g, &mut names);
     aws_machines::generate(g);
     azure::generate(g, &mut names);
+    gcp::generate(g, &mut names);
 }
 
 /// When a person works.
