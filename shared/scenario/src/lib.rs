@@ -1,10 +1,10 @@
 //! An organisation simulator for measuring cadet's detection quality.
 //!
 //! [`generate`] writes eight weeks (two of warm-up, six of evaluation) of a mid-sized
-//! organisation's control-plane activity on AWS and Azure as the clouds deliver it —
-//! CloudTrail records in the EventBridge envelope (as the Lambda receives them), Event Grid
+//! organisation's control-plane activity on AWS, Azure and Google Cloud as the clouds deliver
+//! it — CloudTrail records in the EventBridge envelope (as the Lambda receives them), Event Grid
 //! events and, for one subscription, Activity Log diagnostic records (Start and Success
-//! phases) — and injects a library of attacks in the evaluation weeks. [`evaluate`] scores
+//! phases), Cloud Audit Log entries as a log sink delivers them — and injects a library of attacks in the evaluation weeks. [`evaluate`] scores
 //! the records in time order with a fresh `cadet_state::MemoryStore` through
 //! `cadet_core::normalize` and `cadet_core::baseline::process`, exactly as the functions do,
 //! and reports precision, recall per attack kind and false alerts per 1,000 routine calls per
@@ -16,12 +16,13 @@
 //!
 //! Five AWS accounts (prod, stage, dev, shared services, data; prod in three regions) and
 //! three Azure subscriptions (prod, nonprod, and a platform subscription exporting its
-//! Activity Log), one Entra tenant. About 130 EC2 instances and 55 Azure VMs, tagged
+//! Activity Log), one Entra tenant; three Google Cloud projects (web, data, ops) whose managed
+//! instance groups recreate their VMs under new names at each rollout. About 130 EC2 instances and 55 Azure VMs, tagged
 //! (`Role`, `Env`, `PatchGroup`) or grouped by resource group; each slot is a succession of
 //! machines with exponential lifetimes (workers a few days, web servers about nine,
 //! databases months), so instance ids and VM names change over the weeks.
 //!
-//! About 335 routine identities of 18 kinds ([`Kind`]), each record labelled with its
+//! About 360 routine identities of 21 kinds ([`Kind`]), each record labelled with its
 //! identity and kind:
 //!
 //! | kind | what it does |
@@ -43,6 +44,9 @@
 //! | `managed-identity` | Function apps and VMs (`xms_mirid`) running commands on timers or events |
 //! | `automation-schedule` | Logic Apps starting Automation jobs hourly or daily |
 //! | `azure-policy` | DeployIfNotExists remediation installing agents on every new VM; the subscription's Activity Log export rewritten every one to three weeks, at any hour |
+//! | `gcp-engineer` | 16 engineers in three zones: IAP tunnels on working days, `gcloud compute ssh` keys in the ops project's metadata (OS Login off there), a startup script fixed now and then, the serial console when a VM will not boot; two join, two leave |
+//! | `gcp-pipeline` | a Terraform service account per project, impersonated from GitHub's runner pool: an instance template with the group's startup script at each rollout, the agents' OS policy assignment (with `exec`) every week or two, the project's startup script now and then |
+//! | `gcp-patch` | weekly VM Manager patch jobs per managed instance group from Cloud Scheduler (the data project's with a pre-patch script) |
 //!
 //! # Distributions
 //!
@@ -107,6 +111,11 @@
 //! | `aws-narrow-trail` | aws | an administrator's Identity Center session replayed from a VPS: PutEventSelectors dropping ssm.amazonaws.com, then RemoveTargets on cadet's own EventBridge rule | high each |
 //! | `eic-key-push` | aws | a developer's Identity Center session replayed from a VPS pushes one SSH key to 4 instances with EC2 Instance Connect, a minute or two apart | medium each |
 //! | `azure-export-deleted` | azure | an Entra administrator's token from a VPS deletes the subscription's Activity Log export, then a Run Command | high each |
+//! | `gcp-startup-script-key` | gcp | a Terraform service account's downloaded key used from a VPS with gcloud: setMetadata of startup-script on one production VM | high |
+//! | `gcp-ssh-key-project` | gcp | Stratus's add-sshkey-instance-metadata, project-wide: an engineer's gcloud credentials from a VPS write ssh-keys into the project's common metadata | medium |
+//! | `gcp-os-policy-exec` | gcp | an engineer's credentials from a VPS impersonate the Terraform service account and create an OS policy assignment whose exec runs on every VM | high |
+//! | `gcp-iap-grant-outsider` | gcp | an engineer's credentials from a VPS grant roles/iap.tunnelResourceAccessor on the project to a gmail.com account, which opens an IAP tunnel from another VPS minutes later | grant medium; tunnel high |
+//! | `gcp-data-access-off` | gcp | an engineer's credentials from a VPS remove OS Config's Data Access audit logs, then create an OS policy assignment with exec on every VM | high each |
 //!
 //! Some attacks emit context records the normalizer does not cover today (IAM user and key
 //! creation, role assignments, `AssumeRoleWithWebIdentity`); [`evaluate`] counts them as
