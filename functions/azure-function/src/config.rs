@@ -135,12 +135,21 @@ pub struct Config {
     /// `https://management.azure.com`; `AZURE_CLIENT_ID` for a user-assigned identity). Off by
     /// default; the Terraform module turns it on with the read-only role it needs.
     pub arm: Option<ArmConfig>,
-    /// `FUNCTIONS_CUSTOMHANDLER_PORT` (set by the Functions host; default 8080; 0 = any free
-    /// port).
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT` (set by the Functions host; 0 = any free port); without
+    /// it, `PORT` (set by Cloud Run); default 8080.
     pub port: u16,
-    /// `CADET_BIND`: listen address (default `127.0.0.1`, where the Functions host connects;
-    /// `0.0.0.0` for direct Event Grid delivery from outside).
+    /// `CADET_BIND`: listen address. Default `127.0.0.1` under the Functions host (where it
+    /// connects; `0.0.0.0` for direct Event Grid delivery from outside), `0.0.0.0` without it
+    /// (Cloud Run, containers).
     pub bind: IpAddr,
+    /// Whether the Functions host's invocation routes (`/detect`, `/endpoint`, `/archive`,
+    /// `/archive-queue`, `/health-check`) are served. They carry no authentication of their
+    /// own (the host is the only caller), so they are served only under the Functions host
+    /// (`FUNCTIONS_CUSTOMHANDLER_PORT` set) or on a loopback address.
+    pub host_routes: bool,
+    /// `CADET_PUBSUB_*`: the `POST /pubsub` route's token policy and keys; `None` (no
+    /// `CADET_PUBSUB_AUDIENCE`) = the route answers 401.
+    pub pubsub: Option<crate::pubsub::PubsubConfig>,
     /// Timeouts and caps of the server (`CADET_HEADER_TIMEOUT_SECS`, `CADET_BODY_TIMEOUT_SECS`,
     /// `CADET_MAX_CONNECTIONS`, `CADET_MAX_IN_FLIGHT`).
     pub server: crate::server::ServerLimits,
@@ -277,22 +286,30 @@ impl Config {
             Some(k) => Some(AuthKey::new(k.trim())),
         };
 
-        let port = match get("FUNCTIONS_CUSTOMHANDLER_PORT") {
+        // Under the Functions host its port; elsewhere (Cloud Run, a container) `PORT`.
+        let functions_host = get("FUNCTIONS_CUSTOMHANDLER_PORT");
+        let under_host = functions_host.is_some();
+        let (port_var, port) = match functions_host {
+            Some(p) => ("FUNCTIONS_CUSTOMHANDLER_PORT", Some(p)),
+            None => ("PORT", get("PORT")),
+        };
+        let port = match port {
             None => 8080,
-            Some(p) => p.trim().parse::<u16>().map_err(|_| {
-                err(
-                    "FUNCTIONS_CUSTOMHANDLER_PORT",
-                    format!("{p:?} is not a port number"),
-                )
-            })?,
+            Some(p) => p
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| err(port_var, format!("{p:?} is not a port number")))?,
         };
         let bind = match get("CADET_BIND") {
-            None => IpAddr::from([127, 0, 0, 1]),
+            None if under_host => IpAddr::from([127, 0, 0, 1]),
+            None => IpAddr::from([0, 0, 0, 0]),
             Some(b) => b
                 .trim()
                 .parse()
                 .map_err(|_| err("CADET_BIND", format!("{b:?} is not an IP address")))?,
         };
+        let host_routes = under_host || bind.is_loopback();
+        let pubsub = crate::pubsub::PubsubConfig::from_lookup(get)?;
 
         let approvals = cadet_pipeline::Approvals::from_settings(
             &policy,
@@ -329,6 +346,8 @@ impl Config {
             auth_key,
             port,
             bind,
+            host_routes,
+            pubsub,
         })
     }
 }
@@ -601,10 +620,33 @@ mod tests {
         let c = cfg(&[]).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(c.state, StateConfig::Memory));
         assert_eq!(c.sinks, vec![SinkKind::Stdout]);
-        assert_eq!(c.port, 8080);
-        assert_eq!(c.bind.to_string(), "127.0.0.1");
         assert!(c.auth_key.is_none());
+        assert!(c.pubsub.is_none(), "/pubsub refuses everything");
         assert_eq!(c.policy_source, "built-in default");
+        // Without the Functions host (Cloud Run, a container): PORT on every address, and the
+        // host's unauthenticated invocation routes are not served.
+        assert_eq!((c.port, c.bind.to_string()), (8080, "0.0.0.0".to_string()));
+        assert!(!c.host_routes);
+        let c = cfg(&[("PORT", "9000")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.port, c.bind.to_string()), (9000, "0.0.0.0".to_string()));
+        let c =
+            cfg(&[("PORT", "9000"), ("CADET_BIND", "127.0.0.1")]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.host_routes, "loopback only: local runs keep /detect");
+        // Under the Functions host: its port on loopback; PORT is not looked at.
+        let c = cfg(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "7071"), ("PORT", "9000")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (c.port, c.bind.to_string()),
+            (7071, "127.0.0.1".to_string())
+        );
+        assert!(c.host_routes);
+        let c = cfg(&[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "7071"),
+            ("CADET_BIND", "0.0.0.0"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.host_routes, "direct Event Grid next to the host");
+        fails(&[("PORT", "http")], "PORT");
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! The Functions host runs the `cadet-azure` binary (see `host.json`) and forwards each Event
 //! Grid event of the subscription's Azure Resource Manager system topic to `POST /detect` (the
 //! function `detect`, `detect/function.json`). The same binary also takes Event Grid
-//! deliveries directly on `POST /eventgrid`, for deployments without the Functions host.
+//! deliveries directly on `POST /eventgrid`, for deployments without the Functions host, and
+//! Google Cloud Pub/Sub push deliveries of Cloud Audit Log entries on `POST /pubsub` (OIDC
+//! token checked, fail closed). Without the Functions host (`FUNCTIONS_CUSTOMHANDLER_PORT`
+//! unset) it listens on `PORT` on every address, as a Cloud Run service (`Dockerfile`).
 //!
 //! - [`config`]: environment → validated [`config::Config`], read once at start.
 //! - [`handler`]: the shared pipeline (`cadet_pipeline`): normalize → enrich → assess →
@@ -11,6 +14,8 @@
 //! - [`enrich`]: what managed run commands, extensions and runbooks run, read from ARM.
 //! - [`event_hubs`]: the `endpoint` function's Event Hubs batches (host records) → records.
 //! - [`routes`]: the HTTP contract (payload shapes, handshakes, auth, limits, status codes).
+//! - [`pubsub`]: the Pub/Sub push route's settings, signing keys (JWKS file or URL, refreshed)
+//!   and envelope; [`oidc`]: the token checks themselves, pure.
 //! - [`server`]: the accept loop: header/body timeouts, connection and in-flight caps.
 //! - [`store`]: the configured baseline store (memory or Azure Table).
 //! - [`archive`]: Activity Log archive blobs (`POST /archive`): only the bytes appended since
@@ -25,6 +30,8 @@ pub mod config;
 pub mod enrich;
 pub mod event_hubs;
 pub mod handler;
+pub mod oidc;
+pub mod pubsub;
 pub mod routes;
 pub mod server;
 pub mod store;
@@ -90,7 +97,13 @@ pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store:
         detector = detector.with_enrichers(vec![Arc::new(enricher)]);
     }
     let mut app = routes::App::new(detector, config.auth_key.clone(), config.state.kind())
-        .with_limits(config.server);
+        .with_limits(config.server)
+        .with_host_routes(config.host_routes);
+    if let Some(pubsub) = &config.pubsub {
+        let auth = pubsub::PubsubAuth::new(pubsub).context("CADET_PUBSUB_JWKS_URL")?;
+        auth.prefetch().await;
+        app = app.with_pubsub(Arc::new(auth));
+    }
     if let Some(archive) = &config.archive {
         let offsets = match &config.state {
             config::StateConfig::Memory => archive::Offsets::Memory(Default::default()),
@@ -109,16 +122,42 @@ pub async fn build_app(config: &Config) -> anyhow::Result<Arc<routes::App<store:
 pub async fn serve(config: Config, started: std::time::Instant) -> anyhow::Result<()> {
     let app = build_app(&config).await?;
     let addr = std::net::SocketAddr::new(config.bind, config.port);
+    let port_var = if std::env::var_os("FUNCTIONS_CUSTOMHANDLER_PORT").is_some() {
+        "FUNCTIONS_CUSTOMHANDLER_PORT"
+    } else {
+        "PORT"
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("FUNCTIONS_CUSTOMHANDLER_PORT: cannot listen on {addr}"))?;
+        .with_context(|| format!("{port_var}: cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    if config.pubsub.is_none() {
+        let ignored = pubsub::PubsubConfig::ignored_settings(|k| std::env::var(k).ok());
+        if ignored.is_empty() {
+            tracing::info!("POST /pubsub answers 401: CADET_PUBSUB_AUDIENCE is not set");
+        } else {
+            tracing::warn!(
+                ignored = ?ignored,
+                "POST /pubsub answers 401: CADET_PUBSUB_AUDIENCE is not set, so the other \
+                 CADET_PUBSUB_* settings are ignored"
+            );
+        }
+    }
+    if !config.host_routes {
+        tracing::info!(
+            "the Functions host routes (/detect, /endpoint, /archive, /archive-queue, \
+             /health-check) are not served: no FUNCTIONS_CUSTOMHANDLER_PORT and a \
+             non-loopback address"
+        );
+    }
     tracing::info!(
         address = %local,
         state = config.state.kind(),
         sinks = ?app.detector.sink_names(),
         policy = %config.policy_source,
         direct_eventgrid = config.auth_key.is_some(),
+        pubsub_audience = app.pubsub.as_ref().map(|p| p.audience()),
+        host_routes = config.host_routes,
         arm_enrichment = config.arm.is_some(),
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "cadet-azure listening"

@@ -12,20 +12,34 @@
 //! - `POST /archive` and `POST /archive-queue`: the Functions host's invocations of the
 //!   `archive` function (Event Grid `BlobCreated` of the Activity Log archive account) and of
 //!   `archive-queue` (backfill messages on a storage queue); see [`crate::archive`].
+//! - `POST /pubsub`: a Google Cloud Pub/Sub push delivery (`{"message":{"data":"<base64>",…},
+//!   "subscription":…}`), its `Authorization: Bearer` OIDC token checked before the body is
+//!   read (see [`crate::pubsub`]); `message.data` is one Cloud Audit Log entry. Status codes
+//!   follow Pub/Sub's push rules: 200 acknowledges, anything else is redelivered with the
+//!   subscription's backoff and finally goes to its dead-letter topic. So 200 only when the
+//!   finding (if any) was delivered; 401 for a token that is not good (nothing is read or
+//!   published), 503 when the token keys cannot be fetched, 400 naming the field for a message
+//!   that cannot be decoded or normalized, 413 over [`PUBSUB_BODY_LIMIT`], 500 when the store
+//!   or a sink failed.
 //! - `GET /healthz`.
 //!
-//! Both POST routes share the server's bounds ([`crate::server`]): a request that finds
+//! The Functions host's routes (`/detect`, `/endpoint`, `/archive`, `/archive-queue`,
+//! `/health-check`) carry no authentication: they are served only under the Functions host or
+//! on loopback ([`crate::config::Config::host_routes`]).
+//!
+//! The POST routes share the server's bounds ([`crate::server`]): a request that finds
 //! `CADET_MAX_IN_FLIGHT` requests in progress waits up to `CADET_QUEUE_TIMEOUT_MS`, then gets
 //! `503` with `Retry-After`; a body slower than
 //! `CADET_BODY_TIMEOUT_SECS` is `408`; a `Content-Type` that is not JSON (`application/json` or
 //! `application/*+json`, as Event Grid and the Functions host send) is `415`. A request without
 //! a `Content-Type` is read as JSON.
 //!
-//! Status codes follow Event Grid's retry rules: it does not retry 400, 401, 403 and 413, and
-//! retries everything else for up to 24 hours. So a bad key is 401 and an oversized or
-//! unparseable body is 413/400 (retrying cannot help), while a batch with a malformed event, a
-//! store failure or a sink failure is 500: the rest of the batch has been processed (and is
-//! idempotent by event id), and the redelivery gives a fixed deployment another chance.
+//! Status codes of `/eventgrid` follow Event Grid's retry rules: it does not retry 400, 401,
+//! 403 and 413, and retries everything else for up to 24 hours. So a bad key is 401 and an
+//! oversized or unparseable body is 413/400 (retrying cannot help), while a batch with a
+//! malformed event, a store failure or a sink failure is 500: the rest of the batch has been
+//! processed (and is idempotent by event id), and the redelivery gives a fixed deployment
+//! another chance.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,6 +66,10 @@ pub const DETECT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Largest Functions host invocation of the `endpoint` function (an Event Hubs batch of host
 /// records; keep `maxEventBatchSize` × event size below it).
 pub const ENDPOINT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// Largest Pub/Sub push delivery accepted. A Cloud Logging entry is at most 256 KB, so its
+/// base64 (4/3) in the envelope stays far below; Pub/Sub's own 10 MB message limit would let
+/// `CADET_MAX_IN_FLIGHT` (64) buffered bodies reach 0.9 GB.
+pub const PUBSUB_BODY_LIMIT: usize = 1024 * 1024;
 /// Most events in one direct delivery (Event Grid's `maxEventsPerBatch` limit).
 pub const MAX_EVENTS_PER_BATCH: usize = 5000;
 
@@ -69,6 +87,10 @@ pub struct App<S> {
     invocations: AtomicU64,
     /// The Activity Log archive reader (`POST /archive`); `None` = not configured.
     pub archive: Option<Arc<crate::archive::Archive>>,
+    /// The Pub/Sub push gate (`POST /pubsub`); `None` = every delivery is refused (401).
+    pub pubsub: Option<Arc<crate::pubsub::PubsubAuth>>,
+    /// Whether the Functions host's (unauthenticated) invocation routes are served.
+    host_routes: bool,
     in_flight: Arc<tokio::sync::Semaphore>,
     body_timeout: Duration,
     queue_timeout: Duration,
@@ -84,6 +106,8 @@ impl<S> App<S> {
             state_kind,
             invocations: AtomicU64::new(0),
             archive: None,
+            pubsub: None,
+            host_routes: true,
             in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
             body_timeout: limits.body_timeout,
             queue_timeout: limits.queue_timeout,
@@ -101,6 +125,18 @@ impl<S> App<S> {
     /// Reads Activity Log archive blobs on `POST /archive`.
     pub fn with_archive(mut self, archive: Arc<crate::archive::Archive>) -> Self {
         self.archive = Some(archive);
+        self
+    }
+
+    /// Takes Pub/Sub push deliveries on `POST /pubsub`, behind `auth`.
+    pub fn with_pubsub(mut self, auth: Arc<crate::pubsub::PubsubAuth>) -> Self {
+        self.pubsub = Some(auth);
+        self
+    }
+
+    /// Serves the Functions host's invocation routes or not (default: served).
+    pub fn with_host_routes(mut self, served: bool) -> Self {
+        self.host_routes = served;
         self
     }
 
@@ -128,32 +164,39 @@ pub fn router<S>(app: Arc<App<S>>) -> Router
 where
     S: AsyncBaselineStore + Send + Sync + 'static,
 {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz::<S>))
-        .route(
-            "/detect",
-            post(detect::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
-        )
-        .route(
-            "/archive",
-            post(archive::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
-        )
-        .route(
-            "/archive-queue",
-            post(archive::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
-        )
-        .route("/health-check", post(health_check::<S>))
-        .route(
-            "/endpoint",
-            post(endpoint::<S>).layer(DefaultBodyLimit::max(ENDPOINT_BODY_LIMIT)),
-        )
         .route(
             "/eventgrid",
             post(eventgrid::<S>)
                 .options(eventgrid_options)
                 .layer(DefaultBodyLimit::max(EVENTGRID_BODY_LIMIT)),
         )
-        .with_state(app)
+        .route(
+            "/pubsub",
+            post(pubsub::<S>).layer(DefaultBodyLimit::max(PUBSUB_BODY_LIMIT)),
+        );
+    if app.host_routes {
+        router = router
+            .route(
+                "/detect",
+                post(detect::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
+            )
+            .route(
+                "/archive",
+                post(archive::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
+            )
+            .route(
+                "/archive-queue",
+                post(archive::<S>).layer(DefaultBodyLimit::max(DETECT_BODY_LIMIT)),
+            )
+            .route("/health-check", post(health_check::<S>))
+            .route(
+                "/endpoint",
+                post(endpoint::<S>).layer(DefaultBodyLimit::max(ENDPOINT_BODY_LIMIT)),
+            );
+    }
+    router.with_state(app)
 }
 
 async fn healthz<S>(State(app): State<Arc<App<S>>>) -> Json<Value>
@@ -165,6 +208,7 @@ where
         "state": app.state_kind,
         "sinks": app.detector.sink_names(),
         "direct_eventgrid": app.auth_key.is_some(),
+        "pubsub": app.pubsub.is_some(),
     }))
 }
 
@@ -492,6 +536,25 @@ fn reject_non_json(headers: &HeaderMap) -> Option<Response> {
     }
 }
 
+/// `415` for a `Content-Type` that is not JSON, `413` for a declared `Content-Length` over
+/// `limit` (a chunked body over it gets the route's `DefaultBodyLimit` 413 while being read).
+fn reject_unreadable(headers: &HeaderMap, limit: usize) -> Option<Response> {
+    if let Some(resp) = reject_non_json(headers) {
+        return Some(resp);
+    }
+    let declared = header_str(headers, "content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    (declared > limit).then(|| {
+        let size = if limit.is_multiple_of(1 << 20) {
+            format!("{} MiB", limit >> 20)
+        } else {
+            format!("{} KiB", limit >> 10)
+        };
+        error_reply(StatusCode::PAYLOAD_TOO_LARGE, &format!("body over {size}"))
+    })
+}
+
 /// Reads the body (within the route's `DefaultBodyLimit`) in `timeout` at most: `408` when it
 /// trickles in slower, the limit's `413` when it is too large.
 async fn read_body(req: Request<Body>, timeout: Duration) -> Result<Bytes, Response> {
@@ -584,14 +647,8 @@ where
             tracing::warn!(reason, "unauthorized delivery refused");
             return error_reply(StatusCode::UNAUTHORIZED, reason);
         }
-        if let Some(resp) = reject_non_json(req.headers()) {
+        if let Some(resp) = reject_unreadable(req.headers(), EVENTGRID_BODY_LIMIT) {
             return resp;
-        }
-        let declared = header_str(req.headers(), "content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        if declared > EVENTGRID_BODY_LIMIT {
-            return error_reply(StatusCode::PAYLOAD_TOO_LARGE, "body over 1 MiB");
         }
         let aeg_type = header_str(req.headers(), "aeg-event-type").map(str::to_string);
         let body = match read_body(req, app.body_timeout).await {
@@ -659,6 +716,112 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// `POST /pubsub`: one Pub/Sub push delivery (see the module docs for the status codes).
+async fn pubsub<S>(State(app): State<Arc<App<S>>>, req: Request<Body>) -> Response
+where
+    S: AsyncBaselineStore + Send + Sync + 'static,
+{
+    use crate::handler::Outcome;
+    use crate::pubsub::AuthError;
+    let invocation_id = app.next_id("pubsub");
+    let span = tracing::info_span!(
+        "invocation",
+        route = "/pubsub",
+        invocation_id = %invocation_id,
+        message_id = tracing::field::Empty
+    );
+    let Some(_permit) = app.slot().await else {
+        return overloaded();
+    };
+    async move {
+        // The token first: nothing of the body is read without it. Never logged.
+        let Some(auth) = app.pubsub.clone() else {
+            tracing::warn!("Pub/Sub delivery refused: CADET_PUBSUB_AUDIENCE is not set");
+            return unauthorized_bearer(
+                "Pub/Sub push delivery is disabled: CADET_PUBSUB_AUDIENCE is not set",
+            );
+        };
+        match auth
+            .authorize(header_str(req.headers(), "authorization"))
+            .await
+        {
+            Ok(_) => {}
+            Err(AuthError::Unauthorized(reason)) => {
+                tracing::warn!(%reason, "unauthorized Pub/Sub delivery refused");
+                return unauthorized_bearer(&reason);
+            }
+            Err(AuthError::Unavailable(reason)) => {
+                tracing::error!(%reason, "Pub/Sub delivery not checked: no token keys");
+                let mut resp = error_reply(StatusCode::SERVICE_UNAVAILABLE, &reason);
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                return resp;
+            }
+        }
+        if let Some(resp) = reject_unreadable(req.headers(), PUBSUB_BODY_LIMIT) {
+            return resp;
+        }
+        let body = match read_body(req, app.body_timeout).await {
+            Ok(b) => b,
+            Err(resp) => return resp,
+        };
+        let bad = |field: &str, reason: &str| {
+            tracing::warn!(field, reason, "undecodable Pub/Sub message (400: redelivered, then dead-lettered)");
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("{field}: {reason}"), "field": field})),
+            )
+                .into_response()
+        };
+        let message = match crate::pubsub::decode_envelope(&body) {
+            Ok(m) => m,
+            Err(e) => return bad(e.field, &e.reason),
+        };
+        tracing::Span::current().record("message_id", message.message_id.as_str());
+        let raw: &RawValue = match serde_json::from_slice(&message.data) {
+            Ok(r) => r,
+            Err(e) => return bad("message.data", &format!("the decoded data is not JSON: {e}")),
+        };
+        let report = app.detector.process(&[Ok(raw)]).await;
+        let summary = report.summary();
+        tracing::info!(%summary, ok = report.ok(), subscription = %message.subscription, "invocation done");
+        if let Some(Outcome::Rejected { error }) = report.outcomes.first() {
+            return bad("message.data", error);
+        }
+        let ids: Vec<&str> = report
+            .findings
+            .iter()
+            .map(|f| f.finding_id.as_str())
+            .collect();
+        let status = if report.ok() {
+            StatusCode::OK
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        let mut reply = json!({
+            "summary": summary,
+            "findings": ids,
+            "messageId": message.message_id,
+        });
+        if !report.ok() {
+            reply["errors"] = json!(failure_lines(&report));
+        }
+        (status, Json(reply)).into_response()
+    }
+    .instrument(span)
+    .await
+}
+
+/// `401` with `WWW-Authenticate: Bearer` (RFC 6750).
+fn unauthorized_bearer(reason: &str) -> Response {
+    let mut resp = error_reply(StatusCode::UNAUTHORIZED, reason);
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    resp
 }
 
 fn is_validation(event: &RawValue) -> bool {

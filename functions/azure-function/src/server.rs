@@ -7,10 +7,10 @@
 //!   they read the body; a body that trickles in slower gets `408`.
 //! - **Connection cap** (`CADET_MAX_CONNECTIONS`, default 512): a connection over the cap is
 //!   answered `503` with `Retry-After` and closed at once, so open sockets stay bounded.
-//! - **In-flight cap** (`CADET_MAX_IN_FLIGHT`, default 64): `POST /detect` and
-//!   `POST /eventgrid` beyond it wait for a slot up to `CADET_QUEUE_TIMEOUT_MS` (default 2000;
-//!   0 = not at all), then get `503` with `Retry-After` (the Functions host and Event Grid
-//!   retry 503). A request takes its slot before its body is read, so buffered bodies stay
+//! - **In-flight cap** (`CADET_MAX_IN_FLIGHT`, default 64): `POST` requests (`/detect`,
+//!   `/eventgrid`, `/pubsub`, …) beyond it wait for a slot up to `CADET_QUEUE_TIMEOUT_MS`
+//!   (default 2000; 0 = not at all), then get `503` with `Retry-After` (the Functions host,
+//!   Event Grid and Pub/Sub retry 503). A request takes its slot before its body is read, so buffered bodies stay
 //!   under `max_in_flight` × the route's body limit. `GET /healthz` is not counted, so health
 //!   checks answer under load.
 

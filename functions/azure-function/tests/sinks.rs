@@ -94,18 +94,13 @@ async fn start(r: Arc<Receiver>) -> String {
         )
         .route(&format!("/receiver/v1/http/{SUMO_TOKEN}"), post(sumo))
         .with_state(r);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = l.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    format!("http://{addr}")
+    format!("http://{}", common::serve_router(app).await)
 }
 
 fn config(base: &str) -> Config {
     let env: HashMap<&str, String> = [
+        // Under the Functions host (its invocation routes are served).
+        ("FUNCTIONS_CUSTOMHANDLER_PORT", "0".to_string()),
         ("CADET_SINKS", "sentinel,sumo".to_string()),
         ("CADET_SENTINEL_ENDPOINT", base.to_string()),
         ("CADET_SENTINEL_DCR_ID", DCR.to_string()),

@@ -5,8 +5,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,17 +23,6 @@ use sha2::Sha256;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const AOBO: &str = "vm-runcommand-aobo-partner.json";
-
-async fn serve_router(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -179,89 +167,6 @@ async fn start_receiver(r: Arc<Receiver>) -> String {
     )
     .await;
     format!("http://{addr}/hook")
-}
-
-/// The running binary; killed on drop.
-struct Handler {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Handler {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn command(env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cadet-azure"));
-    for var in [
-        "CADET_POLICY",
-        "CADET_STATE",
-        "CADET_TABLE_CONNECTION_STRING",
-        "CADET_SINKS",
-        "CADET_WEBHOOK_URL",
-        "CADET_WEBHOOK_SECRET",
-        "CADET_WEBHOOK_FORMAT",
-        "CADET_AUTH_KEY",
-        "CADET_BIND",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("FUNCTIONS_CUSTOMHANDLER_PORT", "0");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-/// Starts the binary on a free port (port 0) and reads the address from its JSON start line.
-fn start_handler(env: &[(&str, &str)]) -> Handler {
-    start_handler_with(env, None)
-}
-
-/// [`start_handler`], collecting the binary's stdout lines into `stdout` when given.
-fn start_handler_with(env: &[(&str, &str)], stdout: Option<Arc<Mutex<Vec<String>>>>) -> Handler {
-    let mut child = command(env)
-        .stdout(if stdout.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let (Some(sink), Some(out)) = (stdout, child.stdout.take()) {
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-            }
-        });
-    }
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
-    let mut lines = BufReader::new(stderr).lines();
-    let mut address = None;
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let Ok(line) = line else { break };
-        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if v["fields"]["message"] == "cadet-azure listening" {
-            address = v["fields"]["address"].as_str().map(str::to_string);
-            break;
-        }
-        seen.push(line);
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    let Some(address) = address else {
-        let _ = child.kill();
-        panic!("cadet-azure did not start: {seen:?}");
-    };
-    Handler {
-        child,
-        base: format!("http://{address}"),
-    }
 }
 
 #[tokio::test]

@@ -1,9 +1,12 @@
-//! Helpers shared by the handler tests: sample events, a recording sink, a failing store, and
-//! calling the router in process.
+//! Helpers shared by the handler tests: sample events, a recording sink, a failing store,
+//! calling the router in process or serving it on loopback, and running the real binary.
 #![allow(dead_code)]
 
 pub mod azurite;
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -29,7 +32,12 @@ pub fn root() -> std::path::PathBuf {
 
 /// A sample event from `events/azure/`.
 pub fn sample(name: &str) -> Value {
-    let path = root().join("events/azure").join(name);
+    event(&format!("azure/{name}"))
+}
+
+/// A sample event from `events/` (`aws/…`, `azure/…`).
+pub fn event(name: &str) -> Value {
+    let path = root().join("events").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
@@ -193,4 +201,126 @@ pub fn host_payload(event: &Value, as_string: bool) -> Value {
         "Data": {"eventGridEvent": inner},
         "Metadata": {"sys": {"MethodName": "detect", "UtcNow": "2026-10-03T01:36:20Z", "RandGuid": "0f8fad5b-d9cb-469f-a165-70867728950e"}}
     })
+}
+
+/// Serves `router` with axum on a free loopback port.
+pub async fn serve_router(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary.
+
+/// The running binary; killed on drop.
+pub struct Handler {
+    pub child: Child,
+    pub base: String,
+    /// Its log lines (stderr), the start-up ones included.
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn command(env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cadet-azure"));
+    for var in [
+        "CADET_POLICY",
+        "CADET_STATE",
+        "CADET_TABLE_CONNECTION_STRING",
+        "CADET_SINKS",
+        "CADET_WEBHOOK_URL",
+        "CADET_WEBHOOK_SECRET",
+        "CADET_WEBHOOK_FORMAT",
+        "CADET_AUTH_KEY",
+        "CADET_BIND",
+        "PORT",
+        "CADET_PUBSUB_AUDIENCE",
+        "CADET_PUBSUB_SERVICE_ACCOUNT",
+        "CADET_PUBSUB_ISSUERS",
+        "CADET_PUBSUB_JWKS_FILE",
+        "CADET_PUBSUB_JWKS_URL",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("FUNCTIONS_CUSTOMHANDLER_PORT", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Starts the binary on a free port (port 0) and reads the address from its JSON start line.
+pub fn start_handler(env: &[(&str, &str)]) -> Handler {
+    start_handler_with(env, None)
+}
+
+/// [`start_handler`], collecting the binary's stdout lines into `stdout` when given.
+pub fn start_handler_with(
+    env: &[(&str, &str)],
+    stdout: Option<Arc<Mutex<Vec<String>>>>,
+) -> Handler {
+    start_command(command(env), stdout)
+}
+
+/// Starts `cmd` (from [`command`]) and reads the address from its JSON start line; its stdout
+/// lines go to `stdout` when given.
+pub fn start_command(mut cmd: Command, stdout: Option<Arc<Mutex<Vec<String>>>>) -> Handler {
+    let mut child = cmd
+        .stdout(if stdout.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let (Some(sink), Some(out)) = (stdout, child.stdout.take()) {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+    }
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
+    let mut lines = BufReader::new(stderr).lines();
+    let mut address = None;
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let Ok(line) = line else { break };
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["fields"]["message"] == "cadet-azure listening" {
+            address = v["fields"]["address"].as_str().map(str::to_string);
+            break;
+        }
+        seen.push(line);
+    }
+    let Some(address) = address else {
+        let _ = child.kill();
+        panic!("cadet-azure did not start: {seen:?}");
+    };
+    let stderr = Arc::new(Mutex::new(seen));
+    let log = stderr.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            log.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        }
+    });
+    Handler {
+        child,
+        base: format!("http://{address}"),
+        stderr,
+    }
 }
