@@ -18,10 +18,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::config::ConfigError;
 use crate::oidc::{self, Claims, KeySet, Rejection, TokenPolicy};
@@ -386,19 +384,29 @@ pub struct EnvelopeError {
 }
 
 #[derive(Deserialize)]
-struct Envelope {
-    message: Option<Value>,
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
     #[serde(default)]
     subscription: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct MessageId {
+    #[serde(rename = "messageId", default)]
+    message_id: Option<String>,
+    #[serde(rename = "message_id", default)]
+    message_id_: Option<String>,
+}
+
 /// Reads the push envelope `{"message":{"data":"<base64>","messageId":…,…},"subscription":…}`
-/// and decodes `message.data` (standard base64; it must be JSON).
+/// and decodes `message.data` as the normalizer does (standard base64, UTF-8); it must be JSON.
 pub fn decode_envelope(body: &[u8]) -> Result<PushMessage, EnvelopeError> {
+    use cadet_core::NormalizeError as E;
     let bad = |field, reason: String| EnvelopeError { field, reason };
-    let envelope: Envelope = serde_json::from_slice(body)
+    let envelope: Envelope<'_> = serde_json::from_slice(body)
         .map_err(|e| bad("body", format!("not a Pub/Sub push envelope: {e}")))?;
-    let Some(Value::Object(message)) = envelope.message else {
+    let Some(message) = envelope.message.filter(|m| m.get().starts_with('{')) else {
         return Err(bad(
             "message",
             "missing or not an object (is the subscription's payload unwrapping on? cadet \
@@ -406,29 +414,23 @@ pub fn decode_envelope(body: &[u8]) -> Result<PushMessage, EnvelopeError> {
                 .into(),
         ));
     };
-    let data = match message.get("data") {
-        Some(Value::String(s)) => s,
-        None | Some(Value::Null) => {
-            return Err(bad(
-                "message.data",
-                "missing: the message has no data".into(),
-            ))
-        }
-        Some(_) => return Err(bad("message.data", "not a string".into())),
-    };
-    let data = STANDARD
-        .decode(data.trim())
-        .map_err(|e| bad("message.data", format!("not standard base64: {e}")))?;
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&data) {
+    let data = cadet_core::normalize::pubsub_data(message).map_err(|e| match e {
+        E::Missing(_) => bad("message.data", "missing: the message has no data".into()),
+        E::Invalid { field, reason } => bad(field, reason),
+        other => bad("message.data", other.to_string()),
+    })?;
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&data) {
         return Err(bad(
             "message.data",
             format!("the decoded data is not JSON: {e}"),
         ));
     }
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let id: Option<MessageId> = serde_json::from_str(message.get()).ok();
     Ok(PushMessage {
-        data,
-        message_id: text(message.get("messageId").or(message.get("message_id"))),
+        data: data.into_bytes(),
+        message_id: id
+            .and_then(|m| m.message_id.or(m.message_id_))
+            .unwrap_or_default(),
         subscription: envelope.subscription.unwrap_or_default(),
     })
 }
@@ -436,7 +438,9 @@ pub fn decode_envelope(body: &[u8]) -> Result<PushMessage, EnvelopeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use serde_json::{json, Value};
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Option<PubsubConfig>, ConfigError> {
         let map: std::collections::HashMap<String, String> = pairs

@@ -29,9 +29,9 @@ const AUD: &str = "https://cadet-abc123-ew.a.run.app/pubsub";
 const SA: &str = "cadet-push@prod-sec-1.iam.gserviceaccount.com";
 const KEY_A: &str = "test-only-pubsub-key-a.pem";
 const KEY_B: &str = "test-only-pubsub-key-b.pem";
-/// The event every good delivery carries (an EventBridge CloudTrail event: root runs a shell
-/// command on an instance).
-const EVENT: &str = "aws/sendcommand-root.json";
+/// The Cloud Audit Log entry every good delivery carries: a service account key adds a
+/// `startup-script` to an instance's metadata (`compute.instances.setMetadata`), medium 45.
+const EVENT: &str = "gcp/compute-set-metadata-startup-script.json";
 
 fn fixture_path(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -76,27 +76,25 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-/// The push envelope around `event`.
+/// The push envelope around `event` (a LogEntry), as a Cloud Logging sink's topic pushes it.
 fn envelope(event: &Value) -> Value {
     json!({
         "message": {
             "data": STANDARD.encode(event.to_string()),
-            "attributes": {"logging.googleapis.com/timestamp": "2026-10-04T21:58:12Z"},
+            "attributes": {"logging.googleapis.com/timestamp": "2026-11-18T02:41:06.861312Z"},
             "messageId": "17171717171717",
             "message_id": "17171717171717",
-            "publishTime": "2026-10-04T21:58:13.5Z",
-            "publish_time": "2026-10-04T21:58:13.5Z"
+            "publishTime": "2026-11-18T02:41:08.113Z",
+            "publish_time": "2026-11-18T02:41:08.113Z"
         },
         "subscription": "projects/prod-sec-1/subscriptions/cadet-audit-push"
     })
 }
 
-/// The sample with another event id (a distinct event, not a redelivery).
+/// The entry with another `insertId` (a distinct entry, not a redelivery).
 fn distinct(n: u32) -> Value {
     let mut e = event(EVENT);
-    let id = format!("72d820a3-ddd9-4f0d-b6d3-{n:012}");
-    e["id"] = json!(id);
-    e["detail"]["eventID"] = json!(id);
+    e["insertId"] = json!(format!("-x1c9hxe2k{n:04}"));
     e
 }
 
@@ -215,11 +213,17 @@ async fn a_good_token_delivers_the_finding_and_a_redelivery_is_a_duplicate() {
     assert_eq!(ids.len(), 1, "the finding reached the sink");
     assert_eq!(r.body["findings"], json!(ids));
     let received = sink.received.lock().unwrap_or_else(|p| p.into_inner())[0].clone();
-    assert_eq!(received.provider, "aws");
+    assert_eq!(received.provider, "gcp");
+    assert_eq!(received.event_id, "-x1c9hxe2k1qa", "the entry's insertId");
     assert!(
-        received.operation.contains("SendCommand"),
+        received.operation.contains("setMetadata"),
         "{}",
         received.operation
+    );
+    assert!(
+        received.signals.iter().any(|s| s.id == "long_term_key"),
+        "{:?}",
+        received.signals
     );
     // Pub/Sub redelivers (at least once): acknowledged again, not published again.
     let r = push(&base, Some(&bearer(&good_token())), &body).await;
@@ -228,6 +232,25 @@ async fn a_good_token_delivers_the_finding_and_a_redelivery_is_a_duplicate() {
         r.body["summary"]
             .as_str()
             .is_some_and(|s| s.contains("1 duplicate")),
+        "{}",
+        r.body
+    );
+    assert_eq!(sink.ids().len(), 1);
+    // Another log's entry on the topic (a sink filter wider than the audit logs): acknowledged,
+    // nothing published.
+    let other = json!({
+        "insertId": "1b2c3d4e5f",
+        "logName": "projects/prod-web-4711/logs/syslog",
+        "textPayload": "Started Daily apt download activities.",
+        "timestamp": "2026-11-18T02:42:00Z",
+        "resource": {"type": "gce_instance", "labels": {"project_id": "prod-web-4711"}}
+    });
+    let r = push(&base, Some(&bearer(&good_token())), &envelope(&other)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("1 ignored")),
         "{}",
         r.body
     );
@@ -622,7 +645,13 @@ async fn the_binary_runs_as_a_cloud_run_service() {
     let r = push(&base, Some(&bearer(&forged)), &envelope(&event(EVENT))).await;
     assert_unauthorized(&r, "forged");
     let good = good_token();
-    let r = push(&base, Some(&bearer(&good)), &envelope(&event(EVENT))).await;
+    // The repository's sample push delivery, as Pub/Sub sends it.
+    let r = push(
+        &base,
+        Some(&bearer(&good)),
+        &event("gcp/pubsub-push-set-metadata-startup-script.json"),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.body["findings"][0]
         .as_str()
