@@ -11,10 +11,9 @@ locals {
   # needs"). Plain values only; the webhook URL and secret come from Secret Manager below.
   plain_env = merge(
     {
-      # cadet-azure listens on 127.0.0.1 by default (where the Functions host connects); Cloud Run
-      # delivers to the container's port on all interfaces.
-      CADET_BIND                   = "0.0.0.0"
-      FUNCTIONS_CUSTOMHANDLER_PORT = tostring(local.container_port)
+      # No FUNCTIONS_CUSTOMHANDLER_PORT: without the Functions host cadet-azure listens on
+      # Cloud Run's PORT (the container port) on 0.0.0.0, and does not serve the host's
+      # unauthenticated invocation routes (/detect, …): only /pubsub, /eventgrid and /healthz.
       # Baseline in memory, per instance (known limitation, see main.tf).
       CADET_STATE                  = "memory"
       CADET_SINKS                  = join(",", var.sinks)
