@@ -6,7 +6,7 @@
 //! (the CLI's `hunt` over disk, S3 and Blob storage, `backfill`, the Lambda's S3 ingestion)
 //! prunes the same way.
 //!
-//! Two layouts are recognized wherever they start in a key (after any custom prefix):
+//! Three layouts are recognized wherever they start in a key (after any custom prefix):
 //!
 //! - **CloudTrail** (organisation trail or single-account trail):
 //!   `AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz`. The date is
@@ -16,6 +16,18 @@
 //!   `insights-activity-logs`):
 //!   `resourceId=/SUBSCRIPTIONS/<subscription>/y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json`
 //!   (JSON lines). Segment names are matched case-insensitively.
+//! - **Cloud Logging sink to Cloud Storage** (Google Cloud audit logs):
+//!   `cloudaudit.googleapis.com/<log>/YYYY/MM/DD/HH:MM:SS_HH:MM:SS_S<n>.json` (JSON lines, one
+//!   `LogEntry` a line; `<log>` is `activity`, `data_access`, `system_event`, `policy`). The
+//!   directories are the URL-decoded log id and the date; each file holds the entries whose
+//!   `timestamp` falls in the UTC period its name gives (an hour), in shards `S<n>` (and `A<n>`
+//!   for entries appended later). Google documents this in "View logs routed to Cloud Storage"
+//!   (Cloud Logging docs, "Logs organization"). The path names no project, so `--account`
+//!   cannot prune it: an organisation sink writes every project's entries into the same files,
+//!   and [`Filter::keep_event`] filters them by the project each event names. A file named
+//!   `HH:MM:SS_HH:MM:SS_S<n>.json` below `YYYY/MM/DD/` under any other log id (`syslog/…`) is
+//!   recognized by its name too (and pruned by its period), but only `cloudaudit.googleapis.com/`
+//!   prefixes are pruned before listing.
 //!
 //! A key in neither layout is never pruned by [`Filter::keep_key`] (when it names an event file):
 //! pruning is only an optimisation, and the reader still filters every *event* by its own time,
@@ -24,7 +36,11 @@
 //! **Late delivery.** A file only holds events that happened before it was written, so nothing
 //! dated before `since` is needed. A file dated after `until` may still hold earlier events
 //! (CloudTrail delivers within minutes but does not guarantee it; the Activity Log archive can
-//! lag too), so files up to [`LATE_DELIVERY_SLACK_HOURS`] after `until` are kept.
+//! lag too), so files up to [`LATE_DELIVERY_SLACK_HOURS`] after `until` are kept. A Cloud
+//! Logging sink's files are dated by the entries' own time, not by delivery (late entries go to
+//! `A<n>` shards of their own hour), so they are read for [`SINK_MARGIN_HOURS`] either side of
+//! the window instead: a margin for an event time the normalizer takes from another field than
+//! the entry's `timestamp` (the request's own time is a few hundred milliseconds apart).
 //!
 //! Listing is planned top-down: call [`Filter::plan`] on the base prefix, then on every common
 //! prefix (sub-"directory") a delimiter listing returns; check every listed key with
@@ -59,6 +75,12 @@ use jiff::{SignedDuration, Timestamp};
 /// Hours after `until` during which a file may still hold events from before `until`.
 pub const LATE_DELIVERY_SLACK_HOURS: i64 = 24;
 
+/// Hours before `since` and after `until` for which Cloud Logging sink files are still read.
+pub const SINK_MARGIN_HOURS: i64 = 1;
+
+/// The log id directory that anchors a Cloud Logging sink's audit logs in a key.
+const SINK_ANCHOR: &str = "cloudaudit.googleapis.com";
+
 /// Which archive layout a key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
@@ -66,6 +88,26 @@ pub enum Layout {
     CloudTrail,
     /// `resourceId=/SUBSCRIPTIONS/<id>/y=…/m=…/d=…/h=…/m=00/PT1H.json`
     ActivityLog,
+    /// A Cloud Logging sink to Cloud Storage:
+    /// `cloudaudit.googleapis.com/<log>/YYYY/MM/DD/HH:MM:SS_HH:MM:SS_S<n>.json`
+    CloudLogging,
+}
+
+impl Layout {
+    /// How long before `since` and after `until` files of this layout may still hold events
+    /// inside the window.
+    fn margins(self) -> (SignedDuration, SignedDuration) {
+        match self {
+            Layout::CloudTrail | Layout::ActivityLog => (
+                SignedDuration::ZERO,
+                SignedDuration::from_hours(LATE_DELIVERY_SLACK_HOURS),
+            ),
+            Layout::CloudLogging => (
+                SignedDuration::from_hours(SINK_MARGIN_HOURS),
+                SignedDuration::from_hours(SINK_MARGIN_HOURS),
+            ),
+        }
+    }
 }
 
 /// What an object key says about the events inside it.
@@ -75,12 +117,13 @@ pub struct KeyInfo {
     pub layout: Layout,
     /// The AWS Organizations id (`o-…`) of an organisation trail.
     pub org_id: Option<String>,
-    /// AWS account id, or Azure subscription id (as written in the key).
+    /// AWS account id, or Azure subscription id (as written in the key); empty for a Cloud
+    /// Logging sink, whose keys name no project.
     pub account: String,
     /// AWS region (CloudTrail only).
     pub region: Option<String>,
     /// Start of the period the key is dated (UTC): a day for CloudTrail, an hour for the
-    /// Activity Log.
+    /// Activity Log, the period in the file name for a Cloud Logging sink (an hour).
     pub start: Timestamp,
     /// End of that period (exclusive).
     pub end: Timestamp,
@@ -93,7 +136,8 @@ pub struct Filter {
     pub since: Option<Timestamp>,
     /// Events before this instant.
     pub until: Option<Timestamp>,
-    /// AWS account ids or Azure subscription ids (subscriptions compared case-insensitively).
+    /// AWS account ids, Azure subscription ids or Google Cloud project ids (compared
+    /// case-insensitively). Cloud Logging sink keys name no project: only events are filtered.
     pub accounts: Vec<String>,
     /// AWS regions (Azure events carry none in their path and are not pruned by region).
     pub regions: Vec<String>,
@@ -132,7 +176,23 @@ pub fn parse_key(key: &str) -> Option<KeyInfo> {
     let segs: Vec<&str> = key.split('/').collect();
     // The file itself is the last segment; the layout is in the directories.
     let dirs = &segs[..segs.len().saturating_sub(1)];
-    match locate(dirs)? {
+    let sink = |(start, end)| KeyInfo {
+        layout: Layout::CloudLogging,
+        org_id: None,
+        account: String::new(),
+        region: None,
+        start,
+        end,
+    };
+    let Some(node) = locate(dirs) else {
+        return sink_named(&segs).map(sink);
+    };
+    match node {
+        Node::Sink {
+            date: DatePart::Day(day),
+        } => sink_file(segs.last().copied().unwrap_or(""), day)
+            .or_else(|| span(DatePart::Day(day)))
+            .map(sink),
         Node::Trail {
             org,
             account,
@@ -201,6 +261,10 @@ enum Node<'a> {
     ActivityRoot,
     /// `…/SUBSCRIPTIONS/<id>/` and a date below it.
     Activity { account: &'a str, date: DatePart },
+    /// `…/cloudaudit.googleapis.com/`: children are log names.
+    SinkRoot,
+    /// `…/cloudaudit.googleapis.com/<log>/` and a date below it.
+    Sink { date: DatePart },
     /// Inside a layout but not as it prescribes (an unexpected segment).
     Malformed,
 }
@@ -217,7 +281,61 @@ fn locate<'a>(dirs: &[&'a str]) -> Option<Node<'a>> {
     {
         return Some(activity(&dirs[i + 1..]));
     }
+    if let Some(i) = dirs.iter().rposition(|s| *s == SINK_ANCHOR) {
+        return Some(sink(&dirs[i + 1..]));
+    }
     None
+}
+
+/// Below `cloudaudit.googleapis.com/`: `<log>/YYYY/MM/DD`.
+fn sink<'a>(segs: &[&'a str]) -> Node<'a> {
+    if segs.is_empty() {
+        return Node::SinkRoot;
+    }
+    match ymd(&segs[1..]) {
+        Some((date, used)) if segs.len() == 1 + used => Node::Sink { date },
+        // Not a date, or deeper than a day: not a layout a sink writes.
+        _ => Node::Malformed,
+    }
+}
+
+/// The period a sink file's name gives (`08:00:00_08:59:59_S0.json`: from 08:00:00 to the end
+/// of 08:59:59) on `day`, UTC. `None` for any other name.
+fn sink_file(name: &str, day: Date) -> Option<(Timestamp, Timestamp)> {
+    let stem = name.strip_suffix(".gz").unwrap_or(name);
+    let stem = stem.strip_suffix(".json")?;
+    let mut parts = stem.split('_');
+    let (first, last, shard) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let (kind, n) = shard.split_at_checked(1)?;
+    if !matches!(kind, "S" | "A") || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let time = |t: &str| {
+        let mut it = t.split(':');
+        let (h, m, s) = (it.next()?, it.next()?, it.next()?);
+        if it.next().is_some() {
+            return None;
+        }
+        jiff::civil::Time::new(num(h, 2)?, num(m, 2)?, num(s, 2)?, 0).ok()
+    };
+    let start = utc(day.to_datetime(time(first)?))?;
+    let end = utc(day.to_datetime(time(last)?))?
+        .checked_add(SignedDuration::from_secs(1))
+        .ok()?;
+    (end > start).then_some((start, end))
+}
+
+/// A sink file recognized by its name alone, under any log id: `…/YYYY/MM/DD/<period>.json`.
+fn sink_named(segs: &[&str]) -> Option<(Timestamp, Timestamp)> {
+    let (name, dirs) = segs.split_last()?;
+    let date = dirs.get(dirs.len().checked_sub(3)?..)?;
+    match ymd(date)? {
+        (DatePart::Day(day), 3) => sink_file(name, day),
+        _ => None,
+    }
 }
 
 fn is_account(s: &str) -> bool {
@@ -395,28 +513,25 @@ impl Filter {
         self.regions.is_empty() || self.regions.iter().any(|r| r == region)
     }
 
-    /// The end of the window files are read for: `until` plus the late-delivery slack.
-    fn files_until(&self) -> Option<Timestamp> {
-        self.until.map(|u| {
-            u.checked_add(SignedDuration::from_hours(LATE_DELIVERY_SLACK_HOURS))
-                .unwrap_or(u)
-        })
+    /// The window files of a layout are read for: `since` and `until` widened by the layout's
+    /// margins (for CloudTrail and the Activity Log, `until` plus the late-delivery slack).
+    fn files_window(&self, layout: Layout) -> (Option<Timestamp>, Option<Timestamp>) {
+        let (before, after) = layout.margins();
+        (
+            self.since.map(|s| s.checked_sub(before).unwrap_or(s)),
+            self.until.map(|u| u.checked_add(after).unwrap_or(u)),
+        )
     }
 
     /// Whether a period [start, end) of file dates may hold wanted events.
-    fn period_ok(&self, start: Timestamp, end: Timestamp) -> bool {
-        if self.since.is_some_and(|s| end <= s) {
-            return false;
-        }
-        if self.files_until().is_some_and(|u| start >= u) {
-            return false;
-        }
-        true
+    fn period_ok(&self, start: Timestamp, end: Timestamp, layout: Layout) -> bool {
+        let (from, to) = self.files_window(layout);
+        !(from.is_some_and(|f| end <= f) || to.is_some_and(|t| start >= t))
     }
 
-    fn date_ok(&self, date: DatePart) -> bool {
+    fn date_ok(&self, date: DatePart, layout: Layout) -> bool {
         match span(date) {
-            Some((s, e)) => self.period_ok(s, e),
+            Some((s, e)) => self.period_ok(s, e, layout),
             None => true,
         }
     }
@@ -434,17 +549,31 @@ impl Filter {
         let segs: Vec<&str> = key.split('/').collect();
         let dirs = &segs[..segs.len().saturating_sub(1)];
         match locate(dirs) {
-            None => true,
+            None => match sink_named(&segs) {
+                Some((start, end)) => self.period_ok(start, end, Layout::CloudLogging),
+                None => true,
+            },
             Some(Node::Trail {
                 account,
                 region: Some(region),
                 date: date @ DatePart::Day(_),
                 ..
-            }) => self.account_ok(account) && self.region_ok(region) && self.date_ok(date),
+            }) => {
+                self.account_ok(account)
+                    && self.region_ok(region)
+                    && self.date_ok(date, Layout::CloudTrail)
+            }
             Some(Node::Activity {
                 account,
                 date: date @ DatePart::Hour(_),
-            }) => self.account_ok(account) && self.date_ok(date),
+            }) => self.account_ok(account) && self.date_ok(date, Layout::ActivityLog),
+            // A sink's day: the file's own period when its name gives one, else the day.
+            Some(Node::Sink {
+                date: date @ DatePart::Day(day),
+            }) => match sink_file(segs.last().copied().unwrap_or(""), day) {
+                Some((start, end)) => self.period_ok(start, end, Layout::CloudLogging),
+                None => self.date_ok(date, Layout::CloudLogging),
+            },
             // Files at other levels of a layout (a stray file next to the day folders, a
             // digest): not CloudTrail's or the Activity Log's event files.
             Some(Node::TrailOther) => false,
@@ -469,7 +598,7 @@ impl Filter {
             };
         };
         match node {
-            Node::TrailRoot { .. } | Node::ActivityRoot => {
+            Node::TrailRoot { .. } | Node::ActivityRoot | Node::SinkRoot => {
                 if self.is_empty() {
                     Plan::Fetch(vec![prefix.to_string()])
                 } else {
@@ -502,21 +631,23 @@ impl Filter {
                 if !self.region_ok(region) {
                     return Plan::Prune;
                 }
-                self.plan_date(prefix, date, "")
+                self.plan_date(prefix, date, "", Layout::CloudTrail)
             }
             Node::Activity { account, date } => {
                 if !self.account_ok(account) {
                     return Plan::Prune;
                 }
-                self.plan_date(prefix, date, "d=")
+                self.plan_date(prefix, date, "d=", Layout::ActivityLog)
             }
+            // No project in a sink's path: only the window prunes it.
+            Node::Sink { date } => self.plan_date(prefix, date, "", Layout::CloudLogging),
         }
     }
 
     /// A prefix down to a date part: prune by the window, fetch a month day by day when it is
     /// only partly inside it.
-    fn plan_date(&self, prefix: &str, date: DatePart, day_key: &str) -> Plan {
-        if !self.date_ok(date) {
+    fn plan_date(&self, prefix: &str, date: DatePart, day_key: &str, layout: Layout) -> Plan {
+        if !self.date_ok(date, layout) {
             return Plan::Prune;
         }
         if !self.windowed() {
@@ -528,8 +659,8 @@ impl Filter {
                 let Some((start, end)) = span(date) else {
                     return Plan::Fetch(vec![prefix.to_string()]);
                 };
-                let inside = self.since.is_none_or(|s| start >= s)
-                    && self.files_until().is_none_or(|u| end <= u);
+                let (from, to) = self.files_window(layout);
+                let inside = from.is_none_or(|f| start >= f) && to.is_none_or(|t| end <= t);
                 if inside {
                     return Plan::Fetch(vec![prefix.to_string()]);
                 }
@@ -538,7 +669,7 @@ impl Filter {
                 };
                 let days = (1..=first.days_in_month())
                     .filter_map(|d| Date::new(y, m, d).ok())
-                    .filter(|d| self.date_ok(DatePart::Day(*d)))
+                    .filter(|d| self.date_ok(DatePart::Day(*d), layout))
                     .map(|d| format!("{prefix}{day_key}{:02}/", d.day()))
                     .collect::<Vec<_>>();
                 if days.is_empty() {
@@ -752,6 +883,130 @@ mod tests {
             ])
         );
         assert_eq!(f.plan(&format!("{sub}y=2026/m=09/")), Plan::Prune);
+    }
+
+    const SINK: &str = "cloudaudit.googleapis.com/activity/2026/11/18/02:00:00_02:59:59_S0.json";
+
+    #[test]
+    fn parses_a_cloud_logging_sink_file() {
+        let k = parse_key(SINK).unwrap();
+        assert_eq!(k.layout, Layout::CloudLogging);
+        assert_eq!(k.account, "");
+        assert_eq!((k.org_id, k.region), (None, None));
+        assert_eq!(k.start, ts("2026-11-18T02:00:00Z"));
+        assert_eq!(k.end, ts("2026-11-18T03:00:00Z"));
+        // Appended shards, data access, a custom prefix, gzip copies on disk.
+        for key in [
+            "cloudaudit.googleapis.com/activity/2026/11/18/02:00:00_02:59:59_A3.json",
+            "exports/org/cloudaudit.googleapis.com/data_access/2026/11/18/02:00:00_02:59:59_S12.json",
+            "/srv/gcs/cloudaudit.googleapis.com/activity/2026/11/18/02:00:00_02:59:59_S0.json.gz",
+        ] {
+            let k = parse_key(key).unwrap();
+            assert_eq!((k.layout, k.start), (Layout::CloudLogging, ts("2026-11-18T02:00:00Z")));
+        }
+        // Another name in a sink's day folder: the whole day.
+        let k = parse_key("cloudaudit.googleapis.com/activity/2026/11/18/copy.json").unwrap();
+        assert_eq!(
+            (k.start, k.end),
+            (ts("2026-11-18T00:00:00Z"), ts("2026-11-19T00:00:00Z"))
+        );
+        // Another log id: recognized by the file name below a date.
+        let k = parse_key("syslog/2015/01/13/08:00:00_08:59:59_S1.json").unwrap();
+        assert_eq!(
+            (k.layout, k.start),
+            (Layout::CloudLogging, ts("2015-01-13T08:00:00Z"))
+        );
+        for bad in [
+            "cloudaudit.googleapis.com/activity/2026/11/02:00:00_02:59:59_S0.json",
+            "cloudaudit.googleapis.com/activity/2026/11/31/02:00:00_02:59:59_S0.json",
+            "cloudaudit.googleapis.com/activity/2026/11/18/extra/02:00:00_02:59:59_S0.json",
+            "syslog/2015/01/13/08:00:00_08:59:59.json",
+            "syslog/2015/01/13/08:00:00_08:59:59_X1.json",
+            "syslog/2015/01/13/24:00:00_24:59:59_S0.json",
+            "syslog/2015/01/13/09:00:00_08:59:59_S0.json",
+            "syslog/2015/13/01/08:00:00_08:59:59_S0.json",
+            "08:00:00_08:59:59_S0.json",
+        ] {
+            assert_eq!(parse_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn keep_key_prunes_sink_files_by_their_hour() {
+        let f = Filter {
+            since: Some(ts("2026-11-18T05:00:00Z")),
+            until: Some(ts("2026-11-18T07:00:00Z")),
+            // The path names no project: an account filter prunes nothing here.
+            accounts: vec!["prod-web-4711".into()],
+            regions: vec![],
+        };
+        let hour =
+            |h: u32| SINK.replace("02:00:00_02:59:59", &format!("{h:02}:00:00_{h:02}:59:59"));
+        // The window's hours and one hour of margin either side.
+        for h in 4..=7 {
+            assert!(f.keep_key(&hour(h)), "{h}");
+        }
+        for h in [0, 1, 2, 3, 8, 9, 23] {
+            assert!(!f.keep_key(&hour(h)), "{h}");
+        }
+        assert!(f.keep_key(&hour(5).replace("_S0", "_A1")));
+        assert!(!f.keep_key(&hour(5).replace("2026/11/18", "2026/11/17")));
+        // Another name in the day folder: by its day.
+        assert!(f.keep_key("cloudaudit.googleapis.com/activity/2026/11/18/x.json"));
+        assert!(!f.keep_key("cloudaudit.googleapis.com/activity/2026/11/19/x.json"));
+        // Another log id, by the file name; files beside the layout's folders are not read.
+        assert!(f.keep_key("syslog/2026/11/18/06:00:00_06:59:59_S0.json"));
+        assert!(!f.keep_key("syslog/2026/11/18/12:00:00_12:59:59_S0.json"));
+        assert!(!f.keep_key("cloudaudit.googleapis.com/activity/2026/notes.json"));
+        // Without a window every sink file is read.
+        assert!(Filter::default().keep_key(&hour(0)));
+    }
+
+    #[test]
+    fn plan_walks_a_cloud_logging_sink() {
+        let f = Filter {
+            since: Some(ts("2026-11-18T22:30:00Z")),
+            until: Some(ts("2026-11-19T01:00:00Z")),
+            accounts: vec!["prod-web-4711".into()],
+            regions: vec![],
+        };
+        let root = "cloudaudit.googleapis.com/";
+        let log = format!("{root}activity/");
+        assert_eq!(f.plan(""), Plan::Descend("".into()));
+        assert_eq!(f.plan(root), Plan::Descend(root.into()));
+        assert_eq!(f.plan(&log), Plan::Descend(log.clone()));
+        assert_eq!(f.plan(&format!("{log}2025/")), Plan::Prune);
+        assert_eq!(
+            f.plan(&format!("{log}2026/")),
+            Plan::Descend(format!("{log}2026/"))
+        );
+        assert_eq!(f.plan(&format!("{log}2026/10/")), Plan::Prune);
+        // The day before (within the hour of margin) is not needed: 22:30 - 1 h is on 11/18.
+        assert_eq!(
+            f.plan(&format!("{log}2026/11/")),
+            Plan::Fetch(vec![
+                format!("{log}2026/11/18/"),
+                format!("{log}2026/11/19/")
+            ])
+        );
+        assert_eq!(f.plan(&format!("{log}2026/12/")), Plan::Prune);
+        assert_eq!(f.plan(&format!("{log}2026/11/20/")), Plan::Prune);
+        assert_eq!(
+            f.plan(&format!("{log}2026/11/19/")),
+            Plan::Fetch(vec![format!("{log}2026/11/19/")])
+        );
+        // Not a date below a log: not a sink's layout.
+        assert_eq!(f.plan(&format!("{log}latest/")), Plan::Prune);
+        // Nothing to prune: one listing of everything; an account alone prunes nothing.
+        assert_eq!(Filter::default().plan(root), Plan::Fetch(vec![root.into()]));
+        let acct = Filter {
+            accounts: vec!["other-project".into()],
+            ..Filter::default()
+        };
+        assert_eq!(acct.plan(&log), Plan::Fetch(vec![log.clone()]));
+        // Events are filtered by the project they name.
+        assert!(acct.keep_event(ts("2026-11-18T02:00:00Z"), "Other-Project", None));
+        assert!(!acct.keep_event(ts("2026-11-18T02:00:00Z"), "prod-web-4711", None));
     }
 
     #[test]

@@ -27,7 +27,7 @@
 //! size limit like any record).
 //!
 //! [`layout`] knows the archive layouts (CloudTrail organisation trails, the Activity Log
-//! archive) and plans which prefixes of a bucket, container or directory a reader can skip for
+//! archive, Cloud Logging sinks to Cloud Storage) and plans which prefixes of a bucket, container or directory a reader can skip for
 //! a time window, accounts and regions; it is pure (no client), shared by every archive reader.
 //!
 //! The crate does no normalization and does not depend on `cadet-core`: it hands out record
