@@ -11,7 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "backfill")]
 mod backfill;
 mod baseline;
-#[cfg(any(feature = "aws", feature = "hunt-blob"))]
+#[cfg(any(feature = "aws", feature = "hunt-blob", feature = "hunt-gcs"))]
 mod cloud_error;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;
@@ -74,7 +74,7 @@ struct ReportArgs {
 enum Command {
     /// Score events from files, directories or stdin and print verdicts.
     Detect(DetectArgs),
-    /// Hunt through historical archives (local, S3, Azure Blob) on every core, in event-time
+    /// Hunt through historical archives (local, S3, Azure Blob, Google Cloud Storage) on every core, in event-time
     /// order, with progress, a summary and an optional HTML report.
     Hunt(HuntArgs),
     /// Enqueue an archive's log files for the deployed functions (S3 → SQS for the Lambda,
@@ -294,10 +294,12 @@ struct DetectArgs {
 
 #[derive(Debug, clap::Args)]
 struct HuntArgs {
-    /// Local files or directories, `s3://BUCKET/PREFIX`, or Azure Blob container URLs
+    /// Local files or directories, `s3://BUCKET/PREFIX`, Azure Blob container URLs
     /// (`https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX`, a SAS token in the query or
     /// `AZURE_STORAGE_SAS_TOKEN`, or Shared Key with `AZURE_STORAGE_KEY`; the Azurite form
-    /// `http://127.0.0.1:PORT/ACCOUNT/CONTAINER/PREFIX`).
+    /// `http://127.0.0.1:PORT/ACCOUNT/CONTAINER/PREFIX`), or `gs://BUCKET/PREFIX` (a Cloud
+    /// Logging sink's bucket; a token in `GOOGLE_OAUTH_ACCESS_TOKEN`, or the metadata server's
+    /// on Google Cloud).
     #[arg(required = true)]
     sources: Vec<String>,
     /// Events at or after this time: RFC 3339 (`2026-10-01T00:00:00Z`), a date
@@ -307,7 +309,8 @@ struct HuntArgs {
     /// Events before this time (same forms as --since).
     #[arg(long, value_parser = parse_when)]
     until: Option<jiff::Timestamp>,
-    /// Only these AWS accounts / Azure subscriptions (repeat or comma-separate).
+    /// Only these AWS accounts / Azure subscriptions / Google Cloud projects (repeat or
+    /// comma-separate).
     #[arg(long, value_delimiter = ',')]
     account: Vec<String>,
     /// Only these AWS regions (repeat or comma-separate).
@@ -337,7 +340,7 @@ struct HuntArgs {
     /// Worker threads for local sources (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
-    /// Concurrent object reads (GETs) when a source is S3 or Blob storage.
+    /// Concurrent object reads (GETs) when a source is S3, Blob or Cloud Storage.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
     /// Progress bar on stderr: auto or always (drawn on a terminal only), never.
@@ -356,6 +359,11 @@ struct HuntArgs {
     /// Region of the S3 bucket (default: the AWS SDK chain, then us-east-1).
     #[arg(long)]
     s3_region: Option<String>,
+    /// Cloud Storage endpoint for `gs://` sources (a private endpoint, an emulator; plain http
+    /// carries no token). Default: `STORAGE_EMULATOR_HOST` (an emulator: no token), else
+    /// https://storage.googleapis.com.
+    #[arg(long, value_name = "URL")]
+    gcs_endpoint: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -584,6 +592,7 @@ fn main() -> ExitCode {
                     force_path_style: args.s3_force_path_style,
                     region: args.s3_region,
                 },
+                gcs_endpoint: args.gcs_endpoint,
             };
             hunt::run(&opts).unwrap_or_else(fail)
         }

@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::{digest, files_read, findings, stderr};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -145,17 +146,6 @@ fn cadet(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn findings(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// `cadet detect` over the records sorted by event time: what the hunt must print.
 fn reference(records: &[Placed], dir: &Path, keep: impl Fn(&Placed) -> bool) -> Vec<Value> {
     let mut sel: Vec<&Placed> = records.iter().filter(|p| keep(p)).collect();
@@ -163,46 +153,9 @@ fn reference(records: &[Placed], dir: &Path, keep: impl Fn(&Placed) -> bool) -> 
     let text: String = sel.iter().map(|p| format!("{}\n", p.record)).collect();
     let path = dir.join("sorted.jsonl");
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    let out = cadet(&[
-        "detect",
-        "--format",
-        "json",
-        "--all",
-        "--state",
-        "memory",
-        &path.display().to_string(),
-    ]);
+    let out = common::detect_all(&path);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     findings(&out)
-}
-
-/// Findings compared on what a scoring order changes: id, score, signals.
-fn digest(f: &[Value]) -> Vec<(String, i64, String)> {
-    let mut v: Vec<_> = f
-        .iter()
-        .map(|x| {
-            (
-                x["event_id"].as_str().unwrap_or_default().to_string(),
-                x["risk_score"].as_i64().unwrap_or(-1),
-                x["signals"].to_string(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// `hunt: N of M files` from the summary.
-fn files_read(err: &str) -> (usize, usize) {
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("hunt: ") && l.contains(" files, "))
-        .unwrap_or_else(|| panic!("no summary in {err}"));
-    let mut w = line["hunt: ".len()..].split_whitespace();
-    let n = w.next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
-    let _of = w.next();
-    let m = w.next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
-    (n, m)
 }
 
 #[test]
@@ -841,15 +794,7 @@ fn blob_activity_log_archive_hunt() {
             sel.iter().map(|p| format!("{}\n", p.2)).collect::<String>(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let out = cadet(&[
-            "detect",
-            "--format",
-            "json",
-            "--all",
-            "--state",
-            "memory",
-            &path.display().to_string(),
-        ]);
+        let out = common::detect_all(&path);
         findings(&out)
     };
     let url = format!(

@@ -15,7 +15,6 @@
 //! name the blob without the query string.
 
 use std::io::Read;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -23,7 +22,8 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Page, Store};
+use super::http::{text, transport};
+use super::{pages, Page, Store};
 
 /// Blob service REST version sent in `x-ms-version`.
 const API_VERSION: &str = "2021-08-06";
@@ -120,15 +120,7 @@ pub(crate) fn parse_url(url: &str) -> Result<Parsed> {
 /// Percent-encodes a blob name for a URL path: everything but unreserved characters,
 /// sub-delimiters, `:`, `@` and `/`.
 fn encode_path(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::http::encode(name, b"!$&'()*+,;=:@/")
 }
 
 /// HMAC-SHA256 of a Shared Key string-to-sign with the account key, base64.
@@ -162,12 +154,7 @@ pub(crate) fn connect(url: &str) -> Result<(Blob, String)> {
         ),
         (None, None) => Auth::Anonymous,
     };
-    let client = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        // Per request, body included: an hourly Activity Log blob is a few MB.
-        .timeout(Duration::from_secs(600))
-        .build()
-        .with_context(|| format!("{shown}: building the HTTP client"))?;
+    let client = super::http::client(shown)?;
     let blob = Blob {
         endpoint: p.endpoint,
         base_path: p.base_path,
@@ -316,20 +303,6 @@ pub(crate) fn parse_list(xml: &str, page: &mut Page) -> Result<Option<String>, S
     Ok(next)
 }
 
-/// A transport error as one line, without the URL (which may carry a SAS token): the endpoint
-/// that could not be reached and the operating system's reason.
-pub(crate) fn transport(endpoint: &str, e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let why = crate::cloud_error::innermost(&e);
-    if e.is_connect() {
-        format!("cannot reach {endpoint}: {why}; check the URL and the network")
-    } else if e.is_timeout() {
-        format!("{endpoint} did not answer in time ({why}); check the URL and the network")
-    } else {
-        crate::cloud_error::chain(&e).join(": ")
-    }
-}
-
 /// `HTTP 403 AuthorizationFailure: message` from an error response: the message's first
 /// sentence (Azure adds a request id and a time on lines of their own, and advice that does
 /// not apply here).
@@ -339,16 +312,7 @@ pub(crate) fn service_error(status: reqwest::StatusCode, body: &str) -> String {
         let close = format!("</{tag}>");
         body.split_once(&open)
             .and_then(|(_, r)| r.split_once(&close))
-            .map(|(v, _)| {
-                let line = v.lines().next().unwrap_or("").trim();
-                let sentence = line.split_once(". ").map_or(line, |(s, _)| s);
-                let sentence = sentence.trim_end_matches('.');
-                if sentence.chars().count() > 160 {
-                    sentence.chars().take(159).collect::<String>() + "…"
-                } else {
-                    sentence.to_string()
-                }
-            })
+            .map(|(v, _)| super::http::sentence(v))
     };
     match (pick("Code"), pick("Message")) {
         (Some(c), Some(m)) => format!("HTTP {} {c}: {m}", status.as_u16()),
@@ -368,42 +332,32 @@ impl Store for Blob {
         delimited: bool,
         on_page: &mut dyn FnMut(Page) -> bool,
     ) -> Result<(), String> {
-        let mut marker = String::new();
         let path = format!("/{}", encode_path(&self.container));
-        loop {
-            let mut page = Page::default();
-            let mut q = vec![
-                ("restype", "container"),
-                ("comp", "list"),
-                ("prefix", prefix),
-            ];
-            if delimited {
-                q.push(("delimiter", "/"));
-            }
-            if !marker.is_empty() {
-                q.push(("marker", marker.as_str()));
-            }
-            let what = || format!("{}: cannot list", self.name(prefix));
-            let resp = self
-                .get(&path, &q)
-                .send()
-                .map_err(|e| format!("{}: {}", what(), transport(&self.endpoint, e)))?;
-            let status = resp.status();
-            let body = resp
-                .text()
-                .map_err(|e| format!("{}: {}", what(), transport(&self.endpoint, e)))?;
-            if !status.is_success() {
-                return Err(format!("{}: {}", what(), self.refused(status, &body)));
-            }
-            let next = parse_list(&body, &mut page).map_err(|e| format!("{}: {e}", what()))?;
-            if !on_page(page) {
-                return Ok(());
-            }
-            match next {
-                Some(m) if !m.is_empty() => marker = m,
-                _ => return Ok(()),
-            }
-        }
+        let what = || format!("{}: cannot list", self.name(prefix));
+        pages(
+            what,
+            |marker| {
+                let mut q = vec![
+                    ("restype", "container"),
+                    ("comp", "list"),
+                    ("prefix", prefix),
+                ];
+                if delimited {
+                    q.push(("delimiter", "/"));
+                }
+                if let Some(m) = marker {
+                    q.push(("marker", m));
+                }
+                let (status, body) = text(self.get(&path, &q), &self.endpoint, &what)?;
+                if !status.is_success() {
+                    return Err(format!("{}: {}", what(), self.refused(status, &body)));
+                }
+                let mut page = Page::default();
+                let next = parse_list(&body, &mut page).map_err(|e| format!("{}: {e}", what()))?;
+                Ok((page, next))
+            },
+            on_page,
+        )
     }
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {

@@ -1,7 +1,7 @@
 //! `cadet hunt`: the `detect` pipeline over large historical archives.
 //!
 //! 1. **List.** Every SOURCE (a local file or directory, `s3://bucket/prefix`, an Azure Blob
-//!    container URL) is walked with the archive-layout planner of `cadet_ingest::layout`, so
+//!    container URL, `gs://bucket/prefix`) is walked with the archive-layout planner of `cadet_ingest::layout`, so
 //!    `--since/--until/--account/--region` skip whole prefixes before anything is read. One
 //!    thread lists, in order, and hands each object to the scan as it is listed, at most
 //!    [`LISTED_AHEAD`] ahead: the scan starts with the first object, and the listing of an
@@ -25,13 +25,19 @@
 
 #[cfg(feature = "hunt-blob")]
 mod blob;
-/// Shared Key signing (`cadet backfill` signs its Azure queue messages the same way).
-#[cfg(feature = "hunt-blob")]
-pub(crate) use blob::sign as blob_sign;
 /// One-line messages for Azure Storage refusals and transport failures (`cadet backfill`'s
 /// queue speaks the same REST dialect).
 #[cfg(feature = "backfill")]
-pub(crate) use blob::{service_error as storage_refusal, transport as storage_transport};
+pub(crate) use blob::service_error as storage_refusal;
+/// Shared Key signing (`cadet backfill` signs its Azure queue messages the same way).
+#[cfg(feature = "hunt-blob")]
+pub(crate) use blob::sign as blob_sign;
+#[cfg(feature = "backfill")]
+pub(crate) use http::transport as storage_transport;
+#[cfg(feature = "hunt-gcs")]
+mod gcs;
+#[cfg(any(feature = "hunt-blob", feature = "hunt-gcs"))]
+mod http;
 mod local;
 pub mod report;
 #[cfg(feature = "hunt-s3")]
@@ -59,7 +65,7 @@ use spill::{Collector, Pending};
 /// Options of one `hunt` run.
 #[derive(Debug)]
 pub struct Options {
-    /// Local paths, `s3://bucket/prefix`, Blob container URLs.
+    /// Local paths, `s3://bucket/prefix`, Blob container URLs, `gs://bucket/prefix`.
     pub sources: Vec<String>,
     /// Output format.
     pub format: Format,
@@ -81,12 +87,15 @@ pub struct Options {
     pub report: Option<PathBuf>,
     /// Worker threads for local files (None: one per core).
     pub jobs: Option<usize>,
-    /// Concurrent object reads when a source is remote (S3, Blob).
+    /// Concurrent object reads when a source is remote (S3, Blob, GCS).
     pub concurrency: usize,
     /// Show the progress bar (stderr is a TTY).
     pub progress: bool,
     /// S3 client settings.
     pub s3: S3Options,
+    /// `--gcs-endpoint`: the Cloud Storage endpoint (else `STORAGE_EMULATOR_HOST`, else
+    /// Google's).
+    pub gcs_endpoint: Option<String>,
 }
 
 /// S3 client settings (`--endpoint-url`, path-style addressing, region).
@@ -286,11 +295,15 @@ enum Kind {
     S3,
     #[cfg_attr(not(feature = "hunt-blob"), allow(dead_code))]
     Blob,
+    #[cfg_attr(not(feature = "hunt-gcs"), allow(dead_code))]
+    Gcs,
 }
 
 fn kind_of(source: &str) -> Kind {
     if source.starts_with("s3://") {
         Kind::S3
+    } else if source.starts_with("gs://") {
+        Kind::Gcs
     } else if source.starts_with("https://") || source.starts_with("http://") {
         Kind::Blob
     } else {
@@ -839,7 +852,7 @@ fn list_sources(
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let (store, base) = match connect(source, &opts.s3) {
+        let (store, base) = match connect(source, &opts.s3, opts.gcs_endpoint.as_deref()) {
             Ok(c) => c,
             Err(e) => {
                 // The message names the source (without a SAS token) and why.
@@ -888,7 +901,7 @@ fn walk(
 ) {
     match kind_of(source) {
         Kind::Local => local::walk(base, filter, emit),
-        Kind::S3 | Kind::Blob => {
+        Kind::S3 | Kind::Blob | Kind::Gcs => {
             walk_plan(base, filter, &|p, d, page| store.list(p, d, page), emit)
         }
     }
@@ -896,18 +909,23 @@ fn walk(
 
 /// Connects to a source: its store, and where its walk starts. An error is one line that
 /// names the source.
-fn connect(source: &str, s3: &S3Options) -> Result<(Arc<dyn Store>, String)> {
+fn connect(
+    source: &str,
+    s3: &S3Options,
+    gcs_endpoint: Option<&str>,
+) -> Result<(Arc<dyn Store>, String)> {
     match kind_of(source) {
         Kind::Local => Ok((Arc::new(local::Local), source.to_string())),
         Kind::S3 => connect_s3(source, s3),
         Kind::Blob => connect_blob(source),
+        Kind::Gcs => connect_gcs(source, gcs_endpoint),
     }
 }
 
 #[cfg(feature = "backfill")]
 /// Lists a whole source into memory (`cadet backfill`, which sorts the objects oldest first).
 fn list_all(source: &str, filter: &Filter, s3: &S3Options) -> Result<(Arc<dyn Store>, Listing)> {
-    let (store, base) = connect(source, s3)?;
+    let (store, base) = connect(source, s3, None)?;
     let mut listing = Listing::default();
     walk(source, store.as_ref(), &base, filter, &mut |l| {
         listing.add(l)
@@ -954,6 +972,17 @@ fn connect_blob(source: &str) -> Result<(Arc<dyn Store>, String)> {
     anyhow::bail!("{shown}: this cadet was built without the `hunt-blob` feature")
 }
 
+#[cfg(feature = "hunt-gcs")]
+fn connect_gcs(source: &str, endpoint: Option<&str>) -> Result<(Arc<dyn Store>, String)> {
+    let (store, prefix) = gcs::connect(source, endpoint)?;
+    Ok((Arc::new(store), prefix))
+}
+
+#[cfg(not(feature = "hunt-gcs"))]
+fn connect_gcs(source: &str, _: Option<&str>) -> Result<(Arc<dyn Store>, String)> {
+    anyhow::bail!("{source}: this cadet was built without the `hunt-gcs` feature")
+}
+
 /// One listing call's result: common prefixes ("directories"), keys with sizes, and entries
 /// that could not be read (reported, the rest goes on).
 #[derive(Debug, Default)]
@@ -961,6 +990,53 @@ pub(crate) struct Page {
     pub dirs: Vec<String>,
     pub keys: Vec<(String, u64)>,
     pub errors: Vec<String>,
+}
+
+/// `SCHEME://bucket/prefix` → (bucket, prefix), for `s3://` and `gs://` sources.
+#[cfg(any(feature = "hunt-s3", feature = "hunt-gcs"))]
+pub(crate) fn bucket_url(url: &str, scheme: &str) -> Result<(String, String)> {
+    let usage = || format!("expected {scheme}://BUCKET/PREFIX");
+    let rest = url
+        .strip_prefix(scheme)
+        .and_then(|r| r.strip_prefix("://"))
+        .ok_or_else(|| anyhow::anyhow!(usage()))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        anyhow::bail!("{}: the bucket name is empty", usage());
+    }
+    if bucket.contains(['?', '#']) {
+        anyhow::bail!("{}: `{bucket}` is not a bucket name", usage());
+    }
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+/// Drives a paged listing: `fetch(token)` gets one page (`None`: the first) and the token of
+/// the next (`None` or empty: it was the last); every page goes to `on_page`, which stops the
+/// listing by returning false. The first error ends it, and so does a token sent twice in a
+/// row (a service that would list the same page forever); `what` names the listing then.
+#[cfg(any(feature = "hunt-s3", feature = "hunt-blob", feature = "hunt-gcs"))]
+pub(crate) fn pages(
+    what: impl Fn() -> String,
+    mut fetch: impl FnMut(Option<&str>) -> Result<(Page, Option<String>), String>,
+    on_page: &mut dyn FnMut(Page) -> bool,
+) -> Result<(), String> {
+    let mut token: Option<String> = None;
+    loop {
+        let (page, next) = fetch(token.as_deref())?;
+        if !on_page(page) {
+            return Ok(());
+        }
+        match next {
+            Some(t) if token.as_deref() == Some(t.as_str()) => {
+                return Err(format!(
+                    "{}: the service sent the same continuation token twice; listing stopped",
+                    what()
+                ))
+            }
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// A lister: `list(prefix, delimited, page)` as [`Store::list`].
@@ -1033,6 +1109,49 @@ fn take(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(any(feature = "hunt-s3", feature = "hunt-blob", feature = "hunt-gcs"))]
+    #[test]
+    fn pages_follow_tokens_and_stop() {
+        let page = |k: &str| Page {
+            keys: vec![(k.to_string(), 1)],
+            ..Page::default()
+        };
+        // Three pages, then the end; the caller can stop after the first.
+        let tokens = [None, Some("t1"), Some("t2")];
+        let mut seen = Vec::new();
+        let result = pages(
+            || "x".into(),
+            |t| {
+                seen.push(t.map(str::to_string));
+                let i = tokens.iter().position(|x| *x == t).unwrap_or(9);
+                Ok((
+                    page(&i.to_string()),
+                    tokens.get(i + 1).copied().flatten().map(|s| s.to_string()),
+                ))
+            },
+            &mut |_| true,
+        );
+        assert_eq!(result, Ok(()));
+        assert_eq!(seen, vec![None, Some("t1".into()), Some("t2".into())]);
+        let mut calls = 0;
+        let result = pages(
+            || "x".into(),
+            |_| {
+                calls += 1;
+                Ok((page("a"), Some("more".into())))
+            },
+            &mut |_| false,
+        );
+        assert_eq!((result, calls), (Ok(()), 1));
+        // The same token again: an error naming the listing, not a loop.
+        let result = pages(
+            || "gs://b/p".into(),
+            |_| Ok((page("a"), Some("same".into()))),
+            &mut |_| true,
+        );
+        assert!(result.is_err_and(|e| e.starts_with("gs://b/p: ") && e.contains("twice")));
+    }
 
     #[test]
     fn skips_only_unrelated_cloudtrail_records() {

