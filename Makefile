@@ -79,7 +79,8 @@ invoke-azure: ## Run the Azure handler on one event as the Functions host would:
 package-azure: ## Zip the Azure Function app (host.json, detect/function.json, release cadet-azure) into dist/azure/cadet-azure.zip
 	bash scripts/package-azure.sh
 
-# Python tools (moto server for the Lambda tests, checkov for lint-infra) in the project's venv.
+# Python tools (moto server for the Lambda tests, fake-gcs-server for the GCS hunt tests, checkov
+# for lint-infra) in the project's venv.
 .venv/bin/moto_server: scripts/requirements-test.txt
 	test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q -r scripts/requirements-test.txt
