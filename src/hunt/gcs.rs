@@ -332,7 +332,7 @@ impl Gcs {
             .map_err(|e| fail(transport("the metadata server", e)))?;
         let t: TokenResponse = serde_json::from_str(&body)
             .map_err(|_| fail("an unreadable token response".to_string()))?;
-        let life = Duration::from_secs(t.expires_in.saturating_sub(60).max(1));
+        let life = Duration::from_secs(t.expires_in.saturating_sub(60));
         Ok((t.access_token, Instant::now() + life))
     }
 
@@ -523,5 +523,59 @@ mod tests {
         );
         assert_eq!(service_error(s, "Not Found\n"), "HTTP 404: Not Found");
         assert_eq!(service_error(s, "<html><body>x</body></html>"), "HTTP 404");
+    }
+
+    /// The metadata server's token is asked for with `Metadata-Flavor: Google`, cached, and
+    /// renewed once it is within a minute of expiring.
+    #[test]
+    fn caches_and_renews_the_metadata_token() {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let asked = Arc::new(AtomicUsize::new(0));
+        let seen = asked.clone();
+        // Two answers: the first expires within the minute of margin, the second does not.
+        std::thread::spawn(move || {
+            for (conn, expires) in listener.incoming().flatten().zip([30, 3599]) {
+                let mut reader = BufReader::new(conn);
+                let (mut line, mut flavoured) = (String::new(), false);
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    flavoured |= line.eq_ignore_ascii_case("metadata-flavor: google\r\n");
+                    line.clear();
+                }
+                let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                let body = if flavoured {
+                    format!(
+                        r#"{{"access_token":"tok{n}","expires_in":{expires},"token_type":"Bearer"}}"#
+                    )
+                } else {
+                    String::new()
+                };
+                let status = if flavoured { "200 OK" } else { "403 Forbidden" };
+                let _ = write!(
+                    reader.into_inner(),
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let gcs = Gcs {
+            endpoint: DEFAULT_ENDPOINT.into(),
+            bucket: "b".into(),
+            auth: Auth::Metadata {
+                url: format!("http://127.0.0.1:{port}/computeMetadata/v1/instance/service-accounts/default/token"),
+                cached: Mutex::new(None),
+            },
+            client: super::super::http::client("test").unwrap_or_else(|e| panic!("{e}")),
+        };
+        let token = || gcs.token().unwrap_or_else(|e| panic!("{e}"));
+        // 30 s left is inside the minute of margin: renewed at the next request.
+        assert_eq!(token().as_deref(), Some("tok1"));
+        assert_eq!(token().as_deref(), Some("tok2"));
+        assert_eq!(token().as_deref(), Some("tok2"));
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+        assert!(!format!("{gcs:?}").contains("tok"));
     }
 }
