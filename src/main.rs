@@ -361,7 +361,7 @@ struct HuntArgs {
     s3_region: Option<String>,
     /// Cloud Storage endpoint for `gs://` sources (a private endpoint, an emulator; plain http
     /// carries no token). Default: `STORAGE_EMULATOR_HOST` (an emulator: no token), else
-    /// https://storage.googleapis.com.
+    /// `https://storage.googleapis.com`.
     #[arg(long, value_name = "URL")]
     gcs_endpoint: Option<String>,
     #[command(flatten)]
