@@ -5,8 +5,9 @@
 //!
 //! The export holds more than 1,000 objects in one day, so a listing takes more than one page
 //! (the API's maximum), a line that is not JSON (it costs only itself), a gzip file, an object
-//! stored gzip-encoded, and damaged files outside the window that must never be read. The
-//! reference for each hunt is `cadet detect` over the same entries sorted by event time.
+//! stored gzip-encoded, and damaged files outside the window that must never be read. Each
+//! hunt must print one finding per startup-script write inside the window (project filter
+//! applied) and exactly what `cadet detect` prints over the same entries sorted by event time.
 #![cfg(feature = "hunt-gcs")]
 
 mod common;
@@ -257,7 +258,8 @@ fn check_window_hunt(
     for outside in ["09:00:00_09:59:59", "/2026/11/10/", "/2026/10/31/"] {
         assert!(!err.contains(outside), "{outside} was read: {err}");
     }
-    // A record is rejected: exit 2.
+    // The bad line, and only it, is rejected: exit 2.
+    assert_eq!(summary_count(&err, "rejected records"), 1, "{err}");
     assert_eq!(out.status.code(), Some(2), "{err}");
     // The entries of hours 01 to 06 in the logs listed.
     let entries = export
@@ -278,6 +280,38 @@ fn check_window_hunt(
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no record count in {err}"));
     assert_eq!(records, entries + 1, "{err}");
+}
+
+/// The insertIds of the startup-script writes inside the window of `projects` (sorted): the
+/// findings a windowed hunt prints.
+fn startup_writes(export: &Export, projects: &[&str]) -> Vec<String> {
+    let mut ids: Vec<String> = export
+        .entries
+        .iter()
+        .filter(|(p, t, e)| {
+            projects.contains(p)
+                && t.as_str() >= SINCE
+                && t.as_str() < UNTIL
+                && e["protoPayload"]["methodName"] == "v1.compute.instances.setMetadata"
+        })
+        .map(|(_, _, e)| e["insertId"].as_str().unwrap_or_default().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The event ids of a run's findings (sorted), each checked to be a startup-script write.
+fn finding_ids(out: &Output) -> Vec<String> {
+    let mut ids: Vec<String> = findings(out)
+        .iter()
+        .map(|f| {
+            assert_eq!(f["operation"], "compute.instances.setMetadata", "{f}");
+            assert!(f["signals"].to_string().contains("startup script"), "{f}");
+            f["event_id"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
 }
 
 #[test]
@@ -304,6 +338,44 @@ fn local_sink_export_is_pruned_by_hour_and_day() {
     );
     let want = reference(&export, &dir, |_, _| true);
     assert_eq!(digest(&findings(&out)), digest(&want), "{}", stderr(&out));
+    let writes = startup_writes(&export, &PROJECTS);
+    assert_eq!(writes.len(), 8);
+    assert_eq!(finding_ids(&out), writes, "{}", stderr(&out));
+    // Hour 01's file is read (the margin) but its two writes are before --since.
+    assert_eq!(
+        summary_count(&stderr(&out), "outside the window/accounts/regions"),
+        2
+    );
+
+    // One project: the same files (the paths name none), its events only.
+    let out = cadet(
+        &[
+            "hunt",
+            "--format",
+            "json",
+            "--all",
+            "--since",
+            SINCE,
+            "--until",
+            UNTIL,
+            "--account",
+            PROJECTS[1],
+            &src,
+        ],
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(
+        files_read(&err),
+        (export.in_window(""), export.in_window(""))
+    );
+    let writes = startup_writes(&export, &PROJECTS[1..]);
+    assert_eq!(writes.len(), 4);
+    assert_eq!(finding_ids(&out), writes, "{err}");
+    assert_eq!(
+        summary_count(&err, "outside the window/accounts/regions"),
+        6
+    );
 
     // Without a window everything is read, the damaged files too: one error line each.
     let out = cadet(&["hunt", "--format", "json", "--all", &src], &[]);
@@ -315,6 +387,8 @@ fn local_sink_export_is_pruned_by_hour_and_day() {
         "{err}"
     );
     assert_eq!(summary_count(&err, "unreadable objects"), 3, "{err}");
+    // Every startup-script write of the export: hours 01 to 05.
+    assert_eq!(findings(&out).len(), 10, "{err}");
 }
 
 /// A `POST …/upload/storage/v1/b/BUCKET/o?uploadType=media` of one object.
@@ -379,6 +453,12 @@ fn gcs_sink_export_hunt_pages_prunes_and_reports() {
     check_window_hunt(&out, &export, export.in_window(""), &both, &bucket);
     let want = reference(&export, &dir, |_, _| true);
     assert_eq!(digest(&findings(&out)), digest(&want), "{}", stderr(&out));
+    assert_eq!(
+        finding_ids(&out),
+        startup_writes(&export, &PROJECTS),
+        "{}",
+        stderr(&out)
+    );
 
     // One log's prefix, through --gcs-endpoint: data_access is not listed.
     let activity = format!("gs://{BUCKET}/cloudaudit.googleapis.com/activity/");
@@ -408,6 +488,7 @@ fn gcs_sink_export_hunt_pages_prunes_and_reports() {
         !e["insertId"].as_str().unwrap_or("").starts_with("-data")
     });
     assert_eq!(digest(&findings(&out)), digest(&want), "{}", stderr(&out));
+    assert_eq!(finding_ids(&out), startup_writes(&export, &PROJECTS));
     assert!(!stderr(&out).contains("ya29."));
 
     // A bucket that does not exist: one line naming it and the service's answer, exit 1.

@@ -37,10 +37,11 @@
 //! dated before `since` is needed. A file dated after `until` may still hold earlier events
 //! (CloudTrail delivers within minutes but does not guarantee it; the Activity Log archive can
 //! lag too), so files up to [`LATE_DELIVERY_SLACK_HOURS`] after `until` are kept. A Cloud
-//! Logging sink's files are dated by the entries' own time, not by delivery (late entries go to
-//! `A<n>` shards of their own hour), so they are read for [`SINK_MARGIN_HOURS`] either side of
-//! the window instead: a margin for an event time the normalizer takes from another field than
-//! the entry's `timestamp` (the request's own time is a few hundred milliseconds apart).
+//! Logging sink's files are dated by the entries' own UTC time, not by delivery (late entries
+//! go to `A<n>` shards of their own hour), so they are read for [`SINK_MARGIN_HOURS`] either
+//! side of the window instead of a day after it: cadet's event time is the entry's
+//! `timestamp`, and Google's page does not say whether a sink files an entry by that or by its
+//! `receiveTimestamp` (seconds later, minutes for a late entry).
 //!
 //! Listing is planned top-down: call [`Filter::plan`] on the base prefix, then on every common
 //! prefix (sub-"directory") a delimiter listing returns; check every listed key with
