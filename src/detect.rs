@@ -248,7 +248,14 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         let source = match source {
             Ok(s) => s,
             Err(w) => {
-                eprintln!("error: {}: cannot read: {}", w.path, w.error);
+                match remote_scheme(&w.path) {
+                    // A bucket or container is not a path: say which command reads it.
+                    Some(kind) => eprintln!(
+                        "error: {}: cannot read: detect reads local files and stdin; {kind} is read by `cadet hunt --state STATE {}` (the same scoring, events sorted by time)",
+                        w.path, w.path
+                    ),
+                    None => eprintln!("error: {}: cannot read: {}", w.path, w.error),
+                }
                 tally.unreadable += 1;
                 continue;
             }
@@ -339,4 +346,17 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         eprintln!("warning: {e}");
     }
     Ok(tally)
+}
+
+/// What kind of remote source a missing path names, if it is a URL `cadet hunt` reads.
+fn remote_scheme(path: &str) -> Option<&'static str> {
+    if path.starts_with("s3://") {
+        Some("an S3 bucket")
+    } else if path.starts_with("gs://") {
+        Some("a Cloud Storage bucket")
+    } else if path.starts_with("https://") || path.starts_with("http://") {
+        Some("a Blob container URL")
+    } else {
+        None
+    }
 }

@@ -634,3 +634,23 @@ fn enrich_without_credentials_is_one_line_per_enricher() {
         "{err}"
     );
 }
+
+#[test]
+fn detect_points_a_bucket_at_hunt_and_reads_the_gcp_samples() {
+    let (findings, stderr, code) =
+        run_json(&["gs://org-audit-logs/cloudaudit.googleapis.com/"], None);
+    assert!(findings.is_empty());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "a Cloud Storage bucket is read by `cadet hunt --state STATE gs://org-audit-logs/"
+        ),
+        "{stderr}"
+    );
+    // The Cloud Audit Log samples, a Pub/Sub push among them, all normalize.
+    let dir = root().join("events/gcp");
+    let (findings, stderr, code) = run_json(&[&dir.display().to_string()], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(findings.len() >= 16, "{}", findings.len());
+    assert!(findings.iter().all(|f| f["provider"] == "gcp"));
+}
