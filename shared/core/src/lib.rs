@@ -3,9 +3,9 @@
 //!
 //! The pipeline is `normalize → score → (observe) → publish`; this crate holds the first two and
 //! the finding formats, and does no I/O at all: no files, no network, no clock, no environment.
-//! Adapters (the CLI, the AWS Lambda, the Azure Function) feed it JSON text and hand its
-//! [`Finding`]s to sinks. Keeping I/O out is enforced by the dependency list, and makes every
-//! verdict reproducible from the event, the baseline and the policy alone.
+//! Adapters (the CLI, the AWS Lambda, the Azure Function, the same binary on Cloud Run) feed it
+//! JSON text and hand its [`Finding`]s to sinks. Keeping I/O out is enforced by the dependency
+//! list, and makes every verdict reproducible from the event, the baseline and the policy alone.
 //!
 //! - [`normalize()`] turns any supported record shape into a provider-neutral [`CommandEvent`],
 //!   or `None` for events that are not cloud administration commands.

@@ -559,7 +559,7 @@ pub struct Process {
 pub struct Related {
     /// The joined event's id.
     pub event_id: String,
-    /// Its provider (`aws`, `azure`).
+    /// Its provider (`aws`, `azure`, `gcp`).
     pub provider: Provider,
     /// Its operation (`ssm:SendCommand`, `agent_process`, an Azure operation).
     pub operation: String,
