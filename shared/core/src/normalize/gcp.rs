@@ -105,7 +105,6 @@ struct RequestMetadata {
 #[serde(default)]
 struct Status {
     code: Option<i64>,
-    message: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -222,7 +221,6 @@ pub(super) fn normalize(entry: &Entry<'_>) -> Result<Option<CommandEvent>, Norma
     } else {
         (Outcome::Success, None)
     };
-    let _ = &log.status.message;
 
     Ok(Some(CommandEvent {
         provider: Provider::Gcp,
