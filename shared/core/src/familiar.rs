@@ -51,6 +51,10 @@ pub const OUT_OF_CHARACTER: &[SignalId] = &[
     SignalId::TamperThenCommand,
 ];
 
+/// Runs of an action after which the principal's own history shows a habit of it (its
+/// document, its credentials); below it, its peer's history is consulted as well.
+pub const HABIT_RUNS: u64 = 3;
+
 /// The shape signals about how targets were chosen, which a new class of machines
 /// ([`SignalId::NewTargetClass`]) keeps at full weight.
 pub const TARGET_SHAPE: &[SignalId] = &[SignalId::TagTarget, SignalId::ManyTargets];
@@ -99,7 +103,7 @@ fn partial(days: u32, needed: u32) -> f64 {
 /// Why the shape signal `id` of `e` is its team's habit (documents and clients), if it is.
 fn team_evidence(id: SignalId, e: &CommandEvent, team: &Profile) -> Option<String> {
     let now = e.event_time;
-    if team.actions.get(&e.action).copied().unwrap_or(0) < 3 {
+    if team.actions.get(&e.action).copied().unwrap_or(0) < HABIT_RUNS {
         return None;
     }
     let s = match id {
@@ -148,7 +152,7 @@ fn own_evidence(
             let needed = policy.thresholds.routine_min_active_days;
             // Azure Run Command names no document: the action is the script runner.
             let Some(name) = e.document.as_ref().map(|d| &d.name) else {
-                let strength = if runs >= 3 {
+                let strength = if runs >= HABIT_RUNS {
                     partial(days, needed)
                 } else {
                     0.0
@@ -162,7 +166,7 @@ fn own_evidence(
             };
             let value = doc_value(name);
             let (s, strength, how) = match established(&p.documents, &value, now) {
-                Some(s) if runs >= 3 => (s, 1.0, "its usual document"),
+                Some(s) if runs >= HABIT_RUNS => (s, 1.0, "its usual document"),
                 _ => (
                     recurring(&p.documents, &value, now)?,
                     0.5,
@@ -234,7 +238,7 @@ fn own_evidence(
             // these credentials is a third of the habit (`routine_min_active_days`), so a
             // sparse user's key is not an unknown key's on their fourth week.
             let needed = policy.thresholds.routine_min_active_days;
-            let strength = if commands >= 3 {
+            let strength = if commands >= HABIT_RUNS {
                 partial(days, needed)
             } else if commands >= 1 {
                 partial(days, needed).min(0.5)

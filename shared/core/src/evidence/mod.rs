@@ -53,13 +53,17 @@ fn age_days(p: &Profile, t: Timestamp) -> i64 {
     t.duration_since(p.first_seen).as_hours() / 24
 }
 
-/// Whether peer history is consulted: while the principal's own history is young, or when the
-/// event does something new to it (a first action here may be routine elsewhere).
+/// Whether peer history is consulted: while the principal's own history is young, when the
+/// event does something new to it (a first action here may be routine elsewhere), or when its
+/// own history of this action is thin (fewer than [`crate::familiar::HABIT_RUNS`] runs: a
+/// pipeline that touches each project's OS policies once a fortnight shows its habit across
+/// the projects, not in one).
 pub fn wants_peer(own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> bool {
     e.action != Action::Context
         && own.is_none_or(|p| {
             p.events == 0
                 || age_days(p, e.event_time) < i64::from(policy.thresholds.routine_min_days)
+                || p.actions.get(&e.action).copied().unwrap_or(0) < crate::familiar::HABIT_RUNS
                 || p.novelties(e) != 0
         })
 }
@@ -142,9 +146,11 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     let own_bits = novel;
     if let Some(pp) = peer_profile {
         let peer_bits = pp.novelties(e);
-        // Own history of nothing: judge documents and clients against the peer alone.
+        // Own history of nothing: judge documents and clients against the peer alone. A
+        // value the alerted episode introduced minutes ago stays new, though the peer (which
+        // records the same calls) has now seen it too.
         novel = if own.is_some() {
-            novel & peer_bits
+            (novel & peer_bits) | fresh
         } else {
             peer_bits
         };
@@ -159,6 +165,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     if expected.is_some() {
         novel &= !NOVEL_NETWORK;
     }
+    let own_young = own.is_none_or(|p| age_days(p, e.event_time) < i64::from(th.routine_min_days));
     // The team vouches for what is new to this principal but established for its team.
     let team_known = match history.team {
         Some(t) if command => {
@@ -181,7 +188,6 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         _ => None,
     };
     // The peer vouches when it explains away a novelty, or stands in for a young history.
-    let own_young = own.is_none_or(|p| age_days(p, e.event_time) < i64::from(th.routine_min_days));
     if let Some(reason) = team_known {
         vouch(out, policy, SignalId::TeamHistory, own_young, reason);
     }
@@ -594,8 +600,10 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             out,
         );
     }
-    // A denied call of the principal's usual shape is still its usual shape.
+    // A denied call of the principal's usual shape is still its usual shape. Within an
+    // episode that already alerted, only the principal's own habits vouch for the shape.
     if e.action != Action::Context {
+        let peer_profile = peer_profile.filter(|_| episode.is_none());
         crate::familiar::discount(e, p, peer_profile, history.team, policy, out);
     }
 

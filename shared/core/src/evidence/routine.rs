@@ -8,7 +8,7 @@ use crate::model::CommandEvent;
 use crate::owner::Expected;
 use crate::policy::Policy;
 use crate::profile::{
-    active_days, client_of, doc_value, network_of, utc_day, Period, Profile, Seen,
+    active_days, client_of, doc_value, network_of, target_classes, utc_day, Period, Profile, Seen,
 };
 use crate::signals::{SignalId, Signals};
 
@@ -84,6 +84,8 @@ pub(super) fn routine_credit(
             // network, client or document first seen minutes ago (earlier in the same burst)
             // stays novel for the whole burst.
             let settled = e.event_time - SignedDuration::from_hours(24);
+            let target_settled =
+                e.event_time - SignedDuration::from_hours(24 * i64::from(th.routine_target_days));
             let established = |list: &[Seen], v: Option<String>| {
                 v.is_none_or(|v| {
                     list.iter().any(|s| {
@@ -100,14 +102,24 @@ pub(super) fn routine_credit(
                 && established(
                     &p.documents,
                     e.document.as_ref().map(|d| doc_value(&d.name)),
-                );
+                )
+                // Machines are its routine once it has worked on them on two days and for a
+                // week (`routine_target_days`): a known person working through a new class of
+                // machines one day at a time keeps the shape of the call visible.
+                && target_classes(e).iter().all(|c| {
+                    p.targets.iter().any(|s| {
+                        &s.value == c
+                            && s.first <= target_settled
+                            && utc_day(s.last) > utc_day(s.first)
+                    })
+                });
             if routine {
                 push_routine(
                     out,
                     policy,
                     SignalId::EstablishedRoutine,
                     format!(
-                        "routine for this principal: {count} commands ({this} {}) on {days} distinct days over {age} days, from networks, clients and documents each recurring across days ({})",
+                        "routine for this principal: {count} commands ({this} {}) on {days} distinct days over {age} days, from networks, clients, documents and machines each recurring across days ({})",
                         e.action,
                         top_values(&p.networks, 2)
                     ),

@@ -215,6 +215,10 @@ pub struct Thresholds {
     pub routine_min_active_days: u32,
     /// Earlier events of the same action before activity can count as `established_routine`.
     pub routine_min_events: u64,
+    /// Days since a principal first worked on a class of machines (and on a later day again)
+    /// before calls to it can count as `established_routine`: a new class stays visible for
+    /// its first week.
+    pub routine_target_days: u32,
     /// Earlier occurrences of the same (action, document, targets, network, client) at a
     /// regular cadence (hourly, daily, weekly) before the next one counts as
     /// `recurring_routine`: "5" means a job that ran 5 days in a row is routine on day 6.
@@ -277,6 +281,7 @@ impl Default for Thresholds {
             routine_min_days: 14,
             routine_min_active_days: 3,
             routine_min_events: 10,
+            routine_target_days: 7,
             cadence_min_repeats: 5,
             cadence_tolerance_minutes: 60,
             habit_lookback_days: 28,

@@ -133,10 +133,17 @@ pub fn peer_id(e: &CommandEvent) -> Option<String> {
         PrincipalKind::AzureUser
         | PrincipalKind::ServicePrincipal
         | PrincipalKind::ManagedIdentity => format!("oid:{}", p.id),
-        // Google accounts and service accounts are emails, the same in every project.
-        PrincipalKind::GoogleUser | PrincipalKind::GcpServiceAccount => {
-            format!("email:{}", p.id)
-        }
+        // A user-managed service account is named per project
+        // (`terraform@<project>.iam.gserviceaccount.com`): the same name in every project is
+        // the same workload deployed per project, as a role name is across AWS accounts.
+        PrincipalKind::GcpServiceAccount => match p.id.split_once('@') {
+            Some((name, domain)) if domain.ends_with(".iam.gserviceaccount.com") => {
+                format!("gsa:{name}")
+            }
+            _ => format!("email:{}", p.id),
+        },
+        // Google accounts are emails, the same in every project.
+        PrincipalKind::GoogleUser => format!("email:{}", p.id),
         _ => return None,
     };
     (id.len() > 5).then(|| id.to_ascii_lowercase())

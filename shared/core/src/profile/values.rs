@@ -206,7 +206,14 @@ pub(crate) fn hour_of_week(t: Timestamp) -> usize {
 /// instance ids carry no class (instances are replaced all the time) and give none.
 pub fn target_classes(e: &CommandEvent) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for sel in e.targets.selector.iter().flat_map(|s| s.split(' ')) {
+    // `* in project p1` (Google Cloud's project-wide metadata): the scope after ` in ` says
+    // where the wildcard applies, not a class of machines.
+    let selectors = e
+        .targets
+        .selector
+        .iter()
+        .map(|s| s.split(" in ").next().unwrap_or(s));
+    for sel in selectors.flat_map(|s| s.split(' ')) {
         if !sel.is_empty() && sel != "*" {
             out.push(truncate(format!("{CLASS}{}", sel.to_ascii_lowercase())));
         }
