@@ -676,3 +676,110 @@ fn a_person_editing_the_document_they_run_every_week_is_not_a_chain_and_a_new_on
         v.signals
     );
 }
+
+#[test]
+fn a_known_person_on_machines_they_never_worked_on_stays_visible_for_a_week() {
+    // Four weeks of an IAM user's weekday script on the web machines (at no fixed time), then
+    // the db machines every weekday for two weeks.
+    let store = MemoryStore::new();
+    let key = json!({"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCOUNT}:user/lee"),
+        "accountId": ACCOUNT, "accessKeyId": "AKIAEXAMPLELEE00001", "userName": "lee"});
+    let call = |id: String, time: String, tag: &str| Call {
+        id,
+        time,
+        name: "SendCommand",
+        identity: key.clone(),
+        ip: "198.51.100.9".into(),
+        request: script_by_tag(tag),
+    };
+    for day in (0..28).filter(|d| d % 7 < 5) {
+        let v = run(
+            &store,
+            &cloudtrail(call(format!("w-{day}"), at(day, 8 + (day * 3) % 9, 0), "web")),
+        );
+        if day >= 21 {
+            assert!(
+                ids(&v).contains(&SignalId::EstablishedRoutine),
+                "day {day}: {:?}",
+                v.signals
+            );
+        }
+    }
+    let mut scores = Vec::new();
+    for day in (28..42).filter(|d| d % 7 < 5) {
+        let v = run(
+            &store,
+            &cloudtrail(call(format!("d-{day}"), at(day, 8 + (day * 3) % 9, 0), "db")),
+        );
+        let routine = ids(&v).contains(&SignalId::EstablishedRoutine);
+        scores.push((day, v.risk_score, routine));
+    }
+    // The first week on the db machines: no routine credit, the shape stays at least low.
+    for (day, score, routine) in &scores {
+        if *day < 35 {
+            assert!(!routine && *score >= 20, "{scores:?}");
+        }
+    }
+    // From a week after the first call, worked on again since, the db machines are routine.
+    assert!(
+        scores.iter().any(|(day, _, routine)| *day >= 35 && *routine),
+        "{scores:?}"
+    );
+}
+
+/// A Cloud Audit Log entry of an OS policy assignment update by `email` in `project`.
+fn os_policy_update(id: &str, time: &str, email: &str, project: &str, ip: &str) -> Value {
+    let resource =
+        format!("projects/{project}/locations/europe-west1-b/osPolicyAssignments/ops-agent");
+    json!({"insertId": id, "logName": format!("projects/{project}/logs/cloudaudit.googleapis.com%2Fdata_access"),
+        "timestamp": time, "receiveTimestamp": time, "severity": "NOTICE",
+        "resource": {"type": "audited_resource", "labels": {"project_id": project, "service": "osconfig.googleapis.com"}},
+        "protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog", "status": {},
+            "authenticationInfo": {"principalEmail": email},
+            "requestMetadata": {"callerIp": ip, "callerSuppliedUserAgent": "Terraform/1.9.8 (+https://www.terraform.io) terraform-provider-google/6.12.0"},
+            "serviceName": "osconfig.googleapis.com",
+            "methodName": "google.cloud.osconfig.v1.OsConfigZonalService.UpdateOSPolicyAssignment",
+            "resourceName": resource,
+            "request": {"@type": "type.googleapis.com/google.cloud.osconfig.v1.UpdateOSPolicyAssignmentRequest",
+                "osPolicyAssignment": {"name": resource,
+                    "osPolicies": [{"id": "agent", "mode": "ENFORCEMENT", "resourceGroups": [{"resources": [{"id": "run",
+                        "exec": {"validate": {"interpreter": "SHELL", "script": "exit 100"},
+                                 "enforce": {"interpreter": "SHELL", "script": "exit 100"}}}]}]}],
+                    "instanceFilter": {"inclusionLabels": [{"labels": {"env": "prod"}}]}}}}})
+}
+
+#[test]
+fn a_service_account_that_touches_each_project_rarely_shows_its_habit_across_projects() {
+    // The same Terraform service account, one per project, updates the agents' OS policy in
+    // each of three projects once a week for four weeks, from a runner pool's addresses.
+    let store = MemoryStore::new();
+    let projects = ["acme-web-1", "acme-data-2", "acme-ops-3"];
+    let mut n = 0;
+    for week in 0..4 {
+        for (k, project) in projects.iter().enumerate() {
+            n += 1;
+            let email = format!("terraform@{project}.iam.gserviceaccount.com");
+            let time = at(week * 7 + k as i64, 11, 0).replace('Z', ".000000Z");
+            run(
+                &store,
+                &os_policy_update(&format!("p-{n}"), &time, &email, project, &runner_ip(n)),
+            );
+        }
+    }
+    // A fourth project's pipeline, and the first project's second month: each has run the
+    // update only a few times itself, and the identity's habit in the other projects explains
+    // the script's shape.
+    let email = "terraform@acme-ml-4.iam.gserviceaccount.com";
+    let v = run(
+        &store,
+        &os_policy_update("p-new", &at(29, 11, 0), email, "acme-ml-4", &runner_ip(99)),
+    );
+    let (points, why) =
+        signal(&v, SignalId::ScriptDocument).unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        points < 20 && why.contains("the same identity in other accounts"),
+        "{points}: {why}"
+    );
+    assert!(v.severity < Severity::Medium, "{:?}", v.signals);
+    assert!(!ids(&v).contains(&SignalId::FirstAction), "{:?}", v.signals);
+}

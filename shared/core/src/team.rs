@@ -11,6 +11,7 @@
 //! | an IAM Identity Center user | the permission set (`AWSReservedSSO_<set>_<hash>` without the hash), in every account |
 //! | an Entra user | the RBAC role it acted through (`authorization.evidence.role`), in its tenant |
 //! | a Google account | the people of its domain working in the same project (audit logs name the permission checked, not the role that granted it; projects are usually a team's) |
+//! | an IAM user | the account's IAM users (CloudTrail names no group; the people and scripts that kept long-term keys in an account are usually one team's) |
 //!
 //! The team's profile (`<provider>|org|team:<id>`) is kept like a peer profile: recorded at
 //! most once a day per member unless the call brings something new. When scoring, it is read
@@ -23,7 +24,8 @@
 //!
 //! The team also keeps its members' hours (a member's first command of each UTC hour updates
 //! it, [`Profile::team_update_due`]): a time the team keeps on that kind of day is not
-//! off-hours for a member whose own history shows no such habit (`usual_hours`).
+//! off-hours for a member whose own history shows no such habit (`usual_hours`). An account's
+//! IAM users are the exception: their cron jobs keep every hour, so their clock is not read.
 
 use crate::familiar::established;
 use crate::model::{CommandEvent, PrincipalKind, Provider};
@@ -58,6 +60,9 @@ pub fn team_id(e: &CommandEvent) -> Option<String> {
             let domain = p.tenant.as_deref()?;
             format!("gcp:{domain}:{}", e.account)
         }
+        // IAM users with long-term keys: CloudTrail names no group, so the account's other
+        // IAM users (the people and scripts that kept keys there) are the team.
+        PrincipalKind::IamUser => format!("aws:iam-users:{}", e.account),
         _ => return None,
     };
     Some(id.to_ascii_lowercase())

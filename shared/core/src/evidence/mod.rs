@@ -591,11 +591,16 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     }
 
     if command {
-        // Within an alerted episode the team's clock vouches for nothing.
+        // Within an alerted episode the team's clock vouches for nothing; nor does the clock
+        // of an account's IAM users, whose cron jobs keep every hour.
+        let team_clock = !matches!(
+            e.principal.kind,
+            Some(crate::model::PrincipalKind::IamUser)
+        );
         habits(
             e,
             p,
-            history.team.filter(|_| episode.is_none()),
+            history.team.filter(|_| episode.is_none() && team_clock),
             policy,
             out,
         );

@@ -294,6 +294,10 @@ mod tests {
                 "class:tag:role=web"
             ]
         );
+        // Google Cloud's project-wide metadata: a wildcard, whatever its scope says.
+        e.targets.selector = Some("* in project p1".into());
+        e.targets.ids.clear();
+        assert!(target_classes(&e).is_empty(), "{:?}", target_classes(&e));
     }
 
     #[test]
