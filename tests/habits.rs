@@ -63,7 +63,8 @@ fn an_hourly_job_rotating_over_tags_is_routine_once_it_has_recurred_across_days(
     let tags = ["worker", "web", "app"];
     let mut n = 0;
     let mut day_two = Vec::new();
-    for day in 0..3 {
+    let mut day_four = Vec::new();
+    for day in 0..7 {
         for hour in 8..18 {
             n += 1;
             let v = run(
@@ -78,6 +79,8 @@ fn an_hourly_job_rotating_over_tags_is_routine_once_it_has_recurred_across_days(
             );
             if day == 1 {
                 day_two.push(v);
+            } else if day == 3 {
+                day_four.push(v);
             }
         }
     }
@@ -85,10 +88,16 @@ fn an_hourly_job_rotating_over_tags_is_routine_once_it_has_recurred_across_days(
     assert!(day_two
         .iter()
         .all(|v| !ids(v).contains(&SignalId::EstablishedRoutine)));
-    // From its fourth day: three distinct active days, values recurring across days.
+    // Its fourth day: its tags were first worked on three days ago, not yet routine, but the
+    // job's familiar shape keeps it low.
+    assert!(day_four.iter().all(|v| {
+        !ids(v).contains(&SignalId::EstablishedRoutine) && v.severity <= Severity::Low
+    }));
+    // From its eighth day: values recurring across days, and its machine classes first worked
+    // on a week ago.
     let v = run(
         &store,
-        &playbook("p-day4", &at(3, 8, 5), "web", "10.40.2.11"),
+        &playbook("p-day8", &at(7, 8, 5), "web", "10.40.2.11"),
         &policy,
     );
     assert!(
@@ -108,13 +117,13 @@ fn an_hourly_job_rotating_over_tags_is_routine_once_it_has_recurred_across_days(
         .find(|s| s.id == SignalId::EstablishedRoutine)
         .map(|s| s.reason.clone())
         .unwrap_or_default();
-    assert!(reason.contains("3 distinct days"), "{reason}");
+    assert!(reason.contains("7 distinct days"), "{reason}");
 
     // The same role from a network it has never used: the first call is novel, and the next
     // calls of the burst, from a network first seen minutes ago, get no routine credit either.
     let first = run(
         &store,
-        &playbook("b-1", &at(3, 9, 40), "web", "45.137.21.9"),
+        &playbook("b-1", &at(7, 9, 40), "web", "45.137.21.9"),
         &policy,
     );
     // (A network of an owner it never used: stated by new_network_owner, naming the network.)
@@ -131,7 +140,7 @@ fn an_hourly_job_rotating_over_tags_is_routine_once_it_has_recurred_across_days(
             &store,
             &playbook(
                 &format!("b-{}", i + 2),
-                &at(3, 9, minute),
+                &at(7, 9, minute),
                 "app",
                 "45.137.21.9",
             ),
@@ -607,4 +616,46 @@ fn unusual_hours_weigh_less_for_someone_whose_hours_often_move() {
         paged < steady && why.contains("as far from any it had kept before"),
         "{paged}: {why}"
     );
+}
+
+#[test]
+fn an_hour_the_team_keeps_is_no_departure_from_a_members_rhythm() {
+    let policy = Policy::default();
+    // Ana and ben work days for three weeks (ben every weekday: an established rhythm); ana
+    // holds the pager on weeknights 02:10 in the second and third weeks.
+    let store = MemoryStore::new();
+    let mut n = 0;
+    for day in (0..19).filter(|d| d % 7 < 5) {
+        for person in ["ana@example.com", "ben@example.com"] {
+            n += 1;
+            run(
+                &store,
+                &sso_call(person, &format!("d-{n}"), &at(day, 14, 10)),
+                &policy,
+            );
+        }
+        if day >= 7 {
+            n += 1;
+            run(
+                &store,
+                &sso_call("ana@example.com", &format!("n-{n}"), &at(day, 2, 10)),
+                &policy,
+            );
+        }
+    }
+    // Ben's first night on call (Monday, day 21): hours from anything he did, but the team's.
+    let v = run(
+        &store,
+        &sso_call("ben@example.com", "ben-night", &at(21, 2, 40)),
+        &policy,
+    );
+    assert!(!ids(&v).contains(&SignalId::UnusualHour), "{:?}", v.signals);
+    // Alone, the same rhythm and the same night: a departure from it.
+    let v = sso_history(
+        "cy@example.com",
+        &(0..19).filter(|d| d % 7 < 5).collect::<Vec<_>>(),
+        14,
+        (21, 2, 40),
+    );
+    assert!(ids(&v).contains(&SignalId::UnusualHour), "{:?}", v.signals);
 }
