@@ -20,8 +20,8 @@ mod detect;
 mod enrich;
 mod hunt;
 mod output;
-#[cfg(feature = "respond")]
 mod report;
+#[cfg(feature = "respond")]
 mod respond;
 mod state;
 
