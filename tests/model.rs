@@ -695,7 +695,11 @@ fn a_known_person_on_machines_they_never_worked_on_stays_visible_for_a_week() {
     for day in (0..28).filter(|d| d % 7 < 5) {
         let v = run(
             &store,
-            &cloudtrail(call(format!("w-{day}"), at(day, 8 + (day * 3) % 9, 0), "web")),
+            &cloudtrail(call(
+                format!("w-{day}"),
+                at(day, 8 + (day * 3) % 9, 0),
+                "web",
+            )),
         );
         if day >= 21 {
             assert!(
@@ -709,7 +713,11 @@ fn a_known_person_on_machines_they_never_worked_on_stays_visible_for_a_week() {
     for day in (28..42).filter(|d| d % 7 < 5) {
         let v = run(
             &store,
-            &cloudtrail(call(format!("d-{day}"), at(day, 8 + (day * 3) % 9, 0), "db")),
+            &cloudtrail(call(
+                format!("d-{day}"),
+                at(day, 8 + (day * 3) % 9, 0),
+                "db",
+            )),
         );
         let routine = ids(&v).contains(&SignalId::EstablishedRoutine);
         scores.push((day, v.risk_score, routine));
@@ -722,7 +730,9 @@ fn a_known_person_on_machines_they_never_worked_on_stays_visible_for_a_week() {
     }
     // From a week after the first call, worked on again since, the db machines are routine.
     assert!(
-        scores.iter().any(|(day, _, routine)| *day >= 35 && *routine),
+        scores
+            .iter()
+            .any(|(day, _, routine)| *day >= 35 && *routine),
         "{scores:?}"
     );
 }

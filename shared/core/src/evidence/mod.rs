@@ -593,10 +593,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     if command {
         // Within an alerted episode the team's clock vouches for nothing; nor does the clock
         // of an account's IAM users, whose cron jobs keep every hour.
-        let team_clock = !matches!(
-            e.principal.kind,
-            Some(crate::model::PrincipalKind::IamUser)
-        );
+        let team_clock = !matches!(e.principal.kind, Some(crate::model::PrincipalKind::IamUser));
         habits(
             e,
             p,

@@ -38,19 +38,13 @@ fn base<'a>(
         time: t,
         project,
         email,
-        delegator: None,
-        key: None,
         ip: Some(ip),
         ua,
         service: COMPUTE,
         method: SET_METADATA,
         resource: "",
-        zone: None,
-        request: None,
-        service_data: None,
-        log: Log::Activity,
         lro: true,
-        failed: false,
+        ..Call::default()
     }
 }
 

@@ -7,16 +7,19 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 
 /// Which audit log an entry belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Log {
     /// Admin Activity (always on).
+    #[default]
     Activity,
     /// Data Access (IAP tunnels, serial console connections; off by default, on here).
     DataAccess,
 }
 
-/// One Google Cloud call.
-#[derive(Debug, Clone)]
+/// One Google Cloud call. `Call { .., ..Call::default() }` leaves out what most calls do not
+/// have: no delegator, key, zone, request or service data; Admin Activity; not long-running;
+/// allowed.
+#[derive(Debug, Clone, Default)]
 pub struct Call<'a> {
     /// When.
     pub time: Timestamp,

@@ -142,8 +142,6 @@ fn engineers(g: &mut Gen, names: &mut Names) {
                         time: t,
                         project: proj.id,
                         email: &email,
-                        delegator: None,
-                        key: None,
                         ip: Some(&ip),
                         ua: &net::gcloud(release, "compute.ssh"),
                         service: COMPUTE,
@@ -151,10 +149,8 @@ fn engineers(g: &mut Gen, names: &mut Names) {
                         resource: &resource,
                         zone: Some(vm.zone),
                         request: Some(metadata_request(&[], &["ssh-keys"])),
-                        service_data: None,
-                        log: Log::Activity,
                         lro: true,
-                        failed: false,
+                        ..Call::default()
                     };
                     emit(g, &call, &email, Kind::GcpEngineer);
                 }
@@ -164,8 +160,6 @@ fn engineers(g: &mut Gen, names: &mut Names) {
                     time: seconds(&mut rng, t + jiff::SignedDuration::from_secs(20)),
                     project: proj.id,
                     email: &email,
-                    delegator: None,
-                    key: None,
                     ip: Some(&ip),
                     ua: "",
                     service: "iap.googleapis.com",
@@ -175,10 +169,9 @@ fn engineers(g: &mut Gen, names: &mut Names) {
                     request: Some(json!({
                         "@type": "type.googleapis.com/cloud.security.gatekeeper.AuthorizeUserRequest"
                     })),
-                    service_data: None,
                     log: Log::DataAccess,
-                    lro: false,
                     failed: rng.chance(0.01),
+                    ..Call::default()
                 };
                 emit(g, &call, &email, Kind::GcpEngineer);
             }
@@ -193,8 +186,6 @@ fn engineers(g: &mut Gen, names: &mut Names) {
                     time: t,
                     project: PROJECTS[project].id,
                     email: &email,
-                    delegator: None,
-                    key: None,
                     ip: Some(&ip),
                     ua: &net::gcloud(release, "compute.instances.add-metadata"),
                     service: COMPUTE,
@@ -202,10 +193,8 @@ fn engineers(g: &mut Gen, names: &mut Names) {
                     resource: &vm.resource(&PROJECTS[project]),
                     zone: Some(vm.zone),
                     request: Some(metadata_request(&[], &["startup-script"])),
-                    service_data: None,
-                    log: Log::Activity,
                     lro: true,
-                    failed: false,
+                    ..Call::default()
                 };
                 emit(g, &call, &email, Kind::GcpEngineer);
             }
@@ -222,8 +211,6 @@ fn engineers(g: &mut Gen, names: &mut Names) {
                     time: t,
                     project: proj.id,
                     email: &email,
-                    delegator: None,
-                    key: None,
                     ip: Some(&ip),
                     ua: &net::gcloud(release, "compute.instances.add-metadata"),
                     service: COMPUTE,
@@ -231,10 +218,8 @@ fn engineers(g: &mut Gen, names: &mut Names) {
                     resource: &resource,
                     zone: Some(vm.zone),
                     request: Some(metadata_request(&["serial-port-enable"], &[])),
-                    service_data: None,
-                    log: Log::Activity,
                     lro: true,
-                    failed: false,
+                    ..Call::default()
                 };
                 emit(g, &enable, &email, Kind::GcpEngineer);
                 let connect = Call {
@@ -311,14 +296,11 @@ fn pipelines(g: &mut Gen) {
                     time: t,
                     project: proj.id,
                     email: &email,
-                    delegator: None,
-                    key: None,
                     ip: Some(&ip),
                     ua: &ua,
                     service: COMPUTE,
                     method: "v1.compute.instanceTemplates.insert",
                     resource: &template,
-                    zone: None,
                     request: Some(json!({
                         "@type": "type.googleapis.com/compute.instanceTemplates.insert",
                         "name": template.rsplit('/').next(),
@@ -326,10 +308,8 @@ fn pipelines(g: &mut Gen) {
                             { "key": "startup-script" }, { "key": "enable-oslogin" }
                         ] } }
                     })),
-                    service_data: None,
-                    log: Log::Activity,
                     lro: true,
-                    failed: false,
+                    ..Call::default()
                 };
                 emit(g, &call, &email, Kind::GcpPipeline);
             }
@@ -346,8 +326,6 @@ fn pipelines(g: &mut Gen) {
                     time: t,
                     project: proj.id,
                     email: &email,
-                    delegator: None,
-                    key: None,
                     ip: Some(&ip),
                     ua: &ua,
                     service: OSCONFIG,
@@ -360,10 +338,9 @@ fn pipelines(g: &mut Gen) {
                         "ops-agent",
                         Some(("env", "prod")),
                     )),
-                    service_data: None,
                     log: Log::DataAccess,
                     lro: true,
-                    failed: false,
+                    ..Call::default()
                 };
                 emit(g, &call, &email, Kind::GcpPipeline);
             }
@@ -376,19 +353,14 @@ fn pipelines(g: &mut Gen) {
                     time: t,
                     project: proj.id,
                     email: &email,
-                    delegator: None,
-                    key: None,
                     ip: Some(&ip),
                     ua: &ua,
                     service: COMPUTE,
                     method: SET_COMMON,
                     resource: &resource,
-                    zone: None,
                     request: Some(metadata_request(&[], &["startup-script"])),
-                    service_data: None,
-                    log: Log::Activity,
                     lro: true,
-                    failed: false,
+                    ..Call::default()
                 };
                 emit(g, &call, &email, Kind::GcpPipeline);
             }
@@ -423,14 +395,11 @@ fn patching(g: &mut Gen) {
                     time: t,
                     project: proj.id,
                     email: &email,
-                    delegator: None,
-                    key: None,
                     ip: None,
                     ua: "Google-Cloud-Scheduler",
                     service: OSCONFIG,
                     method: "google.cloud.osconfig.v1.OsConfigService.ExecutePatchJob",
                     resource: &name,
-                    zone: None,
                     request: Some(json!({
                         "@type": "type.googleapis.com/google.cloud.osconfig.v1.ExecutePatchJobRequest",
                         "parent": format!("projects/{}", proj.id),
@@ -439,10 +408,8 @@ fn patching(g: &mut Gen) {
                         "patchConfig": config,
                         "duration": "3600s"
                     })),
-                    service_data: None,
                     log: Log::DataAccess,
-                    lro: false,
-                    failed: false,
+                    ..Call::default()
                 };
                 emit(g, &call, &email, Kind::GcpPatch);
             }
