@@ -68,6 +68,14 @@ pub fn team_id(e: &CommandEvent) -> Option<String> {
     Some(id.to_ascii_lowercase())
 }
 
+/// Whether the principal's team keeps a clock worth reading (`usual_hours`, `unusual_hour`):
+/// not an account's IAM users, whose cron jobs keep every hour. Such a team's profile is not
+/// read just because a call falls outside business hours (it still records its members' hours:
+/// those updates also keep the values it vouches for current).
+pub fn keeps_clock(e: &CommandEvent) -> bool {
+    !matches!(e.principal.kind, Some(PrincipalKind::IamUser))
+}
+
 /// The store key of a team's profile.
 pub fn team_key(provider: Provider, team: &str) -> String {
     format!("{}|org|team:{team}", provider.as_str())

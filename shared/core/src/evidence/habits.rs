@@ -208,12 +208,12 @@ pub(super) fn habits(
     }
     // An hour its team keeps (a rotation's nights) is no departure from a member's rhythm,
     // though the member's own history has not shown it yet.
-    let team_keeps = |margin: i64| {
-        team.map(|t| days_near(t, (first_day, now_day), now_hod, offset_h, margin, |_| true))
-            .filter(|&days| days >= th.habit_min_days)
-    };
-    if active_days >= th.rhythm_min_days && nearest > i64::from(th.rhythm_margin_hours) {
-        if team_keeps(i64::from(th.rhythm_margin_hours)).is_some() {
+    let margin = i64::from(th.rhythm_margin_hours);
+    if active_days >= th.rhythm_min_days && nearest > margin {
+        let team_days = team.map_or(0, |t| {
+            days_near(t, (first_day, now_day), now_hod, offset_h, margin, |_| true)
+        });
+        if team_days >= th.habit_min_days {
             return;
         }
         out.push(

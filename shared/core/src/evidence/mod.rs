@@ -73,6 +73,7 @@ pub fn wants_peer(own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> b
 pub fn wants_team_hours(e: &CommandEvent, policy: &Policy) -> bool {
     e.action != Action::Context
         && e.action != Action::AgentProcess
+        && crate::team::keeps_clock(e)
         && !policy
             .business_hours
             .contains(e.event_time, &policy.timezone)
@@ -591,13 +592,14 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
     }
 
     if command {
-        // Within an alerted episode the team's clock vouches for nothing; nor does the clock
-        // of an account's IAM users, whose cron jobs keep every hour.
-        let team_clock = !matches!(e.principal.kind, Some(crate::model::PrincipalKind::IamUser));
+        // Within an alerted episode the team's clock vouches for nothing; nor does a team that
+        // keeps no clock ([`crate::team::keeps_clock`]).
         habits(
             e,
             p,
-            history.team.filter(|_| episode.is_none() && team_clock),
+            history
+                .team
+                .filter(|_| episode.is_none() && crate::team::keeps_clock(e)),
             policy,
             out,
         );
