@@ -135,7 +135,11 @@ fn import_with<S: BaselineStore>(store: &S, file: &str) -> Result<usize> {
         loop {
             let current = store.get(&rec.key).map_err(|e| anyhow::anyhow!("{e}"))?;
             match store
-                .put(&rec.key, &rec.profile, current.as_ref().map(|c| &c.version))
+                .put(
+                    &rec.key,
+                    rec.profile.clone(),
+                    current.as_ref().map(|c| &c.version),
+                )
                 .map_err(|e| anyhow::anyhow!("{e}"))?
             {
                 Put::Written(_) => break,

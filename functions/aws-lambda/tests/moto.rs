@@ -290,7 +290,7 @@ impl<S: AsyncBaselineStore + Sync> AsyncBaselineStore for Counting<S> {
     async fn put(
         &self,
         key: &str,
-        profile: &cadet_core::profile::Profile,
+        profile: cadet_core::profile::Profile,
         expected: Option<&cadet_core::baseline::Version>,
     ) -> Result<cadet_core::baseline::Put, S::Error> {
         let r = self.inner.put(key, profile, expected).await?;

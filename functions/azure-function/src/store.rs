@@ -53,7 +53,7 @@ impl AsyncBaselineStore for StateStore {
     async fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, StoreError> {
         match self {

@@ -6,6 +6,8 @@
 //! version is still the one that was read, so parallel writers (several Lambda or Function
 //! instances) never lose each other's updates — the loser re-reads and retries.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 
 use crate::grant;
@@ -26,8 +28,10 @@ pub struct Version(pub String);
 /// A profile as stored, with its version.
 #[derive(Debug, Clone)]
 pub struct Stored {
-    /// The profile.
-    pub profile: Profile,
+    /// The profile, shared: a store that keeps profiles in memory (a cache, the in-memory store)
+    /// lends them without copying, and a writer takes its own copy only when it changes one
+    /// ([`Arc::unwrap_or_clone`]).
+    pub profile: Arc<Profile>,
     /// Its version.
     pub version: Version,
 }
@@ -54,7 +58,7 @@ pub trait BaselineStore {
     fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, Self::Error>;
 }
@@ -95,12 +99,12 @@ pub fn process<S: BaselineStore>(
     let account_first_seen = account_first_seen(store, event).map_err(ProcessError::Store)?;
     let loaded = join_load(store, event).map_err(ProcessError::Store)?;
     let grants = get_opt(store, grant::caller_key(event).as_deref())?
-        .map(|p| p.joins)
+        .map(|p| p.joins.clone())
         .unwrap_or_default();
     let mut window_tasks = Vec::new();
     for k in window_task::run_keys(event) {
         if let Some(p) = get_opt(store, Some(&k))? {
-            window_tasks.extend(p.joins);
+            window_tasks.extend(p.joins.iter().cloned());
         }
     }
     grant_record(store, event, policy)?;
@@ -112,7 +116,7 @@ pub fn process<S: BaselineStore>(
         {
             return Ok(Processed::Duplicate);
         }
-        let own = stored.as_ref().map(|s| &s.profile);
+        let own = stored.as_ref().map(|s| &*s.profile);
         let (peer_key, team_key) = keys.org_to_read(own, event, policy);
         let peer = get_opt(store, peer_key)?;
         let team = get_opt(store, team_key)?;
@@ -121,11 +125,11 @@ pub fn process<S: BaselineStore>(
         let history = History {
             principal: own,
             account_first_seen,
-            peer: peer.as_ref(),
+            peer: peer.as_deref(),
             grants: &grants,
-            team: team.as_ref(),
+            team: team.as_deref(),
             window_tasks: &window_tasks,
-            org: org.as_ref(),
+            org: org.as_deref(),
         };
         let verdict = evaluate_joined(event, history, policy, &loaded);
         for k in keys.org_to_update(own, event) {
@@ -133,19 +137,19 @@ pub fn process<S: BaselineStore>(
         }
         let alerted = matches!(&verdict, Processed::Verdict(v) if v.is_alert(policy));
         if let Some(o) = hosting
-            .filter(|o| !alerted && crate::org::needs_record(org.as_ref(), o, event.event_time))
+            .filter(|o| !alerted && crate::org::needs_record(org.as_deref(), o, event.event_time))
         {
             update_key(store, crate::org::ORG_KEY, event.event_time, |p| {
                 crate::org::record(p, &o, event.event_time)
             })?;
         }
         let (mut profile, version) = match stored {
-            Some(s) => (s.profile, Some(s.version)),
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
             None => (Profile::new(event.event_time), None),
         };
         profile.observe_scored(event, alerted);
         match store
-            .put(&keys.profile, &profile, version.as_ref())
+            .put(&keys.profile, profile, version.as_ref())
             .map_err(ProcessError::Store)?
         {
             Put::Written(_) => {
@@ -218,7 +222,7 @@ impl Keys {
 fn get_opt<S: BaselineStore>(
     store: &S,
     key: Option<&str>,
-) -> Result<Option<Profile>, ProcessError<S::Error>> {
+) -> Result<Option<Arc<Profile>>, ProcessError<S::Error>> {
     match key {
         Some(k) => Ok(store
             .get(k)
@@ -232,7 +236,7 @@ fn get_opt<S: BaselineStore>(
 async fn get_opt_async<S: AsyncBaselineStore + Sync>(
     store: &S,
     key: Option<&str>,
-) -> Result<Option<Profile>, ProcessError<S::Error>> {
+) -> Result<Option<Arc<Profile>>, ProcessError<S::Error>> {
     match key {
         Some(k) => Ok(store
             .get(k)
@@ -255,13 +259,13 @@ fn record_peer<S: BaselineStore>(
         if stored.as_ref().is_some_and(|s| s.profile.has_seen(&dedup)) {
             return Ok(());
         }
-        let mut p = stored
-            .as_ref()
-            .map(|s| s.profile.clone())
-            .unwrap_or_else(|| Profile::new(event.event_time));
+        let (mut p, version) = match stored {
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
         p.observe_peer(event);
         if let Put::Written(_) = store
-            .put(key, &p, stored.as_ref().map(|s| &s.version))
+            .put(key, p, version.as_ref())
             .map_err(ProcessError::Store)?
         {
             return Ok(());
@@ -287,16 +291,17 @@ pub fn observe_only<S: BaselineStore>(
         {
             return Ok(false);
         }
-        let own = stored.as_ref().map(|s| &s.profile);
+        let own = stored.as_ref().map(|s| &*s.profile);
         for k in keys.org_to_update(own, event) {
             record_peer(store, k, event)?;
         }
-        let mut profile = own
-            .cloned()
-            .unwrap_or_else(|| Profile::new(event.event_time));
+        let (mut profile, version) = match stored {
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
         profile.observe(event);
         if let Put::Written(_) = store
-            .put(&keys.profile, &profile, stored.as_ref().map(|s| &s.version))
+            .put(&keys.profile, profile, version.as_ref())
             .map_err(ProcessError::Store)?
         {
             return Ok(true);
@@ -356,12 +361,12 @@ fn update_key<S: BaselineStore>(
     for _ in 0..MAX_ATTEMPTS {
         let stored = store.get(key).map_err(ProcessError::Store)?;
         let (mut p, version) = match stored {
-            Some(s) => (s.profile, Some(s.version)),
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
             None => (Profile::new(t), None),
         };
         update(&mut p);
         if let Put::Written(_) = store
-            .put(key, &p, version.as_ref())
+            .put(key, p, version.as_ref())
             .map_err(ProcessError::Store)?
         {
             return Ok(());
@@ -380,12 +385,12 @@ async fn update_key_async<S: AsyncBaselineStore + Sync>(
     for _ in 0..MAX_ATTEMPTS {
         let stored = store.get(key).await.map_err(ProcessError::Store)?;
         let (mut p, version) = match stored {
-            Some(s) => (s.profile, Some(s.version)),
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
             None => (Profile::new(t), None),
         };
         update(&mut p);
         if let Put::Written(_) = store
-            .put(key, &p, version.as_ref())
+            .put(key, p, version.as_ref())
             .await
             .map_err(ProcessError::Store)?
         {
@@ -465,7 +470,7 @@ fn join_load<S: BaselineStore>(store: &S, event: &CommandEvent) -> Result<join::
     for key in join::keys(event) {
         let list = store
             .get(&join::store_key(&key))?
-            .map(|s| s.profile.joins)
+            .map(|s| s.profile.joins.clone())
             .unwrap_or_default();
         loaded.lists.push((key, list));
     }
@@ -497,7 +502,7 @@ pub async fn join_load_async<S: AsyncBaselineStore + Sync>(
         let list = store
             .get(&join::store_key(&key))
             .await?
-            .map(|s| s.profile.joins)
+            .map(|s| s.profile.joins.clone())
             .unwrap_or_default();
         loaded.lists.push((key, list));
     }
@@ -535,13 +540,13 @@ fn account_first_seen<S: BaselineStore>(
         if first.is_some_and(|f| f <= event.event_time) {
             return Ok(first);
         }
-        let mut p = stored
-            .as_ref()
-            .map(|s| s.profile.clone())
-            .unwrap_or_else(|| Profile::new(event.event_time));
+        let (mut p, version) = match stored {
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
+            None => (Profile::new(event.event_time), None),
+        };
         p.first_seen = event.event_time;
         p.events = p.events.max(1);
-        match store.put(&key, &p, stored.as_ref().map(|s| &s.version))? {
+        match store.put(&key, p, version.as_ref())? {
             // The account's history starts with this event: it is in its learning period.
             Put::Written(_) => return Ok(Some(event.event_time)),
             Put::Conflict => continue,
@@ -596,7 +601,7 @@ pub trait AsyncBaselineStore {
     fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> impl std::future::Future<Output = Result<Put, Self::Error>> + Send;
 }
@@ -616,7 +621,7 @@ impl<S: AsyncBaselineStore + Sync> AsyncBaselineStore for &S {
     fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> impl std::future::Future<Output = Result<Put, Self::Error>> + Send {
         (**self).put(key, profile, expected)
@@ -709,12 +714,12 @@ async fn account_first_seen_async<S: AsyncBaselineStore + Sync>(
             return Ok(first);
         }
         let (mut p, version) = match stored {
-            Some(s) => (s.profile, Some(s.version)),
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
             None => (Profile::new(event.event_time), None),
         };
         p.first_seen = event.event_time;
         p.events = p.events.max(1);
-        match store.put(&key, &p, version.as_ref()).await? {
+        match store.put(&key, p, version.as_ref()).await? {
             Put::Written(_) => return Ok(Some(event.event_time)),
             Put::Conflict => continue,
         }
@@ -747,18 +752,18 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
     {
         return Ok(Processed::Duplicate);
     }
-    let own = stored.as_ref().map(|s| &s.profile);
+    let own = stored.as_ref().map(|s| &*s.profile);
     let (peer_key, team_key) = keys.org_to_read(own, event, policy);
     let peer = get_opt_async(store, peer_key).await?;
     let grants = get_opt_async(store, grant::caller_key(event).as_deref())
         .await?
-        .map(|p| p.joins)
+        .map(|p| p.joins.clone())
         .unwrap_or_default();
     let team = get_opt_async(store, team_key).await?;
     let mut window_tasks = Vec::new();
     for k in window_task::run_keys(event) {
         if let Some(p) = get_opt_async(store, Some(&k)).await? {
-            window_tasks.extend(p.joins);
+            window_tasks.extend(p.joins.iter().cloned());
         }
     }
     let org = match crate::org::wants(own, event) {
@@ -768,11 +773,11 @@ pub async fn assess_async<S: AsyncBaselineStore + Sync>(
     let history = History {
         principal: own,
         account_first_seen,
-        peer: peer.as_ref(),
+        peer: peer.as_deref(),
         grants: &grants,
-        team: team.as_ref(),
+        team: team.as_deref(),
         window_tasks: &window_tasks,
-        org: org.as_ref(),
+        org: org.as_deref(),
     };
     let loaded = join_load_async(store, event)
         .await
@@ -805,15 +810,15 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
         {
             return Ok(false);
         }
-        for k in keys.org_to_update(stored.as_ref().map(|s| &s.profile), event) {
+        for k in keys.org_to_update(stored.as_ref().map(|s| &*s.profile), event) {
             record_peer_async(store, k, event).await?;
         }
         let alerted = verdict.is_some_and(|v| v.is_alert(policy));
         if let Some(o) =
-            crate::org::wants(stored.as_ref().map(|s| &s.profile), event).filter(|_| !alerted)
+            crate::org::wants(stored.as_ref().map(|s| &*s.profile), event).filter(|_| !alerted)
         {
             let org = get_opt_async(store, Some(crate::org::ORG_KEY)).await?;
-            if crate::org::needs_record(org.as_ref(), &o, event.event_time) {
+            if crate::org::needs_record(org.as_deref(), &o, event.event_time) {
                 update_key_async(store, crate::org::ORG_KEY, event.event_time, |p| {
                     crate::org::record(p, &o, event.event_time)
                 })
@@ -821,12 +826,12 @@ pub async fn record_async<S: AsyncBaselineStore + Sync>(
             }
         }
         let (mut profile, version) = match stored {
-            Some(s) => (s.profile, Some(s.version)),
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
             None => (Profile::new(event.event_time), None),
         };
         profile.observe_scored(event, verdict.is_some_and(|v| v.is_alert(policy)));
         if let Put::Written(_) = store
-            .put(&keys.profile, &profile, version.as_ref())
+            .put(&keys.profile, profile, version.as_ref())
             .await
             .map_err(ProcessError::Store)?
         {
@@ -848,12 +853,12 @@ async fn record_peer_async<S: AsyncBaselineStore + Sync>(
             return Ok(());
         }
         let (mut p, version) = match stored {
-            Some(s) => (s.profile, Some(s.version)),
+            Some(s) => (Arc::unwrap_or_clone(s.profile), Some(s.version)),
             None => (Profile::new(event.event_time), None),
         };
         p.observe_peer(event);
         if let Put::Written(_) = store
-            .put(key, &p, version.as_ref())
+            .put(key, p, version.as_ref())
             .await
             .map_err(ProcessError::Store)?
         {

@@ -378,7 +378,7 @@ fn malformed_endpoint_records_say_where_and_why() {
 /// A sync store over a map, as `cadet detect --state FILE` uses one (redb) across runs.
 #[derive(Default)]
 struct MapStore {
-    map: RefCell<HashMap<String, (u64, Profile)>>,
+    map: RefCell<HashMap<String, (u64, std::sync::Arc<Profile>)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -393,7 +393,7 @@ impl BaselineStore for MapStore {
             version: Version(v.to_string()),
         }))
     }
-    fn put(&self, key: &str, profile: &Profile, expected: Option<&Version>) -> Result<Put, Never> {
+    fn put(&self, key: &str, profile: Profile, expected: Option<&Version>) -> Result<Put, Never> {
         let mut map = self.map.borrow_mut();
         let current = map.get(key).map(|(v, _)| Version(v.to_string()));
         if current.as_ref() != expected {
@@ -402,7 +402,7 @@ impl BaselineStore for MapStore {
         let next = current
             .map(|v| v.0.parse::<u64>().unwrap_or(0) + 1)
             .unwrap_or(1);
-        map.insert(key.to_string(), (next, profile.clone()));
+        map.insert(key.to_string(), (next, std::sync::Arc::new(profile)));
         Ok(Put::Written(Version(next.to_string())))
     }
 }

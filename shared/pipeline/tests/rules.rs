@@ -40,7 +40,7 @@ impl AsyncBaselineStore for FlakyStore {
     async fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
         // Only the principal's own profile: the write of the record step.

@@ -544,7 +544,7 @@ impl cadet_core::AsyncBaselineStore for AzureTableStore {
             profile.upgrade_from_v4();
         }
         Ok(Some(Stored {
-            profile,
+            profile: std::sync::Arc::new(profile),
             version: Version(etag),
         }))
     }
@@ -552,11 +552,11 @@ impl cadet_core::AsyncBaselineStore for AzureTableStore {
     async fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, AzureTableError> {
         let (pk, rk) = entity_keys(key);
-        let json = serde_json::to_string(profile).map_err(|e| AzureTableError::Corrupt {
+        let json = serde_json::to_string(&profile).map_err(|e| AzureTableError::Corrupt {
             key: key.to_string(),
             reason: e.to_string(),
         })?;

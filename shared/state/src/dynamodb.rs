@@ -141,7 +141,7 @@ impl AsyncBaselineStore for DynamoStore {
             }
         };
         Ok(Some(Stored {
-            profile,
+            profile: std::sync::Arc::new(profile),
             version: Version(version),
         }))
     }
@@ -149,12 +149,12 @@ impl AsyncBaselineStore for DynamoStore {
     async fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
         let (pk, sk) = split_key(key);
         let next = next_version(expected)?;
-        let bytes = postcard::to_stdvec(profile).map_err(|e| StateError::Io(e.to_string()))?;
+        let bytes = postcard::to_stdvec(&profile).map_err(|e| StateError::Io(e.to_string()))?;
         let expires = profile.last_seen.as_second() + STALE_DAYS * 86_400;
         let mut req = self
             .client

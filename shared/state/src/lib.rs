@@ -24,7 +24,7 @@
 #![deny(missing_docs)]
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cadet_core::baseline::{BaselineStore, Put, Stored, StoredRecord, Version};
 use cadet_core::profile::Profile;
@@ -92,7 +92,7 @@ pub enum StateError {
 /// In-memory store.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    map: Mutex<HashMap<String, (Profile, u64)>>,
+    map: Mutex<HashMap<String, (Arc<Profile>, u64)>>,
     records: Mutex<HashMap<String, (String, u64)>>,
 }
 
@@ -107,7 +107,7 @@ impl MemoryStore {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let mut v: Vec<_> = map
             .iter()
-            .map(|(k, (p, _))| (k.clone(), p.clone()))
+            .map(|(k, (p, _))| (k.clone(), Profile::clone(p)))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
@@ -120,7 +120,7 @@ impl BaselineStore for MemoryStore {
     fn get(&self, key: &str) -> Result<Option<Stored>, StateError> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         Ok(map.get(key).map(|(p, v)| Stored {
-            profile: p.clone(),
+            profile: Arc::clone(p),
             version: Version(v.to_string()),
         }))
     }
@@ -128,7 +128,7 @@ impl BaselineStore for MemoryStore {
     fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
@@ -142,7 +142,7 @@ impl BaselineStore for MemoryStore {
             return Ok(Put::Conflict);
         }
         let next = current.unwrap_or(0) + 1;
-        map.insert(key.to_string(), (profile.clone(), next));
+        map.insert(key.to_string(), (Arc::new(profile), next));
         Ok(Put::Written(Version(next.to_string())))
     }
 }
@@ -164,12 +164,15 @@ mod tests {
     fn memory_store_refuses_stale_writes() {
         let s = MemoryStore::new();
         let p = Profile::new(jiff::Timestamp::UNIX_EPOCH);
-        assert!(matches!(s.put("k", &p, None), Ok(Put::Written(_))));
-        assert!(matches!(s.put("k", &p, None), Ok(Put::Conflict)));
+        assert!(matches!(s.put("k", p.clone(), None), Ok(Put::Written(_))));
+        assert!(matches!(s.put("k", p.clone(), None), Ok(Put::Conflict)));
         let v = s.get("k").ok().flatten().map(|s| s.version);
-        assert!(matches!(s.put("k", &p, v.as_ref()), Ok(Put::Written(_))));
+        assert!(matches!(
+            s.put("k", p.clone(), v.as_ref()),
+            Ok(Put::Written(_))
+        ));
         assert!(
-            matches!(s.put("k", &p, v.as_ref()), Ok(Put::Conflict)),
+            matches!(s.put("k", p.clone(), v.as_ref()), Ok(Put::Conflict)),
             "old version is stale now"
         );
     }
@@ -187,7 +190,7 @@ impl cadet_core::AsyncBaselineStore for MemoryStore {
     async fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
         BaselineStore::put(self, key, profile, expected)

@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use cadet_core::baseline::{BaselineStore, Put, Stored, Version};
 use cadet_core::profile::Profile;
@@ -56,7 +56,7 @@ const CACHE_MAX: usize = 65_536;
 
 struct Entry {
     /// `None`: known to be absent from the file.
-    profile: Option<Profile>,
+    profile: Option<Arc<Profile>>,
     version: u64,
     dirty: bool,
 }
@@ -364,7 +364,7 @@ impl RedbStore {
         if !cache.entries.contains_key(key) {
             let entry = match self.read_db(key)? {
                 Some((p, v)) => Entry {
-                    profile: Some(p),
+                    profile: Some(Arc::new(p)),
                     version: v,
                     dirty: false,
                 },
@@ -484,7 +484,7 @@ impl BaselineStore for RedbStore {
         let mut cache = self.lock();
         let entry = self.load(&mut cache, key)?;
         Ok(entry.profile.as_ref().map(|p| Stored {
-            profile: p.clone(),
+            profile: Arc::clone(p),
             version: Version(entry.version.to_string()),
         }))
     }
@@ -492,7 +492,7 @@ impl BaselineStore for RedbStore {
     fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
         let mut cache = self.lock();
@@ -507,7 +507,7 @@ impl BaselineStore for RedbStore {
         }
         let was_dirty = entry.dirty;
         entry.version += 1;
-        entry.profile = Some(profile.clone());
+        entry.profile = Some(Arc::new(profile));
         entry.dirty = true;
         let version = entry.version;
         if !was_dirty {
@@ -540,7 +540,7 @@ impl cadet_core::AsyncBaselineStore for RedbStore {
     async fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, StateError> {
         BaselineStore::put(self, key, profile, expected)
@@ -634,8 +634,8 @@ mod tests {
         let p = Profile::new(jiff::Timestamp::UNIX_EPOCH);
         {
             let s = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
-            assert!(matches!(s.put("k", &p, None), Ok(Put::Written(_))));
-            assert!(matches!(s.put("k", &p, None), Ok(Put::Conflict)));
+            assert!(matches!(s.put("k", p.clone(), None), Ok(Put::Written(_))));
+            assert!(matches!(s.put("k", p.clone(), None), Ok(Put::Conflict)));
             s.flush().unwrap_or_else(|e| panic!("{e}"));
         }
         let s = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -700,7 +700,7 @@ mod tests {
             s.record_name("oid-2", "oid-2");
             let p = Profile::new(jiff::Timestamp::UNIX_EPOCH);
             assert!(matches!(
-                s.put("azure|sub|oid-1", &p, None),
+                s.put("azure|sub|oid-1", p.clone(), None),
                 Ok(Put::Written(_))
             ));
             s.flush().unwrap_or_else(|e| panic!("{e}"));
@@ -765,8 +765,13 @@ mod tests {
             .unwrap_or_else(|| panic!("record lost"));
         assert_eq!(got.profile.events, 42);
         // Written back in today's layout on its next update; the file now says schema 5.
-        let put = BaselineStore::put(&store, "aws|1|alice", &got.profile, Some(&got.version))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let put = BaselineStore::put(
+            &store,
+            "aws|1|alice",
+            Profile::clone(&got.profile),
+            Some(&got.version),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(put, Put::Written(_)));
         store.flush().unwrap_or_else(|e| panic!("{e}"));
         drop(store);

@@ -149,13 +149,13 @@ async fn insert_get_update_and_conflicts() {
     let key = "aws|111122223333|arn:aws:iam::1:role/path/x#y?z\\w'q";
     assert!(s.get(key).await.unwrap_or_else(|e| panic!("{e}")).is_none());
     let v1 = written(
-        s.put(key, &profile(1), None)
+        s.put(key, profile(1), None)
             .await
             .unwrap_or_else(|e| panic!("{e}")),
     );
     assert!(!v1.0.is_empty(), "the ETag is the version");
     // Insert again: the entity exists.
-    let again = s.put(key, &profile(9), None).await;
+    let again = s.put(key, profile(9), None).await;
     assert_eq!(again.unwrap_or_else(|e| panic!("{e}")), Put::Conflict);
     let got = s.get(key).await.unwrap_or_else(|e| panic!("{e}"));
     let got = got.unwrap_or_else(|| panic!("gone"));
@@ -163,12 +163,12 @@ async fn insert_get_update_and_conflicts() {
     assert_eq!(got.version, v1);
     // Update with the current ETag, then with the stale one.
     let v2 = written(
-        s.put(key, &profile(2), Some(&v1))
+        s.put(key, profile(2), Some(&v1))
             .await
             .unwrap_or_else(|e| panic!("{e}")),
     );
     assert_ne!(v1, v2);
-    let stale = s.put(key, &profile(3), Some(&v1)).await;
+    let stale = s.put(key, profile(3), Some(&v1)).await;
     assert_eq!(
         stale.unwrap_or_else(|e| panic!("{e}")),
         Put::Conflict,
@@ -176,21 +176,17 @@ async fn insert_get_update_and_conflicts() {
     );
     // Updating an entity that does not exist is a conflict too (re-read, then insert).
     let ghost = s
-        .put(
-            "aws|1|nobody",
-            &profile(1),
-            Some(&Version("W/\"x\"".into())),
-        )
+        .put("aws|1|nobody", profile(1), Some(&Version("W/\"x\"".into())))
         .await;
     assert_eq!(ghost.unwrap_or_else(|e| panic!("{e}")), Put::Conflict);
     // Keys that escape alike stay apart.
     written(
-        s.put("aws|111122223333|a/b", &profile(5), None)
+        s.put("aws|111122223333|a/b", profile(5), None)
             .await
             .unwrap_or_else(|e| panic!("{e}")),
     );
     written(
-        s.put("aws|111122223333|a!2Fb", &profile(6), None)
+        s.put("aws|111122223333|a!2Fb", profile(6), None)
             .await
             .unwrap_or_else(|e| panic!("{e}")),
     );
@@ -224,10 +220,14 @@ async fn large_profiles_are_split_across_properties() {
         json.len()
     );
     let key = "aws|111122223333|arn:aws:iam::111122223333:role/BigRole";
-    written(s.put(key, &p, None).await.unwrap_or_else(|e| panic!("{e}")));
+    written(
+        s.put(key, p.clone(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
     let got = s.get(key).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        got.unwrap_or_else(|| panic!("gone")).profile,
+        *got.unwrap_or_else(|| panic!("gone")).profile,
         p,
         "reassembled exactly"
     );
@@ -392,7 +392,7 @@ impl<S: AsyncBaselineStore + Sync> AsyncBaselineStore for Counting<S> {
     async fn put(
         &self,
         key: &str,
-        profile: &Profile,
+        profile: Profile,
         expected: Option<&Version>,
     ) -> Result<Put, S::Error> {
         let r = self.inner.put(key, profile, expected).await?;

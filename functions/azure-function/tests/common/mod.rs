@@ -121,7 +121,7 @@ impl AsyncBaselineStore for FailingStore {
     async fn get(&self, _: &str) -> Result<Option<Stored>, Unavailable> {
         Err(Unavailable)
     }
-    async fn put(&self, _: &str, _: &Profile, _: Option<&Version>) -> Result<Put, Unavailable> {
+    async fn put(&self, _: &str, _: Profile, _: Option<&Version>) -> Result<Put, Unavailable> {
         Err(Unavailable)
     }
     async fn get_record(

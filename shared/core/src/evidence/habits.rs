@@ -68,24 +68,26 @@ pub(super) fn habits(
     let mut active_days = 0u32;
     let mut last_active = i64::MIN;
     let tolerance = i64::from(th.habit_tolerance_hours);
+    // Per hour of day: within the tolerance of now. Per day: its weekday and kind, computed
+    // when the (sorted) hours enter a new day — the loop runs over every active hour of the
+    // lookback, on every call.
+    let near_now: [bool; 24] = std::array::from_fn(|h| circ(h as i64, now_hod) <= tolerance);
+    let (mut weekday, mut same_kind) = (0usize, false);
     for (d, hod) in local_hours(p, (first_day, now_day), offset_h) {
         hours_seen += 1;
-        hours_off += u32::from(
-            !policy
-                .business_hours
-                .includes_hour((d + 3).rem_euclid(7) as usize, hod as u32),
-        );
         if d != last_active {
             active_days += 1;
             last_active = d;
+            weekday = (d + 3).rem_euclid(7) as usize;
+            same_kind = business(d) == today_business;
         }
+        hours_off += u32::from(!policy.business_hours.includes_hour(weekday, hod as u32));
         days_at[hod as usize] += 1;
-        let same_kind = business(d) == today_business;
         if d != last_kind && same_kind {
             kind_days += 1;
             last_kind = d;
         }
-        if circ(hod, now_hod) <= tolerance {
+        if near_now[hod as usize] {
             if d != last_any {
                 any_kind_days += 1;
                 last_any = d;
