@@ -455,6 +455,55 @@ fn machine_after_machine_within_seconds_is_a_script_s_pace() {
 }
 
 #[test]
+fn an_incident_s_mixed_calls_within_seconds_are_not_a_loop() {
+    let policy = Policy::default();
+    let store = MemoryStore::new();
+    for day in 0..14 {
+        run(
+            &store,
+            &sso_call_at("ida@example.com", &format!("i-{day}"), day, 0, day),
+            &policy,
+        );
+    }
+    // Paged: five calls in a minute and a half to five machines, but each a different
+    // document (diagnostics, agent update, a shell, a restart, an inventory) — a person
+    // working an incident, not one call repeated machine after machine.
+    let docs = [
+        "Corp-CollectDiagnostics",
+        "AWS-UpdateSSMAgent",
+        "AWS-RunShellScript",
+        "AWS-RestartService",
+        "AWS-GatherSoftwareInventory",
+    ];
+    for (k, doc) in docs.iter().enumerate() {
+        let k = k as i64;
+        let mut v = sso_call_at("ida@example.com", &format!("page-{k}"), 15, 20 * k, 100 + k);
+        v["detail"]["requestParameters"]["documentName"] = json!(doc);
+        let verdict = run(&store, &v, &policy);
+        assert_eq!(
+            points(&verdict, SignalId::MachinePace),
+            None,
+            "call {k}: {:?}",
+            verdict.signals
+        );
+    }
+    // The same five machines again at the same pace, one document each time: a loop.
+    let looped: Vec<Option<i32>> = (0..5)
+        .map(|k| {
+            let v = sso_call_at(
+                "ida@example.com",
+                &format!("loop-{k}"),
+                15,
+                200 + 20 * k,
+                100 + k,
+            );
+            points(&run(&store, &v, &policy), SignalId::MachinePace)
+        })
+        .collect();
+    assert_eq!(looped[3], Some(20), "{looped:?}");
+}
+
+#[test]
 fn novelty_that_completes_a_chain_keeps_its_full_weight_in_the_learning_period() {
     let store = MemoryStore::new();
     let policy = Policy::default();

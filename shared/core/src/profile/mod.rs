@@ -377,26 +377,37 @@ impl Profile {
         distinct.dedup();
         distinct.len()
     }
-    /// The calls reaching targets within `secs` seconds up to `e`, `e` included: distinct
-    /// targets, distinct call times (calls) and the seconds they span.
+    /// The calls of `e`'s shape (operation and document) reaching targets within `secs`
+    /// seconds up to `e`, `e` included: distinct targets, distinct call times (calls) and the
+    /// seconds they span. A loop repeats one call machine after machine; a person working an
+    /// incident mixes sessions, documents and networks, so calls of other shapes do not count.
     pub fn pace_within(&self, e: &CommandEvent, secs: u32) -> (usize, usize, i64) {
         let since = e.event_time - SignedDuration::from_secs(i64::from(secs));
-        let window = || {
-            self.recent_targets
-                .iter()
-                .filter(|r| r.time >= since && r.time <= e.event_time)
-        };
-        let mut targets: Vec<u64> = e.targets.ids.iter().map(|s| hash64(s)).collect();
-        targets.extend(window().map(|r| r.target));
-        targets.sort_unstable();
-        targets.dedup();
-        let mut times: Vec<i64> = window().map(|r| r.time.as_second()).collect();
+        let op = crate::operations::code_of(&e.operation);
+        let document = e.document.as_ref().map(|d| document_hash(&d.name));
+        let mut times: Vec<i64> = self
+            .recent
+            .iter()
+            .filter(|r| r.time >= since && r.time <= e.event_time && !r.denied)
+            .filter(|r| Some(r.op) == op && r.document == document)
+            .map(|r| r.time.as_second())
+            .collect();
         let first = times.iter().copied().min();
         if !e.targets.ids.is_empty() {
             times.push(e.event_time.as_second());
         }
         times.sort_unstable();
         times.dedup();
+        let mut targets: Vec<u64> = e.targets.ids.iter().map(|s| hash64(s)).collect();
+        targets.extend(
+            self.recent_targets
+                .iter()
+                .filter(|r| r.time >= since && r.time <= e.event_time)
+                .filter(|r| times.binary_search(&r.time.as_second()).is_ok())
+                .map(|r| r.target),
+        );
+        targets.sort_unstable();
+        targets.dedup();
         let span = first.map_or(0, |f| e.event_time.as_second() - f);
         (targets.len(), times.len(), span)
     }

@@ -237,8 +237,8 @@ signals! {
     /// ([`crate::window_task`]); the service's scheduled-run credit is withheld.
     WindowTaskChain => window_task_chain = 40;
     /// Baseline: a person's commands reaching machine after machine at a script's pace
-    /// (`thresholds.machine_pace_targets` calls reaching as many distinct targets within
-    /// `thresholds.machine_pace_seconds`): one call per machine in a loop, as Pacu and
+    /// (`thresholds.machine_pace_targets` calls of one operation and document reaching as many
+    /// distinct targets within `thresholds.machine_pace_seconds`): one call per machine in a loop, as Pacu and
     /// MicroBurst's Invoke-AzVMBulkCMD send them. Up to twice its weight as the burst grows.
     MachinePace => machine_pace = 20;
     /// Baseline: a command by a principal with young history (no team or own owner novelty
