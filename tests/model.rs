@@ -793,3 +793,63 @@ fn a_service_account_that_touches_each_project_rarely_shows_its_habit_across_pro
     assert!(v.severity < Severity::Medium, "{:?}", v.signals);
     assert!(!ids(&v).contains(&SignalId::FirstAction), "{:?}", v.signals);
 }
+
+fn iam_user(name: &str) -> Value {
+    json!({"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCOUNT}:user/{name}"), "accountId": ACCOUNT,
+        "principalId": format!("AIDA{:0>16}", name.len()), "accessKeyId": format!("AKIA{:0>16}", name.len()), "userName": name})
+}
+
+/// Alice's first command through the corporate VPN (193.105.73.0/24, an ISP's owner) after ten
+/// days from the office, with colleagues who do (`team_vpn`) or do not use the VPN:
+/// her `new_network_owner`.
+fn first_vpn_call(identity: fn(&str) -> Value, team_vpn: bool) -> Option<(i32, String)> {
+    let store = MemoryStore::new();
+    for day in 0..10 {
+        for (k, person) in ["alice", "carol", "dan"].iter().enumerate() {
+            let vpn = team_vpn && *person != "alice" && day % 2 == 0;
+            run(
+                &store,
+                &cloudtrail(Call {
+                    id: format!("t-{day}-{k}"),
+                    time: at(day, 10 + k as i64, 0),
+                    name: "SendCommand",
+                    identity: identity(person),
+                    ip: if vpn {
+                        format!("193.105.73.{}", 10 + k)
+                    } else {
+                        format!("62.31.40.{}", 10 + k)
+                    },
+                    request: script_by_tag("api"),
+                }),
+            );
+        }
+    }
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "alice-vpn".into(),
+            time: at(10, 11, 30),
+            name: "SendCommand",
+            identity: identity("alice"),
+            ip: "193.105.73.25".into(),
+            request: script_by_tag("api"),
+        }),
+    );
+    signal(&v, SignalId::NewNetworkOwner)
+}
+
+#[test]
+fn a_network_owner_the_team_uses_is_half_the_news_to_a_member() {
+    let person = |p: &str| sso(&format!("{p}@corp.example"), "Developers");
+    let (alone, why_alone) = first_vpn_call(person, false)
+        .unwrap_or_else(|| panic!("the VPN is new to alice and her team"));
+    assert!(!why_alone.contains("its team's network"), "{why_alone}");
+    let (shared, why) = first_vpn_call(person, true)
+        .unwrap_or_else(|| panic!("the VPN is still new to alice herself"));
+    assert!(why.contains("its team's network since"), "{why}");
+    assert!(shared < alone && shared > 0, "{shared} vs {alone}: {why}");
+    // An account's IAM users are no team that shares networks: each one's home is its own.
+    let (_, why) = first_vpn_call(iam_user, true)
+        .unwrap_or_else(|| panic!("the VPN is new to the IAM user alice"));
+    assert!(!why.contains("its team's network"), "{why}");
+}

@@ -194,7 +194,8 @@ impl Keys {
     ) -> (Option<&str>, Option<&str>) {
         if wants_peer(own.filter(|p| p.events > 0), e, policy) {
             (self.peer.as_deref(), self.team.as_deref())
-        } else if own.is_some_and(|p| crate::familiar::wants_team(p, e))
+        } else if own
+            .is_some_and(|p| crate::familiar::wants_team(p, e) || crate::team::wants_owner(p, e))
             || crate::evidence::wants_team_hours(e, policy)
         {
             (None, self.team.as_deref())

@@ -24,8 +24,11 @@
 //!
 //! The team also keeps its members' hours (a member's first command of each UTC hour updates
 //! it, [`Profile::team_update_due`]): a time the team keeps on that kind of day is not
-//! off-hours for a member whose own history shows no such habit (`usual_hours`). An account's
-//! IAM users are the exception: their cron jobs keep every hour, so their clock is not read.
+//! off-hours for a member whose own history shows no such habit (`usual_hours`), and the
+//! networks its people use: an ISP or corporate network owner established for the team halves
+//! `new_network_owner` for a member new to it (the organisation's VPN egress the first time a
+//! person connects through it). An account's IAM users are the exception to both
+//! ([`works_together`]): their cron jobs keep every hour, and their homes are their own.
 
 use crate::familiar::established;
 use crate::model::{CommandEvent, PrincipalKind, Provider};
@@ -68,12 +71,39 @@ pub fn team_id(e: &CommandEvent) -> Option<String> {
     Some(id.to_ascii_lowercase())
 }
 
-/// Whether the principal's team keeps a clock worth reading (`usual_hours`, `unusual_hour`):
-/// not an account's IAM users, whose cron jobs keep every hour. Such a team's profile is not
-/// read just because a call falls outside business hours (it still records its members' hours:
-/// those updates also keep the values it vouches for current).
-pub fn keeps_clock(e: &CommandEvent) -> bool {
+/// Whether the principal's team works together: shares a clock worth reading (`usual_hours`,
+/// `unusual_hour`) and networks ([`owner_vouched`]). Not an account's IAM users — a grouping by
+/// account of people and scripts with keys, whose cron jobs keep every hour and whose homes
+/// are their own. Such a team's profile is not read just because a call falls outside business
+/// hours or comes from a new network owner (it still records its members' hours: those updates
+/// also keep the values it vouches for current).
+pub fn works_together(e: &CommandEvent) -> bool {
     !matches!(e.principal.kind, Some(PrincipalKind::IamUser))
+}
+
+/// Whether the call comes from a person's network owner that its own history has not
+/// established, of a kind its team could vouch for (an ISP's or the organisation's own egress,
+/// not a server network): the store reads the team's profile for it ([`owner_vouched`]).
+pub fn wants_owner(p: &Profile, e: &CommandEvent) -> bool {
+    e.action != crate::model::Action::Context
+        && e.principal.kind.is_some_and(PrincipalKind::is_human)
+        && works_together(e)
+        && crate::owner::owner_of(e.source.ip.as_deref())
+            .is_some_and(|o| !o.hosting && established(&p.owners, &o.key, e.event_time).is_none())
+}
+
+/// The team's use of network owner `key`, when it is established for the team (first used
+/// over a day ago, again on a later day): the organisation's VPN egress or the office's ISP
+/// is new to one member but the team's habit. Server networks are never vouched for (a
+/// rented VPS sits in the same hosting provider as a colleague's jump host).
+pub fn owner_vouched<'a>(
+    team: &'a Profile,
+    o: &crate::owner::SourceOwner,
+    now: jiff::Timestamp,
+) -> Option<&'a crate::profile::Seen> {
+    (!o.hosting)
+        .then(|| established(&team.owners, &o.key, now))
+        .flatten()
 }
 
 /// The store key of a team's profile.

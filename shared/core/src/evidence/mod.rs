@@ -73,7 +73,7 @@ pub fn wants_peer(own: Option<&Profile>, e: &CommandEvent, policy: &Policy) -> b
 pub fn wants_team_hours(e: &CommandEvent, policy: &Policy) -> bool {
     e.action != Action::Context
         && e.action != Action::AgentProcess
-        && crate::team::keeps_clock(e)
+        && crate::team::works_together(e)
         && !policy
             .business_hours
             .contains(e.event_time, &policy.timezone)
@@ -385,7 +385,7 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
                         .any(|s| s.value == o.key && s.first >= episode_start)
             })
         {
-            new_network_owner(e, p, o, history.peer, policy, dampen, out);
+            new_network_owner(e, p, o, history.peer, history.team, policy, dampen, out);
         }
         // A new network that this principal's churn makes expected: what is left of the
         // novelty, with the evidence.
@@ -593,13 +593,13 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
 
     if command {
         // Within an alerted episode the team's clock vouches for nothing; nor does a team that
-        // keeps no clock ([`crate::team::keeps_clock`]).
+        // does not work together ([`crate::team::works_together`]).
         habits(
             e,
             p,
             history
                 .team
-                .filter(|_| episode.is_none() && crate::team::keeps_clock(e)),
+                .filter(|_| episode.is_none() && crate::team::works_together(e)),
             policy,
             out,
         );

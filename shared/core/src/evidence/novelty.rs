@@ -216,12 +216,15 @@ pub(super) fn team_network_owner(
 }
 
 /// `new_network_owner` for owner `o`, new to `p`: weighed by how rarely `p` (or, from `peer`,
-/// its identity across accounts) changes owners.
+/// its identity across accounts) changes owners, and halved when `o` is an ISP or corporate
+/// network established for its `team` ([`crate::team::owner_vouched`]).
+#[allow(clippy::too_many_arguments)] // one feature's inputs: the event, the three histories, the policy's weighting
 pub(super) fn new_network_owner(
     e: &CommandEvent,
     p: &Profile,
     o: SourceOwner,
     peer: Option<&Profile>,
+    team: Option<&Profile>,
     policy: &Policy,
     dampen: bool,
     out: &mut Signals,
@@ -247,6 +250,20 @@ pub(super) fn new_network_owner(
     // first one a person calls from most of all.
     let (factor, why) = owner_kind_factor(human, &o, p.owners.iter());
     surprise = (surprise * factor).min(crate::owner::MAX_SURPRISE);
+    // The team's network (the organisation's VPN egress, a colleague-shared office ISP): new
+    // to this member, not to the people who share its job.
+    let team_use = team
+        .filter(|_| human && crate::team::works_together(e))
+        .and_then(|t| crate::team::owner_vouched(t, &o, e.event_time))
+        .map(|s| {
+            surprise *= 0.5;
+            format!(
+                "; its team's network since {} ({} times): half",
+                s.first.strftime("%Y-%m-%d"),
+                s.count
+            )
+        })
+        .unwrap_or_default();
     let net = subsumed_network(out);
     let used = match p.owners.iter().find(|s| s.value == o.key) {
         Some(s) => format!(
@@ -262,7 +279,7 @@ pub(super) fn new_network_owner(
         SignalId::NewNetworkOwner,
         surprise,
         format!(
-            "network owner {} {used} (its owners: {}; {} of its last {} commands came from an owner new at the time{}: weight ×{surprise:.2}){net}",
+            "network owner {} {used} (its owners: {}; {} of its last {} commands came from an owner new at the time{}{team_use}: weight ×{surprise:.2}){net}",
             o.label,
             top_values(&p.owners, 3),
             owners,
