@@ -488,6 +488,63 @@ fn a_pipeline_opening_a_shell_is_a_signal_and_port_forwarding_is_not() {
 }
 
 #[test]
+fn a_pipeline_that_deploys_over_sessions_makes_its_shells_a_habit() {
+    // Ansible over Session Manager: every run sends a command, then opens a shell on each of
+    // three hosts, from the run's runner. Three weeks of runs on weekdays.
+    let store = MemoryStore::new();
+    let mut first = None;
+    let mut last = None;
+    for day in (0..21).filter(|d| d % 7 < 5) {
+        let ip = runner_ip(day);
+        let session = format!("GitHubActions-{day}");
+        run(
+            &store,
+            &cloudtrail(Call {
+                id: format!("cmd-{day}"),
+                time: at(day, 10, 0),
+                name: "SendCommand",
+                identity: role_session("gha-ansible", &session, true),
+                ip: ip.clone(),
+                request: script_by_tag("api"),
+            }),
+        );
+        for host in 0..3 {
+            let v = run(
+                &store,
+                &cloudtrail(Call {
+                    id: format!("sh-{day}-{host}"),
+                    time: at(day, 10, 1 + host),
+                    name: "StartSession",
+                    identity: role_session("gha-ansible", &session, true),
+                    ip: ip.clone(),
+                    request: json!({"target": format!("i-0abc1234def56789{host}")}),
+                }),
+            );
+            first.get_or_insert_with(|| v.clone());
+            last = Some(v);
+        }
+    }
+    let first = first.unwrap_or_else(|| panic!("no session"));
+    let (points, _) =
+        signal(&first, SignalId::WorkloadShell).unwrap_or_else(|| panic!("{:?}", first.signals));
+    assert_eq!(points, 35, "its first shell is at full weight");
+    let last = last.unwrap_or_else(|| panic!("no session"));
+    let (points, why) =
+        signal(&last, SignalId::WorkloadShell).unwrap_or_else(|| panic!("{:?}", last.signals));
+    assert!(points < 35, "{points}: {why}");
+    assert!(
+        why.contains("its usual sessions: ssm-sessionmanagerrunshell"),
+        "{why}"
+    );
+    assert!(
+        last.severity < Severity::Medium,
+        "{} {:?}",
+        last.risk_score,
+        ids(&last)
+    );
+}
+
+#[test]
 fn a_hosting_provider_new_to_the_organisation_marks_a_new_identity() {
     // Three weeks of a deploy role on GitHub-hosted runners: the organisation's hosting
     // providers are Microsoft's.

@@ -20,6 +20,7 @@
 //! | `many_targets` | the fan-out is within the principal's largest |
 //! | `long_term_key`, `no_mfa`, `instance_role_caller`, `cross_account_caller` | the principal ran commands (any action, at least 3) on at least `routine_min_active_days` days with these credentials |
 //! | `stale_sdk` | the client family is established |
+//! | `workload_shell` | the session's document (the default shell when it names none) is established and the principal opened at least 3 sessions |
 //!
 //! The same evidence in the identity's history in the organisation's other accounts (its peer,
 //! consulted while its own history is young or the call is new to it) counts too: a pipeline
@@ -251,6 +252,22 @@ fn own_evidence(
                     strength,
                 )
             })
+        }
+        SignalId::WorkloadShell => {
+            // A pipeline that deploys over Session Manager (Ansible's `aws_ssm` connection)
+            // opens shells on every run: its habit once the shell document is established
+            // (first opened over a day ago, again on a later day) over at least 3 sessions.
+            let value = crate::profile::remembered_document(e)?;
+            let s = established(&p.documents, &value, now).filter(|_| runs >= HABIT_RUNS)?;
+            Some((
+                format!(
+                    "its usual sessions: {} opened {} times since {}, {runs} earlier sessions",
+                    s.value,
+                    s.count,
+                    day(s.first)
+                ),
+                1.0,
+            ))
         }
         SignalId::StaleSdk => {
             let client = client_of(e)?;

@@ -76,7 +76,9 @@ pub(super) fn routine_credit(
             let age = age_days(p, e.event_time);
             let days = active_days(p);
             // Commands of every kind count (an administrator mixes sessions and scripts); this
-            // action itself must not be new (first_action blocks the credit above).
+            // action itself must not be new to the principal (first_action blocks the credit
+            // above, but not when its peer or team vouched for the action: another account's
+            // or a colleague's habit is not this principal's routine).
             let count: u64 = p.actions.values().sum();
             let this = p.actions.get(&e.action).copied().unwrap_or(0);
             // Known is not enough: a value is established once it has recurred on a later day
@@ -95,6 +97,7 @@ pub(super) fn routine_credit(
             };
             let routine = days >= th.routine_min_active_days
                 && count >= th.routine_min_events
+                && this > 0
                 && novel == 0
                 && (established(&p.networks, network_of(e.source.ip.as_deref()))
                     || expected.is_some())

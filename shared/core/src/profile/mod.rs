@@ -29,7 +29,10 @@ pub(crate) use values::{
     active_days, contains, fan_out, hour_of_week, is_failure_denied, remember, utc_day, utc_hour,
     CLASS,
 };
-pub use values::{client_of, doc_value, document_hash, hash64, network_of, target_classes, Seen};
+pub use values::{
+    client_of, doc_value, document_hash, hash64, network_of, remembered_document, target_classes,
+    Seen, DEFAULT_SESSION_DOCUMENT,
+};
 
 /// Entries not seen for this many days are dropped from a profile.
 pub const STALE_DAYS: i64 = 120;
@@ -458,7 +461,7 @@ impl Profile {
             if let Some(client) = client {
                 remember(&mut self.clients, client, t, CAP_CLIENTS);
             }
-            if let Some(doc) = doc {
+            if let Some(doc) = doc.or_else(|| remembered_document(e)) {
                 remember(&mut self.documents, doc, t, CAP_DOCUMENTS);
             }
             for id in &e.targets.ids {

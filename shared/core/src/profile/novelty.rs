@@ -195,8 +195,8 @@ impl Profile {
             if let Some(client) = client_of(e) {
                 remember(&mut self.clients, client, t, CAP_CLIENTS);
             }
-            if let Some(doc) = &e.document {
-                remember(&mut self.documents, doc_value(&doc.name), t, CAP_DOCUMENTS);
+            if let Some(doc) = super::remembered_document(e) {
+                remember(&mut self.documents, doc, t, CAP_DOCUMENTS);
             }
             // Classes of machines (tags, resource groups), not instances: the team's estate.
             for class in target_classes(e) {

@@ -76,6 +76,20 @@ fn doc_name(name: &str) -> String {
     truncate(name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase())
 }
 
+/// The document a Session Manager session runs when it names none: AWS opens the default
+/// shell, `SSM-SessionManagerRunShell`. Remembered under that name ([`remembered_document`]), so
+/// a principal's habit of opening shells shows in [`Profile::documents`] like any document's.
+pub const DEFAULT_SESSION_DOCUMENT: &str = "ssm-sessionmanagerrunshell";
+
+/// The document of `e` as [`Profile::documents`] remembers it ([`doc_value`]); for a session
+/// that names none, [`DEFAULT_SESSION_DOCUMENT`].
+pub fn remembered_document(e: &CommandEvent) -> Option<String> {
+    match &e.document {
+        Some(d) => Some(doc_value(&d.name)),
+        None => (e.operation == "ssm:StartSession").then(|| DEFAULT_SESSION_DOCUMENT.to_string()),
+    }
+}
+
 /// A document as remembered in [`Profile::documents`]: its family, the exact lowercase name with every
 /// all-digit part and every hexadecimal id of 8 or more characters masked, so a pipeline's
 /// per-run names (`deploy-76134`, `patch-2026-10-01`, `run-3f2a9c1e`) are one document

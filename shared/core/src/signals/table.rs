@@ -232,7 +232,7 @@ signals! {
     /// A workload identity (a web-identity CI session, an instance's role, a service
     /// principal or managed identity) opening an interactive shell: pipelines forward ports,
     /// people open shells.
-    WorkloadShell => workload_shell = 25;
+    WorkloadShell => workload_shell = 35;
     /// Chain: a maintenance window runs a task whose registration alerted
     /// ([`crate::window_task`]); the service's scheduled-run credit is withheld.
     WindowTaskChain => window_task_chain = 40;
@@ -290,6 +290,7 @@ pub const HABITUAL: &[SignalId] = &[
     SignalId::InstanceRoleCaller,
     SignalId::CrossAccountCaller,
     SignalId::StaleSdk,
+    SignalId::WorkloadShell,
     SignalId::LegacyApiVersion,
     SignalId::AuditScopeReduced,
     SignalId::AuditConfigChanged,

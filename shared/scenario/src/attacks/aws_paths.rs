@@ -148,7 +148,12 @@ pub(super) fn low_and_slow(g: &mut Gen, rng: &mut Rng, name: &'static str) {
 }
 
 pub(super) fn ci_start_session(g: &mut Gen, rng: &mut Rng, name: &'static str) {
-    let Some((d, p)) = victim(g, rng, Kind::CiOidc, 1) else {
+    // A pipeline that never opens shells: one that deploys over Session Manager opens them on
+    // every run, and one more from its runners is its habit (the known limit of this path).
+    let Some((d, p)) = (0..20)
+        .filter_map(|_| victim(g, rng, Kind::CiOidc, 1))
+        .find(|(_, p)| !crate::routine::aws_ci::deploys_over_sessions(g.seed, &p.id))
+    else {
         return;
     };
     let t = time(g, rng, None, d);

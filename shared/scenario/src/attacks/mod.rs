@@ -61,7 +61,7 @@ kinds! {
     "aws-grant-then-use", Aws, "stolen admin session: CreateUser, CreateAccessKey, AttachUserPolicy AmazonSSMFullAccess; the new user's SendCommand from another VPS", "grants none; SendCommand high", aws_paths::grant_then_use;
     "aws-create-then-run", Aws, "a compromised pipeline (usual runner pool and client): CreateDocument then SendCommand of it to 5 instances", "CreateDocument none; SendCommand high", aws_paths::create_then_run;
     "aws-low-and-slow", Aws, "a known administrator, usual network, client and document: one SendCommand a day for 5 working days on a role they never touched", "first medium, then low", aws_paths::low_and_slow;
-    "ci-start-session", Aws, "a GitHub OIDC role opens a Session Manager session from the runner pool", "high", aws_paths::ci_start_session;
+    "ci-start-session", Aws, "a GitHub OIDC role that never opens sessions opens a Session Manager shell from the runner pool", "high", aws_paths::ci_start_session;
     "wildcard-association-by-human", Aws, "a developer creates a State Manager association of AWS-RunShellScript on InstanceIds=*", "high", aws_paths::wildcard_association;
     "mw-task-registration", Aws, "a developer registers an AWS-RunShellScript task with the prod maintenance window; the window runs it", "registration medium; the window's SendCommand medium", aws_paths::mw_task_registration;
     "dormant-key-reactivated", Aws, "an IAM user silent for weeks is used again from a residential address: SendCommand", "medium", aws_paths::dormant_reactivated;

@@ -122,6 +122,33 @@ impl Run<'_> {
             "AWS-RunShellScript",
             &targets,
         );
+        // Some services deploy with Ansible over Session Manager (the `aws_ssm` connection
+        // plugin): after the command, a shell session on each host of the service, five at a
+        // time, from the same runner. Streams of their own.
+        if deploys_over_sessions(g.seed, &actor.id) {
+            let mut an =
+                crate::rng::Rng::stream(g.seed, &format!("{}:ansible:{}", actor.id, t.as_second()));
+            let ua = net::boto3(
+                self.day - self.day % 14,
+                "os/linux#6.8.0-1017-azure md/arch#x86_64",
+                "",
+            );
+            for (k, (id, _)) in alive.iter().take(8).enumerate() {
+                let ts = t + SignedDuration::from_secs(40 + (k as i64 / 5) * 25 + an.range(0, 6));
+                let sid = format!("{}-{}", self.session, an.hex(17));
+                actor.call(
+                    g,
+                    ts,
+                    &caller,
+                    &self.ip,
+                    &ua,
+                    self.vpce,
+                    ("ssm.amazonaws.com", "StartSession"),
+                    aws::start_session(id, &sid, None),
+                    None,
+                );
+            }
+        }
         // Services behind an Auto Scaling group: some deploys bake a new image and write a
         // launch template version with its user data. Streams of their own.
         let habit = crate::rng::Rng::stream(g.seed, &format!("{}:lt", actor.id)).chance(0.35);
@@ -162,6 +189,12 @@ impl Run<'_> {
             );
         }
     }
+}
+
+/// Whether the pipeline `id` (`<role>@<account>`) deploys with Ansible over Session Manager,
+/// opening a shell on each host of its service on every run (one in five, drawn per seed).
+pub fn deploys_over_sessions(seed: u64, id: &str) -> bool {
+    crate::rng::Rng::stream(seed, &format!("{id}:ansible")).chance(0.2)
 }
 
 /// Writes CI, self-hosted runners and Terraform.
