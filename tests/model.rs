@@ -910,3 +910,62 @@ fn a_network_owner_the_team_uses_is_half_the_news_to_a_member() {
         .unwrap_or_else(|| panic!("the VPN is new to the IAM user alice"));
     assert!(!why.contains("its team's network"), "{why}");
 }
+
+/// `who`'s commands on `days`, then one on `last`: the verdict of the last.
+fn silence_then(identity: fn(&str) -> Value, days: &[i64], last: i64) -> Verdict {
+    let store = MemoryStore::new();
+    for d in days {
+        run(
+            &store,
+            &cloudtrail(Call {
+                id: format!("d-{d}"),
+                time: at(*d, 10, 0),
+                name: "SendCommand",
+                identity: identity("kim"),
+                ip: "62.31.40.10".into(),
+                request: script_by_tag("api"),
+            }),
+        );
+    }
+    run(
+        &store,
+        &cloudtrail(Call {
+            id: "back".into(),
+            time: at(last, 10, 0),
+            name: "SendCommand",
+            identity: identity("kim"),
+            ip: "62.31.40.10".into(),
+            request: script_by_tag("api"),
+        }),
+    )
+}
+
+#[test]
+fn a_daily_key_silent_for_weeks_has_left_its_rhythm() {
+    // A key used every weekday for four weeks, then silent for 20 days: three times its longest
+    // silence (a weekend) and over `dormant_rhythm_days`, though under `dormant_days`.
+    let weekdays: Vec<i64> = (0..28).filter(|d| d % 7 < 5).collect();
+    let v = silence_then(iam_user, &weekdays, 27 + 18);
+    let (_, why) = signal(&v, SignalId::DormantPrincipal)
+        .unwrap_or_else(|| panic!("no dormant_principal: {:?}", v.signals));
+    assert!(
+        why.contains("its longest silence in the 35 days before was 2 days"),
+        "{why}"
+    );
+    // A weekly key's 17 days are not three of its silences (6 days each).
+    let weekly: Vec<i64> = (0..28).step_by(7).collect();
+    let v = silence_then(iam_user, &weekly, 21 + 17);
+    assert!(
+        signal(&v, SignalId::DormantPrincipal).is_none(),
+        "{:?}",
+        v.signals
+    );
+    // A person through the identity provider back from leave: only `dormant_days` counts.
+    let person = |p: &str| sso(&format!("{p}@corp.example"), "Developers");
+    let v = silence_then(person, &weekdays, 27 + 18);
+    assert!(
+        signal(&v, SignalId::DormantPrincipal).is_none(),
+        "{:?}",
+        v.signals
+    );
+}

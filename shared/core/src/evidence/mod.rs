@@ -19,8 +19,8 @@ use crate::model::{Action, CommandEvent};
 use crate::policy::Policy;
 use crate::profile::{
     active_days, client_of, contains, doc_value, fan_out, is_failure_denied, network_of, History,
-    Profile, Seen, ALERTED, NOVEL_ACTION, NOVEL_CLIENT, NOVEL_DOCUMENT, NOVEL_NETWORK,
-    NOVEL_TARGET,
+    Profile, Seen, ACTIVITY_DAYS, ALERTED, NOVEL_ACTION, NOVEL_CLIENT, NOVEL_DOCUMENT,
+    NOVEL_NETWORK, NOVEL_TARGET,
 };
 use crate::signals::{SignalId, Signals};
 
@@ -77,6 +77,27 @@ pub fn wants_team_hours(e: &CommandEvent, policy: &Policy) -> bool {
         && !policy
             .business_hours
             .contains(e.event_time, &policy.timezone)
+}
+
+/// How many times its longest earlier silence a principal's silence must be to leave its
+/// rhythm (`dormant_principal` before `dormant_days`).
+const DORMANT_RHYTHM_MULTIPLE: i64 = 3;
+
+/// The longest silence, in whole days, between the UTC days on which `p` acted in its
+/// activity record ([`ACTIVITY_DAYS`] before its last event), when it acted on at least
+/// `min_days` of them: the principal's own rhythm of absence.
+fn longest_silence_days(p: &Profile, min_days: u32) -> Option<i64> {
+    let mut days = p.active_hours.iter().map(|&h| i64::from(h) / 24);
+    let mut last = days.next()?;
+    let (mut active, mut longest) = (1u32, 0i64);
+    for d in days {
+        if d != last {
+            active += 1;
+            longest = longest.max(d - last - 1);
+            last = d;
+        }
+    }
+    (active >= min_days.max(2)).then_some(longest.max(1))
 }
 
 /// The organisation-wide history that vouches for a principal new to this account: seen in
@@ -466,9 +487,25 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
             }
         }
         let idle_days = e.event_time.duration_since(p.last_seen).as_hours() / 24;
-        if idle_days >= i64::from(th.dormant_days) {
+        // A long-term key's silence is judged against its own rhythm too: a key used every
+        // working day that falls silent for three weeks has left its habit (its holder left,
+        // or it leaked), while a monthly job's three weeks are its habit. Sessions minted per
+        // use (a pipeline's, an instance's, a person's through the identity provider) pause
+        // with their workflow or their holder's leave; for them only `dormant_days` counts.
+        let long_term = e.principal.key_kind == Some(crate::model::KeyKind::LongTerm);
+        let longest = longest_silence_days(p, th.habit_min_days).filter(|_| long_term);
+        let off_rhythm = longest.filter(|&g| {
+            idle_days >= i64::from(th.dormant_rhythm_days)
+                && idle_days >= g.saturating_mul(DORMANT_RHYTHM_MULTIPLE)
+        });
+        if idle_days >= i64::from(th.dormant_days) || off_rhythm.is_some() {
+            let rhythm = off_rhythm
+                .map(|g| {
+                    format!("; its longest silence in the {ACTIVITY_DAYS} days before was {g} days")
+                })
+                .unwrap_or_default();
             let reason = format!(
-                "principal dormant for {idle_days} days (last seen {})",
+                "principal dormant for {idle_days} days (last seen {}){rhythm}",
                 day(p.last_seen)
             );
             // Dormancy is evidence about a credential: a long-lived key or a workload's role

@@ -201,6 +201,10 @@ pub struct Thresholds {
     pub machine_pace_seconds: u32,
     /// Days of inactivity after which a principal counts as dormant.
     pub dormant_days: u32,
+    /// Days of inactivity after which a long-term key's principal counts as dormant when the
+    /// silence is also three times its longest earlier one (a key used every working day,
+    /// silent for three weeks).
+    pub dormant_rhythm_days: u32,
     /// Denied attempts within `denied_window_minutes` at which `denied_burst` fires.
     pub denied_burst: u32,
     /// Window for `denied_burst`, minutes.
@@ -275,6 +279,7 @@ impl Default for Thresholds {
             machine_pace_targets: 4,
             machine_pace_seconds: 120,
             dormant_days: 30,
+            dormant_rhythm_days: 14,
             denied_burst: 3,
             denied_window_minutes: 10,
             sequence_window_minutes: 30,
