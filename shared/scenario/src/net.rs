@@ -148,7 +148,7 @@ pub fn attacker_ip(rng: &mut Rng) -> (&'static str, String) {
         ("Hetzner", 95, 217),
         ("Hetzner", 65, 21),
         ("Linode", 172, 105),
-        ("M247 (VPN exit)", 185, 213),
+        ("M247 (VPN exit)", 146, 70),
     ];
     let (owner, a, b) = *rng.pick(blocks);
     (
