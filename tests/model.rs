@@ -969,3 +969,46 @@ fn a_daily_key_silent_for_weeks_has_left_its_rhythm() {
         v.signals
     );
 }
+
+#[test]
+fn the_peer_hears_of_each_shape_once_a_day() {
+    let event = |id: &str, minute: i64, name: &str, request: Value| {
+        let v = cloudtrail(Call {
+            id: id.into(),
+            time: at(3, 10, minute),
+            name,
+            identity: role_session("deployer", "run-1", false),
+            ip: "62.31.40.10".into(),
+            request,
+        });
+        normalize(&v.to_string())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("not normalized"))
+    };
+    let target =
+        json!({"documentName": "AWS-RunShellScript", "instanceIds": ["i-0abc1234def567890"]});
+    let first = event("a", 0, "SendCommand", target.clone());
+    let mut p = cadet_core::profile::Profile::new(first.event_time);
+    assert!(p.peer_update_due(&first), "a principal's first call");
+    p.observe(&first);
+    // The same shape again that day: nothing new for the peer.
+    let again = event("b", 5, "SendCommand", target);
+    assert!(!p.peer_update_due(&again));
+    p.observe(&again);
+    // Another shape that day (a shell on the same machine): the peer hears of it once.
+    let shell = event(
+        "c",
+        10,
+        "StartSession",
+        json!({"target": "i-0abc1234def567890"}),
+    );
+    assert!(p.peer_update_due(&shell));
+    p.observe(&shell);
+    let shell_again = event(
+        "d",
+        15,
+        "StartSession",
+        json!({"target": "i-0abc1234def567890"}),
+    );
+    assert!(!p.peer_update_due(&shell_again));
+}

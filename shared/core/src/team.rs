@@ -14,7 +14,8 @@
 //! | an IAM user | the account's IAM users (CloudTrail names no group; the people and scripts that kept long-term keys in an account are usually one team's) |
 //!
 //! The team's profile (`<provider>|org|team:<id>`) is kept like a peer profile: recorded at
-//! most once a day per member unless the call brings something new. When scoring, it is read
+//! most once a day per member and shape of call (operation and document) unless the call brings
+//! something new. When scoring, it is read
 //! while the principal's own history is young or the call is novel to it, and a network,
 //! client, document or action that is *established* for the team (first seen over a day ago,
 //! seen again on a later day; an action run at least `routine_min_events` times; a class of

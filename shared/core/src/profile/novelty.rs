@@ -217,14 +217,30 @@ impl Profile {
     }
 
     /// Whether an event should also update the organisation-wide profile: the principal's
-    /// first event of a UTC day, or one that does something new to it. This bounds peer writes
-    /// to about one per principal and day however busy it is. `self` is the principal's
+    /// first event of a UTC day or first of its shape that day, or one that does something new
+    /// to it. This bounds peer writes to about one per principal, shape and day however busy
+    /// it is. `self` is the principal's
     /// profile before the event.
     pub fn peer_update_due(&self, e: &CommandEvent) -> bool {
+        let today = e.event_time.as_second().div_euclid(86_400);
         self.events == 0
-            || e.event_time.as_second().div_euclid(86_400)
-                != self.last_seen.as_second().div_euclid(86_400)
+            || today != self.last_seen.as_second().div_euclid(86_400)
             || self.novelties(e) != 0
+            || !self.shape_seen_on(e, today)
+    }
+
+    /// Whether the principal already made a call of `e`'s shape (operation and document) on
+    /// UTC day `day`: the peer hears of each shape once a day, so the habits it lends (an
+    /// action's runs, a document's days) are counted for every shape, not only for the day's
+    /// first call.
+    fn shape_seen_on(&self, e: &CommandEvent, day: i64) -> bool {
+        let op = crate::operations::code_of(&e.operation);
+        let document = e.document.as_ref().map(|d| super::document_hash(&d.name));
+        self.recent.iter().any(|r| {
+            Some(r.op) == op
+                && r.document == document
+                && r.time.as_second().div_euclid(86_400) == day
+        })
     }
 
     /// Whether an event should update the principal's team: as [`Profile::peer_update_due`],
