@@ -136,7 +136,9 @@ chromium:
 
 # `make bench-hunt`: ≥ 300 MB organisation-trail archive (scripts/hunt-archive.py, seed 1651),
 # then cadet hunt vs cadet detect, jq, a Python gzip+json loop, DuckDB and the inflate-only
-# bound, side by side (medians, ratios, peak RSS). Not part of `make test`.
+# bound, side by side (medians, ratios, peak RSS); then hunt vs detect on an event-dense export
+# of 100,000 T1651 calls (scripts/dense-events.py), on all cores and on one. Not part of
+# `make test`.
 BENCH_HUNT_MB ?= 320
 BENCH_HUNT_RUNS ?= 5
 .PHONY: bench-hunt

@@ -13,6 +13,14 @@ Contenders, each run --runs times in rotating order (so drift hits all alike):
   split     inflate_bound ARCHIVE 0 --skip-all          (all cores gunzip and split every record,
                                                          skipping it in place: the floor of any
                                                          reader that finds record boundaries)
+Then the event-dense half, on one NDJSON export of 100,000 T1651 calls in time order
+(scripts/dense-events.py, same seed), where every record is a candidate and parsing and scoring
+are the whole cost:
+  hunt      cadet hunt --format json DENSE             (all cores: scan and scoring overlap)
+  hunt1     the same pinned to one core (taskset -c 0, --jobs 1)
+  detect    cadet detect --state memory --format json DENSE
+  detect1   the same pinned to one core
+Both print the same findings (checked: identical stdout).
 The archive and the two project binaries are read into the page cache just before every run
 (this VM's page cache drops a file's pages within seconds; without it the contender after a
 slow one reads from disk).
@@ -20,7 +28,7 @@ Reports the median wall time, throughput over the decompressed bytes, the ratio 
 each, and peak RSS (GNU time). Each filter contender's T1651 count is checked against the
 archive's manifest. Writes target/bench-hunt/results.md and prints it.
 
-usage: bench-hunt.py [--mb N] [--runs N] [--seed S]
+usage: bench-hunt.py [--mb N] [--runs N] [--seed S] [--dense N]
 """
 import json
 import os
@@ -32,6 +40,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "bench-hunt")
 ARCHIVE = os.path.join(OUT, "archive")
+DENSE = os.path.join(OUT, "dense.jsonl")
 CADET = os.path.join(ROOT, "target", "release", "cadet")
 INFLATE = os.path.join(ROOT, "target", "release", "examples", "inflate_bound")
 PY = os.path.join(OUT, "venv", "bin", "python")
@@ -81,12 +90,15 @@ def timed(cmd, env=None):
     return secs, int(last[0]), float(last[1]) + float(last[2]), p.stdout
 
 
-def warm():
-    """Reads every archive file and the project's binaries, so the next run finds them in the
-    page cache."""
+def warm(dense=False):
+    """Reads every archive file (or the dense export) and the project's binaries, so the next
+    run finds them in the page cache."""
     paths = [CADET, INFLATE]
-    for root, _, files in os.walk(ARCHIVE):
-        paths += [os.path.join(root, f) for f in files]
+    if dense:
+        paths.append(DENSE)
+    else:
+        for root, _, files in os.walk(ARCHIVE):
+            paths += [os.path.join(root, f) for f in files]
     for path in paths:
         with open(path, "rb") as fh:
             while fh.read(1 << 20):
@@ -157,10 +169,54 @@ def main():
               f"(all cores) and {100 * med['inflate1'] / med['hunt']:.0f} % of one core's; gunzip + record "
               f"split alone (every record skipped, nothing parsed or scored) reaches "
               f"{100 * med['inflate'] / med['split']:.0f} % of it."]
+    lines += ["", dense(arg("--dense", 100000), runs, seed)]
     text = "\n".join(lines)
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write(text + "\n")
     print(text)
+
+
+def dense(n, runs, seed):
+    """The event-dense half: hunt against detect on one export where every record is a call."""
+    marker = DENSE + ".manifest"
+    if not os.path.exists(marker) or open(marker).read() != f"{n} {seed}":
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "dense-events.py"), DENSE,
+                        "--events", str(n), "--seed", str(seed)], check=True)
+        with open(marker, "w") as f:
+            f.write(f"{n} {seed}")
+    one = ["taskset", "-c", "0"]
+    contenders = {
+        "hunt": [CADET, "hunt", "--format", "json", "--progress", "never", DENSE],
+        "hunt1": one + [CADET, "hunt", "--format", "json", "--progress", "never", "--jobs", "1", DENSE],
+        "detect": [CADET, "detect", "--state", "memory", "--format", "json", DENSE],
+        "detect1": one + [CADET, "detect", "--state", "memory", "--format", "json", DENSE],
+    }
+    outputs = {name: timed(cmd)[3] for name, cmd in contenders.items()}
+    if len(set(outputs.values())) != 1:
+        sys.exit("hunt and detect printed different findings on the dense export")
+    results = {name: [] for name in contenders}
+    rss = {name: 0 for name in contenders}
+    order = list(contenders)
+    for i in range(runs):
+        for name in order[i % len(order):] + order[:i % len(order)]:
+            warm(dense=True)
+            secs, peak, _, _ = timed(contenders[name])
+            results[name].append(secs)
+            rss[name] = max(rss[name], peak)
+    med = {name: statistics.median(v) for name, v in results.items()}
+    size = os.path.getsize(DENSE)
+    lines = [
+        f"Event-dense: one NDJSON export of {n} T1651 calls in time order ({size / 1e6:.0f} MB, "
+        f"seed {seed}); identical findings from all four; medians of {runs} runs.",
+        "",
+        "| contender | median s | calls/s | detect ÷ this (same cores) | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in contenders:
+        base = med["detect1" if name.endswith("1") else "detect"]
+        lines.append(f"| {name} | {med[name]:.2f} | {n / med[name]:.0f} | {base / med[name]:.2f}× | "
+                     f"{rss[name] / 1024:.0f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -343,6 +343,12 @@ struct HuntArgs {
     /// Concurrent object reads (GETs) when a source is S3, Blob or Cloud Storage.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
+    /// How far an event may come behind the newest event of its file (or before the day or
+    /// hour its key is dated) and still be scored in time order while the scan goes on: `30m`,
+    /// `2h`, `1d`, or `all` to score nothing before the whole archive is scanned. Later events
+    /// are scored after the rest and counted in the summary.
+    #[arg(long, value_name = "WINDOW", default_value = "30m", value_parser = parse_reorder_window)]
+    reorder_window: ReorderWindow,
     /// Progress bar on stderr: auto or always (drawn on a terminal only), never.
     #[arg(long, default_value = "auto")]
     progress: ColorChoice,
@@ -417,6 +423,33 @@ struct BackfillArgs {
 const MAX_STATE_WAIT: u64 = 86_400;
 
 /// `--since`/`--until`: RFC 3339, a UTC date, or an age before now.
+/// `--reorder-window`: a duration, or `all` (`None`).
+#[derive(Debug, Clone, Copy)]
+struct ReorderWindow(Option<jiff::SignedDuration>);
+
+fn parse_reorder_window(text: &str) -> Result<ReorderWindow, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("all") {
+        return Ok(ReorderWindow(None));
+    }
+    let (num, unit) = t.split_at(t.len().saturating_sub(1));
+    let mins = match (num.parse::<i64>(), unit) {
+        (Ok(n), "m") => Some(n),
+        (Ok(n), "h") => n.checked_mul(60),
+        (Ok(n), "d") => n.checked_mul(1440),
+        _ => None,
+    };
+    match mins {
+        // A week is more than any archive's late delivery; past it, `all` says what is meant.
+        Some(m) if (0..=7 * 1440).contains(&m) => {
+            Ok(ReorderWindow(Some(jiff::SignedDuration::from_mins(m))))
+        }
+        _ => Err(format!(
+            "{text:?}: expected minutes, hours or days up to a week (30m, 2h, 1d) or `all`"
+        )),
+    }
+}
+
 fn parse_when(text: &str) -> Result<jiff::Timestamp, String> {
     let t = text.trim();
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
@@ -587,6 +620,7 @@ fn main() -> ExitCode {
                 jobs: args.jobs.map(usize::from),
                 concurrency: usize::from(args.concurrency),
                 progress: tty(args.progress, std::io::stderr().is_terminal()),
+                reorder_window: args.reorder_window.0,
                 s3: hunt::S3Options {
                     endpoint_url: args.endpoint_url,
                     force_path_style: args.s3_force_path_style,

@@ -255,6 +255,106 @@ fn local_org_trail_hunt_matches_detect_in_time_order_and_prunes() {
     );
 }
 
+/// "at most N events waited to be scored" from a hunt's summary.
+fn most_held(err: &str) -> usize {
+    err.split("at most ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no \"at most N events waited\" in: {err}"))
+}
+
+/// An export in no archive layout (one NDJSON file, in time order) is scored while it is read:
+/// only the reorder window's worth of events waits, the order is the file's (= detect's), and
+/// events more than the window behind the newest are counted as late and scored after the
+/// rest. `--reorder-window all` waits for the whole file and sorts it.
+#[test]
+fn an_export_in_time_order_is_scored_as_it_is_read_with_late_events_last() {
+    let dir = tmp("reorder");
+    let text = std::fs::read_to_string(root().join("events/aws/sendcommand-root.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let base = doc.get("detail").cloned().unwrap_or(doc);
+    let at = |i: usize, minute: usize| {
+        let mut r = base.clone();
+        r["eventTime"] = Value::from(format!(
+            "2026-10-0{}T{:02}:{:02}:00Z",
+            1 + minute / 1440,
+            minute / 60 % 24,
+            minute % 60
+        ));
+        r["eventID"] = Value::from(format!("00000000-0000-4000-8000-{i:012}"));
+        r
+    };
+    // 3,000 calls a minute apart, then two from the first hour: late by far.
+    let mut records: Vec<Value> = (0..3000).map(|i| at(i, i)).collect();
+    records.push(at(5000, 10));
+    records.push(at(5001, 20));
+    let file = dir.join("export.jsonl");
+    let body: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&file, body).unwrap_or_else(|e| panic!("{e}"));
+    let f = file.display().to_string();
+    let ids = |out: &Output| -> Vec<String> {
+        findings(out)
+            .iter()
+            .map(|x| x["event_id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+
+    let out = cadet(&["hunt", "--format", "json", "--all", &f]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let file_order: Vec<String> = records
+        .iter()
+        .map(|r| r["eventID"].as_str().unwrap_or_default().to_string())
+        .collect();
+    // The late pair last, in their own order: the file's order, and detect's verdicts.
+    assert_eq!(ids(&out), file_order);
+    let detect = common::detect_all(&file);
+    assert_eq!(detect.status.code(), Some(0), "{}", stderr(&detect));
+    assert_eq!(findings(&out), findings(&detect));
+    assert!(
+        err.contains("; 2 late events (more than the reorder window, 30m, behind their file)"),
+        "{err}"
+    );
+    let held = most_held(&err);
+    // The scorer's backlog (1,024) and one hand-over per worker (256), not the file.
+    assert!(
+        held <= 1024 + 2 * 256,
+        "{held} of 3,002 events waited at once: {err}"
+    );
+
+    // A wider window takes the pair in; `all` sorts the whole file first.
+    for window in ["3d", "all"] {
+        let out = cadet(&[
+            "hunt",
+            "--format",
+            "json",
+            "--all",
+            "--reorder-window",
+            window,
+            &f,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let mut want = records.clone();
+        want.sort_by_key(|r| r["eventTime"].as_str().unwrap_or_default().to_string());
+        let want: Vec<String> = want
+            .iter()
+            .map(|r| r["eventID"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(ids(&out), want, "--reorder-window {window}");
+        assert!(!stderr(&out).contains("late events"), "{}", stderr(&out));
+        if window == "all" {
+            assert_eq!(most_held(&stderr(&out)), 3002);
+        }
+    }
+
+    // A window that is not one is refused, naming the forms.
+    let out = cadet(&["hunt", "--reorder-window", "soon", &f]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("30m, 2h, 1d"), "{}", stderr(&out));
+}
+
 #[test]
 fn bad_objects_are_reported_per_object_and_the_hunt_goes_on() {
     let dir = tmp("bad");

@@ -11,10 +11,15 @@
 //!    memory does not grow with the archive. Only the normalized T1651 and context events inside
 //!    the window travel on. Bad records and unreadable objects are reported per object (one
 //!    `error:` line each) and the hunt goes on.
-//! 3. **Score, in event-time order.** Archives are not in time order, so the collected events
-//!    are sorted by event time (ties: listing order, then record order) and scored one by one
-//!    against the `--state` store (memory by default: a hunt never touches the live baseline
-//!    unless asked), exactly as `detect` scores them.
+//! 3. **Score, in event-time order, while the scan goes on.** Archives are not in time order,
+//!    so the collected events wait in a priority queue (spilled to sorted temporary files past
+//!    a bound) and are scored one by one, by event time (ties: listing order, then record
+//!    order), as soon as no event still to come can precede them: the watermark of [`order`],
+//!    from the period each object's key is dated and the `--reorder-window` (30 minutes by
+//!    default). They are scored against the `--state` store (memory by default: a hunt never
+//!    touches the live baseline unless asked), exactly as `detect` scores them. The workers
+//!    wait while the scorer is behind, so scoring sets the pace and few events are held.
+//!    Events more than the window late are scored after the rest and counted.
 //! 4. **Print** in the `detect` formats, optionally write an HTML report, and print a summary on
 //!    stderr. Exit status: 0, 2 when a record was rejected, 1 when an object could not be read
 //!    (entirely or part-way), 130 when interrupted by Ctrl-C.
@@ -39,6 +44,7 @@ mod gcs;
 #[cfg(any(feature = "hunt-blob", feature = "hunt-gcs"))]
 mod http;
 mod local;
+mod order;
 pub mod report;
 #[cfg(feature = "hunt-s3")]
 mod s3;
@@ -48,7 +54,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -60,7 +66,8 @@ use jiff::Timestamp;
 use rayon::prelude::*;
 
 use crate::output::{Format, Printer};
-use spill::{Collector, Pending};
+use order::{Floor, Flow, Queue};
+use spill::Pending;
 
 /// Options of one `hunt` run.
 #[derive(Debug)]
@@ -91,6 +98,10 @@ pub struct Options {
     pub concurrency: usize,
     /// Show the progress bar (stderr is a TTY).
     pub progress: bool,
+    /// `--reorder-window`: how far behind the newest event of its object (or before the
+    /// period its key is dated) an event may come and still be scored in time order; `None`
+    /// (`all`): score nothing before the scan ends.
+    pub reorder_window: Option<jiff::SignedDuration>,
     /// S3 client settings.
     pub s3: S3Options,
     /// `--gcs-endpoint`: the Cloud Storage endpoint (else `STORAGE_EMULATOR_HOST`, else
@@ -169,9 +180,11 @@ impl Listing {
     }
 }
 
-/// A hunt's listing runs ahead of its scan by at most this many objects: the scan starts with
-/// the first object listed, and memory does not grow with the number of objects in an archive.
-const LISTED_AHEAD: usize = 4096;
+/// A hunt's listing runs ahead of its scan by at most this many objects (a few MiB): the scan
+/// starts with the first object listed, and memory does not grow with the number of objects in
+/// an archive. An archive of up to this many objects is listed before much of it is scanned,
+/// so its objects are scanned earliest floor first and scoring follows the scan (`order`).
+const LISTED_AHEAD: usize = 16_384;
 
 /// One listed object on its way to a worker.
 struct Work {
@@ -410,9 +423,6 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         });
     }
 
-    // 1 and 2. List and scan at once: one thread walks the sources in order and hands each
-    // object to the pool as it is listed (at most LISTED_AHEAD ahead of the scan), so the scan
-    // starts at once and a listing of millions of objects is never held whole.
     let remote = opts
         .sources
         .iter()
@@ -433,8 +443,8 @@ fn run_with<S: AsyncBaselineStore + Sync>(
     let reporter = Reporter { bar: bar.clone() };
     let counters = Arc::new(Counters::default());
     let listed = ListCounters::default();
-    let pending = Mutex::new(Collector::new(spill::SPILL_EVENTS));
-    let spill_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let flow = Mutex::new(Flow::new(spill::SPILL_EVENTS));
+    let wake = Condvar::new();
     let threads = if remote {
         opts.concurrency.max(1)
     } else {
@@ -444,12 +454,40 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         .num_threads(threads)
         .build()
         .context("starting the worker pool")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut scoring = Scoring {
+        rt: &rt,
+        pipeline: Pipeline::new(store, policy.clone(), Vec::new()),
+        policy,
+        state,
+        opts,
+        out: std::io::BufWriter::new(crate::output::stdout()),
+        printer: Printer::new(opts.format, opts.colour),
+        by_severity: [0usize; 5],
+        recognized: 0,
+        printed: 0,
+        duplicates: 0,
+        late: 0,
+        report_findings: Vec::new(),
+        span: None,
+    };
     let done = AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(LISTED_AHEAD);
-    std::thread::scope(|scope| {
+    let queue = Queue::<Work>::new(LISTED_AHEAD);
+    // 1, 2 and 3 at once: one thread lists the sources in order and hands each object to the
+    // pool as it is listed (at most LISTED_AHEAD ahead of the scan), so the scan starts at once
+    // and a listing of millions of objects is never held whole; the pool scans; this thread
+    // scores each event as soon as no event still to come can precede it (`order`).
+    let scored = std::thread::scope(|scope| {
         {
-            let (stop, reporter, listed) = (&stop, &reporter, &listed);
-            scope.spawn(move || list_sources(opts, tx, stop, reporter, listed));
+            let (stop, reporter, listed, flow, wake, queue) =
+                (&stop, &reporter, &listed, &flow, &wake, &queue);
+            scope.spawn(move || {
+                let _end = ListingEnd { flow, wake, queue };
+                list_sources(opts, queue, stop, reporter, listed, flow)
+            });
         }
         if let Some(b) = &bar {
             let counters = counters.clone();
@@ -471,108 +509,75 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 }
             });
         }
-        pool.install(|| {
-            rx.into_iter().par_bridge().for_each(|work| {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let store = work.store.as_ref();
-                let found = scan(
-                    work.index,
-                    &work.object,
-                    store,
-                    opts,
-                    &counters,
-                    &stop,
-                    &reporter,
-                );
-                if found.is_empty() {
-                    return;
-                }
-                let result = match pending.lock() {
-                    Ok(mut p) => p.extend(found),
-                    Err(_) => Err(anyhow::anyhow!("a worker panicked while collecting events")),
-                };
-                if let Err(e) = result {
-                    // Cannot keep what was found: stop rather than drop findings.
-                    stop.store(true, Ordering::SeqCst);
-                    if let Ok(mut slot) = spill_error.lock() {
-                        slot.get_or_insert(e);
-                    }
-                }
-            });
-        });
+        let scan = {
+            let (stop, reporter, counters, flow, wake) =
+                (&stop, &reporter, &counters, &flow, &wake);
+            let (pool, queue) = (&pool, &queue);
+            scope.spawn(move || {
+                pool.install(|| {
+                    std::iter::from_fn(|| queue.pop())
+                        .par_bridge()
+                        .for_each(|work| {
+                            // Hands the object's last events over, and finishes it, however the
+                            // scan of it ends (a stop before it started included).
+                            let mut handover = Handover::new(&work, opts, flow, wake, stop);
+                            if stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            let store = work.store.as_ref();
+                            scan(
+                                &work.object,
+                                store,
+                                opts,
+                                counters,
+                                stop,
+                                reporter,
+                                &mut handover,
+                            );
+                        });
+                });
+            })
+        };
+        let scored = scoring.run(&flow, &wake);
+        if scored.is_err() {
+            // The events still coming cannot be scored: stop the scan rather than finish it.
+            stop.store(true, Ordering::SeqCst);
+        }
+        let joined = scan.join();
         done.store(true, Ordering::Relaxed);
+        match joined {
+            Ok(()) => scored,
+            Err(_) => Err(anyhow::anyhow!("a worker panicked while scanning")),
+        }
     });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let interrupted = stop.load(Ordering::SeqCst);
     let scan_time = started.elapsed();
-
-    // 3. Score in event-time order.
-    if let Some(e) = spill_error.into_inner().ok().flatten() {
-        return Err(e.context("keeping the events found for scoring"));
-    }
-    let pending = pending
-        .into_inner()
-        .map_err(|_| anyhow::anyhow!("a worker panicked while collecting events"))?;
-    let context_events = pending.len();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let pipeline = Pipeline::new(store, policy.clone(), Vec::new());
-    let mut out = std::io::BufWriter::new(crate::output::stdout());
-    let mut printer = Printer::new(opts.format, opts.colour);
-    let mut by_severity = [0usize; 5];
-    let (mut recognized, mut printed, mut duplicates) = (0usize, 0usize, 0usize);
-    let mut report_findings = Vec::new();
-    let mut span: Option<(Timestamp, Timestamp)> = None;
-    for p in pending.into_sorted()? {
-        let p = p?;
-        let t = p.event.event_time;
-        span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
-        // The same pipeline as `detect` and the functions (no sinks: the hunt prints), so a
-        // hunt joins the host and control-plane halves and deduplicates as they do.
-        let (finding, alert, rejoined) = match rt.block_on(pipeline.score(&p.event)) {
-            // The hunt prints rather than pages: a shadow alert is printed as an alert.
-            Outcome::Alerted { finding, rejoined }
-            | Outcome::Shadowed {
-                finding, rejoined, ..
-            } => (finding, true, rejoined),
-            Outcome::BelowThreshold { finding, rejoined } => (finding, false, rejoined),
-            Outcome::Observed | Outcome::Ignored => continue,
-            Outcome::Duplicate => {
-                duplicates += 1;
-                continue;
-            }
-            Outcome::Rejected { error } | Outcome::StoreFailed { error, .. } => {
-                anyhow::bail!("{}: event {}: {error}", p.source, p.event.event_id)
-            }
-            Outcome::SinkFailed { errors, .. } => anyhow::bail!("{}", errors.join("; ")),
-        };
-        recognized += 1;
-        by_severity[finding.severity as usize] += 1;
-        state.record_name(&p.event.principal.id, p.event.principal.name.as_deref());
-        let rejoined = rejoined
-            .into_iter()
-            .filter(|r| opts.all || r.severity >= policy.alert_severity);
-        let shown = (opts.all || alert).then_some(*finding).into_iter();
-        for finding in shown.chain(rejoined) {
-            printed += 1;
-            if opts.report.is_some() {
-                report_findings.push(finding.clone());
-            }
-            printer.emit(&mut out, finding)?;
-            if opts.format != Format::Text {
-                out.flush()?;
-            }
-        }
-    }
+    scored?;
+    let Scoring {
+        mut out,
+        mut printer,
+        by_severity,
+        recognized,
+        printed,
+        duplicates,
+        late,
+        report_findings,
+        span,
+        ..
+    } = scoring;
     printer.finish(&mut out)?;
     out.flush()?;
     drop(out);
+    let (context_events, most_held) = {
+        let f = flow.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            f.pending.len() + f.late.len(),
+            f.pending.most_held() + f.late.most_held(),
+        )
+    };
 
     // 4. Summary.
     let c = &counters;
@@ -593,6 +598,8 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         by_severity,
         printed,
         duplicates,
+        late,
+        most_held,
         rejected,
         unreadable,
         outside: c.outside.load(Ordering::Relaxed),
@@ -634,7 +641,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         if duplicates > 0 { format!(", {}", state.duplicates_phrase(duplicates)) } else { String::new() },
     );
     eprintln!(
-        "hunt: events {}{}; {} outside the window/accounts/regions; {} rejected records, {} unreadable objects",
+        "hunt: events {}{}; {} outside the window/accounts/regions; {} rejected records, {} unreadable objects; at most {} events waited to be scored{}",
         match span {
             Some((a, b)) => format!("from {} to {}", cadet_core::finding::rfc3339(a), cadet_core::finding::rfc3339(b)),
             None => "none found".to_string(),
@@ -643,6 +650,14 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         summary.outside,
         rejected,
         unreadable,
+        summary.most_held,
+        match (summary.late, opts.reorder_window) {
+            (0, _) | (_, None) => String::new(),
+            (n, Some(w)) => format!(
+                "; {n} late events (more than the reorder window, {}, behind their file) were scored after the rest: widen --reorder-window to score them in order",
+                window_text(w)
+            ),
+        },
     );
     if interrupted {
         eprintln!(
@@ -693,6 +708,11 @@ pub struct Summary {
     pub printed: usize,
     /// Duplicates suppressed.
     pub duplicates: usize,
+    /// Events more than the reorder window behind their object, scored after the rest.
+    pub late: usize,
+    /// The most events waiting to be scored at once (memory holds at most
+    /// `spill::SPILL_EVENTS` of them; the rest wait in sorted temporary files).
+    pub most_held: usize,
     /// Records rejected.
     pub rejected: u64,
     /// Objects or sources that could not be read (entirely or part-way).
@@ -701,7 +721,7 @@ pub struct Summary {
     pub outside: u64,
     /// First and last collected event.
     pub span: Option<(Timestamp, Timestamp)>,
-    /// Seconds spent listing and scanning.
+    /// Seconds spent listing, scanning and scoring (they overlap).
     pub seconds: f64,
     /// Stopped by Ctrl-C.
     pub interrupted: bool,
@@ -713,6 +733,18 @@ pub struct Summary {
     pub all: bool,
     /// The policy's alert severity (what is printed without `--all`).
     pub alert_severity: Severity,
+}
+
+/// A reorder window as the CLI takes it (`30m`, `2h`, `1d`).
+fn window_text(w: jiff::SignedDuration) -> String {
+    let m = w.as_mins();
+    if m % 1440 == 0 {
+        format!("{}d", m / 1440)
+    } else if m % 60 == 0 {
+        format!("{}h", m / 60)
+    } else {
+        format!("{m}m")
+    }
 }
 
 fn human_bytes(n: u64) -> String {
@@ -732,14 +764,15 @@ fn human_bytes(n: u64) -> String {
 
 /// Reads one object: split, pre-filter, normalize, keep the events inside the filter.
 fn scan(
-    index: usize,
     obj: &Object,
     store: &dyn Store,
     opts: &Options,
     counters: &Arc<Counters>,
     stop: &Arc<AtomicBool>,
     reporter: &Reporter,
-) -> Vec<Pending> {
+    handover: &mut Handover<'_>,
+) {
+    let index = handover.index;
     let name = || store.display(&obj.key);
     // Computed once, when the object yields its first event.
     let mut source: Option<String> = None;
@@ -748,14 +781,13 @@ fn scan(
         Err(e) => {
             reporter.error(format!("{}: cannot read: {e}", name()));
             counters.unreadable.fetch_add(1, Ordering::Relaxed);
-            return Vec::new();
+            return;
         }
     };
     let counted = Counting {
         inner: reader,
         counters: counters.clone(),
     };
-    let mut found = Vec::new();
     let mut records = 0u64;
     let mut complete = true;
     // The pre-filter runs inside the splitter, on the record in place (no copy out, no
@@ -793,7 +825,7 @@ fn scan(
                     .filter
                     .keep_event(event.event_time, &event.account, event.region.as_deref())
                 {
-                    found.push(Pending {
+                    handover.push(Pending {
                         event,
                         object: index,
                         record: record.position.index,
@@ -821,7 +853,220 @@ fn scan(
     if complete {
         counters.files_done.fetch_add(1, Ordering::Relaxed);
     }
-    found
+}
+
+/// Events a worker hands over at a time (with its object's floor).
+const HANDOVER_EVENTS: usize = 256;
+
+/// Events the scorer takes at a time (scored outside the lock).
+const SCORE_EVENTS: usize = 256;
+
+/// Events on time the scorer may be behind before the workers wait for it.
+const BACKLOG_EVENTS: usize = 1024;
+
+/// The flow's lock; a worker that panicked while holding it left whole events behind (every
+/// change to the flow is one call), so the flow is still used.
+fn lock(flow: &Mutex<Flow>) -> MutexGuard<'_, Flow> {
+    flow.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits for a change to the flow (a hand-over, a batch taken, the listing's end); the timeout
+/// is only a safety net (the stop flag is set without a notification).
+fn wait<'a>(wake: &Condvar, flow: MutexGuard<'a, Flow>) -> MutexGuard<'a, Flow> {
+    wake.wait_timeout(flow, Duration::from_millis(200))
+        .map(|(f, _)| f)
+        .unwrap_or_else(|e| e.into_inner().0)
+}
+
+/// Marks the listing over when the listing thread ends, however it ends.
+struct ListingEnd<'a> {
+    flow: &'a Mutex<Flow>,
+    wake: &'a Condvar,
+    queue: &'a Queue<Work>,
+}
+
+impl Drop for ListingEnd<'_> {
+    fn drop(&mut self) {
+        self.queue.close();
+        lock(self.flow).listing_done();
+        self.wake.notify_all();
+    }
+}
+
+/// A worker's events from one object on their way to the scorer: handed over
+/// [`HANDOVER_EVENTS`] at a time with the object's floor, and the rest when it is dropped,
+/// which finishes the object (so a worker that stops early or panics never holds the
+/// watermark back).
+struct Handover<'a> {
+    index: usize,
+    floor: Floor,
+    on_time: Vec<Pending>,
+    late: Vec<Pending>,
+    flow: &'a Mutex<Flow>,
+    wake: &'a Condvar,
+    stop: &'a AtomicBool,
+}
+
+impl<'a> Handover<'a> {
+    fn new(
+        work: &Work,
+        opts: &Options,
+        flow: &'a Mutex<Flow>,
+        wake: &'a Condvar,
+        stop: &'a AtomicBool,
+    ) -> Self {
+        Handover {
+            index: work.index,
+            floor: Floor::of_key(&work.object.key, opts.reorder_window),
+            on_time: Vec::new(),
+            late: Vec::new(),
+            flow,
+            wake,
+            stop,
+        }
+    }
+
+    fn push(&mut self, p: Pending) {
+        if self.floor.take(p.event.event_time) {
+            self.late.push(p);
+        } else {
+            self.on_time.push(p);
+        }
+        if self.on_time.len() + self.late.len() >= HANDOVER_EVENTS {
+            let floor = self.floor;
+            self.hand_over(Some(&floor));
+        }
+    }
+
+    fn hand_over(&mut self, floor: Option<&Floor>) {
+        let (on_time, late) = (
+            std::mem::take(&mut self.on_time),
+            std::mem::take(&mut self.late),
+        );
+        let mut flow = lock(self.flow);
+        flow.hand_over(self.index, on_time, late, floor);
+        if flow.error.is_some() {
+            // Cannot keep what was found: stop rather than drop findings.
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        self.wake.notify_all();
+        // Scoring sets the pace: wait while the scorer is behind and can catch up.
+        while floor.is_some()
+            && !self.stop.load(Ordering::Relaxed)
+            && flow.backlogged(BACKLOG_EVENTS)
+        {
+            flow = wait(self.wake, flow);
+        }
+    }
+}
+
+impl Drop for Handover<'_> {
+    fn drop(&mut self) {
+        self.hand_over(None);
+    }
+}
+
+/// The scorer: the same pipeline as `detect` and the functions, its output and its counts.
+struct Scoring<'a, S: AsyncBaselineStore + Sync> {
+    rt: &'a tokio::runtime::Runtime,
+    pipeline: Pipeline<&'a S>,
+    policy: &'a Policy,
+    state: &'a crate::state::Store,
+    opts: &'a Options,
+    out: std::io::BufWriter<crate::output::Stdout>,
+    printer: Printer,
+    by_severity: [usize; 5],
+    recognized: usize,
+    printed: usize,
+    duplicates: usize,
+    /// Late events scored after the rest.
+    late: usize,
+    report_findings: Vec<cadet_core::Finding>,
+    span: Option<(Timestamp, Timestamp)>,
+}
+
+impl<S: AsyncBaselineStore + Sync> Scoring<'_, S> {
+    /// Scores events as the watermark lets them through, until the scan is over and every
+    /// event on time is scored; then the late ones, in their time order.
+    fn run(&mut self, flow: &Mutex<Flow>, wake: &Condvar) -> Result<()> {
+        loop {
+            let batch = {
+                let mut f = lock(flow);
+                loop {
+                    if let Some(e) = f.error.take() {
+                        return Err(e.context("keeping the events found for scoring"));
+                    }
+                    let batch = f.take(SCORE_EVENTS)?;
+                    if !batch.is_empty() {
+                        // Workers waiting for the backlog to shrink.
+                        wake.notify_all();
+                        break batch;
+                    }
+                    if f.drained() {
+                        break batch;
+                    }
+                    f = wait(wake, f);
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
+            for p in batch {
+                self.score(p)?;
+            }
+        }
+        loop {
+            let next = lock(flow).late.pop_before(None)?;
+            let Some(p) = next else { break };
+            self.late += 1;
+            self.score(p)?;
+        }
+        Ok(())
+    }
+
+    fn score(&mut self, p: Pending) -> Result<()> {
+        let (opts, policy) = (self.opts, self.policy);
+        let t = p.event.event_time;
+        self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        // The same pipeline as `detect` and the functions (no sinks: the hunt prints), so a
+        // hunt joins the host and control-plane halves and deduplicates as they do.
+        let (finding, alert, rejoined) = match self.rt.block_on(self.pipeline.score(&p.event)) {
+            // The hunt prints rather than pages: a shadow alert is printed as an alert.
+            Outcome::Alerted { finding, rejoined }
+            | Outcome::Shadowed {
+                finding, rejoined, ..
+            } => (finding, true, rejoined),
+            Outcome::BelowThreshold { finding, rejoined } => (finding, false, rejoined),
+            Outcome::Observed | Outcome::Ignored => return Ok(()),
+            Outcome::Duplicate => {
+                self.duplicates += 1;
+                return Ok(());
+            }
+            Outcome::Rejected { error } | Outcome::StoreFailed { error, .. } => {
+                anyhow::bail!("{}: event {}: {error}", p.source, p.event.event_id)
+            }
+            Outcome::SinkFailed { errors, .. } => anyhow::bail!("{}", errors.join("; ")),
+        };
+        self.recognized += 1;
+        self.by_severity[finding.severity as usize] += 1;
+        self.state
+            .record_name(&p.event.principal.id, p.event.principal.name.as_deref());
+        let rejoined = rejoined
+            .into_iter()
+            .filter(|r| opts.all || r.severity >= policy.alert_severity);
+        let shown = (opts.all || alert).then_some(*finding).into_iter();
+        for finding in shown.chain(rejoined) {
+            self.printed += 1;
+            if opts.report.is_some() {
+                self.report_findings.push(finding.clone());
+            }
+            self.printer.emit(&mut self.out, finding)?;
+            if opts.format != Format::Text {
+                self.out.flush()?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the listing thread counted.
@@ -837,16 +1082,18 @@ struct ListCounters {
     pruned: AtomicUsize,
 }
 
-/// The listing thread: walks every source in order, hands each object to the pool (blocking
-/// while the pool is LISTED_AHEAD objects behind), reports listing errors as they come, and
-/// stops at Ctrl-C. Dropping `tx` at the end ends the scan's input.
+/// The listing thread: walks every source in order, queues each object for the pool (blocking
+/// while LISTED_AHEAD objects wait), reports listing errors as they come, and stops at Ctrl-C.
+/// The queue is closed when the thread ends ([`ListingEnd`]), which ends the scan's input.
 fn list_sources(
     opts: &Options,
-    tx: std::sync::mpsc::SyncSender<Work>,
+    queue: &Queue<Work>,
     stop: &AtomicBool,
     reporter: &Reporter,
     counters: &ListCounters,
+    flow: &Mutex<Flow>,
 ) {
+    let window = opts.reorder_window;
     let mut index = 0usize;
     for source in &opts.sources {
         if stop.load(Ordering::Relaxed) {
@@ -865,17 +1112,21 @@ fn list_sources(
             match item {
                 Listed::Object(object) => {
                     counters.bytes.fetch_add(object.size, Ordering::Relaxed);
+                    // Before a worker can finish it: the floor is removed only once.
+                    let floor = Floor::of_key(&object.key, window);
+                    lock(flow).listed(index, &floor);
                     let work = Work {
                         index,
                         store: store.clone(),
                         object,
                     };
-                    index += 1;
                     counters.objects.fetch_add(1, Ordering::Relaxed);
-                    // An error here: the pool is gone (it never stops before its input ends).
-                    if tx.send(work).is_err() {
+                    // Earliest floor first, at most LISTED_AHEAD waiting; an error: closed.
+                    if let Err(work) = queue.push(index, &floor, work) {
+                        lock(flow).hand_over(work.index, Vec::new(), Vec::new(), None);
                         return false;
                     }
+                    index += 1;
                 }
                 Listed::Error(e) => {
                     reporter.error(e);
