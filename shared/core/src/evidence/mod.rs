@@ -493,11 +493,11 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         // use (a pipeline's, an instance's, a person's through the identity provider) pause
         // with their workflow or their holder's leave; for them only `dormant_days` counts.
         let long_term = e.principal.key_kind == Some(crate::model::KeyKind::LongTerm);
-        let longest = longest_silence_days(p, th.habit_min_days).filter(|_| long_term);
-        let off_rhythm = longest.filter(|&g| {
-            idle_days >= i64::from(th.dormant_rhythm_days)
-                && idle_days >= g.saturating_mul(DORMANT_RHYTHM_MULTIPLE)
-        });
+        // The rhythm is read only for a long silence of a long-term key (rare), not per call.
+        let off_rhythm = (long_term && idle_days >= i64::from(th.dormant_rhythm_days))
+            .then(|| longest_silence_days(p, th.habit_min_days))
+            .flatten()
+            .filter(|&g| idle_days >= g.saturating_mul(DORMANT_RHYTHM_MULTIPLE));
         if idle_days >= i64::from(th.dormant_days) || off_rhythm.is_some() {
             let rhythm = off_rhythm
                 .map(|g| {
