@@ -381,18 +381,23 @@ fn sso_call_at(person: &str, id: &str, day: i64, secs: i64, n: i64) -> Value {
     v
 }
 
+/// Two weeks of one command a day by `person` at day 10:00, on machines `first..first + 14`.
+fn daily_fortnight(store: &MemoryStore, person: &str, tag: &str, first: i64, policy: &Policy) {
+    for day in 0..14 {
+        run(
+            store,
+            &sso_call_at(person, &format!("{tag}-{day}"), day, 0, first + day),
+            policy,
+        );
+    }
+}
+
 #[test]
 fn machine_after_machine_within_seconds_is_a_script_s_pace() {
     let policy = Policy::default();
     let store = MemoryStore::new();
     // Two weeks of one command a day, then a loop over machines, one call each, 12 s apart.
-    for day in 0..14 {
-        run(
-            &store,
-            &sso_call_at("gus@example.com", &format!("g-{day}"), day, 0, day),
-            &policy,
-        );
-    }
+    daily_fortnight(&store, "gus@example.com", "g", 0, &policy);
     let pace: Vec<Option<i32>> = (0..10)
         .map(|k| {
             let v = run(
@@ -427,13 +432,7 @@ fn machine_after_machine_within_seconds_is_a_script_s_pace() {
     assert!(by_hand.iter().all(Option::is_none), "{by_hand:?}");
     // Another person's first sweep by hand: ten machines within the hour is velocity, at half
     // its weight (a person's pace; at a loop's, machine_pace says the rest).
-    for day in 0..14 {
-        run(
-            &store,
-            &sso_call_at("hal@example.com", &format!("h-{day}"), day, 0, 300 + day),
-            &policy,
-        );
-    }
+    daily_fortnight(&store, "hal@example.com", "h", 300, &policy);
     let velocity: Vec<Option<i32>> = (0..10)
         .map(|k| {
             let v = run(
@@ -458,13 +457,7 @@ fn machine_after_machine_within_seconds_is_a_script_s_pace() {
 fn an_incident_s_mixed_calls_within_seconds_are_not_a_loop() {
     let policy = Policy::default();
     let store = MemoryStore::new();
-    for day in 0..14 {
-        run(
-            &store,
-            &sso_call_at("ida@example.com", &format!("i-{day}"), day, 0, day),
-            &policy,
-        );
-    }
+    daily_fortnight(&store, "ida@example.com", "i", 0, &policy);
     // Paged: five calls in a minute and a half to five machines, but each a different
     // document (diagnostics, agent update, a shell, a restart, an inventory) — a person
     // working an incident, not one call repeated machine after machine.

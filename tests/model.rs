@@ -996,19 +996,16 @@ fn the_peer_hears_of_each_shape_once_a_day() {
     assert!(!p.peer_update_due(&again));
     p.observe(&again);
     // Another shape that day (a shell on the same machine): the peer hears of it once.
-    let shell = event(
-        "c",
-        10,
-        "StartSession",
-        json!({"target": "i-0abc1234def567890"}),
-    );
-    assert!(p.peer_update_due(&shell));
-    p.observe(&shell);
-    let shell_again = event(
-        "d",
-        15,
-        "StartSession",
-        json!({"target": "i-0abc1234def567890"}),
-    );
-    assert!(!p.peer_update_due(&shell_again));
+    let shell = |id, minute| {
+        event(
+            id,
+            minute,
+            "StartSession",
+            json!({"target": "i-0abc1234def567890"}),
+        )
+    };
+    let first_shell = shell("c", 10);
+    assert!(p.peer_update_due(&first_shell));
+    p.observe(&first_shell);
+    assert!(!p.peer_update_due(&shell("d", 15)));
 }
