@@ -355,6 +355,91 @@ fn an_export_in_time_order_is_scored_as_it_is_read_with_late_events_last() {
     assert!(stderr(&out).contains("30m, 2h, 1d"), "{}", stderr(&out));
 }
 
+/// Ctrl-C while the scan and the scoring overlap: the hunt stops reading, scores what it had
+/// read, prints whole findings, says it was interrupted and exits 130, without hanging.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_scoring_overlaps_the_scan_ends_cleanly() {
+    let dir = tmp("sigint");
+    let text = std::fs::read_to_string(root().join("events/aws/sendcommand-root.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let base = doc.get("detail").cloned().unwrap_or(doc);
+    let file = dir.join("export.jsonl");
+    let mut out =
+        std::io::BufWriter::new(std::fs::File::create(&file).unwrap_or_else(|e| panic!("{e}")));
+    let t0: jiff::Timestamp = "2026-10-01T00:00:00Z"
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..40_000i64 {
+        let mut r = base.clone();
+        let t = t0 + jiff::SignedDuration::from_secs(30 * i);
+        r["eventTime"] = Value::from(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        r["eventID"] = Value::from(format!("00000000-0000-4000-8000-{i:012}"));
+        writeln!(out, "{r}").unwrap_or_else(|e| panic!("{e}"));
+    }
+    out.flush().unwrap_or_else(|e| panic!("{e}"));
+    drop(out);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cadet"))
+        .args(["hunt", "--format", "json", "--all", "--progress", "never"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Read stdout as it comes (a full pipe would stall the scorer, not the test).
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map(|l| l.unwrap_or_else(|e| panic!("{e}")))
+            .collect::<Vec<String>>()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break s;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the hunt did not end within a minute of Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let lines = reader.join().unwrap_or_else(|_| panic!("reader panicked"));
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        e.read_to_string(&mut err).unwrap_or_else(|e| panic!("{e}"));
+    }
+    if status.code() == Some(0) {
+        // The machine read all 40,000 before the signal: nothing to check but the count.
+        assert_eq!(lines.len(), 40_000, "{err}");
+        return;
+    }
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("hunt: interrupted"), "{err}");
+    // Every line a whole finding, in time order, fewer than all.
+    let times: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+            v["event_time"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted);
+    assert!(times.len() < 40_000, "{err}");
+}
+
 #[test]
 fn bad_objects_are_reported_per_object_and_the_hunt_goes_on() {
     let dir = tmp("bad");

@@ -514,6 +514,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 (&stop, &reporter, &counters, &flow, &wake);
             let (pool, queue) = (&pool, &queue);
             scope.spawn(move || {
+                let _over = ScanOver { flow, wake, queue };
                 pool.install(|| {
                     std::iter::from_fn(|| queue.pop())
                         .par_bridge()
@@ -889,6 +890,23 @@ impl Drop for ListingEnd<'_> {
     fn drop(&mut self) {
         self.queue.close();
         lock(self.flow).listing_done();
+        self.wake.notify_all();
+    }
+}
+
+/// Marks the scan over when the scan thread ends, however it ends: the scorer then takes
+/// everything handed over (a worker's panic must not leave it waiting for objects nobody
+/// will scan), and the listing stops at its next object.
+struct ScanOver<'a> {
+    flow: &'a Mutex<Flow>,
+    wake: &'a Condvar,
+    queue: &'a Queue<Work>,
+}
+
+impl Drop for ScanOver<'_> {
+    fn drop(&mut self) {
+        self.queue.close();
+        lock(self.flow).scan_over();
         self.wake.notify_all();
     }
 }

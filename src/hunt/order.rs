@@ -101,6 +101,8 @@ pub(crate) struct Flow {
     /// Objects listed and not finished: their published floors.
     floors: BTreeMap<usize, Option<Timestamp>>,
     listing_done: bool,
+    /// The scan is over, however it ended (a worker's panic included): nothing more comes.
+    scan_over: bool,
     /// A worker could not keep what it found.
     pub error: Option<anyhow::Error>,
 }
@@ -113,6 +115,7 @@ impl Flow {
             late: Collector::new(spill),
             floors: BTreeMap::new(),
             listing_done: false,
+            scan_over: false,
             error: None,
         }
     }
@@ -125,6 +128,11 @@ impl Flow {
     /// The listing is over (also when it stopped early).
     pub fn listing_done(&mut self) {
         self.listing_done = true;
+    }
+
+    /// The scan is over: whatever was listed and not handed over never will be.
+    pub fn scan_over(&mut self) {
+        self.scan_over = true;
     }
 
     /// A worker hands over events (on time and late) and its object's new floor; `floor`
@@ -157,6 +165,9 @@ impl Flow {
 
     /// What may be scored now.
     pub fn watermark(&self) -> Watermark {
+        if self.scan_over {
+            return Watermark::Open;
+        }
         if !self.listing_done {
             return Watermark::Blocked;
         }
@@ -402,5 +413,12 @@ mod tests {
         flow.hand_over(1, Vec::new(), Vec::new(), None);
         assert_eq!(flow.watermark(), Watermark::Open);
         assert!(flow.drained());
+
+        // A scan that ended without finishing its objects (a worker panicked) opens it too.
+        let mut flow = Flow::new(4);
+        flow.listed(0, &undated);
+        assert_eq!(flow.watermark(), Watermark::Blocked);
+        flow.scan_over();
+        assert_eq!(flow.watermark(), Watermark::Open);
     }
 }
