@@ -255,6 +255,14 @@ fn local_org_trail_hunt_matches_detect_in_time_order_and_prunes() {
     );
 }
 
+/// The CloudTrail record of the SendCommand sample.
+fn send_command_record() -> Value {
+    let text = std::fs::read_to_string(root().join("events/aws/sendcommand-root.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    doc.get("detail").cloned().unwrap_or(doc)
+}
+
 /// "at most N events waited to be scored" from a hunt's summary.
 fn most_held(err: &str) -> usize {
     err.split("at most ")
@@ -271,10 +279,7 @@ fn most_held(err: &str) -> usize {
 #[test]
 fn an_export_in_time_order_is_scored_as_it_is_read_with_late_events_last() {
     let dir = tmp("reorder");
-    let text = std::fs::read_to_string(root().join("events/aws/sendcommand-root.json"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    let base = doc.get("detail").cloned().unwrap_or(doc);
+    let base = send_command_record();
     let at = |i: usize, minute: usize| {
         let mut r = base.clone();
         r["eventTime"] = Value::from(format!(
@@ -361,10 +366,7 @@ fn an_export_in_time_order_is_scored_as_it_is_read_with_late_events_last() {
 #[test]
 fn ctrl_c_while_scoring_overlaps_the_scan_ends_cleanly() {
     let dir = tmp("sigint");
-    let text = std::fs::read_to_string(root().join("events/aws/sendcommand-root.json"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    let base = doc.get("detail").cloned().unwrap_or(doc);
+    let base = send_command_record();
     let file = dir.join("export.jsonl");
     let mut out =
         std::io::BufWriter::new(std::fs::File::create(&file).unwrap_or_else(|e| panic!("{e}")));

@@ -485,7 +485,12 @@ fn run_with<S: AsyncBaselineStore + Sync>(
             let (stop, reporter, listed, flow, wake, queue) =
                 (&stop, &reporter, &listed, &flow, &wake, &queue);
             scope.spawn(move || {
-                let _end = ListingEnd { flow, wake, queue };
+                let _end = Ending {
+                    flow,
+                    wake,
+                    queue,
+                    mark: Flow::listing_done,
+                };
                 list_sources(opts, queue, stop, reporter, listed, flow)
             });
         }
@@ -514,7 +519,12 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                 (&stop, &reporter, &counters, &flow, &wake);
             let (pool, queue) = (&pool, &queue);
             scope.spawn(move || {
-                let _over = ScanOver { flow, wake, queue };
+                let _over = Ending {
+                    flow,
+                    wake,
+                    queue,
+                    mark: Flow::scan_over,
+                };
                 pool.install(|| {
                     std::iter::from_fn(|| queue.pop())
                         .par_bridge()
@@ -879,34 +889,21 @@ fn wait<'a>(wake: &Condvar, flow: MutexGuard<'a, Flow>) -> MutexGuard<'a, Flow> 
         .unwrap_or_else(|e| e.into_inner().0)
 }
 
-/// Marks the listing over when the listing thread ends, however it ends.
-struct ListingEnd<'a> {
+/// Closes the queue and marks a thread's part over when the thread ends, however it ends:
+/// the listing thread marks the listing over ([`Flow::listing_done`]); the scan thread marks
+/// the scan over ([`Flow::scan_over`]), so that a worker's panic never leaves the scorer
+/// waiting for objects nobody will scan, and the listing stops at its next object.
+struct Ending<'a> {
     flow: &'a Mutex<Flow>,
     wake: &'a Condvar,
     queue: &'a Queue<Work>,
+    mark: fn(&mut Flow),
 }
 
-impl Drop for ListingEnd<'_> {
+impl Drop for Ending<'_> {
     fn drop(&mut self) {
         self.queue.close();
-        lock(self.flow).listing_done();
-        self.wake.notify_all();
-    }
-}
-
-/// Marks the scan over when the scan thread ends, however it ends: the scorer then takes
-/// everything handed over (a worker's panic must not leave it waiting for objects nobody
-/// will scan), and the listing stops at its next object.
-struct ScanOver<'a> {
-    flow: &'a Mutex<Flow>,
-    wake: &'a Condvar,
-    queue: &'a Queue<Work>,
-}
-
-impl Drop for ScanOver<'_> {
-    fn drop(&mut self) {
-        self.queue.close();
-        lock(self.flow).scan_over();
+        (self.mark)(&mut lock(self.flow));
         self.wake.notify_all();
     }
 }
@@ -1102,7 +1099,7 @@ struct ListCounters {
 
 /// The listing thread: walks every source in order, queues each object for the pool (blocking
 /// while LISTED_AHEAD objects wait), reports listing errors as they come, and stops at Ctrl-C.
-/// The queue is closed when the thread ends ([`ListingEnd`]), which ends the scan's input.
+/// The queue is closed when the thread ends ([`Ending`]), which ends the scan's input.
 fn list_sources(
     opts: &Options,
     queue: &Queue<Work>,
