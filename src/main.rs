@@ -349,6 +349,12 @@ struct HuntArgs {
     /// are scored after the rest and counted in the summary.
     #[arg(long, value_name = "WINDOW", default_value = "30m", value_parser = parse_reorder_window)]
     reorder_window: ReorderWindow,
+    /// Check every record (UTF-8, then the pre-filter) and report damage wherever it is. By
+    /// default the pre-filter reads each record's operation names on its raw bytes first, and
+    /// only the records it keeps (a known operation, or not CloudTrail) are checked: damage in
+    /// records it skips goes unreported.
+    #[arg(long)]
+    validate: bool,
     /// Progress bar on stderr: auto or always (drawn on a terminal only), never.
     #[arg(long, default_value = "auto")]
     progress: ColorChoice,
@@ -621,6 +627,7 @@ fn main() -> ExitCode {
                 concurrency: usize::from(args.concurrency),
                 progress: tty(args.progress, std::io::stderr().is_terminal()),
                 reorder_window: args.reorder_window.0,
+                validate: args.validate,
                 s3: hunt::S3Options {
                     endpoint_url: args.endpoint_url,
                     force_path_style: args.s3_force_path_style,

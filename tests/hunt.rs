@@ -511,6 +511,59 @@ fn bad_objects_are_reported_per_object_and_the_hunt_goes_on() {
     assert_eq!(got.len(), want.len() + 1, "{err}");
 }
 
+/// By default the pre-filter reads each record's names on its raw bytes: a CloudTrail record
+/// that names no known operation is skipped unchecked, so a damaged byte in it costs nothing
+/// and is not reported. `--validate` checks every record: the same findings, and the damaged
+/// record is reported with its position (exit 2). A damaged candidate is reported either way.
+#[test]
+fn names_first_skips_unchecked_and_validate_reports_every_damaged_record() {
+    let dir = tmp("validate");
+    let archive = dir.join("archive");
+    let mut doc = b"{\"Records\":[".to_vec();
+    doc.extend_from_slice(send_command_record().to_string().as_bytes());
+    // Record 2: not a candidate, with a byte that is not UTF-8.
+    doc.extend_from_slice(
+        b",{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"key\":\"\xff\"}",
+    );
+    // Record 3: not a candidate, well formed.
+    doc.extend_from_slice(b",{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"PutObject\"}]}");
+    write_tree(
+        &archive,
+        &[(
+            format!(
+                "AWSLogs/{}/CloudTrail/eu-west-1/2026/10/01/x.json.gz",
+                ACCOUNTS[0]
+            ),
+            gzip(&doc),
+        )],
+    );
+    let source = archive.display().to_string();
+    let fast = cadet(&["hunt", "--format", "json", "--all", &source]);
+    let err = stderr(&fast);
+    assert_eq!(fast.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(", 3 records in ") && err.contains("0 rejected records (names first"),
+        "{err}"
+    );
+    let checked = cadet(&["hunt", "--format", "json", "--all", "--validate", &source]);
+    let err = stderr(&checked);
+    assert_eq!(checked.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("1 rejected records (every record validated)"),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("error: ")
+            && l.contains("x.json.gz")
+            && l.contains("record 2")
+            && l.contains("UTF-8")),
+        "{err}"
+    );
+    let got = findings(&fast);
+    assert_eq!(got.len(), 1, "{err}");
+    assert_eq!(got, findings(&checked));
+}
+
 /// `--dump-dom` of a report in headless chromium (fresh profile), after its script ran.
 fn dump_dom(report: &Path, profile: &Path) -> String {
     let chromium = common::chromium();

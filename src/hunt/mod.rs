@@ -24,9 +24,13 @@
 //!    stderr. Exit status: 0, 2 when a record was rejected, 1 when an object could not be read
 //!    (entirely or part-way), 130 when interrupted by Ctrl-C.
 //!
-//! The pre-filter ([`skippable`]) skips the JSON parse of CloudTrail records whose `eventName`
-//! is in none of cadet's operation tables; they are counted but not parsed, so a JSON syntax
-//! error inside such a record is not reported (as `detect` would).
+//! **Names first.** The pre-filter ([`skippable`]) reads a record's operation names on its raw
+//! bytes, in place in the splitter's buffer, before anything else: a CloudTrail record whose
+//! `eventName` is in none of cadet's operation tables (or an Activity Log or Cloud Audit Log
+//! record whose `operationName` / `methodName` is in none) is counted, never copied, checked
+//! or parsed, so damage inside it (bad UTF-8, a JSON syntax error) is not reported as `detect`
+//! would. `--validate` checks every record's UTF-8 before the names, and reports damage
+//! anywhere.
 
 #[cfg(feature = "hunt-blob")]
 mod blob;
@@ -102,6 +106,10 @@ pub struct Options {
     /// period its key is dated) an event may come and still be scored in time order; `None`
     /// (`all`): score nothing before the scan ends.
     pub reorder_window: Option<jiff::SignedDuration>,
+    /// `--validate`: check every record (UTF-8, then the pre-filter) and report damage
+    /// anywhere; by default the pre-filter looks at raw bytes first and only the records it
+    /// keeps are checked.
+    pub validate: bool,
     /// S3 client settings.
     pub s3: S3Options,
     /// `--gcs-endpoint`: the Cloud Storage endpoint (else `STORAGE_EMULATOR_HOST`, else
@@ -238,21 +246,28 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Whether a record can be skipped without parsing: a CloudTrail record (an `eventSource`
-/// ending in `.amazonaws.com`) none of whose `eventName` values is an AWS operation cadet
-/// knows. Conservative: any doubt (an escape in a value, no `eventName`, a non-string value)
+/// Whether a record can be skipped without parsing, judged on its raw bytes by the operation
+/// names it carries:
+/// - a CloudTrail record (an `eventSource` ending in `.amazonaws.com`) none of whose
+///   `eventName` values is an AWS operation cadet knows;
+/// - otherwise, a record with no `eventSource` or `eventName` key whose `operationName` values
+///   (Azure Activity Log) and `methodName` values (Cloud Audit Log) are plain strings naming
+///   no Azure or Google Cloud operation cadet knows.
+///
+/// Conservative: any doubt (an escape in a value, a non-string value, a record naming none of
+/// these keys — an endpoint event, a Pub/Sub message, an event carried as an escaped string)
 /// keeps the record for the normalizer, which makes the real decision.
-pub fn skippable(text: &str) -> bool {
+pub fn skippable(bytes: &[u8]) -> bool {
     use memchr::memmem::Finder;
     use std::sync::LazyLock;
     // One pass for both keys (they share `"event`), with a finder built once: a `Finder` per
     // call, or a pass per key, would cost more than the rest of a hunt's filtering.
     static EVENT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"event"));
-    let bytes = text.as_bytes();
-    let (mut aws, mut names) = (false, 0usize);
+    let (mut aws, mut names, mut sources) = (false, 0usize, 0usize);
     for at in EVENT.find_iter(bytes) {
         let rest = &bytes[at + "\"event".len()..];
         if let Some(after) = rest.strip_prefix(b"Source\"") {
+            sources += 1;
             match string_value(after) {
                 Some(v) if v.ends_with(b".amazonaws.com") => aws = true,
                 Some(_) => {}
@@ -271,7 +286,43 @@ pub fn skippable(text: &str) -> bool {
             names += 1;
         }
     }
-    aws && names > 0
+    if names > 0 || sources > 0 {
+        return aws && names > 0;
+    }
+    // Not CloudTrail: Azure's and Google Cloud's operation names (only records that carry
+    // neither key get this second pass, so a CloudTrail archive never pays for it).
+    static OPERATION: LazyLock<Finder<'static>> =
+        LazyLock::new(|| Finder::new(b"\"operationName\""));
+    static METHOD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"methodName\""));
+    let mut named = 0usize;
+    for at in OPERATION.find_iter(bytes) {
+        let value = string_value(&bytes[at + "\"operationName\"".len()..])
+            .and_then(|v| std::str::from_utf8(v).ok());
+        match value {
+            Some(name) if cadet_core::operations::azure_operation(name).is_none() => named += 1,
+            _ => return false,
+        }
+    }
+    for at in METHOD.find_iter(bytes) {
+        let value = string_value(&bytes[at + "\"methodName\"".len()..])
+            .and_then(|v| std::str::from_utf8(v).ok());
+        match value {
+            Some(method) if !gcp_method(method) => named += 1,
+            _ => return false,
+        }
+    }
+    named > 0
+}
+
+/// Whether a Cloud Audit Log `methodName` is one of cadet's Google Cloud operations, for any
+/// service (the same suffix rule as [`cadet_core::operations::gcp_operation`]).
+fn gcp_method(method: &str) -> bool {
+    cadet_core::operations::GCP_OPERATIONS.iter().any(|op| {
+        method == op.method
+            || method
+                .strip_suffix(op.method)
+                .is_some_and(|prefix| prefix.ends_with('.'))
+    })
 }
 
 /// The string value at the start of `bytes`, just after a key (`: "value"`), when it has no
@@ -620,6 +671,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         partial,
         pruned: listed.pruned.load(Ordering::Relaxed),
         all: opts.all,
+        validated: opts.validate,
         alert_severity: policy.alert_severity,
     };
     let window = match (opts.filter.since, opts.filter.until) {
@@ -652,7 +704,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         if duplicates > 0 { format!(", {}", state.duplicates_phrase(duplicates)) } else { String::new() },
     );
     eprintln!(
-        "hunt: events {}{}; {} outside the window/accounts/regions; {} rejected records, {} unreadable objects; at most {} events waited to be scored{}",
+        "hunt: events {}{}; {} outside the window/accounts/regions; {} rejected records{}, {} unreadable objects; at most {} events waited to be scored{}",
         match span {
             Some((a, b)) => format!("from {} to {}", cadet_core::finding::rfc3339(a), cadet_core::finding::rfc3339(b)),
             None => "none found".to_string(),
@@ -660,6 +712,11 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         window,
         summary.outside,
         rejected,
+        if opts.validate {
+            " (every record validated)"
+        } else {
+            " (names first: records naming no known operation were skipped unchecked; --validate checks all)"
+        },
         unreadable,
         summary.most_held,
         match (summary.late, opts.reorder_window) {
@@ -742,6 +799,8 @@ pub struct Summary {
     pub pruned: usize,
     /// `--all`: every verdict was printed, not only those at the alert severity.
     pub all: bool,
+    /// `--validate`: every record was checked, not only those the pre-filter kept.
+    pub validated: bool,
     /// The policy's alert severity (what is printed without `--all`).
     pub alert_severity: Severity,
 }
@@ -801,12 +860,18 @@ fn scan(
     };
     let mut records = 0u64;
     let mut complete = true;
-    // The pre-filter runs inside the splitter, on the record in place (no copy out, no
-    // allocation for the ~99 % of records it skips); once a stop is asked for it keeps every
-    // record, so this loop sees the stop at the next record.
+    // The pre-filter runs inside the splitter, on the record's bytes in place (no copy, no
+    // allocation for the ~99 % of records it skips). By default it reads the names first and
+    // only what it keeps is checked; `--validate` checks UTF-8 first, so damage in any record
+    // is reported. Once a stop is asked for it keeps every record, so this loop sees the stop
+    // at the next record.
     let stop_filter = stop.clone();
-    let mut items = cadet_ingest::Records::new(counted, opts.limits)
-        .skipping(move |text| !stop_filter.load(Ordering::Relaxed) && skippable(text));
+    let validate = opts.validate;
+    let mut items = cadet_ingest::Records::new(counted, opts.limits).skipping(move |bytes| {
+        !stop_filter.load(Ordering::Relaxed)
+            && (!validate || std::str::from_utf8(bytes).is_ok())
+            && skippable(bytes)
+    });
     for item in items.by_ref() {
         if stop.load(Ordering::Relaxed) {
             complete = false;
@@ -1423,6 +1488,7 @@ mod tests {
     fn skips_only_unrelated_cloudtrail_records() {
         let rec = |src: &str, name: &str| {
             format!(r#"{{"eventVersion":"1.08","eventSource":"{src}","eventName":"{name}","x":1}}"#)
+                .into_bytes()
         };
         assert!(skippable(&rec("s3.amazonaws.com", "GetObject")));
         assert!(!skippable(&rec("ssm.amazonaws.com", "SendCommand")));
@@ -1436,26 +1502,72 @@ mod tests {
         // Not CloudTrail, escapes, non-string values: left to the normalizer.
         assert!(!skippable(&rec("aws:sqs", "GetObject")));
         assert!(!skippable(
-            r#"{"eventSource":"s3.amazonaws.com","eventName":"Send\u0043ommand"}"#
+            br#"{"eventSource":"s3.amazonaws.com","eventName":"Send\u0043ommand"}"#
         ));
         assert!(!skippable(
-            r#"{"eventSource":"s3.amazonaws.com","eventName":{"value":"x"}}"#
+            br#"{"eventSource":"s3.amazonaws.com","eventName":{"value":"x"}}"#
         ));
-        assert!(!skippable(r#"{"eventSource":"s3.amazonaws.com"}"#));
+        assert!(!skippable(br#"{"eventSource":"s3.amazonaws.com"}"#));
         assert!(!skippable(
-            r#"{"operationName":"Microsoft.Compute/virtualMachines/runCommand/action"}"#
+            br#"{"operationName":"Microsoft.Compute/virtualMachines/runCommand/action"}"#
         ));
         // Pretty-printed JSON.
         assert!(skippable(
-            "{\n  \"eventSource\" : \"s3.amazonaws.com\",\n  \"eventName\" : \"GetObject\"\n}"
+            b"{\n  \"eventSource\" : \"s3.amazonaws.com\",\n  \"eventName\" : \"GetObject\"\n}"
         ));
         // An SQS body holds the record as an escaped string: never skipped.
         assert!(!skippable(
-            r#"{"messageId":"1","body":"{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\"}"}"#
+            br#"{"messageId":"1","body":"{\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\"}"}"#
         ));
         // A nested relevant name keeps the record.
         assert!(!skippable(
-            r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","detail":{"eventName":"SendCommand"}}"#
+            br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","detail":{"eventName":"SendCommand"}}"#
+        ));
+        // Azure Activity Log: by operation name, in any case, trimmed like the normalizer.
+        let azure = |op: &str| {
+            format!(r#"{{"time":"2026-10-01T00:00:00Z","operationName":"{op}","category":"Administrative"}}"#)
+                .into_bytes()
+        };
+        assert!(skippable(&azure(
+            "Microsoft.Storage/storageAccounts/listKeys/action"
+        )));
+        assert!(!skippable(&azure(
+            "MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION"
+        )));
+        assert!(!skippable(&azure(
+            " microsoft.compute/virtualmachines/runcommand/action "
+        )));
+        // Body-only operations are in the table too.
+        assert!(!skippable(&azure(
+            "Microsoft.Compute/virtualMachines/write"
+        )));
+        // The REST shape (an object) and escaped names: left to the normalizer.
+        assert!(!skippable(
+            br#"{"operationName":{"value":"Microsoft.Storage/storageAccounts/write"}}"#
+        ));
+        assert!(!skippable(
+            br#"{"operationName":"Microsoft.Compute\/virtualMachines\/runCommand\/action"}"#
+        ));
+        // Cloud Audit Log: by method name, with or without a version prefix.
+        let gcp = |method: &str| {
+            format!(r#"{{"protoPayload":{{"serviceName":"compute.googleapis.com","methodName":"{method}"}},"insertId":"1"}}"#)
+                .into_bytes()
+        };
+        assert!(skippable(&gcp("v1.compute.instances.list")));
+        assert!(!skippable(&gcp("v1.compute.instances.setMetadata")));
+        assert!(!skippable(&gcp("beta.compute.instances.setMetadata")));
+        assert!(!skippable(&gcp("compute.instances.setMetadata")));
+        // An Event Grid event as an escaped string, an endpoint event: no name to read.
+        assert!(!skippable(
+            br#"{"Data":{"eventGridEvent":"{\"data\":{\"operationName\":\"x\"}}"}}"#
+        ));
+        assert!(!skippable(
+            br#"{"EventID":1,"Image":"C:\\Windows\\System32\\cmd.exe"}"#
+        ));
+        // A CloudTrail record is judged as CloudTrail (so does the normalizer), whatever
+        // other keys it carries.
+        assert!(skippable(
+            br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","x":{"operationName":"Microsoft.Compute/virtualMachines/runCommand/action"}}"#
         ));
     }
 
@@ -1474,7 +1586,12 @@ mod tests {
             for item in records.flatten() {
                 if let Item::Record(r) = item {
                     if let Ok(Some(_)) = cadet_core::normalize(&r.text) {
-                        assert!(!skippable(&r.text), "{}: {}", src.display(), r.position);
+                        assert!(
+                            !skippable(r.text.as_bytes()),
+                            "{}: {}",
+                            src.display(),
+                            r.position
+                        );
                         checked += 1;
                     }
                 }

@@ -376,11 +376,13 @@ impl<R: BufRead> Records<R> {
 
     /// Skips the records `skip` returns true for: they are split, counted ([`Self::skipped`])
     /// and given positions like the rest, but not handed out — no allocation, no copy out.
-    /// `skip` sees the text only when it is valid UTF-8 (otherwise the record is rejected as
-    /// usual) and never a top-level object that embeds a `Records` array. For a cheap
-    /// pre-filter in front of the normalizer (`cadet hunt`); return false to see every record
-    /// again (e.g. once a stop is asked for, so the caller gets control back).
-    pub fn skipping(mut self, skip: impl Fn(&str) -> bool + Send + 'static) -> Self {
+    /// `skip` sees the record's raw bytes, in place, before any check of their own: a record
+    /// it skips is not checked for UTF-8 (to keep that check, have `skip` return false for
+    /// bytes that are not UTF-8, and the record is rejected as usual). It never sees a
+    /// top-level object that embeds a `Records` array. For a cheap pre-filter in front of
+    /// the normalizer (`cadet hunt`); return false to see every record again (e.g. once a
+    /// stop is asked for, so the caller gets control back).
+    pub fn skipping(mut self, skip: impl Fn(&[u8]) -> bool + Send + 'static) -> Self {
         self.splitter.set_skip(split::Skip(Box::new(skip)));
         self
     }

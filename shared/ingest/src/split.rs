@@ -2,7 +2,9 @@
 //! parsing (strings, escapes and nesting depth are tracked; JSON validity is left to the
 //! normalizer). Inside a record, whole 64-byte blocks are classified at once ([`crate::scan`])
 //! and only their brackets outside strings are visited; the machine sees every other byte.
-//! Each byte is classified once, so splitting is linear in the input.
+//! Each byte is classified once, so splitting is linear in the input. A record is looked at
+//! where it lies in the buffer being fed: only one that crosses buffers is gathered into the
+//! splitter's own, and only one the filter keeps is copied out.
 
 use std::collections::VecDeque;
 
@@ -83,10 +85,17 @@ pub(crate) struct Splitter {
     /// Records the caller does not want (see [`crate::Records::skipping`]).
     skip: Option<Skip>,
     skipped: u64,
+    /// `begin` ran on the byte being stepped: the record's bytes start there in the buffer
+    /// being fed.
+    began: bool,
 }
 
-/// A record filter: true = skip the record (it is counted, not handed out).
-pub(crate) struct Skip(pub(crate) Box<dyn Fn(&str) -> bool + Send>);
+/// A record filter on the record's raw bytes: true = skip the record (it is counted, not
+/// handed out).
+pub(crate) struct Skip(pub(crate) Box<SkipFn>);
+
+/// What a [`Skip`] holds: given a record's raw bytes, whether to skip it.
+pub(crate) type SkipFn = dyn Fn(&[u8]) -> bool + Send;
 
 impl std::fmt::Debug for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -132,6 +141,7 @@ impl Splitter {
             fast: true,
             skip: None,
             skipped: 0,
+            began: false,
         }
     }
 
@@ -205,7 +215,7 @@ impl Splitter {
             }
         }
         if i > 0 {
-            self.push_bytes(&buf[..i]);
+            self.grow(i);
             self.offset += i as u64;
             self.line += run.lines;
             self.line_start = run.last_newline;
@@ -234,7 +244,13 @@ impl Splitter {
 
     /// Feeds bytes until at least one item is complete or `buf` is used up; returns how many
     /// bytes were consumed.
+    ///
+    /// A record's bytes are not copied as they are stepped over: a record that starts and
+    /// ends inside `buf` is looked at in place (and, when the filter skips it, never copied);
+    /// only a record still open when `buf` is used up has its bytes so far kept in `self.buf`.
     pub(crate) fn feed(&mut self, buf: &[u8], out: &mut VecDeque<Item>) -> usize {
+        // Where, in `buf`, the bytes of the record in progress not yet kept start.
+        let mut from = self.reading().then_some(0);
         let mut i = 0;
         while i < buf.len() {
             // Fast path: the body of a record, in runs (the byte-by-byte machine below handles
@@ -243,7 +259,7 @@ impl Splitter {
                 let (run, done) = self.rec_run(&buf[i..]);
                 i += run;
                 if done {
-                    self.emit_into(out);
+                    self.emit_into(tail(buf, from, i), out);
                     return i;
                 }
                 if run > 0 {
@@ -251,7 +267,15 @@ impl Splitter {
                 }
             }
             let b = buf[i];
-            match self.step(b) {
+            let step = self.step(b);
+            if std::mem::take(&mut self.began) {
+                from = Some(i);
+            } else if !self.reading() {
+                // Between records, or a container's prefix was recognized (its bytes are
+                // not a record).
+                from = None;
+            }
+            match step {
                 Step::Next => {
                     self.advance(b);
                     i += 1;
@@ -259,22 +283,30 @@ impl Splitter {
                 Step::Done => {
                     self.advance(b);
                     i += 1;
-                    self.emit_into(out);
+                    self.emit_into(tail(buf, from, i), out);
                     return i;
                 }
                 Step::DoneBefore => {
-                    self.emit_into(out);
+                    self.emit_into(tail(buf, from, i), out);
                     return i;
                 }
             }
         }
+        if self.reading() {
+            self.keep(tail(buf, from, i));
+        }
         i
+    }
+
+    /// Inside a record.
+    fn reading(&self) -> bool {
+        matches!(self.mode, Mode::Junk | Mode::Rec | Mode::Scalar)
     }
 
     /// End of input: the record in progress (cut short) and an unterminated container.
     pub(crate) fn finish(&mut self, out: &mut VecDeque<Item>) {
-        if matches!(self.mode, Mode::Junk | Mode::Rec | Mode::Scalar) {
-            self.emit_into(out);
+        if self.reading() {
+            self.emit_into(&[], out);
         }
         if let Some(array) = self.array.take() {
             if self.mode != Mode::Tail {
@@ -314,17 +346,23 @@ impl Splitter {
         self.oversize = false;
         self.too_deep = false;
         self.prefix = Prefix::Off;
+        self.began = true;
     }
 
-    fn push_bytes(&mut self, bytes: &[u8]) {
-        self.size += bytes.len() as u64;
-        if self.oversize || self.too_deep {
-            return;
-        }
-        if self.buf.len() + bytes.len() > self.limits.max_record_bytes {
+    /// Counts `n` more bytes of the record in progress (they are kept later, by [`Self::keep`]
+    /// or in place at the record's end).
+    fn grow(&mut self, n: usize) {
+        self.size += n as u64;
+        if !self.oversize && self.size > self.limits.max_record_bytes as u64 {
             self.oversize = true;
             self.buf = Vec::new();
-        } else {
+        }
+    }
+
+    /// Keeps bytes of the record in progress that are about to leave the buffer being fed
+    /// (nothing once the record is over a limit: it is rejected, not handed out).
+    fn keep(&mut self, bytes: &[u8]) {
+        if !self.oversize && !self.too_deep {
             self.buf.extend_from_slice(bytes);
         }
     }
@@ -332,10 +370,10 @@ impl Splitter {
     /// Emits the record in progress; a top-level object that holds a `Records` / `records`
     /// array under another key than the first (which is streamed) is expanded here, from the
     /// bounded text, with each element's own line and offset.
-    fn emit_into(&mut self, out: &mut VecDeque<Item>) {
+    fn emit_into(&mut self, tail: &[u8], out: &mut VecDeque<Item>) {
         let top_object = self.mode == Mode::Rec && self.array.is_none();
         let index = self.index;
-        let Some(item) = self.emit() else {
+        let Some(item) = self.emit(tail) else {
             return;
         };
         if let (true, Item::Record(r)) = (top_object, &item) {
@@ -367,8 +405,9 @@ impl Splitter {
         out.push_back(item);
     }
 
-    /// The record in progress as an item; `None` when it is skipped.
-    fn emit(&mut self) -> Option<Item> {
+    /// The record in progress, whose last bytes are `tail` (still in the buffer being fed),
+    /// as an item; `None` when it is skipped.
+    fn emit(&mut self, tail: &[u8]) -> Option<Item> {
         self.index += 1;
         let position = Position {
             index: self.index,
@@ -397,24 +436,33 @@ impl Splitter {
             self.buf = Vec::new();
             return Some(Item::Rejected(Rejected { position, reason }));
         }
+        if !self.buf.is_empty() {
+            self.keep(tail);
+        }
+        // In place when the whole record is in the buffer being fed (the usual case).
+        let bytes: &[u8] = if self.buf.is_empty() { tail } else { &self.buf };
         if let Some(skip) = &self.skip {
-            // Looked at in place: a skipped record costs no allocation. A top-level object
-            // that embeds a `Records` array is never skipped whole (its elements are records).
-            if let Ok(text) = std::str::from_utf8(&self.buf) {
-                let container = was == Mode::Rec
-                    && self.array.is_none()
-                    && (text.contains("\"Records\"") || text.contains("\"records\""));
-                if !container && (skip.0)(text) {
-                    self.buf.clear();
-                    self.skipped += 1;
-                    return None;
-                }
+            // A skipped record costs no copy and no allocation. A top-level object that
+            // embeds a `Records` array is never skipped whole (its elements are records).
+            let container = was == Mode::Rec
+                && self.array.is_none()
+                && (memchr::memmem::find(bytes, b"\"Records\"").is_some()
+                    || memchr::memmem::find(bytes, b"\"records\"").is_some());
+            if !container && (skip.0)(bytes) {
+                self.buf.clear();
+                self.skipped += 1;
+                return None;
             }
         }
-        // The next record is likely about this one's size: one allocation instead of a dozen
-        // doublings (capped, so one large record does not pin memory).
-        let hint = self.buf.len().min(64 * 1024);
-        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(hint));
+        let bytes = if self.buf.is_empty() {
+            tail.to_vec()
+        } else {
+            // The next record that outgrows a buffer is likely about this one's size: one
+            // allocation instead of a dozen doublings (capped, so one large record does not
+            // pin memory).
+            let hint = self.buf.len().min(64 * 1024);
+            std::mem::replace(&mut self.buf, Vec::with_capacity(hint))
+        };
         Some(match String::from_utf8(bytes) {
             Ok(text) => Item::Record(Record { position, text }),
             Err(e) => Item::Rejected(Rejected {
@@ -439,7 +487,8 @@ impl Splitter {
                     self.bom = 3;
                     self.begin(Mode::Junk);
                     self.start -= partial as u64;
-                    self.push_bytes(&BOM[..partial]);
+                    self.grow(partial);
+                    self.keep(&BOM[..partial]);
                 }
                 self.bom = 3;
                 if self.mode == Mode::Junk {
@@ -467,7 +516,7 @@ impl Splitter {
                 if b == b'\n' {
                     Step::DoneBefore
                 } else {
-                    self.push_bytes(&[b]);
+                    self.grow(1);
                     Step::Next
                 }
             }
@@ -494,7 +543,7 @@ impl Splitter {
                 }
                 _ => {
                     self.begin(Mode::Scalar);
-                    self.push_bytes(&[b]);
+                    self.grow(1);
                     Step::Next
                 }
             },
@@ -502,7 +551,7 @@ impl Splitter {
                 if is_ws(b) || b == b',' || b == b']' {
                     Step::DoneBefore
                 } else {
-                    self.push_bytes(&[b]);
+                    self.grow(1);
                     Step::Next
                 }
             }
@@ -590,7 +639,7 @@ impl Splitter {
                 // A raw newline cannot be inside a JSON string: the record was cut short.
                 return Step::DoneBefore;
             }
-            self.push_bytes(&[b]);
+            self.grow(1);
             if self.esc {
                 self.esc = false;
             } else if b == b'\\' {
@@ -603,7 +652,7 @@ impl Splitter {
             }
             return Step::Next;
         }
-        self.push_bytes(&[b]);
+        self.grow(1);
         match b {
             b'"' => self.in_str = true,
             b'{' | b'[' => {
@@ -623,6 +672,12 @@ impl Splitter {
         }
         Step::Next
     }
+}
+
+/// The bytes of the record in progress still in `buf`: from `from` (where it started, or the
+/// start of `buf`) to `end`.
+fn tail(buf: &[u8], from: Option<usize>, end: usize) -> &[u8] {
+    from.and_then(|f| buf.get(f..end)).unwrap_or_default()
 }
 
 /// The elements of a `Records` / `records` array in an object, as (byte offset in `text`,

@@ -398,7 +398,8 @@ fn fast_path_agrees_with_the_byte_machine() {
 }
 
 /// A skip filter drops exactly the records it names, counts them, leaves every other item and
-/// position as without it, still rejects invalid UTF-8, and never drops a container whole.
+/// position as without it, and never drops a container whole. It sees raw bytes: a filter that
+/// keeps what is not UTF-8 has that record rejected as usual; one that does not, skips it.
 #[test]
 fn skipping_counts_and_keeps_positions() {
     let mut input = b"{\"Records\":[{\"n\":\"skip\"},{\"n\":\"keep\"},\n{\"n\":\"skip\",\"x\":\"\xff\"},{\"n\":\"skip\"}]}\n".to_vec();
@@ -406,26 +407,39 @@ fn skipping_counts_and_keeps_positions() {
         b"{\"n\":\"skip\"}\n{\"n\":\"keep\"}\n{\"meta\":1,\"Records\":[{\"n\":\"skip\"}]}\n",
     );
     let all = split(&input);
-    let mut reader = Records::new(std::io::Cursor::new(input.clone()), Limits::default())
-        .skipping(|t| t.contains("skip"));
-    let kept: Vec<Item> = reader
-        .by_ref()
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{e}"));
-    // The element of the embedded array (the last item) is split out of its container after
-    // the skip decision on the container, so it is handed out.
-    let last = all.len() - 1;
-    let want: Vec<Item> = all
-        .iter()
-        .enumerate()
-        .filter(|(n, i)| *n == last || !matches!(i, Item::Record(r) if r.text.contains("skip")))
-        .map(|(_, i)| i.clone())
-        .collect();
-    assert_eq!(kept, want);
-    // Skipped: two in the array (the third is not UTF-8) and one line.
-    assert_eq!(reader.skipped(), 3);
-    assert!(kept
-        .iter()
-        .any(|i| matches!(i, Item::Rejected(r) if matches!(r.reason, Reject::NotUtf8 { .. }))));
-    assert_eq!(all.len(), kept.len() + 3);
+    let has_skip = |b: &[u8]| memchr::memmem::find(b, b"skip").is_some();
+    for validating in [true, false] {
+        // Small reads, so records also cross the reader's buffers.
+        let reader = std::io::BufReader::with_capacity(7, std::io::Cursor::new(input.clone()));
+        let mut reader = Records::plain(reader, Limits::default())
+            .skipping(move |b| (!validating || std::str::from_utf8(b).is_ok()) && has_skip(b));
+        let kept: Vec<Item> = reader
+            .by_ref()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The element of the embedded array (the last item) is split out of its container
+        // after the skip decision on the container, so it is handed out.
+        let last = all.len() - 1;
+        let want: Vec<Item> = all
+            .iter()
+            .enumerate()
+            .filter(|(n, i)| match i {
+                _ if *n == last => true,
+                Item::Record(r) => !r.text.contains("skip"),
+                Item::Rejected(_) => validating,
+            })
+            .map(|(_, i)| i.clone())
+            .collect();
+        assert_eq!(kept, want, "validating: {validating}");
+        // Skipped: two in the array (and the third, not UTF-8, unless validating) and one line.
+        let skipped = if validating { 3 } else { 4 };
+        assert_eq!(reader.skipped(), skipped);
+        assert_eq!(
+            kept.iter().any(
+                |i| matches!(i, Item::Rejected(r) if matches!(r.reason, Reject::NotUtf8 { .. }))
+            ),
+            validating
+        );
+        assert_eq!(all.len(), kept.len() + skipped as usize);
+    }
 }

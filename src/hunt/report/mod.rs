@@ -23,7 +23,7 @@
 //! `data-drawn` (rows in the DOM); a script error is written to `data-error`. Opening the page
 //! at `#selftest` also runs the in-page check the browser tests read (see `report.js`).
 
-mod group;
+pub(crate) mod group;
 
 use std::collections::HashMap;
 
@@ -110,6 +110,7 @@ fn summary_json(s: &Summary, emissions: usize) -> serde_json::Value {
         "pruned_prefixes": s.pruned,
         "outside": s.outside,
         "rejected": s.rejected,
+        "validated": s.validated,
         "unreadable": s.unreadable,
         "seconds": s.seconds,
         "interrupted": s.interrupted,

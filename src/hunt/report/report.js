@@ -117,7 +117,7 @@
         ["duplicates", num(SU.duplicates) + " suppressed"],
         ["outside filters", num(SU.outside) + " events outside the window/accounts/regions"],
         ["pruned", plural(SU.pruned_prefixes, "prefix", "prefixes") + " never listed"],
-        ["rejected", plural(SU.rejected, "record")],
+        ["rejected", plural(SU.rejected, "record") + (SU.validated ? " (every record validated, --validate)" : " (names first: records naming no known operation were skipped unchecked)")],
         ["unreadable", plural(SU.unreadable, "object")],
         ["scan time", SU.seconds.toFixed(2) + " s"],
         ["event span", SU.first ? SU.first + " → " + SU.last : "no events"]
