@@ -60,12 +60,39 @@ impl Write for Stdout {
     }
 }
 
-/// Writes findings as they come (JSON) or collects them for a table (text).
+/// Rows the text table holds before it prints them: the first page sets the column widths
+/// (every column but the last is truncated, so later rows rarely exceed them), and memory stays
+/// bounded however many findings there are.
+pub const TABLE_PAGE: usize = 1000;
+
+const HEADER: [&str; 8] = [
+    "SEVERITY",
+    "SCORE",
+    "TIME (UTC)",
+    "CLOUD",
+    "OPERATION",
+    "PRINCIPAL",
+    "TARGETS",
+    "TOP SIGNALS",
+];
+
+/// One line of the text table, and the finding's containment plan (`--plan`) if it has one.
+#[derive(Debug)]
+struct Row {
+    cells: [String; 8],
+    severity: Severity,
+    plan: Option<String>,
+}
+
+/// Writes findings as they come (JSON) or as a table (text), a page of [`TABLE_PAGE`] rows
+/// at a time.
 #[derive(Debug)]
 pub struct Printer {
     format: Format,
     colour: bool,
-    rows: Vec<Finding>,
+    rows: Vec<Row>,
+    /// Column widths, set by the first page.
+    widths: Option<[usize; 8]>,
 }
 
 impl Printer {
@@ -75,6 +102,7 @@ impl Printer {
             format,
             colour,
             rows: Vec::new(),
+            widths: None,
         }
     }
 
@@ -90,7 +118,17 @@ impl Printer {
                 out.write_all(b"\n")
             }
             Format::Text => {
-                self.rows.push(finding);
+                self.rows.push(Row {
+                    cells: row(&finding),
+                    severity: finding.severity,
+                    plan: finding
+                        .response
+                        .as_ref()
+                        .map(|r| format!("\nresponse {} ({})\n{}", r.mode.as_str(), r.why, r.plan)),
+                });
+                if self.rows.len() >= TABLE_PAGE {
+                    self.page(out)?;
+                }
                 Ok(())
             }
         }
@@ -98,62 +136,51 @@ impl Printer {
 
     /// Flushes the table (text format).
     pub fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
-        if self.format != Format::Text {
+        if self.format != Format::Text || self.rows.is_empty() {
             return Ok(());
         }
-        if self.rows.is_empty() {
-            return Ok(());
-        }
-        let header = [
-            "SEVERITY",
-            "SCORE",
-            "TIME (UTC)",
-            "CLOUD",
-            "OPERATION",
-            "PRINCIPAL",
-            "TARGETS",
-            "TOP SIGNALS",
-        ];
-        let rows: Vec<[String; 8]> = self.rows.iter().map(row).collect();
-        let mut widths = header.map(str::len);
-        for r in &rows {
-            for (w, cell) in widths.iter_mut().zip(r.iter()) {
-                *w = (*w).max(cell.chars().count());
+        self.page(out)
+    }
+
+    /// Prints the rows held: the header first (with the widths this page sets, on the first
+    /// page), then each row, then the containment plans of the page's findings (`--plan`).
+    fn page(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        let first = self.widths.is_none();
+        let widths = *self.widths.get_or_insert_with(|| {
+            let mut widths = HEADER.map(str::len);
+            for r in &self.rows {
+                for (w, cell) in widths.iter_mut().zip(r.cells.iter()) {
+                    *w = (*w).max(cell.chars().count());
+                }
             }
-        }
+            widths
+        });
+        let colour = self.colour;
         let line = |cells: &[String; 8], sev: Option<Severity>| -> String {
             let mut s = String::new();
             for (i, cell) in cells.iter().enumerate() {
                 let pad = widths[i].saturating_sub(cell.chars().count());
-                let text = if i == 0 && self.colour {
-                    paint(cell, sev)
+                if i == 0 && colour {
+                    s.push_str(&paint(cell, sev));
                 } else {
-                    cell.clone()
-                };
-                s.push_str(&text);
+                    s.push_str(cell);
+                }
                 if i + 1 < cells.len() {
                     s.push_str(&" ".repeat(pad + 2));
                 }
             }
             s.trim_end().to_string()
         };
-        let head: [String; 8] = header.map(str::to_string);
-        writeln!(out, "{}", line(&head, None))?;
-        for (r, f) in rows.iter().zip(&self.rows) {
-            writeln!(out, "{}", line(r, Some(f.severity)))?;
+        if first {
+            writeln!(out, "{}", line(&HEADER.map(str::to_string), None))?;
         }
-        // `--plan`: each finding's containment plan after the table.
-        for f in &self.rows {
-            if let Some(r) = &f.response {
-                writeln!(
-                    out,
-                    "\nresponse {} ({})\n{}",
-                    r.mode.as_str(),
-                    r.why,
-                    r.plan
-                )?;
-            }
+        for r in &self.rows {
+            writeln!(out, "{}", line(&r.cells, Some(r.severity)))?;
         }
+        for plan in self.rows.iter().filter_map(|r| r.plan.as_deref()) {
+            writeln!(out, "{plan}")?;
+        }
+        self.rows.clear();
         Ok(())
     }
 }
@@ -240,4 +267,40 @@ pub fn severity_list(by: &[usize; 5]) -> String {
     .map(|s| format!("{} {}", by[*s as usize], s))
     .collect::<Vec<_>>()
     .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hunt::report::group::tests::finding;
+
+    /// The text table never holds more than a page of rows, and prints one header and every
+    /// finding, in order, with the plans of each page after it.
+    #[test]
+    fn the_text_table_holds_at_most_a_page() {
+        let mut printer = Printer::new(Format::Text, false);
+        let mut out = Vec::new();
+        let n = 2 * TABLE_PAGE + 345;
+        for i in 0..n {
+            let f = finding(
+                &format!("f{i}"),
+                1,
+                &format!("2026-10-01T{:02}:{:02}:00Z", i / 60 % 24, i % 60),
+                "AssumedRole",
+                "arn:aws:sts::111122223333:assumed-role/ops/alice",
+            );
+            printer.emit(&mut out, f).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                printer.rows.len() < TABLE_PAGE,
+                "{} rows held",
+                printer.rows.len()
+            );
+        }
+        printer.finish(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8_lossy(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), n + 1);
+        assert!(lines[0].starts_with("SEVERITY"));
+        assert!(lines[1..].iter().all(|l| l.starts_with("medium")));
+    }
 }

@@ -217,12 +217,19 @@ pub fn incidents(rows: &[Collapsed<'_>], who: &[usize]) -> Vec<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cadet_core::finding::{FindingHost, FindingRelated, FindingSource, FindingTargets};
     use cadet_core::Severity;
 
-    fn finding(id: &str, revision: u32, time: &str, kind: &str, principal: &str) -> Finding {
+    /// A finding for tests (also the text table's, in `output`).
+    pub(crate) fn finding(
+        id: &str,
+        revision: u32,
+        time: &str,
+        kind: &str,
+        principal: &str,
+    ) -> Finding {
         Finding {
             finding_id: id.into(),
             event_id: format!("e-{id}"),
