@@ -1316,7 +1316,10 @@ fn approval_service_takes_findings_in_and_runs_a_slack_approval_once() {
         );
         let mut sig: String = mac.iter().map(|b| format!("{b:02x}")).collect();
         if !good_sig {
-            sig = sig.replace('a', "b");
+            // Change the first hex digit (a replacement of one digit by another would leave a
+            // MAC without that digit valid: 1 run in 60 for `a`).
+            let other = if sig.starts_with('0') { "1" } else { "0" };
+            sig.replace_range(..1, other);
         }
         http(
             port,
