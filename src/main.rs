@@ -351,8 +351,8 @@ struct HuntArgs {
     reorder_window: ReorderWindow,
     /// Check every record (UTF-8, then the pre-filter) and report damage wherever it is. By
     /// default the pre-filter reads each record's operation names on its raw bytes first, and
-    /// only the records it keeps (a known operation, or not CloudTrail) are checked: damage in
-    /// records it skips goes unreported.
+    /// only the records it keeps (a known operation, or no name it can read) are checked:
+    /// damage in records it skips goes unreported.
     #[arg(long)]
     validate: bool,
     /// Progress bar on stderr: auto or always (drawn on a terminal only), never.

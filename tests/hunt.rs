@@ -514,7 +514,7 @@ fn bad_objects_are_reported_per_object_and_the_hunt_goes_on() {
 /// By default the pre-filter reads each record's names on its raw bytes: a CloudTrail record
 /// that names no known operation is skipped unchecked, so a damaged byte in it costs nothing
 /// and is not reported. `--validate` checks every record: the same findings, and the damaged
-/// record is reported with its position (exit 2). A damaged candidate is reported either way.
+/// record is reported with its position (exit 2).
 #[test]
 fn names_first_skips_unchecked_and_validate_reports_every_damaged_record() {
     let dir = tmp("validate");

@@ -294,35 +294,30 @@ pub fn skippable(bytes: &[u8]) -> bool {
     static OPERATION: LazyLock<Finder<'static>> =
         LazyLock::new(|| Finder::new(b"\"operationName\""));
     static METHOD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"methodName\""));
+    // Each key, and whether a value of it names an operation cadet knows.
+    type Key = (&'static Finder<'static>, fn(&str) -> bool);
+    let known: [Key; 2] = [
+        (&OPERATION, |name| {
+            cadet_core::operations::azure_operation(name).is_some()
+        }),
+        (&METHOD, |method| {
+            cadet_core::operations::GCP_OPERATIONS
+                .iter()
+                .any(|op| op.matches_method(method))
+        }),
+    ];
     let mut named = 0usize;
-    for at in OPERATION.find_iter(bytes) {
-        let value = string_value(&bytes[at + "\"operationName\"".len()..])
-            .and_then(|v| std::str::from_utf8(v).ok());
-        match value {
-            Some(name) if cadet_core::operations::azure_operation(name).is_none() => named += 1,
-            _ => return false,
-        }
-    }
-    for at in METHOD.find_iter(bytes) {
-        let value = string_value(&bytes[at + "\"methodName\"".len()..])
-            .and_then(|v| std::str::from_utf8(v).ok());
-        match value {
-            Some(method) if !gcp_method(method) => named += 1,
-            _ => return false,
+    for (key, is_known) in known {
+        for at in key.find_iter(bytes) {
+            let value = string_value(&bytes[at + key.needle().len()..])
+                .and_then(|v| std::str::from_utf8(v).ok());
+            match value {
+                Some(name) if !is_known(name) => named += 1,
+                _ => return false,
+            }
         }
     }
     named > 0
-}
-
-/// Whether a Cloud Audit Log `methodName` is one of cadet's Google Cloud operations, for any
-/// service (the same suffix rule as [`cadet_core::operations::gcp_operation`]).
-fn gcp_method(method: &str) -> bool {
-    cadet_core::operations::GCP_OPERATIONS.iter().any(|op| {
-        method == op.method
-            || method
-                .strip_suffix(op.method)
-                .is_some_and(|prefix| prefix.ends_with('.'))
-    })
 }
 
 /// The string value at the start of `bytes`, just after a key (`: "value"`), when it has no

@@ -628,13 +628,20 @@ pub const GCP_OPERATIONS: &[GcpOperation] = &[
 /// Looks up a Google Cloud operation by `serviceName` and `methodName` (the method matches when
 /// it is the table's method or ends with `.` and the table's method).
 pub fn gcp_operation(service: &str, method: &str) -> Option<&'static GcpOperation> {
-    GCP_OPERATIONS.iter().find(|op| {
-        op.service == service
-            && (method == op.method
-                || method
-                    .strip_suffix(op.method)
-                    .is_some_and(|prefix| prefix.ends_with('.')))
-    })
+    GCP_OPERATIONS
+        .iter()
+        .find(|op| op.service == service && op.matches_method(method))
+}
+
+impl GcpOperation {
+    /// Whether a `methodName` is this operation's method: the table's method itself, or it
+    /// after a `.` (a version or package prefix).
+    pub fn matches_method(&self, method: &str) -> bool {
+        method == self.method
+            || method
+                .strip_suffix(self.method)
+                .is_some_and(|prefix| prefix.ends_with('.'))
+    }
 }
 
 /// Azure operations cadet can judge only from the Activity Log's request body
