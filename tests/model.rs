@@ -394,6 +394,72 @@ fn a_new_hire_is_judged_against_the_team() {
 }
 
 #[test]
+fn the_team_vouches_for_machines_only_while_a_history_of_classes_is_thin() {
+    // Alice works on the api machines, Carol on the db machines, every day (past the
+    // account's learning period).
+    let store = MemoryStore::new();
+    for day in 0..20 {
+        for (k, (person, tag)) in [("alice@corp.example", "api"), ("carol@corp.example", "db")]
+            .iter()
+            .enumerate()
+        {
+            run(
+                &store,
+                &cloudtrail(Call {
+                    id: format!("c-{day}-{k}"),
+                    time: at(day, 10 + k as i64, 0),
+                    name: "SendCommand",
+                    identity: sso(person, "Operators"),
+                    ip: "62.31.40.10".into(),
+                    request: script_by_tag(tag),
+                }),
+            );
+        }
+    }
+    // Alice, with her usual network, client and document, on Carol's machines: the team
+    // knows them, but her own settled habit does not, so the new class is scored.
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "alice-db".into(),
+            time: at(22, 14, 0),
+            name: "SendCommand",
+            identity: sso("alice@corp.example", "Operators"),
+            ip: "62.31.40.10".into(),
+            request: script_by_tag("db"),
+        }),
+    );
+    let (points, why) = signal(&v, SignalId::NewTargetClass)
+        .unwrap_or_else(|| panic!("no new_target_class: {:?}", v.signals));
+    assert!(
+        points >= 10 && why.contains("tag:service=db") && why.contains("tag:service=api"),
+        "{points} {why}"
+    );
+    assert!(
+        signal(&v, SignalId::TeamHistory).is_none_or(|(_, w)| !w.contains("machines")),
+        "{:?}",
+        v.signals
+    );
+    // Bob, new to the team, on the same machines: his thin history is backed off to the team's.
+    let v = run(
+        &store,
+        &cloudtrail(Call {
+            id: "bob-db".into(),
+            time: at(22, 15, 0),
+            name: "SendCommand",
+            identity: sso("bob@corp.example", "Operators"),
+            ip: "62.31.40.10".into(),
+            request: script_by_tag("db"),
+        }),
+    );
+    assert!(
+        signal(&v, SignalId::NewTargetClass).is_none(),
+        "{:?}",
+        v.signals
+    );
+}
+
+#[test]
 fn velocity_is_judged_against_the_principals_own_busiest_hour() {
     let store = MemoryStore::new();
     let ids_for = |day: i64, n: usize| -> Value {

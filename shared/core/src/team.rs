@@ -19,7 +19,11 @@
 //! while the principal's own history is young or the call is novel to it, and a network,
 //! client, document or action that is *established* for the team (first seen over a day ago,
 //! seen again on a later day; an action run at least `routine_min_events` times; a class of
-//! machines any member worked on over a day ago) is not a novelty for the member.
+//! machines any member worked on over a day ago) is not a novelty for the member. Classes of
+//! machines are the exception once the member's own record of them is settled (active on
+//! `routine_min_active_days` days, [`crate::evidence::SETTLED_CLASS_CALLS`] calls that showed a
+//! class): a person with a settled habit of machines who steps onto another part of the team's
+//! estate is judged by their own rate of doing so (`new_target_class`).
 //! `team_history` says which. Shape signals whose habit only the team shows are discounted too
 //! ([`crate::familiar`]).
 //!

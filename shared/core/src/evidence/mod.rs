@@ -122,6 +122,23 @@ fn day(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d").to_string()
 }
 
+/// Calls that showed a class of machines before a principal's own record of classes is
+/// settled (with `routine_min_active_days` active days): from then on its team no longer
+/// vouches for a class new to it.
+pub const SETTLED_CLASS_CALLS: u64 = 5;
+
+/// Whether `p`'s own record of the classes of machines it works on is settled
+/// ([`SETTLED_CLASS_CALLS`]).
+fn settled_classes(p: &Profile, th: &crate::policy::Thresholds) -> bool {
+    active_days(p) >= th.routine_min_active_days
+        && p.targets
+            .iter()
+            .filter(|s| s.value.starts_with(crate::profile::CLASS))
+            .map(|s| s.count)
+            .sum::<u64>()
+            >= SETTLED_CLASS_CALLS
+}
+
 /// Evaluates the stateful signals for an event against the principal's history.
 pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &mut Signals) {
     let th = &policy.thresholds;
@@ -193,9 +210,18 @@ pub fn stateful(e: &CommandEvent, history: History<'_>, policy: &Policy, out: &m
         Some(t) if command => {
             // A value the alerted episode introduced minutes ago stays new whatever the team
             // knows: the episode is judged as one.
+            // A class of machines is the team's to vouch for only while the principal's own
+            // record of classes is thin: a person with a settled habit of machines who steps
+            // onto another part of the team's estate is judged by their own rate of doing so
+            // (`new_target_class`), or routine credit would hide every new target.
+            let targets = if own.is_some_and(|p| settled_classes(p, th)) {
+                0
+            } else {
+                NOVEL_TARGET
+            };
             let asked = novel
                 & !fresh
-                & (NOVEL_NETWORK | NOVEL_CLIENT | NOVEL_DOCUMENT | NOVEL_ACTION | NOVEL_TARGET);
+                & (NOVEL_NETWORK | NOVEL_CLIENT | NOVEL_DOCUMENT | NOVEL_ACTION | targets);
             let (known, why) = crate::team::vouches(e, t, asked, policy);
             novel &= !known;
             (known != 0).then(|| {
