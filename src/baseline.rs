@@ -33,7 +33,15 @@ fn seed_with<S: BaselineStore>(
         let records = crate::detect::open_input(&source, limits)
             .map_err(|e| anyhow::anyhow!("{name}: cannot read: {e}"))?;
         for item in records {
-            let item = item.map_err(|e| anyhow::anyhow!("{name}: cannot read: {e}"))?;
+            let item = match item {
+                Ok(item) => item,
+                Err(e) if !e.fatal => {
+                    eprintln!("error: {name}: {e}");
+                    rejected += 1;
+                    continue;
+                }
+                Err(e) => anyhow::bail!("{name}: cannot read: {e}"),
+            };
             let (pos, normalized) = match item {
                 Item::Record(r) => (r.position, cadet_core::normalize(&r.text)),
                 Item::Rejected(r) => {

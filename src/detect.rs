@@ -97,19 +97,74 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
 /// Opens one input as records. Standard input is read through [`SettledEof`], so that one
 /// Ctrl-D on a terminal ends it (the gzip sniffing reads once more after the end of input,
 /// which on a terminal would wait for a second Ctrl-D).
-pub(crate) fn open_input(
-    source: &cadet_ingest::Source,
-    limits: Limits,
-) -> Result<cadet_ingest::Records<cadet_ingest::BoxedRead>, cadet_ingest::InputError> {
+/// A file named `….parquet` (Security Lake) is read as rows ([`crate::lake`]).
+pub(crate) fn open_input(source: &cadet_ingest::Source, limits: Limits) -> Result<Input, String> {
     match source {
-        cadet_ingest::Source::Stdin => Ok(cadet_ingest::Records::new(
+        cadet_ingest::Source::Stdin => Ok(Input::Json(cadet_ingest::Records::new(
             SettledEof {
                 inner: std::io::stdin(),
                 ended: false,
             },
             limits,
-        )),
-        _ => cadet_ingest::open(source, limits),
+        ))),
+        cadet_ingest::Source::File(path) if crate::lake::is_parquet(&path.to_string_lossy()) => {
+            let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+            crate::lake::Rows::open(file).map(Input::Lake)
+        }
+        _ => cadet_ingest::open(source, limits)
+            .map(Input::Json)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// One input's records: JSON text, or the rows of a Parquet file as JSON text.
+pub(crate) enum Input {
+    Json(cadet_ingest::Records<cadet_ingest::BoxedRead>),
+    Lake(crate::lake::Rows),
+}
+
+/// Records that could not be read: `fatal` ends the input (a JSON stream cannot be resumed
+/// after damage to its framing); otherwise only the rows it names are lost (a Parquet row
+/// group).
+#[derive(Debug)]
+pub(crate) struct ReadFailure {
+    pub(crate) message: String,
+    pub(crate) fatal: bool,
+}
+
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Iterator for Input {
+    type Item = Result<Item, ReadFailure>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Input::Json(records) => records.next().map(|r| {
+                r.map_err(|e| ReadFailure {
+                    message: e.to_string(),
+                    fatal: true,
+                })
+            }),
+            Input::Lake(rows) => rows.next().map(|r| match r {
+                Ok((row, text)) => Ok(Item::Record(cadet_ingest::Record {
+                    // No lines or byte offsets in Parquet: the row is the position.
+                    position: cadet_ingest::Position {
+                        index: row,
+                        line: 0,
+                        offset: 0,
+                    },
+                    text,
+                })),
+                Err(message) => Err(ReadFailure {
+                    message,
+                    fatal: false,
+                }),
+            }),
+        }
     }
 }
 
@@ -276,6 +331,12 @@ fn run_with<S: AsyncBaselineStore + Sync>(
                     tally.records += 1;
                     tally.rejected += 1;
                     eprintln!("error: {name}: {}: {}", r.position, r.reason);
+                    continue;
+                }
+                Err(e) if !e.fatal => {
+                    // A Parquet row group: its rows are lost, the next is read.
+                    eprintln!("error: {name}: {e}");
+                    tally.rejected += 1;
                     continue;
                 }
                 Err(e) => {

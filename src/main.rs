@@ -19,6 +19,7 @@ mod detect;
 #[cfg(feature = "enrich")]
 mod enrich;
 mod hunt;
+mod lake;
 mod output;
 mod report;
 #[cfg(feature = "respond")]

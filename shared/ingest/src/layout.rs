@@ -6,7 +6,7 @@
 //! (the CLI's `hunt` over disk, S3 and Blob storage, `backfill`, the Lambda's S3 ingestion)
 //! prunes the same way.
 //!
-//! Three layouts are recognized wherever they start in a key (after any custom prefix):
+//! Four layouts are recognized wherever they start in a key (after any custom prefix):
 //!
 //! - **CloudTrail** (organisation trail or single-account trail):
 //!   `AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz`. The date is
@@ -29,7 +29,12 @@
 //!   recognized by its name too (and pruned by its period), but only `cloudaudit.googleapis.com/`
 //!   prefixes are pruned before listing.
 //!
-//! A key in neither layout is never pruned by [`Filter::keep_key`] (when it names an event file):
+//! - **Amazon Security Lake**: Hive partitions
+//!   `…/region=<region>/accountId=<account>/eventDay=YYYYMMDD/<file>.parquet` (names compared
+//!   case-insensitively, in any order). Each partition a key names prunes by itself; the day
+//!   gets the same late-delivery slack as CloudTrail's.
+//!
+//! A key in none of them is never pruned by [`Filter::keep_key`] (when it names an event file):
 //! pruning is only an optimisation, and the reader still filters every *event* by its own time,
 //! account and region ([`Filter::keep_event`]).
 //!
@@ -92,6 +97,9 @@ pub enum Layout {
     /// A Cloud Logging sink to Cloud Storage:
     /// `cloudaudit.googleapis.com/<log>/YYYY/MM/DD/HH:MM:SS_HH:MM:SS_S<n>.json`
     CloudLogging,
+    /// Amazon Security Lake (Hive partitions, in any order):
+    /// `…/region=<region>/accountId=<account>/eventDay=YYYYMMDD/<file>.parquet`
+    SecurityLake,
 }
 
 impl Layout {
@@ -99,7 +107,7 @@ impl Layout {
     /// inside the window.
     fn margins(self) -> (SignedDuration, SignedDuration) {
         match self {
-            Layout::CloudTrail | Layout::ActivityLog => (
+            Layout::CloudTrail | Layout::ActivityLog | Layout::SecurityLake => (
                 SignedDuration::ZERO,
                 SignedDuration::from_hours(LATE_DELIVERY_SLACK_HOURS),
             ),
@@ -167,7 +175,7 @@ pub fn is_event_file(key: &str) -> bool {
         return false;
     }
     let lower = name.to_ascii_lowercase();
-    [".json", ".jsonl", ".ndjson", ".gz", ".log"]
+    [".json", ".jsonl", ".ndjson", ".gz", ".log", ".parquet"]
         .iter()
         .any(|ext| lower.ends_with(ext))
 }
@@ -226,6 +234,46 @@ pub fn parse_key(key: &str) -> Option<KeyInfo> {
         }
         _ => None,
     }
+}
+
+/// Security Lake's Hive partitions found in directory segments: `region=`, `accountId=` and
+/// `eventDay=YYYYMMDD` (names compared case-insensitively).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct LakeParts<'a> {
+    region: Option<&'a str>,
+    account: Option<&'a str>,
+    day: Option<Date>,
+    /// Whether any of them was found.
+    any: bool,
+}
+
+fn lake_parts<'a>(dirs: &[&'a str]) -> LakeParts<'a> {
+    let mut p = LakeParts::default();
+    for seg in dirs {
+        let Some((key, value)) = seg.split_once('=') else {
+            continue;
+        };
+        if key.eq_ignore_ascii_case("region") {
+            p.region = Some(value);
+        } else if key.eq_ignore_ascii_case("accountId") {
+            p.account = Some(value);
+        } else if key.eq_ignore_ascii_case("eventDay") {
+            p.day = (value.len() == 8)
+                .then(|| {
+                    Date::new(
+                        num(&value[..4], 4)?,
+                        num(&value[4..6], 2)?,
+                        num(&value[6..], 2)?,
+                    )
+                    .ok()
+                })
+                .flatten();
+        } else {
+            continue;
+        }
+        p.any = true;
+    }
+    p
 }
 
 fn utc(dt: DateTime) -> Option<Timestamp> {
@@ -537,6 +585,15 @@ impl Filter {
         }
     }
 
+    /// Whether Security Lake partitions may hold wanted events (each partition the path
+    /// names is checked; the day with the late-delivery slack).
+    fn lake_ok(&self, p: LakeParts<'_>) -> bool {
+        p.account.is_none_or(|a| self.account_ok(a))
+            && p.region.is_none_or(|r| self.region_ok(r))
+            && p.day
+                .is_none_or(|d| self.date_ok(DatePart::Day(d), Layout::SecurityLake))
+    }
+
     fn windowed(&self) -> bool {
         self.since.is_some() || self.until.is_some()
     }
@@ -549,6 +606,10 @@ impl Filter {
         }
         let segs: Vec<&str> = key.split('/').collect();
         let dirs = &segs[..segs.len().saturating_sub(1)];
+        let lake = lake_parts(dirs);
+        if lake.any {
+            return self.lake_ok(lake);
+        }
         match locate(dirs) {
             None => match sink_named(&segs) {
                 Some((start, end)) => self.period_ok(start, end, Layout::CloudLogging),
@@ -590,6 +651,16 @@ impl Filter {
             return Plan::Descend(prefix.to_string());
         }
         let segs: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+        let lake = lake_parts(&segs);
+        if lake.any {
+            return if !self.lake_ok(lake) {
+                Plan::Prune
+            } else if self.is_empty() || lake.day.is_some() {
+                Plan::Fetch(vec![prefix.to_string()])
+            } else {
+                Plan::Descend(prefix.to_string())
+            };
+        }
         let Some(node) = locate(&segs) else {
             return if self.is_empty() {
                 // No layout known yet and nothing to prune: one listing of everything.
@@ -1008,6 +1079,43 @@ mod tests {
         // Events are filtered by the project they name.
         assert!(acct.keep_event(ts("2026-11-18T02:00:00Z"), "Other-Project", None));
         assert!(!acct.keep_event(ts("2026-11-18T02:00:00Z"), "prod-web-4711", None));
+    }
+
+    #[test]
+    fn security_lake_partitions_prune() {
+        let f = Filter {
+            since: Some(ts("2026-10-02T00:00:00Z")),
+            until: Some(ts("2026-10-03T00:00:00Z")),
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into()],
+        };
+        let base = "lake/aws/CLOUD_TRAIL_MGMT/2.0";
+        let key = |r: &str, a: &str, d: &str| {
+            format!("{base}/region={r}/accountId={a}/eventDay={d}/x.gz.parquet")
+        };
+        assert!(f.keep_key(&key("eu-west-1", "111122223333", "20261002")));
+        // The day after `until` is read (late delivery), the day before `since` is not.
+        assert!(f.keep_key(&key("eu-west-1", "111122223333", "20261003")));
+        assert!(!f.keep_key(&key("eu-west-1", "111122223333", "20261001")));
+        assert!(!f.keep_key(&key("us-east-1", "111122223333", "20261002")));
+        assert!(!f.keep_key(&key("eu-west-1", "444455556666", "20261002")));
+        assert_eq!(f.plan(&format!("{base}/region=us-east-1/")), Plan::Prune);
+        assert_eq!(
+            f.plan(&format!("{base}/region=eu-west-1/")),
+            Plan::Descend(format!("{base}/region=eu-west-1/"))
+        );
+        assert_eq!(
+            f.plan(&format!("{base}/region=eu-west-1/accountId=444455556666/")),
+            Plan::Prune
+        );
+        let day = format!("{base}/region=eu-west-1/accountId=111122223333/eventDay=20261002/");
+        assert_eq!(f.plan(&day), Plan::Fetch(vec![day.clone()]));
+        assert_eq!(
+            f.plan(&format!(
+                "{base}/region=eu-west-1/accountId=111122223333/eventDay=20260930/"
+            )),
+            Plan::Prune
+        );
     }
 
     #[test]

@@ -97,7 +97,8 @@ impl Default for Limits {
 pub struct Position {
     /// 1-based number of the record in the input, after containers are expanded.
     pub index: usize,
-    /// 1-based line of the record's first byte.
+    /// 1-based line of the record's first byte; 0 for an input without lines (the rows of a
+    /// Parquet file).
     pub line: u64,
     /// 0-based byte offset of the record's first byte (in the decompressed text for gzip).
     pub offset: u64,
@@ -105,7 +106,11 @@ pub struct Position {
 
 impl std::fmt::Display for Position {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `record N (line L)` is the CLI's error-line contract; the byte offset follows.
+        // `record N (line L)` is the CLI's error-line contract; the byte offset follows. Line
+        // 0: an input without lines (a Parquet file's rows), where the number is all there is.
+        if self.line == 0 {
+            return write!(f, "record {}", self.index);
+        }
         write!(
             f,
             "record {} (line {}) at byte {}",

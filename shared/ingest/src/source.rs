@@ -37,13 +37,7 @@ pub struct WalkError {
 /// File names a directory walk picks up (files named explicitly are always read).
 fn is_event_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.starts_with('.') {
-        return false;
-    }
-    let lower = name.to_ascii_lowercase();
-    [".json", ".jsonl", ".ndjson", ".gz", ".log"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
+    crate::layout::is_event_file(name)
 }
 
 /// Expands command-line paths into sources, in order: `-` is stdin, directories are walked

@@ -23,6 +23,7 @@ mod aws;
 mod azure;
 pub mod endpoint;
 pub mod gcp;
+mod lake;
 mod tamper;
 
 pub use tamper::SESSION_PREFERENCES_DOCUMENT;
@@ -99,8 +100,9 @@ pub(crate) struct Envelope<'a> {
     topic: Option<Str<'a>>,
     #[serde(borrow)]
     subject: Option<Str<'a>>,
+    /// CloudEvents `time` (text); OCSF's `time` is a number, so it is kept raw here.
     #[serde(borrow)]
-    time: Option<Str<'a>>,
+    time: Option<&'a RawValue>,
     #[serde(borrow)]
     specversion: Option<Str<'a>>,
     #[serde(rename = "type", borrow)]
@@ -118,6 +120,9 @@ pub(crate) struct Envelope<'a> {
     receipt_handle: Option<&'a RawValue>,
     #[serde(rename = "messageId", borrow)]
     message_id: Option<&'a RawValue>,
+    // OCSF (Amazon Security Lake): the event class.
+    #[serde(borrow)]
+    class_uid: Option<&'a RawValue>,
     // Activity Log (either shape)
     #[serde(rename = "operationName", borrow)]
     operation_name: Option<&'a RawValue>,
@@ -306,6 +311,16 @@ fn normalize_at(text: &str, depth: usize) -> Result<Option<CommandEvent>, Normal
     if env.event_name().is_some() && env.event_source.as_deref() != Some("aws:sqs") {
         return aws::normalize(&env, None);
     }
+    // Amazon Security Lake: a CloudTrail record mapped to OCSF API Activity.
+    if env
+        .class_uid
+        .is_some_and(|c| c.get().trim() == lake::API_ACTIVITY.to_string())
+    {
+        return match lake::cloudtrail(text)? {
+            Some(rebuilt) => normalize_at(&rebuilt, depth + 1),
+            None => Ok(None),
+        };
+    }
     // SQS message: the body is another record.
     if let Some(body) = &env.body {
         if env.receipt_handle.is_some()
@@ -325,7 +340,12 @@ fn normalize_at(text: &str, depth: usize) -> Result<Option<CommandEvent>, Normal
             .ce_type
             .as_deref()
             .ok_or(NormalizeError::Missing("type"))?;
-        return azure::event_grid(ty, env.id.as_deref(), env.time.as_deref(), env.data, true);
+        let time: Option<Str<'_>> = env
+            .time
+            .map(|t| serde_json::from_str(t.get()))
+            .transpose()
+            .map_err(|e| NormalizeError::json("time", e))?;
+        return azure::event_grid(ty, env.id.as_deref(), time.as_deref(), env.data, true);
     }
     if let (Some(ty), Some(_)) = (&env.event_type, env.data_version.or(env.data)) {
         if env.topic.is_some() || env.subject.is_some() || env.data_version.is_some() {
@@ -374,7 +394,8 @@ fn normalize_at(text: &str, depth: usize) -> Result<Option<CommandEvent>, Normal
     }
     Err(NormalizeError::UnknownShape(
         "not an EventBridge event, CloudTrail record, SQS message, Event Grid event, CloudEvent, \
-         Functions host payload, Activity Log record, Cloud Logging entry, Pub/Sub push delivery \
+         Functions host payload, Activity Log record, Security Lake API Activity, Cloud Logging entry, \
+         Pub/Sub push delivery \
          or endpoint process event"
             .to_string(),
     ))
