@@ -312,7 +312,7 @@ fn sso_tag_call(person: &str, id: &str, time: &str, role: &str) -> Value {
 }
 
 #[test]
-fn a_class_of_machines_a_teammate_worked_on_is_the_team_s_estate() {
+fn a_class_of_machines_a_teammate_worked_on_vouches_only_for_a_thin_history() {
     let policy = Policy::default();
     let store = MemoryStore::new();
     // Three weeks of one member's work on the web machines; the other member touched the
@@ -334,10 +334,18 @@ fn a_class_of_machines_a_teammate_worked_on_is_the_team_s_estate() {
         &sso_tag_call("di@example.com", "d-1", &at(3, 11, 0), "worker"),
         &policy,
     );
-    // The first member's first command on the workers: the team's estate, not a new class.
+    // A member new to the team (two days on the web machines), on the workers: its thin
+    // history is backed off to the team's estate, and the class is not new.
+    for day in [17, 18] {
+        run(
+            &store,
+            &sso_tag_call("ed@example.com", &format!("e-{day}"), &at(day, 9, 0), "web"),
+            &policy,
+        );
+    }
     let v = run(
         &store,
-        &sso_tag_call("cy@example.com", "c-worker", &at(21, 10, 30), "worker"),
+        &sso_tag_call("ed@example.com", "e-worker", &at(21, 9, 30), "worker"),
         &policy,
     );
     assert!(
@@ -351,11 +359,20 @@ fn a_class_of_machines_a_teammate_worked_on_is_the_team_s_estate() {
         "{:?}",
         v.signals
     );
-    // Three weeks of its own history: the explained novelty is simply not scored, with no
-    // further credit.
-    assert_eq!(
-        points(&v, SignalId::TeamHistory),
-        Some(-1),
+    // The first member, with three weeks on the web machines, on the workers: the team knows
+    // them, but its own settled habit does not, so the class is new at its own rate.
+    let v = run(
+        &store,
+        &sso_tag_call("cy@example.com", "c-worker", &at(21, 10, 30), "worker"),
+        &policy,
+    );
+    let class = v
+        .signals
+        .iter()
+        .find(|s| s.id == SignalId::NewTargetClass)
+        .unwrap_or_else(|| panic!("{:?}", v.signals));
+    assert!(
+        class.points >= 15 && class.reason.contains("known: tag:role=web"),
         "{:?}",
         v.signals
     );
