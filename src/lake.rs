@@ -2,7 +2,7 @@
 //!
 //! A Security Lake object is a Parquet file of OCSF rows. Each row becomes one JSON record
 //! holding the row's columns the normalizer reads ([`READ_COLUMNS`]; a file with none of them
-//! is read whole), and goes through the normalizer like any other record ([`cadet_core::normalize`] recognises OCSF API Activity from CloudTrail and
+//! is read whole), and goes through the normalizer like any other record ([`cadet_core::normalize()`] recognises OCSF API Activity from CloudTrail and
 //! reads it as the CloudTrail record it was mapped from).
 //!
 //! Parquet is read row group by row group: a damaged row group loses its own rows, is named
@@ -20,7 +20,7 @@ use parquet::record::reader::RowIter;
 use parquet::record::{Field, Row};
 use serde_json::{Map, Number, Value};
 
-/// The top-level OCSF fields read from a row: what [`cadet_core::normalize`] needs to know a
+/// The top-level OCSF fields read from a row: what [`cadet_core::normalize()`] needs to know a
 /// lake row and rebuild its CloudTrail record (`class_uid`, `time`, `metadata`, `api`,
 /// `actor`, `src_endpoint`, `http_request`, `cloud`, `unmapped`).
 const READ_COLUMNS: [&str; 10] = [
