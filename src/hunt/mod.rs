@@ -894,28 +894,22 @@ fn scan(
             }
         };
         records += 1;
-        match cadet_core::normalize(&record.text) {
-            Ok(Some(event)) => {
-                if opts
-                    .filter
-                    .keep_event(event.event_time, &event.account, event.region.as_deref())
-                {
-                    handover.push(Pending {
-                        event,
-                        object: index,
-                        record: record.position.index,
-                        source: source.get_or_insert_with(name).clone(),
-                    });
-                } else {
-                    counters.outside.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                counters.rejected.fetch_add(1, Ordering::Relaxed);
-                reporter.error(format!("{}: {}: {e}", name(), record.position));
-            }
-        }
+        let at = record.position;
+        let found = Found {
+            object: index,
+            record: at.index,
+            where_: &|| at.to_string(),
+        };
+        hand_over(
+            &record.text,
+            found,
+            &mut source,
+            &name,
+            opts,
+            counters,
+            reporter,
+            handover,
+        );
     }
     let skipped = items.skipped();
     counters
@@ -970,28 +964,21 @@ fn scan_parquet(
             }
         };
         records += 1;
-        match cadet_core::normalize(&text) {
-            Ok(Some(event)) => {
-                if opts
-                    .filter
-                    .keep_event(event.event_time, &event.account, event.region.as_deref())
-                {
-                    handover.push(Pending {
-                        event,
-                        object: index,
-                        record: n,
-                        source: source.get_or_insert_with(name).clone(),
-                    });
-                } else {
-                    counters.outside.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                counters.rejected.fetch_add(1, Ordering::Relaxed);
-                reporter.error(format!("{}: row {n}: {e}", name()));
-            }
-        }
+        let found = Found {
+            object: index,
+            record: n,
+            where_: &|| format!("row {n}"),
+        };
+        hand_over(
+            &text,
+            found,
+            &mut source,
+            name,
+            opts,
+            counters,
+            reporter,
+            handover,
+        );
     }
     let skipped = rows.skipped();
     counters
@@ -1000,6 +987,51 @@ fn scan_parquet(
     counters.skipped.fetch_add(skipped, Ordering::Relaxed);
     if complete {
         counters.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Where a record was found: its object, its number there, and how an error names it.
+struct Found<'a> {
+    object: usize,
+    record: usize,
+    where_: &'a dyn Fn() -> String,
+}
+
+/// Normalizes one record's text and hands its event over when the filter keeps it; counts
+/// what it drops and reports what it rejects. `source` is the object's display name, made
+/// once, when its first event is handed over.
+#[allow(clippy::too_many_arguments)]
+fn hand_over(
+    text: &str,
+    found: Found<'_>,
+    source: &mut Option<String>,
+    name: &dyn Fn() -> String,
+    opts: &Options,
+    counters: &Arc<Counters>,
+    reporter: &Reporter,
+    handover: &mut Handover<'_>,
+) {
+    match cadet_core::normalize(text) {
+        Ok(Some(event)) => {
+            if opts
+                .filter
+                .keep_event(event.event_time, &event.account, event.region.as_deref())
+            {
+                handover.push(Pending {
+                    event,
+                    object: found.object,
+                    record: found.record,
+                    source: source.get_or_insert_with(name).clone(),
+                });
+            } else {
+                counters.outside.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            counters.rejected.fetch_add(1, Ordering::Relaxed);
+            reporter.error(format!("{}: {}: {e}", name(), (found.where_)()));
+        }
     }
 }
 
