@@ -389,6 +389,63 @@ fn a_class_of_machines_a_teammate_worked_on_vouches_only_for_a_thin_history() {
     );
 }
 
+#[test]
+fn a_new_class_weighs_more_for_a_settled_habit_than_for_one_still_discovering_its_estate() {
+    let policy = Policy::default();
+    let store = MemoryStore::new();
+    // Two members, the same number of calls over the same weeks. Di works on the web and
+    // worker machines, each on many days; Fay on the web machines, and on four other classes
+    // once each (each still seen on one day only).
+    let mut k = 0;
+    for day in (0..19).filter(|d| d % 7 < 5) {
+        k += 1;
+        let di = if day % 2 == 0 { "web" } else { "worker" };
+        run(
+            &store,
+            &sso_tag_call("di@example.com", &format!("d-{k}"), &at(day, 10, 5), di),
+            &policy,
+        );
+        let fay = match day {
+            3 => "batch",
+            8 => "cache",
+            11 => "queue",
+            15 => "search",
+            _ => "web",
+        };
+        run(
+            &store,
+            &sso_tag_call("fay@example.com", &format!("f-{k}"), &at(day, 11, 5), fay),
+            &policy,
+        );
+    }
+    let class = |person: &str, id: &str| {
+        let v = run(
+            &store,
+            &sso_tag_call(person, id, &at(21, 10, 30), "database"),
+            &policy,
+        );
+        v.signals
+            .iter()
+            .find(|s| s.id == SignalId::NewTargetClass)
+            .map(|s| (s.points, s.reason.clone()))
+            .unwrap_or_else(|| panic!("no new_target_class: {:?}", v.signals))
+    };
+    let (settled, why) = class("di@example.com", "d-db");
+    assert!(
+        why.contains("2 classes of machines, 0 not yet seen on a second day"),
+        "{why}"
+    );
+    let (discovering, why) = class("fay@example.com", "f-db");
+    assert!(
+        why.contains("5 classes of machines, 4 not yet seen on a second day"),
+        "{why}"
+    );
+    assert!(
+        settled >= 15 && discovering < settled,
+        "settled {settled}, discovering {discovering}"
+    );
+}
+
 /// [`sso_call`] on instance `i-…{n}` at `secs` seconds after day `day` 10:00.
 fn sso_call_at(person: &str, id: &str, day: i64, secs: i64, n: i64) -> Value {
     let t: jiff::Timestamp = at(day, 10, 0).parse().unwrap_or_else(|e| panic!("{e}"));

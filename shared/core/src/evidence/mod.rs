@@ -125,7 +125,7 @@ fn day(t: Timestamp) -> String {
 /// Calls that showed a class of machines before a principal's own record of classes is
 /// settled (with `routine_min_active_days` active days): from then on its team no longer
 /// vouches for a class new to it.
-pub const SETTLED_CLASS_CALLS: u64 = 5;
+pub const SETTLED_CLASS_CALLS: u64 = 10;
 
 /// Whether `p`'s own record of the classes of machines it works on is settled
 /// ([`SETTLED_CLASS_CALLS`]).

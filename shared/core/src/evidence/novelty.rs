@@ -340,13 +340,18 @@ pub(super) fn new_target_class(e: &CommandEvent, p: &Profile, out: &mut Signals)
     // works wherever the incident is; a pipeline deploys to its own. The rate is per call
     // that showed a class (a selector or a resource group): a call by instance id shows none,
     // so a person who mostly names instances has said little about the classes they work on.
+    // The chance that the next call meets a class not yet seen is estimated the Good–Turing
+    // way, by the classes that have not yet recurred on a second day: a person still
+    // discovering their estate has several of those, one whose every class is a habit has
+    // none, however many classes that habit spans.
     let human = e.principal.kind.is_some_and(PrincipalKind::is_human);
     let commands = u32::try_from(p.actions.values().sum::<u64>()).unwrap_or(u32::MAX);
     let calls = u32::try_from(known.iter().map(|s| s.count).sum::<u64>())
         .unwrap_or(u32::MAX)
         .min(commands);
     let classes = known.len() as u32;
-    let factor = crate::owner::owner_surprise(classes.saturating_sub(1), calls, human);
+    let unsettled = known.iter().filter(|s| !recurred(s)).count() as u32;
+    let factor = crate::owner::owner_surprise(unsettled, calls, human);
     // The selector's own prior (a tag hides the fan-out) is part of the same fact.
     let selector = out
         .take(SignalId::TagTarget)
@@ -355,10 +360,15 @@ pub(super) fn new_target_class(e: &CommandEvent, p: &Profile, out: &mut Signals)
     (
         factor,
         format!(
-            "first command on {} by this principal, active on {} days (known: {}; {classes} classes of machines in the {calls} of its {commands} commands that showed one: weight ×{factor:.2}){selector}",
+            "first command on {} by this principal, active on {} days (known: {}; {classes} classes of machines, {unsettled} not yet seen on a second day, in the {calls} of its {commands} commands that showed one: weight ×{factor:.2}){selector}",
             new.join(", "),
             active_days(p),
             top_values(&known, 3)
         ),
     )
+}
+
+/// Whether a value recurred on a second UTC day.
+fn recurred(s: &Seen) -> bool {
+    s.last.as_second().div_euclid(86_400) > s.first.as_second().div_euclid(86_400)
 }

@@ -216,8 +216,11 @@ pub(crate) fn hour_of_week(t: Timestamp) -> usize {
 
 /// The classes of machines an event reaches, as kept in [`Profile::targets`]
 /// (`class:tag:role=web`, `class:rg:<subscription>/<group>`): each target selector but `*`
-/// (wildcards have a signal of their own) and the resource group of each Azure target. AWS
-/// instance ids carry no class (instances are replaced all the time) and give none.
+/// (wildcards have a signal of their own) and the resource group of each Azure machine a
+/// target names (a VM, a scale set, an Arc-enabled server, or anything under one: its run
+/// commands and extensions). An Automation account, a runbook or a job is not a machine: the
+/// resource group it lives in says nothing about the machines a person works on. AWS instance
+/// ids carry no class (instances are replaced all the time) and give none.
 pub fn target_classes(e: &CommandEvent) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     // `* in project p1` (Google Cloud's project-wide metadata): the scope after ` in ` says
@@ -234,6 +237,9 @@ pub fn target_classes(e: &CommandEvent) -> Vec<String> {
     }
     for id in &e.targets.ids {
         let lower = id.to_ascii_lowercase();
+        if !MACHINE_PROVIDERS.iter().any(|p| lower.contains(p)) {
+            continue;
+        }
         let mut parts = lower.split('/');
         let mut sub = None;
         while let Some(p) = parts.next() {
@@ -253,6 +259,13 @@ pub fn target_classes(e: &CommandEvent) -> Vec<String> {
     out.dedup();
     out
 }
+
+/// The resource types (as they appear in a lower-cased Azure resource id) that are machines.
+const MACHINE_PROVIDERS: [&str; 3] = [
+    "/providers/microsoft.compute/virtualmachines/",
+    "/providers/microsoft.compute/virtualmachinescalesets/",
+    "/providers/microsoft.hybridcompute/machines/",
+];
 
 /// The UTC day (days since the epoch) of `t`.
 pub(crate) fn utc_day(t: Timestamp) -> i64 {
@@ -286,7 +299,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn target_classes_are_selectors_and_azure_resource_groups() {
+    fn target_classes_are_selectors_and_the_resource_groups_of_azure_machines() {
         let mut e = crate::normalize(
             r#"{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand","eventTime":"2026-10-01T10:00:00Z",
             "eventID":"t-1","recipientAccountId":"111122223333","requestParameters":{"documentName":"AWS-RunShellScript"},
@@ -298,6 +311,7 @@ mod tests {
         e.targets.ids = vec![
             "/subscriptions/S1/resourceGroups/RG-Prod/providers/Microsoft.Compute/virtualMachines/vm1".into(),
             "/subscriptions/S1/resourceGroups/rg-prod/providers/Microsoft.Compute/virtualMachines/vm2".into(),
+            "/subscriptions/S1/resourceGroups/rg-auto/providers/Microsoft.Automation/automationAccounts/aa/jobs/j1".into(),
             "i-0123456789abcdef0".into(),
         ];
         assert_eq!(
