@@ -137,8 +137,9 @@ chromium:
 # `make bench-hunt`: ≥ 300 MB organisation-trail archive (scripts/hunt-archive.py, seed 1651),
 # then cadet hunt vs cadet detect, jq, a Python gzip+json loop, DuckDB and the inflate-only
 # bound, side by side (medians, ratios, peak RSS); then hunt vs detect on an event-dense export
-# of 100,000 T1651 calls (scripts/dense-events.py), on all cores and on one. Not part of
-# `make test`.
+# of 100,000 T1651 calls (scripts/dense-events.py), on all cores and on one; then the archive as
+# Security Lake stores it (scripts/lake-from-trail.py): cadet hunt on the lake vs on the raw
+# archive vs DuckDB's read_parquet. Not part of `make test`.
 BENCH_HUNT_MB ?= 320
 BENCH_HUNT_RUNS ?= 5
 .PHONY: bench-hunt
@@ -146,7 +147,7 @@ bench-hunt: ## cadet hunt vs detect, jq, Python, DuckDB and the inflate-only bou
 	$(CARGO) build --release --locked --bin cadet
 	$(CARGO) build --release --locked -p cadet-ingest --example inflate_bound
 	test -x target/bench-hunt/venv/bin/python || python3 -m venv target/bench-hunt/venv
-	target/bench-hunt/venv/bin/python -c "import duckdb" 2>/dev/null || target/bench-hunt/venv/bin/pip install -q duckdb
+	target/bench-hunt/venv/bin/python -c "import duckdb, pyarrow" 2>/dev/null || target/bench-hunt/venv/bin/pip install -q duckdb "pyarrow>=15,<27"
 	python3 scripts/bench-hunt.py --mb $(BENCH_HUNT_MB) --runs $(BENCH_HUNT_RUNS)
 
 # `make refresh-network-owners`: rebuild cadet-network's owner table (shared/network/data/) from

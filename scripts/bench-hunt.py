@@ -21,6 +21,13 @@ are the whole cost:
   detect    cadet detect --state memory --format json DENSE
   detect1   the same pinned to one core
 Both print the same findings (checked: identical stdout).
+Then the lake half, on the same archive written as Amazon Security Lake stores it (OCSF API
+Activity in Parquet, scripts/lake-from-trail.py, zstd, the lake's partition layout):
+  hunt-lake    cadet hunt --format json LAKE          (all cores; names first, column projection)
+  hunt-raw     cadet hunt --format json ARCHIVE       (the same events from the raw trail)
+  duckdb-lake  read_parquet + filter on api.service.name/api.operation (filter only, all cores)
+hunt-lake prints the raw hunt's findings (checked: identical stdout); DuckDB's count is checked
+against the manifest.
 The archive and the two project binaries are read into the page cache just before every run
 (this VM's page cache drops a file's pages within seconds; without it the contender after a
 slow one reads from disk).
@@ -41,6 +48,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "bench-hunt")
 ARCHIVE = os.path.join(OUT, "archive")
 DENSE = os.path.join(OUT, "dense.jsonl")
+LAKE = os.path.join(OUT, "lake")
 CADET = os.path.join(ROOT, "target", "release", "cadet")
 INFLATE = os.path.join(ROOT, "target", "release", "examples", "inflate_bound")
 PY = os.path.join(OUT, "venv", "bin", "python")
@@ -73,6 +81,16 @@ q = f'''SELECT count(*) FROM (SELECT unnest(json_extract(json, '$.Records[*]')) 
            OR (r->>'eventSource' = 'ecs.amazonaws.com' AND r->>'eventName' = 'ExecuteCommand')'''
 print(con.execute(q).fetchone()[0])
 """
+DUCK_LAKE = r"""
+import duckdb, json, sys
+ops = json.loads(sys.argv[2])
+con = duckdb.connect()
+con.execute('SET enable_progress_bar = false')
+q = f'''SELECT count(*) FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = false)
+        WHERE (api.service.name = 'ssm.amazonaws.com' AND api.operation IN ({",".join("'%s'" % o for o in ops)}))
+           OR (api.service.name = 'ecs.amazonaws.com' AND api.operation = 'ExecuteCommand')'''
+print(con.execute(q).fetchone()[0])
+"""
 
 
 def arg(name, default):
@@ -90,15 +108,16 @@ def timed(cmd, env=None):
     return secs, int(last[0]), float(last[1]) + float(last[2]), p.stdout
 
 
-def warm(dense=False):
-    """Reads every archive file (or the dense export) and the project's binaries, so the next
-    run finds them in the page cache."""
+def warm(dense=False, lake=False):
+    """Reads every archive file (or the dense export, or the lake and the archive) and the
+    project's binaries, so the next run finds them in the page cache."""
     paths = [CADET, INFLATE]
     if dense:
         paths.append(DENSE)
     else:
-        for root, _, files in os.walk(ARCHIVE):
-            paths += [os.path.join(root, f) for f in files]
+        for top in [ARCHIVE, LAKE] if lake else [ARCHIVE]:
+            for root, _, files in os.walk(top):
+                paths += [os.path.join(root, f) for f in files]
     for path in paths:
         with open(path, "rb") as fh:
             while fh.read(1 << 20):
@@ -170,6 +189,7 @@ def main():
               f"split alone (every record skipped, nothing parsed or scored) reaches "
               f"{100 * med['inflate'] / med['split']:.0f} % of it."]
     lines += ["", dense(arg("--dense", 100000), runs, seed)]
+    lines += ["", lake(manifest, runs, seed)]
     text = "\n".join(lines)
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write(text + "\n")
@@ -216,6 +236,57 @@ def dense(n, runs, seed):
         base = med["detect1" if name.endswith("1") else "detect"]
         lines.append(f"| {name} | {med[name]:.2f} | {n / med[name]:.0f} | {base / med[name]:.2f}× | "
                      f"{rss[name] / 1024:.0f} |")
+    return "\n".join(lines)
+
+
+def lake(manifest, runs, seed):
+    """The lake half: the archive as Security Lake stores it, hunted by cadet and counted by
+    DuckDB's Parquet reader."""
+    marker = LAKE + ".manifest"
+    key = f"{manifest['seed']} {manifest['raw_bytes']}"
+    if not os.path.exists(marker) or open(marker).read() != key:
+        subprocess.run(["rm", "-rf", LAKE], check=True)
+        subprocess.run([PY, os.path.join(ROOT, "scripts", "lake-from-trail.py"), "--out", LAKE,
+                        "--compression", "zstd", ARCHIVE], check=True, stdout=subprocess.DEVNULL)
+        with open(marker, "w") as f:
+            f.write(key)
+    contenders = {
+        "hunt-lake": [CADET, "hunt", "--format", "json", "--progress", "never", LAKE],
+        "hunt-raw": [CADET, "hunt", "--format", "json", "--progress", "never", ARCHIVE],
+        "duckdb-lake": [PY, "-c", DUCK_LAKE, LAKE, json.dumps(OPS)],
+    }
+    outs = {name: timed(cmd)[3] for name, cmd in contenders.items()}
+    if outs["hunt-lake"] != outs["hunt-raw"]:
+        sys.exit("hunt printed different findings from the lake and from the raw archive")
+    n = int(outs["duckdb-lake"].strip().splitlines()[-1])
+    if n != manifest["t1651_records"]:
+        sys.exit(f"duckdb-lake found {n} T1651 rows, the manifest says {manifest['t1651_records']}")
+    results = {name: [] for name in contenders}
+    rss = {name: 0 for name in contenders}
+    order = list(contenders)
+    for i in range(runs):
+        for name in order[i % len(order):] + order[:i % len(order)]:
+            warm(lake=True)
+            secs, peak, _, _ = timed(contenders[name])
+            results[name].append(secs)
+            rss[name] = max(rss[name], peak)
+    med = {name: statistics.median(v) for name, v in results.items()}
+    files, size = 0, 0
+    for root, _, names in os.walk(LAKE):
+        for f in names:
+            files += 1
+            size += os.path.getsize(os.path.join(root, f))
+    lines = [
+        f"Lake: the archive as Security Lake stores it ({files} Parquet files, zstd, "
+        f"{size / 1e6:.0f} MB, seed {seed}); hunt-lake and hunt-raw print identical findings; "
+        f"medians of {runs} runs.",
+        "",
+        "| contender | median s | rows/s | this ÷ hunt-lake | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in contenders:
+        lines.append(f"| {name} | {med[name]:.2f} | {manifest['records'] / med[name]:.0f} | "
+                     f"{med[name] / med['hunt-lake']:.2f}× | {rss[name] / 1024:.0f} |")
     return "\n".join(lines)
 
 

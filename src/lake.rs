@@ -6,7 +6,8 @@
 //! reads it as the CloudTrail record it was mapped from).
 //!
 //! Parquet is read row group by row group: a damaged row group loses its own rows, is named
-//! in the error, and the next one is read. The file is held in memory while it is read
+//! in the error, and the next one is read. Under a time window, a row group whose `time`
+//! statistics put every row outside it is not read at all ([`Rows::window`]). The file is held in memory while it is read
 //! (Parquet keeps its index at the end), up to [`MAX_PARQUET_BYTES`]; Security Lake writes
 //! objects far smaller than that. Compression: Snappy, gzip and Zstandard (what lakes write);
 //! LZ4 and Brotli row groups are reported as unreadable.
@@ -14,8 +15,12 @@
 use std::io::Read;
 
 use bytes::Bytes;
+use jiff::Timestamp;
+use parquet::basic::{LogicalType, TimeUnit};
+use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::serialized_reader::ReadOptionsBuilder;
+use parquet::file::statistics::Statistics;
 use parquet::record::reader::RowIter;
 use parquet::record::{Field, Row};
 use serde_json::{Map, Number, Value};
@@ -61,6 +66,15 @@ pub(crate) struct Rows {
     names_first: bool,
     /// Rows skipped so.
     skipped: u64,
+    /// Each row group's first and last `time` (epoch milliseconds) by its column statistics,
+    /// when the writer kept them and no row lacks a time.
+    group_times: Vec<Option<(i64, i64)>>,
+    /// The hunt's window in epoch milliseconds: row groups wholly outside it are not read.
+    window: Option<(i64, i64)>,
+    /// Rows of the row groups so skipped.
+    pruned: u64,
+    /// Bytes of the row groups' columns uncompressed, as the file's metadata states them.
+    uncompressed: u64,
 }
 
 impl Rows {
@@ -83,12 +97,16 @@ impl Rows {
     fn from_bytes(data: Bytes) -> Result<Rows, String> {
         let file = SerializedFileReader::new(data.clone())
             .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-        let group_rows = file
-            .metadata()
-            .row_groups()
+        let groups = file.metadata().row_groups();
+        let group_rows = groups
             .iter()
             .map(|g| usize::try_from(g.num_rows()).unwrap_or(0))
             .collect();
+        let group_times = groups.iter().map(time_range).collect();
+        let uncompressed = groups
+            .iter()
+            .map(|g| u64::try_from(g.total_byte_size()).unwrap_or(0))
+            .sum();
         Ok(Rows {
             data,
             group_rows,
@@ -97,7 +115,42 @@ impl Rows {
             row: 0,
             names_first: false,
             skipped: 0,
+            group_times,
+            window: None,
+            pruned: 0,
+            uncompressed,
         })
+    }
+
+    /// Only rows in `since..=until` are wanted: a row group whose `time` statistics put all
+    /// of its rows outside is not read ([`Rows::pruned`]). A row group without statistics, or
+    /// with a row lacking `time`, is read and its rows judged one by one downstream.
+    pub(crate) fn window(mut self, since: Option<Timestamp>, until: Option<Timestamp>) -> Rows {
+        self.window = (since.is_some() || until.is_some()).then(|| {
+            (
+                since.map_or(i64::MIN, |t| t.as_millisecond()),
+                until.map_or(i64::MAX, |t| t.as_millisecond()),
+            )
+        });
+        self
+    }
+
+    /// Rows in row groups skipped by [`Rows::window`].
+    pub(crate) fn pruned(&self) -> u64 {
+        self.pruned
+    }
+
+    /// The bytes of the file's columns uncompressed, as its metadata states them.
+    pub(crate) fn uncompressed_bytes(&self) -> u64 {
+        self.uncompressed
+    }
+
+    /// Whether row group `g` lies wholly outside [`Rows::window`].
+    fn outside(&self, g: usize) -> bool {
+        match (self.window, self.group_times.get(g).copied().flatten()) {
+            (Some((since, until)), Some((first, last))) => last < since || first > until,
+            _ => false,
+        }
     }
 
     /// Names first (as `hunt` reads JSON): a CloudTrail row whose `api.service.name` is an AWS
@@ -178,6 +231,10 @@ impl Iterator for Rows {
             }
             self.next_group += 1;
             self.row = self.first_row(g) - 1;
+            if self.outside(g) {
+                self.pruned += self.group_rows[g] as u64;
+                continue;
+            }
             match self.group(g) {
                 Ok(rows) => self.rows = Some(rows),
                 Err(e) => {
@@ -201,6 +258,35 @@ impl Rows {
             .sum::<usize>()
             + 1
     }
+}
+
+/// A row group's first and last `time` in epoch milliseconds, from the statistics of its
+/// top-level `time` column (OCSF's event time: a plain 64-bit integer of milliseconds, or a
+/// Parquet timestamp of any unit). `None` when there are no statistics, when a row lacks a
+/// time, or when the column is not a 64-bit integer.
+fn time_range(g: &RowGroupMetaData) -> Option<(i64, i64)> {
+    let col = g
+        .columns()
+        .iter()
+        .find(|c| c.column_path().parts() == ["time"])?;
+    let Some(Statistics::Int64(st)) = col.statistics() else {
+        return None;
+    };
+    if st.null_count_opt() != Some(0) {
+        return None;
+    }
+    let (min, max) = (*st.min_opt()?, *st.max_opt()?);
+    let to_ms: fn(i64) -> i64 = match col.column_descr().logical_type_ref() {
+        None => |v| v,
+        Some(LogicalType::Timestamp(t)) => match t.unit {
+            TimeUnit::MILLIS => |v| v,
+            TimeUnit::MICROS => |v| v.div_euclid(1_000),
+            TimeUnit::NANOS => |v| v.div_euclid(1_000_000),
+        },
+        Some(LogicalType::Integer(i)) if i.bit_width == 64 => |v| v,
+        Some(_) => return None,
+    };
+    Some((to_ms(min), to_ms(max)))
 }
 
 /// A field of a row's group, by name.

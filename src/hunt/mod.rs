@@ -230,6 +230,8 @@ struct Counters {
     rejected: AtomicU64,
     unreadable: AtomicUsize,
     outside: AtomicU64,
+    /// Lake rows in row groups whose time statistics put them outside the window (not read).
+    pruned_rows: AtomicU64,
 }
 
 /// Counts bytes as they are read from a source (compressed bytes for gzip objects).
@@ -660,6 +662,7 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         rejected,
         unreadable,
         outside: c.outside.load(Ordering::Relaxed),
+        pruned_rows: c.pruned_rows.load(Ordering::Relaxed),
         span,
         seconds: scan_time.as_secs_f64(),
         interrupted,
@@ -699,13 +702,17 @@ fn run_with<S: AsyncBaselineStore + Sync>(
         if duplicates > 0 { format!(", {}", state.duplicates_phrase(duplicates)) } else { String::new() },
     );
     eprintln!(
-        "hunt: events {}{}; {} outside the window/accounts/regions; {} rejected records{}, {} unreadable objects; at most {} events waited to be scored{}",
+        "hunt: events {}{}; {} outside the window/accounts/regions{}; {} rejected records{}, {} unreadable objects; at most {} events waited to be scored{}",
         match span {
             Some((a, b)) => format!("from {} to {}", cadet_core::finding::rfc3339(a), cadet_core::finding::rfc3339(b)),
             None => "none found".to_string(),
         },
         window,
         summary.outside,
+        match summary.pruned_rows {
+            0 => String::new(),
+            n => format!(" ({n} more lake rows not read: their row groups' time statistics lie outside the window)"),
+        },
         rejected,
         if opts.validate {
             " (every record validated)"
@@ -757,7 +764,8 @@ pub struct Summary {
     pub files_listed: usize,
     /// Bytes read from the sources (compressed for gzip objects).
     pub bytes: u64,
-    /// Bytes of text split: after gunzip for gzip objects, as read for plain ones.
+    /// Bytes of text split: after gunzip for gzip objects, as read for plain ones; for
+    /// Parquet objects, their columns uncompressed as the file states them.
     pub raw_bytes: u64,
     /// Records split.
     pub records: u64,
@@ -782,6 +790,8 @@ pub struct Summary {
     pub unreadable: usize,
     /// Events outside the window, accounts or regions.
     pub outside: u64,
+    /// Lake rows not read: their row groups' time statistics put them outside the window.
+    pub pruned_rows: u64,
     /// First and last collected event.
     pub span: Option<(Timestamp, Timestamp)>,
     /// Seconds spent listing, scanning and scoring (they overlap).
@@ -939,7 +949,9 @@ fn scan_parquet(
 ) {
     let index = handover.index;
     let mut rows = match crate::lake::Rows::open(reader) {
-        Ok(r) => r.names_first(!opts.validate),
+        Ok(r) => r
+            .names_first(!opts.validate)
+            .window(opts.filter.since, opts.filter.until),
         Err(e) => {
             reporter.error(format!("{}: cannot read: {e}", name()));
             counters.unreadable.fetch_add(1, Ordering::Relaxed);
@@ -981,10 +993,15 @@ fn scan_parquet(
         );
     }
     let skipped = rows.skipped();
+    let pruned = rows.pruned();
     counters
         .records
-        .fetch_add(records + skipped, Ordering::Relaxed);
+        .fetch_add(records + skipped + pruned, Ordering::Relaxed);
     counters.skipped.fetch_add(skipped, Ordering::Relaxed);
+    counters.pruned_rows.fetch_add(pruned, Ordering::Relaxed);
+    counters
+        .raw_bytes
+        .fetch_add(rows.uncompressed_bytes(), Ordering::Relaxed);
     if complete {
         counters.files_done.fetch_add(1, Ordering::Relaxed);
     }
