@@ -13,29 +13,36 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `scripts/ocsf-validate.py detection_finding` on `lines`; returns (ok, its output).
-fn validate(lines: &[u8]) -> (bool, String) {
+/// Runs the project's `scripts/SCRIPT ARGS…` with `.venv`'s Python (run from the repository
+/// root), `input` on its stdin.
+fn script(script: &str, args: &[&str], input: &[u8]) -> std::process::Output {
     let python = root().join(".venv/bin/python");
     assert!(
         python.exists(),
-        "{} is missing: run `make test` or `make venv` (installs ocsf-json-schema and jsonschema)",
+        "{} is missing: run `make test` or `make venv` (installs ocsf-json-schema, jsonschema, pyarrow and jq)",
         python.display()
     );
     let mut child = Command::new(&python)
-        .arg(root().join("scripts/ocsf-validate.py"))
-        .arg("detection_finding")
+        .arg(root().join("scripts").join(script))
+        .args(args)
+        .current_dir(root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("starting the OCSF validator: {e}"));
+        .unwrap_or_else(|e| panic!("starting {script}: {e}"));
     child
         .stdin
         .take()
-        .unwrap_or_else(|| panic!("validator stdin"))
-        .write_all(lines)
+        .unwrap_or_else(|| panic!("{script} stdin"))
+        .write_all(input)
         .unwrap_or_else(|e| panic!("{e}"));
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `scripts/ocsf-validate.py detection_finding` on `lines`; returns (ok, its output).
+fn validate(lines: &[u8]) -> (bool, String) {
+    let out = script("ocsf-validate.py", &["detection_finding"], lines);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -204,4 +211,89 @@ fn ocsf_carries_the_finding() {
     for t in [2, 16, 19, 10] {
         assert!(types.contains(&t), "observable type {t} in {types:?}");
     }
+}
+
+/// Runs `scripts/lake-schema.py roundtrip` on `lines`: the findings written as Parquet with the
+/// Glue columns the Security Lake custom source declares, read back; returns (ok, stdout,
+/// stderr).
+fn lake_roundtrip(lines: &[u8]) -> (bool, String, String) {
+    let out = script(
+        "lake-schema.py",
+        &["roundtrip", "infra/aws/lake/detection_finding.json"],
+        lines,
+    );
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn security_lake_parquet_rows_read_back_as_the_same_valid_findings() {
+    let lines = ocsf_of_samples();
+    let (ok, back, err) = lake_roundtrip(&lines);
+    assert!(ok, "{err}");
+    let parse = |text: &str| -> Vec<Value> {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let want = parse(&String::from_utf8_lossy(&lines));
+    let got = parse(&back);
+    assert_eq!(want.len(), got.len());
+    // Every field of every finding survives the custom source's columns.
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(w, g, "a finding changed through the lake's Parquet");
+    }
+    let (ok, report) = validate(back.as_bytes());
+    assert!(ok, "OCSF validation of the Parquet rows failed:\n{report}");
+    // A field the columns do not hold is named, never dropped in silence.
+    let mut extra: Value = want[0].clone();
+    extra["finding_info"]["new_attribute"] = Value::from("x");
+    let (ok, _, err) = lake_roundtrip(format!("{extra}\n").as_bytes());
+    assert!(
+        !ok && err.contains("finding_info.new_attribute is not a column"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_lake_stream_writes_each_finding_under_its_own_security_lake_partition() {
+    let lines = ocsf_of_samples();
+    let out = script(
+        "lake-schema.py",
+        &["layout", "infra/aws/lake.tf", "cadet-findings"],
+        &lines,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prefixes = String::from_utf8_lossy(&out.stdout).into_owned();
+    let findings: Vec<Value> = String::from_utf8_lossy(&lines)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    assert_eq!(prefixes.lines().count(), findings.len());
+    // The documented layout: ext/<source>/region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/,
+    // from the finding's own region, account and event time (never a null key, which would send
+    // the record to the stream's error prefix).
+    for (prefix, f) in prefixes.lines().zip(&findings) {
+        let day = f["time"]
+            .as_i64()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| t.strftime("%Y%m%d").to_string())
+            .unwrap_or_default();
+        let want = format!(
+            "ext/cadet-findings/region={}/accountId={}/eventDay={day}/",
+            f["cloud"]["region"].as_str().unwrap_or("global"),
+            f["cloud"]["account"]["uid"].as_str().unwrap_or("unknown"),
+        );
+        assert_eq!(prefix, want, "{f}");
+    }
+    assert!(prefixes.contains("/region=eu-west-1/accountId=111122223333/eventDay=2026"));
 }

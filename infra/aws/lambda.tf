@@ -117,6 +117,16 @@ data "aws_iam_policy_document" "detector" {
     }
   }
 
+  # PutRecordBatch to the stream that writes the Security Lake custom source, and no other.
+  dynamic "statement" {
+    for_each = contains(var.sinks, "lake") ? [1] : []
+    content {
+      sid       = "SendFindingsToTheLake"
+      actions   = ["firehose:PutRecordBatch"]
+      resources = ["arn:${local.partition}:firehose:${local.region}:${local.account_id}:deliverystream/${local.lake_stream}"]
+    }
+  }
+
   dynamic "statement" {
     for_each = length(local.secret_parameter_arns) == 0 ? [] : [1]
     content {

@@ -79,6 +79,7 @@ locals {
       CADET_WEBHOOK_SECRET = "ssm:${var.webhook_secret_ssm_parameter}"
     },
     contains(var.sinks, "securityhub") ? { CADET_SECURITYHUB_PRODUCT_ARN = local.securityhub_product_arn } : {},
+    contains(var.sinks, "lake") ? { CADET_LAKE_FIREHOSE_STREAM = local.lake_stream } : {},
     var.sumo_url_ssm_parameter == null ? {} : {
       CADET_SUMO_URL      = "ssm:${var.sumo_url_ssm_parameter}"
       CADET_SUMO_CATEGORY = var.sumo_category
@@ -113,7 +114,7 @@ data "aws_iam_policy_document" "kms" {
   }
 
   statement {
-    sid = "CloudWatchLogsForTheFunctionLogGroup"
+    sid = "CloudWatchLogsForTheFunctionAndLakeLogGroups"
     actions = [
       "kms:Encrypt*",
       "kms:Decrypt*",
@@ -131,7 +132,10 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "ArnEquals"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"]
+      values = concat(
+        ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"],
+        contains(var.sinks, "lake") ? ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.lake_log_group}"] : [],
+      )
     }
   }
 

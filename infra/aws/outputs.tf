@@ -107,3 +107,13 @@ output "responder_role_arn" {
   description = "enable_responder: the role `cadet respond` assumes (only responder_trusted_principal_arns may). null otherwise."
   value       = one(aws_iam_role.responder[*].arn)
 }
+
+output "lake_stream_name" {
+  description = "sinks includes \"lake\": the Firehose stream the function sends findings to (CADET_LAKE_FIREHOSE_STREAM). null otherwise."
+  value       = one(aws_kinesis_firehose_delivery_stream.lake[*].name)
+}
+
+output "lake_source_location" {
+  description = "sinks includes \"lake\": the Security Lake custom source's location (s3://<lake bucket>/ext/<source>/), where the Parquet objects land. null otherwise."
+  value       = local.lake ? local.lake_location : null
+}

@@ -242,14 +242,42 @@ variable "policy" {
 }
 
 variable "sinks" {
-  description = "Where findings go (CADET_SINKS): any of sns, webhook, securityhub (AWS Security Hub, the account's default product; Security Hub must be enabled in the region), sumo (a Sumo Logic HTTP source, see sumo_url_ssm_parameter), stdout (stdout = the function's CloudWatch log)."
+  description = "Where findings go (CADET_SINKS): any of sns, webhook, securityhub (AWS Security Hub, the account's default product; Security Hub must be enabled in the region), sumo (a Sumo Logic HTTP source, see sumo_url_ssm_parameter), lake (an Amazon Security Lake custom source of OCSF Detection Findings, through a Firehose stream that writes Parquet; Security Lake must be enabled in the region, see lake_custom_source_name), stdout (stdout = the function's CloudWatch log)."
   type        = list(string)
   default     = ["sns"]
 
   validation {
-    condition     = length(var.sinks) > 0 && alltrue([for s in var.sinks : contains(["sns", "webhook", "securityhub", "sumo", "stdout"], s)])
-    error_message = "sinks must be a non-empty list of sns, webhook, securityhub, sumo, stdout."
+    condition     = length(var.sinks) > 0 && alltrue([for s in var.sinks : contains(["sns", "webhook", "securityhub", "sumo", "lake", "stdout"], s)])
+    error_message = "sinks must be a non-empty list of sns, webhook, securityhub, sumo, lake, stdout."
   }
+}
+
+variable "lake_custom_source_name" {
+  description = "With the lake sink: the Security Lake custom source cadet registers (one class, Detection Finding); its objects go under ext/<name>/ of the lake's bucket."
+  type        = string
+  default     = "cadet-findings"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.lake_custom_source_name))
+    error_message = "lake_custom_source_name must be 1-64 letters, digits, - or _."
+  }
+}
+
+variable "lake_buffer_seconds" {
+  description = "With the lake sink: how long the Firehose stream gathers findings before it writes a Parquet object per partition (Security Lake asks for 5 minutes to a day between objects; Firehose allows 60-900 s)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.lake_buffer_seconds >= 60 && var.lake_buffer_seconds <= 900
+    error_message = "lake_buffer_seconds must be between 60 and 900."
+  }
+}
+
+variable "lake_kms_key_arn" {
+  description = "With the lake sink: the KMS key that encrypts the Security Lake bucket, when the data lake uses a customer managed key (the Firehose role gets kms:GenerateDataKey and kms:Decrypt on it). Null with S3-managed encryption."
+  type        = string
+  default     = null
 }
 
 variable "sumo_url_ssm_parameter" {

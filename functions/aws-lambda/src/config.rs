@@ -27,6 +27,9 @@ pub enum SinkKind {
     SecurityHub,
     /// `sumo`: a Sumo Logic HTTP source (CADET_SUMO_URL).
     Sumo,
+    /// `lake`: an Amazon Security Lake custom source, through the Firehose stream
+    /// CADET_LAKE_FIREHOSE_STREAM that converts to Parquet and writes the lake's layout.
+    Lake,
 }
 
 impl SinkKind {
@@ -38,12 +41,13 @@ impl SinkKind {
             SinkKind::Stdout => "stdout",
             SinkKind::SecurityHub => "securityhub",
             SinkKind::Sumo => "sumo",
+            SinkKind::Lake => "lake",
         }
     }
 }
 
 /// The sink names CADET_SINKS accepts.
-pub const SINK_NAMES: &str = "sns, webhook, securityhub, sumo, stdout";
+pub const SINK_NAMES: &str = "sns, webhook, securityhub, sumo, lake, stdout";
 
 /// Where a secret (the webhook signing secret, the Sumo Logic source URL) comes from.
 #[derive(Clone, PartialEq, Eq)]
@@ -89,6 +93,8 @@ pub struct Config {
     pub securityhub_product_arn: Option<String>,
     /// `CADET_SUMO_URL` (with `sumo`): the HTTP source URL, inline or `ssm:/parameter`.
     pub sumo_url: Option<SecretSource>,
+    /// `CADET_LAKE_FIREHOSE_STREAM` (with `lake`): the Firehose stream's name.
+    pub lake_stream: Option<String>,
     /// `CADET_SUMO_CATEGORY` (default `security/cadet/findings`), `CADET_SUMO_NAME`
     /// (default `cadet`), `CADET_SUMO_HOST` (default the function name).
     pub sumo_category: String,
@@ -145,11 +151,14 @@ impl Config {
                         "stdout" => SinkKind::Stdout,
                         "securityhub" => SinkKind::SecurityHub,
                         "sumo" => SinkKind::Sumo,
+                        "lake" => SinkKind::Lake,
                         "sentinel" => {
                             return Err(err(
                                 "CADET_SINKS",
-                                "sentinel is the Azure sink (Logs Ingestion API); the Lambda \
-                                 supports sns, webhook, securityhub, sumo, stdout",
+                                format!(
+                                    "sentinel is the Azure sink (Logs Ingestion API); the Lambda \
+                                     supports {SINK_NAMES}"
+                                ),
                             ))
                         }
                         other => {
@@ -293,6 +302,14 @@ impl Config {
                 return Err(err(var, "must be at most 1024 printable characters"));
             }
         }
+        let lake_stream = get("CADET_LAKE_FIREHOSE_STREAM").map(|s| s.trim().to_string());
+        if sinks.contains(&SinkKind::Lake) && lake_stream.is_none() {
+            return Err(err(
+                "CADET_LAKE_FIREHOSE_STREAM",
+                "is required when CADET_SINKS includes lake (the Firehose stream that writes the \
+                 Security Lake custom source)",
+            ));
+        }
         let approval_key = get("CADET_APPROVAL_KEY").map(|s| match s.trim().strip_prefix("ssm:") {
             Some(name) => SecretSource::Ssm(name.to_string()),
             None => SecretSource::Inline(s.trim().to_string()),
@@ -324,6 +341,7 @@ impl Config {
             enrich_ssm,
             securityhub_product_arn,
             sumo_url,
+            lake_stream,
             sumo_category,
             sumo_name,
             sumo_host,
@@ -476,6 +494,27 @@ mod tests {
             let e = cfg(&all).err();
             assert_eq!(e.as_ref().map(|e| e.var), Some(var), "{e:?}");
         }
+    }
+
+    #[test]
+    fn the_lake_sink_names_its_firehose_stream() {
+        let c = cfg(&[
+            ("CADET_SINKS", "sns,lake"),
+            (
+                "CADET_SNS_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:111122223333:cadet",
+            ),
+            ("CADET_LAKE_FIREHOSE_STREAM", "cadet-lake"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.sinks, vec![SinkKind::Sns, SinkKind::Lake]);
+        assert_eq!(c.lake_stream.as_deref(), Some("cadet-lake"));
+        let e = cfg(&[("CADET_SINKS", "lake")]).err();
+        assert_eq!(
+            e.as_ref().map(|e| e.var),
+            Some("CADET_LAKE_FIREHOSE_STREAM"),
+            "{e:?}"
+        );
     }
 
     #[test]

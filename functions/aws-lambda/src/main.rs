@@ -8,8 +8,8 @@ use cadet_aws_lambda::enrich::{DynamoTextCache, SsmCommands, SsmEnricher};
 use cadet_aws_lambda::handler::{handle, App};
 use cadet_aws_lambda::objects::S3Objects;
 use cadet_sinks::{
-    SecurityHubSink, Sink, SnsSink, StdoutSink, SumoConfig, SumoSink, WebhookConfig, WebhookFormat,
-    WebhookSecret, WebhookSink,
+    LakeSink, SecurityHubSink, Sink, SnsSink, StdoutSink, SumoConfig, SumoSink, WebhookConfig,
+    WebhookFormat, WebhookSecret, WebhookSink,
 };
 use cadet_state::dynamodb::DynamoStore;
 use cadet_state::MemoryStore;
@@ -171,6 +171,15 @@ async fn build_sinks(
                     ),
                 }
                 .map_err(|e| format!("cadet init: CADET_SECURITYHUB_PRODUCT_ARN: {e}"))?;
+                sinks.push(Arc::new(sink));
+            }
+            SinkKind::Lake => {
+                let stream = config
+                    .lake_stream
+                    .as_ref()
+                    .ok_or("cadet init: CADET_LAKE_FIREHOSE_STREAM is not set")?;
+                let sink = LakeSink::new(aws_sdk_firehose::Client::new(aws), stream)
+                    .map_err(|e| format!("cadet init: CADET_LAKE_FIREHOSE_STREAM: {e}"))?;
                 sinks.push(Arc::new(sink));
             }
             SinkKind::Sumo => {

@@ -17,6 +17,8 @@
 //!   `X-Sumo-*` headers).
 //! - `SentinelSink` (feature `sentinel`): the Azure Monitor Logs Ingestion API (data collection
 //!   endpoint + rule + stream) for Microsoft Sentinel, with the Function App's managed identity.
+//! - `LakeSink` (feature `lake`): OCSF Detection Findings to the Firehose stream that writes
+//!   them, as Parquet every few minutes, into an Amazon Security Lake custom source.
 //!
 //! Design decisions:
 //!
@@ -36,6 +38,8 @@ use std::pin::Pin;
 pub mod compliance;
 #[cfg(any(feature = "sumo", feature = "sentinel"))]
 mod http;
+#[cfg(feature = "lake")]
+pub mod lake;
 #[cfg(feature = "securityhub")]
 pub mod securityhub;
 #[cfg(feature = "sentinel")]
@@ -53,6 +57,8 @@ pub mod webhook;
 pub use http::check_scheme;
 #[cfg(any(feature = "sumo", feature = "sentinel"))]
 pub use http::Retry;
+#[cfg(feature = "lake")]
+pub use lake::LakeSink;
 #[cfg(feature = "securityhub")]
 pub use securityhub::SecurityHubSink;
 #[cfg(feature = "sentinel")]

@@ -6,13 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_securityhub::config::Credentials;
+use aws_config::SdkConfig;
 use axum::body::Bytes;
 use axum::routing::post;
 use axum::Router;
@@ -20,69 +14,8 @@ use cadet_sinks::compliance::{
     assert_sink_compliance, assert_sink_reports_failure, sample_finding, sample_finding_with_id,
 };
 use cadet_sinks::{SecurityHubSink, Sink};
+use common::{moto, sdk, SECRET_KEY};
 use serde_json::{json, Value};
-
-const SECRET_KEY: &str = "wJalrXUtnFEMI-K7MDENG-SECRETKEY";
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn moto() -> Moto {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `make test` or `make venv` (installs moto[server] into .venv)",
-        bin.display()
-    );
-    let port = free_port();
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting moto: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn sdk(endpoint: &str, attempts: u32) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "AKIDTESTING",
-            SECRET_KEY,
-            None,
-            None,
-            "static",
-        ))
-        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
-        .load()
-        .await
-}
 
 fn sink(cfg: &SdkConfig) -> SecurityHubSink {
     SecurityHubSink::new(
