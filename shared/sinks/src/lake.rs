@@ -9,9 +9,9 @@
 //! prefix, partitioned by the finding's `cloud.region`, `cloud.account.uid` and `time`.
 //!
 //! `PutRecordBatch` takes at most 500 records and 4 MiB a call, and answers a partial failure
-//! with HTTP 200 and a per-record error: those records (and only those) are sent again, up to
-//! [`ATTEMPTS`] times with backoff; what is still refused is an error for that finding, so the
-//! invocation fails and the platform redelivers.
+//! with HTTP 200 and a per-record error: those records (and only those) are sent again with
+//! backoff, [`ATTEMPTS`] attempts in all; what is still refused is an error for that finding,
+//! so the invocation fails and the platform redelivers.
 
 use std::time::Duration;
 
