@@ -196,6 +196,21 @@ def main():
     print(text)
 
 
+def rotate(contenders, runs, **warm_args):
+    """Runs every contender `runs` times in rotating order, warming the page cache before each
+    run; returns the median seconds and the peak RSS (KiB) per contender."""
+    results = {name: [] for name in contenders}
+    rss = {name: 0 for name in contenders}
+    order = list(contenders)
+    for i in range(runs):
+        for name in order[i % len(order):] + order[:i % len(order)]:
+            warm(**warm_args)
+            secs, peak, _, _ = timed(contenders[name])
+            results[name].append(secs)
+            rss[name] = max(rss[name], peak)
+    return {name: statistics.median(v) for name, v in results.items()}, rss
+
+
 def dense(n, runs, seed):
     """The event-dense half: hunt against detect on one export where every record is a call."""
     marker = DENSE + ".manifest"
@@ -214,16 +229,7 @@ def dense(n, runs, seed):
     outputs = {name: timed(cmd)[3] for name, cmd in contenders.items()}
     if len(set(outputs.values())) != 1:
         sys.exit("hunt and detect printed different findings on the dense export")
-    results = {name: [] for name in contenders}
-    rss = {name: 0 for name in contenders}
-    order = list(contenders)
-    for i in range(runs):
-        for name in order[i % len(order):] + order[:i % len(order)]:
-            warm(dense=True)
-            secs, peak, _, _ = timed(contenders[name])
-            results[name].append(secs)
-            rss[name] = max(rss[name], peak)
-    med = {name: statistics.median(v) for name, v in results.items()}
+    med, rss = rotate(contenders, runs, dense=True)
     size = os.path.getsize(DENSE)
     lines = [
         f"Event-dense: one NDJSON export of {n} T1651 calls in time order ({size / 1e6:.0f} MB, "
@@ -261,16 +267,7 @@ def lake(manifest, runs, seed):
     n = int(outs["duckdb-lake"].strip().splitlines()[-1])
     if n != manifest["t1651_records"]:
         sys.exit(f"duckdb-lake found {n} T1651 rows, the manifest says {manifest['t1651_records']}")
-    results = {name: [] for name in contenders}
-    rss = {name: 0 for name in contenders}
-    order = list(contenders)
-    for i in range(runs):
-        for name in order[i % len(order):] + order[:i % len(order)]:
-            warm(lake=True)
-            secs, peak, _, _ = timed(contenders[name])
-            results[name].append(secs)
-            rss[name] = max(rss[name], peak)
-    med = {name: statistics.median(v) for name, v in results.items()}
+    med, rss = rotate(contenders, runs, lake=True)
     files, size = 0, 0
     for root, _, names in os.walk(LAKE):
         for f in names:
